@@ -1,0 +1,230 @@
+/**
+ * One Twilio Media Streams WebSocket: the protocol state machine between the socket and the
+ * conference. It parses and validates every message, binds the stream to a participant on
+ * `start`, reframes inbound audio to 20 ms, and sends the participant's mix each tick.
+ *
+ * It sees the socket only through `MediaSocket` (no ws import), so tests can drive it directly.
+ * Any protocol violation closes this socket with the code from the error table and one log line;
+ * no other caller notices.
+ */
+import type { Conference } from '../conference/conference.js';
+import type { LeaveReason, Participant, ParticipantTransport } from '../conference/participant.js';
+import type { OutboundFrame } from '../conference/outboundFrame.js';
+import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { AppError, ERRORS, WS_NORMAL_CLOSE, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../timing/clock.js';
+import { OutboundMessages, parseTwilioMessage, type MediaMessage, type StartMessage } from './messages.js';
+import { Reframer } from './reframer.js';
+
+/** The part of a WebSocket the session uses. */
+export interface MediaSocket {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+}
+
+export interface MediaSessionOptions {
+  conference: Conference;
+  clock: Clock;
+  log: Logger;
+  roomNumberMaxDigits: number;
+  /** Socket closed when no valid `start` arrives within this time. */
+  startTimeoutMs: number;
+  /** Outbound frames are dropped for this caller while its socket holds more unsent bytes. */
+  maxBufferedBytes: number;
+  /** Largest accepted media payload, in decoded bytes. */
+  maxPayloadBytes: number;
+}
+
+export interface MediaSessionStats {
+  messagesIn: number;
+  framesSent: number;
+  /** Outbound frames not sent because this socket was not draining. */
+  framesDroppedSlowSocket: number;
+  dtmf: number;
+}
+
+type State = 'awaiting-start' | 'streaming' | 'ended';
+
+export class MediaSession implements ParticipantTransport {
+  private state: State = 'awaiting-start';
+  private participant: Participant | null = null;
+  private streamSid: string | null = null;
+  private outbound: OutboundMessages | null = null;
+  private reframer: Reframer | null = null;
+  private readonly payload: Buffer;
+  private startTimer: NodeJS.Timeout | null;
+  private log: Logger;
+  private sawStop = false;
+  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0 };
+
+  constructor(
+    private readonly socket: MediaSocket,
+    private readonly options: MediaSessionOptions,
+  ) {
+    this.log = options.log;
+    // Decoded payloads land here: no allocation per message. +3 for base64 rounding.
+    this.payload = Buffer.allocUnsafeSlow(options.maxPayloadBytes + 3);
+    this.startTimer = setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
+    this.startTimer.unref();
+  }
+
+  get callSid(): string | null {
+    return this.participant?.callSid ?? null;
+  }
+
+  /** A text frame from the socket. */
+  handleText(text: string): void {
+    if (this.state === 'ended') return;
+    this.stats.messagesIn++;
+    const parsed = parseTwilioMessage(text);
+    if (!parsed.ok) return this.fail('BAD_MESSAGE', parsed.reason);
+    const message = parsed.message;
+    switch (message.event) {
+      case 'connected':
+        return;
+      case 'start':
+        return this.onStart(message);
+      case 'media':
+        return this.onMedia(message);
+      case 'dtmf':
+        if (!this.checkStream(message.streamSid)) return;
+        this.stats.dtmf++;
+        this.log.debug({ digit: message.dtmf.digit }, 'dtmf');
+        return;
+      case 'mark':
+        this.checkStream(message.streamSid);
+        return;
+      case 'stop':
+        if (!this.checkStream(message.streamSid)) return;
+        this.sawStop = true;
+        this.finish('hangup', WS_NORMAL_CLOSE, 'stream stopped');
+        return;
+      default: {
+        const never: never = message;
+        return never;
+      }
+    }
+  }
+
+  /** A binary frame: Twilio never sends one. */
+  handleBinary(): void {
+    if (this.state === 'ended') return;
+    this.fail('BINARY_FRAME');
+  }
+
+  /** The socket closed (either side). */
+  handleClose(code: number): void {
+    if (this.state === 'ended') return;
+    this.log.info({ code }, this.participant ? 'stream socket closed' : 'socket closed before start');
+    this.finish(this.sawStop ? 'hangup' : 'socket-closed', null, '');
+  }
+
+  /** ParticipantTransport: this tick's mix for this caller. */
+  sendFrame(frame: OutboundFrame): void {
+    if (this.state !== 'streaming') return;
+    if (this.socket.bufferedAmount > this.options.maxBufferedBytes) {
+      this.stats.framesDroppedSlowSocket++;
+      return;
+    }
+    this.socket.send(this.outbound!.media(frame.base64()));
+    this.stats.framesSent++;
+  }
+
+  /** ParticipantTransport: the conference has let go of this caller. */
+  end(reason: LeaveReason): void {
+    if (this.state === 'ended') return;
+    const error = reason === 'replaced' ? ERRORS.REPLACED : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN : reason === 'error' ? ERRORS.INTERNAL : ERRORS.ROOM_CLOSED;
+    this.participant = null; // the conference already removed it
+    this.finish(reason, error.wsCode, error.text);
+  }
+
+  private onStart(message: StartMessage): void {
+    if (this.state !== 'awaiting-start') return this.fail('PROTOCOL', 'second start');
+    const { start } = message;
+    if (start.streamSid !== message.streamSid) return this.fail('PROTOCOL', 'start.streamSid differs from streamSid');
+    const format = start.mediaFormat;
+    if (format.encoding !== 'audio/x-mulaw' || format.sampleRate !== 8000 || format.channels !== 1) {
+      return this.fail('UNSUPPORTED_FORMAT', `${format.encoding} ${format.sampleRate} Hz ${format.channels} ch`);
+    }
+    const room = start.customParameters['room'];
+    if (!isValidRoomNumber(room, this.options.roomNumberMaxDigits)) return this.fail('NO_ROOM', JSON.stringify(room ?? null).slice(0, 40));
+
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    this.streamSid = message.streamSid;
+    this.outbound = new OutboundMessages(message.streamSid);
+    this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room });
+    this.state = 'streaming';
+    const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs());
+    this.participant = participant;
+    this.reframer = new Reframer((frame) => participant.input.pushMulaw(frame, this.options.clock.nowMs()));
+    this.log.info({ participants: this.options.conference.room(room)?.size }, 'stream started');
+  }
+
+  private onMedia(message: MediaMessage): void {
+    if (this.state !== 'streaming') return this.fail('PROTOCOL', 'media before start');
+    if (!this.checkStream(message.streamSid)) return;
+    const text = message.media.payload;
+    const maxChars = Math.ceil(this.options.maxPayloadBytes / 3) * 4;
+    if (text.length === 0 || text.length > maxChars || text.length % 4 !== 0) {
+      return this.fail('BAD_PAYLOAD', `base64 length ${text.length}`);
+    }
+    const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+    const expected = (text.length / 4) * 3 - padding;
+    // Node skips characters outside the alphabet: a short count means the text was not base64.
+    const written = this.payload.write(text, 0, 'base64');
+    if (written !== expected) return this.fail('BAD_PAYLOAD', 'invalid base64');
+    this.reframer!.push(this.payload.subarray(0, written), Number(message.media.timestamp));
+  }
+
+  /** True when the message belongs to this stream; otherwise fails the session. */
+  private checkStream(streamSid: string): boolean {
+    if (this.state !== 'streaming') {
+      this.fail('PROTOCOL', 'message before start');
+      return false;
+    }
+    if (streamSid !== this.streamSid) {
+      this.fail('PROTOCOL', 'streamSid of another stream');
+      return false;
+    }
+    return true;
+  }
+
+  private fail(code: ErrorCode, detail?: string): void {
+    if (this.state === 'ended') return;
+    const error = new AppError(code, detail);
+    this.log.warn({ code, wsCode: error.wsCode }, `closing stream: ${error.message}`);
+    this.finish('error', error.wsCode, ERRORS[code].text);
+  }
+
+  /** Leaves the conference (if joined) and closes the socket (if `wsCode` is given). Once. */
+  private finish(reason: LeaveReason, wsCode: number | null, wsReason: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    const participant = this.participant;
+    this.participant = null;
+    if (participant) {
+      this.options.conference.leave(participant, reason);
+      const q = participant.input.stats;
+      this.log.info(
+        {
+          reason,
+          framesIn: q.framesIn,
+          framesOut: this.stats.framesSent,
+          underruns: q.underruns,
+          overflowDrops: q.overflowDrops,
+          driftDrops: q.driftDrops,
+          slowSocketDrops: this.stats.framesDroppedSlowSocket,
+          gapFillSamples: this.reframer?.stats.gapFillSamples ?? 0,
+          meanInputWaitMs: participant.stats.framesMixed ? +(participant.stats.inputWaitMsTotal / participant.stats.framesMixed).toFixed(2) : null,
+        },
+        'stream ended',
+      );
+    }
+    if (wsCode !== null) this.socket.close(wsCode, wsReason);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * createServer(config) -> { listen, close }: composes the conference core, its 20 ms clock, the
+ * webhooks and the media endpoint into one HTTP server. No side effects at import.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import expressWs from 'express-ws';
+import { FRAME_MS, SAMPLES_PER_FRAME } from './audio/format.js';
+import type { Config } from './config.js';
+import { Conference } from './conference/conference.js';
+import { OpenRoomDirectory, type RoomDirectory } from './conference/directory.js';
+import { ERRORS } from './errors.js';
+import { MEDIA_PATH, voiceWebhooks } from './http/webhooks.js';
+import { silentLogger, type Logger } from './log.js';
+import { mountMediaEndpoint } from './media/endpoint.js';
+import type { MediaSession } from './media/session.js';
+import { monotonicClock, type Clock } from './timing/clock.js';
+import { Ticker } from './timing/ticker.js';
+
+export interface ServerDeps {
+  log?: Logger;
+  clock?: Clock;
+  directory?: RoomDirectory;
+}
+
+export interface ConferenceServer {
+  /** Starts listening (port 0: any free port) and the mixer clock; resolves with the bound port. */
+  listen(port?: number, host?: string): Promise<{ port: number }>;
+  /** Ordered shutdown: stop the clock, end every stream (1001), close the HTTP server. Idempotent. */
+  close(): Promise<void>;
+  readonly conference: Conference;
+  readonly ticker: Ticker;
+  readonly httpServer: http.Server;
+}
+
+/** Largest WebSocket message accepted: a 20 ms media message is ~330 bytes; this allows ~400 ms. */
+const WS_MAX_PAYLOAD_BYTES = 8 * 1024;
+/** Largest media payload accepted, decoded (400 ms of audio). */
+const MAX_MEDIA_PAYLOAD_BYTES = 20 * SAMPLES_PER_FRAME;
+/** ~1 s of outbound media messages: past this a caller's socket is not draining. */
+const MAX_BUFFERED_BYTES = 50 * 330;
+/** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
+const MAX_CATCH_UP_TICKS = 5;
+
+export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
+  const log = deps.log ?? silentLogger();
+  const clock = deps.clock ?? monotonicClock;
+  const directory = deps.directory ?? new OpenRoomDirectory();
+
+  const conference = new Conference(
+    { echoWhenAlone: config.echoWhenAlone },
+    {
+      roomOpened: (room) => log.info({ room: room.id }, 'room opened'),
+      roomClosed: (room) => log.info({ room: room.id }, 'room closed'),
+      roomFailed: (room, error) => log.error({ room: room.id, err: error }, 'room tick failed; room closed, others keep mixing'),
+    },
+  );
+  const ticker = new Ticker({
+    clock,
+    periodMs: FRAME_MS,
+    maxCatchUpTicks: MAX_CATCH_UP_TICKS,
+    onTick: (deadlineMs) => conference.tick(deadlineMs),
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const sessions = new Set<MediaSession>();
+  const wsInstance = expressWs(app, httpServer, {
+    wsOptions: {
+      maxPayload: WS_MAX_PAYLOAD_BYTES,
+      perMessageDeflate: false,
+      // Refuse upgrades to any other path before the WebSocket opens (Twilio reports 31920).
+      verifyClient: (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+        const path = new URL(info.req.url ?? '/', 'http://x').pathname;
+        if (path === MEDIA_PATH || path === `${MEDIA_PATH}/`) done(true);
+        else done(false, 404, 'Not Found');
+      },
+    },
+  });
+
+  // The WebSocket route first: no middleware may run (or defer) before its handlers attach.
+  mountMediaEndpoint(
+    wsInstance.app,
+    MEDIA_PATH,
+    {
+      conference,
+      clock,
+      log,
+      roomNumberMaxDigits: config.roomNumberMaxDigits,
+      startTimeoutMs: config.startTimeoutMs,
+      maxBufferedBytes: MAX_BUFFERED_BYTES,
+      maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,
+    },
+    sessions,
+  );
+  app.use(voiceWebhooks({ config, directory, log }));
+  const startedAtMs = Date.now();
+  app.get('/health', (_req, res) => {
+    const stats = conference.stats();
+    const t = ticker.stats;
+    res.json({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
+      rooms: stats.rooms,
+      participants: stats.participants,
+      mixer: { ticks: t.ticks, lateTicks: t.lateTicks, skippedTicks: t.skippedTicks, maxLatenessMs: +t.maxLatenessMs.toFixed(2) },
+    });
+  });
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
+  });
+  app.use((error: Error & { status?: number; type?: string }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) log.error({ err: error, path: req.path }, 'request failed');
+    else log.warn({ path: req.path, status, type: error.type }, `request refused: ${error.message}`);
+    res.status(status).json({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? ERRORS.INTERNAL.text : error.message } });
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    conference,
+    ticker,
+    httpServer,
+    async listen(port = config.port, host = config.host) {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      ticker.start();
+      return { port: (httpServer.address() as AddressInfo).port };
+    },
+    close() {
+      closing ??= (async () => {
+        ticker.stop();
+        const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        conference.close('shutdown');
+        // Sockets that never started a stream are not in any room: end them too.
+        for (const client of wsInstance.getWss().clients) client.close(ERRORS.SHUTTING_DOWN.wsCode, ERRORS.SHUTTING_DOWN.text);
+        const grace = setTimeout(() => {
+          for (const client of wsInstance.getWss().clients) client.terminate();
+          httpServer.closeAllConnections();
+        }, 2000);
+        httpServer.closeIdleConnections();
+        await closed;
+        clearTimeout(grace);
+        sessions.clear();
+      })();
+      return closing;
+    },
+  };
+}

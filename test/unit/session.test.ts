@@ -1,0 +1,201 @@
+/**
+ * The Media Streams session, driven directly with a fake socket: the protocol state machine,
+ * what it sends, and how every protocol violation closes that socket alone with one log line.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
+import { Conference } from '../../src/conference/conference.js';
+import { MediaSession, type MediaSocket } from '../../src/media/session.js';
+import { ManualClock } from '../../src/timing/clock.js';
+import { captureLog } from '../helpers/log.js';
+import { noise, toMulaw } from '../helpers/audio.js';
+
+class FakeSocket implements MediaSocket {
+  sent: string[] = [];
+  closedWith: { code: number; reason: string } | null = null;
+  bufferedAmount = 0;
+  send(text: string): void {
+    this.sent.push(text);
+  }
+  close(code: number, reason: string): void {
+    this.closedWith ??= { code, reason };
+  }
+}
+
+const STREAM = 'MZ00000000000000000000000000000001';
+const CALL = 'CA00000000000000000000000000000001';
+const connected = JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+const start = (over: Record<string, unknown> = {}, params: Record<string, string> = { room: '4711' }) =>
+  JSON.stringify({
+    event: 'start',
+    sequenceNumber: '1',
+    start: {
+      accountSid: 'AC00000000000000000000000000000001',
+      streamSid: STREAM,
+      callSid: CALL,
+      tracks: ['inbound'],
+      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      customParameters: params,
+      ...over,
+    },
+    streamSid: STREAM,
+  });
+let seq = 1;
+const media = (payload: Uint8Array, timestamp: number, streamSid = STREAM) =>
+  JSON.stringify({
+    event: 'media',
+    sequenceNumber: String(++seq),
+    media: { track: 'inbound', chunk: String(seq - 1), timestamp: String(timestamp), payload: Buffer.from(payload).toString('base64') },
+    streamSid,
+  });
+const stop = JSON.stringify({ event: 'stop', sequenceNumber: '99', streamSid: STREAM, stop: { accountSid: 'AC1', callSid: CALL } });
+
+function setup(startTimeoutMs = 10_000) {
+  const conference = new Conference({ echoWhenAlone: true });
+  const clock = new ManualClock(0);
+  const captured = captureLog();
+  const socket = new FakeSocket();
+  const session = new MediaSession(socket, {
+    conference,
+    clock,
+    log: captured.log,
+    roomNumberMaxDigits: 10,
+    startTimeoutMs,
+    maxBufferedBytes: 16_000,
+    maxPayloadBytes: 3200,
+  });
+  return { conference, clock, captured, socket, session };
+}
+
+describe('media session: a well-behaved stream', () => {
+  test('start joins the room named by customParameters, keyed by callSid', () => {
+    const { conference, session, socket } = setup();
+    session.handleText(connected);
+    session.handleText(start());
+    assert.equal(conference.participant(CALL)?.roomId, '4711');
+    assert.equal(socket.closedWith, null);
+  });
+
+  test('media reaches the mixer and the mix goes back as exact Twilio media messages', () => {
+    const { conference, session, socket } = setup();
+    session.handleText(connected);
+    session.handleText(start());
+    const audio = toMulaw(noise(SAMPLES_PER_FRAME, 6000, 9));
+    session.handleText(media(audio, 155));
+    conference.tick(20); // alone with echoWhenAlone: hears itself
+    assert.equal(socket.sent.length, 1);
+    const message = JSON.parse(socket.sent[0]!);
+    assert.deepEqual(Object.keys(message), ['event', 'streamSid', 'media']);
+    assert.deepEqual(Object.keys(message.media), ['payload']);
+    assert.equal(message.event, 'media');
+    assert.equal(message.streamSid, STREAM);
+    const heard = Buffer.from(message.media.payload, 'base64');
+    assert.deepEqual([...heard], [...audio].map((c) => (c === 0x7f ? 0xff : c)));
+  });
+
+  test('payloads of any length are reframed to 20 ms', () => {
+    const { conference, session } = setup();
+    session.handleText(start());
+    const p = conference.participant(CALL)!;
+    const audio = toMulaw(noise(SAMPLES_PER_FRAME * 3, 6000, 10));
+    // 480 bytes in pieces of 100, 100, 280: three 20 ms frames.
+    session.handleText(media(audio.subarray(0, 100), 155));
+    session.handleText(media(audio.subarray(100, 200), 168));
+    assert.equal(p.input.depth, 1);
+    session.handleText(media(audio.subarray(200), 180));
+    assert.equal(p.input.depth, 3);
+  });
+
+  test('a timestamp gap is filled with silence', () => {
+    const { conference, session } = setup();
+    session.handleText(start());
+    const p = conference.participant(CALL)!;
+    const frame = toMulaw(noise(SAMPLES_PER_FRAME, 6000, 11));
+    session.handleText(media(frame, 155));
+    session.handleText(media(frame, 215)); // 40 ms missing: two frames of silence first
+    assert.equal(p.input.depth, 4);
+  });
+
+  test('stop leaves the room and closes the socket normally, with one info line', () => {
+    const { conference, session, socket, captured } = setup();
+    session.handleText(start());
+    session.handleText(stop);
+    assert.equal(conference.participant(CALL), undefined);
+    assert.deepEqual(socket.closedWith?.code, 1000);
+    assert.equal(captured.warnings().length, 0);
+    const ended = captured.lines.filter((l) => l.msg === 'stream ended');
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0]!.reason, 'hangup');
+    assert.equal(ended[0]!.callSid, CALL);
+    session.handleClose(1000);
+    assert.equal(captured.lines.filter((l) => l.msg === 'stream ended').length, 1, 'ended once');
+  });
+
+  test('the socket closing without stop removes the participant', () => {
+    const { conference, session } = setup();
+    session.handleText(start());
+    session.handleClose(1006);
+    assert.equal(conference.participant(CALL), undefined);
+  });
+
+  test('dtmf and marks are accepted', () => {
+    const { session, socket } = setup();
+    session.handleText(start());
+    session.handleText(JSON.stringify({ event: 'dtmf', streamSid: STREAM, sequenceNumber: '5', dtmf: { track: 'inbound_track', digit: '1' } }));
+    session.handleText(JSON.stringify({ event: 'mark', sequenceNumber: '6', streamSid: STREAM, mark: { name: 'm1' } }));
+    assert.equal(session.stats.dtmf, 1);
+    assert.equal(socket.closedWith, null);
+  });
+
+  test('a socket that is not draining gets frames dropped, not queued', () => {
+    const { conference, session, socket } = setup();
+    session.handleText(start());
+    conference.tick(20);
+    socket.bufferedAmount = 1_000_000;
+    conference.tick(40);
+    conference.tick(60);
+    assert.equal(socket.sent.length, 1);
+    assert.equal(session.stats.framesDroppedSlowSocket, 2);
+  });
+});
+
+describe('media session: bad input closes this socket with the table code and one log line', () => {
+  const cases: Array<[string, (s: MediaSession) => void, number]> = [
+    ['not JSON', (s) => s.handleText('{nope'), 1007],
+    ['JSON without event', (s) => s.handleText('{"foo":1}'), 1007],
+    ['unknown event', (s) => s.handleText('{"event":"hello"}'), 1007],
+    ['binary frame', (s) => s.handleBinary(), 1003],
+    ['media before start', (s) => s.handleText(media(new Uint8Array(160), 155)), 1008],
+    ['second start', (s) => (s.handleText(start()), s.handleText(start())), 1008],
+    ['start with another encoding', (s) => s.handleText(start({ mediaFormat: { encoding: 'audio/l16', sampleRate: 16000, channels: 1 } })), 1003],
+    ['start with two channels', (s) => s.handleText(start({ mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 2 } })), 1003],
+    ['start without a room', (s) => s.handleText(start({}, {})), 1008],
+    ['start with a room that is not digits', (s) => s.handleText(start({}, { room: '12a' })), 1008],
+    ['media of another stream', (s) => (s.handleText(start()), s.handleText(media(new Uint8Array(160), 155, 'MZother'))), 1008],
+    ['invalid base64', (s) => (s.handleText(start()), s.handleText(media(new Uint8Array(160), 155).replace(/"payload":"[^"]+"/, '"payload":"@@@@"'))), 1007],
+    ['empty payload', (s) => (s.handleText(start()), s.handleText(media(new Uint8Array(0), 155))), 1007],
+    ['payload too long', (s) => (s.handleText(start()), s.handleText(media(new Uint8Array(4000), 155))), 1007],
+    ['numeric timestamp', (s) => (s.handleText(start()), s.handleText(media(new Uint8Array(160), 155).replace('"timestamp":"155"', '"timestamp":155'))), 1007],
+  ];
+  for (const [name, act, code] of cases) {
+    test(name, () => {
+      const { session, socket, captured, conference } = setup();
+      act(session);
+      assert.equal(socket.closedWith?.code, code, `close code for ${name}`);
+      assert.equal(captured.warnings().length, 1, 'exactly one warning line');
+      assert.match(captured.warnings()[0]!.msg, /^closing stream: /);
+      assert.equal(conference.stats().participants, 0, 'nobody left in the conference');
+      // Anything after the close is ignored, and logs nothing more.
+      session.handleText('{nope');
+      assert.equal(captured.warnings().length, 1);
+    });
+  }
+
+  test('a socket that never sends start is closed after the timeout', async () => {
+    const { socket, captured } = setup(50);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(socket.closedWith?.code, 1008);
+    assert.match(captured.warnings()[0]!.msg, /no start message in time/);
+  });
+});
