@@ -27,17 +27,30 @@ const int = (min: number, max: number) =>
 const publicUrl = z
   .string()
   .trim()
-  .transform((v) => v.replace(/\/+$/, ''))
-  .pipe(
-    z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL such as https://example.ngrok.app' }),
-  )
-  .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not have a query string or fragment');
+  .transform((raw, ctx) => {
+    const value = raw.replace(/\/+$/, '');
+    let url: URL | null = null;
+    try {
+      url = new URL(value);
+    } catch {
+      url = null;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || !url.hostname) {
+      ctx.addIssue({ code: 'custom', message: 'expected an http:// or https:// URL such as https://example.ngrok.app' });
+      return z.NEVER;
+    }
+    if (value.includes('?') || value.includes('#')) {
+      ctx.addIssue({ code: 'custom', message: 'must not have a query string or fragment' });
+      return z.NEVER;
+    }
+    return value;
+  });
 
 const schema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PUBLIC_URL: publicUrl.optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
   ECHO_WHEN_ALONE: bool.default(false),
   ROOM_NUMBER_MAX_DIGITS: int(1, 32).default(10),
   GATHER_TIMEOUT_SECONDS: int(1, 60).default(8),

@@ -133,3 +133,46 @@ export function percentile(values: ArrayLike<number>, fraction: number): number 
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+export interface SegmentMatch {
+  /** First sample of the segment in the source. */
+  sourceStart: number;
+  lagFrames: number;
+  correlation: number;
+  /** Level of the matched stretch of `received` relative to the source segment (dB). */
+  levelDb: number;
+}
+
+/**
+ * Follows `source` through `received` segment by segment: each segment of `segmentFrames` frames
+ * that has energy (RMS above `minDbfs`) is matched at its own best whole-frame lag within
+ * +/- searchFrames of `approxLagFrames`. A live mixer may slip a frame now and then (a late tick,
+ * an input frame dropped to cut delay), which moves the alignment; per-segment matching measures
+ * the level and clarity of what was heard regardless.
+ */
+export function followSource(
+  source: Int16Array,
+  received: Int16Array,
+  approxLagFrames: number,
+  options: { segmentFrames?: number; searchFrames?: number; minDbfs?: number } = {},
+): SegmentMatch[] {
+  const segment = (options.segmentFrames ?? 25) * SAMPLES_PER_FRAME;
+  const search = options.searchFrames ?? 5;
+  const minDbfs = options.minDbfs ?? -45;
+  const matches: SegmentMatch[] = [];
+  for (let start = 0; start + segment <= source.length; start += segment) {
+    if (rmsDbfs(source, start, start + segment) < minDbfs) continue;
+    const piece = source.subarray(start, start + segment);
+    const offsetFrames = start / SAMPLES_PER_FRAME;
+    const { lagFrames, correlation } = bestFrameLag(piece, received, approxLagFrames + offsetFrames - search, approxLagFrames + offsetFrames + search);
+    const at = lagFrames * SAMPLES_PER_FRAME;
+    if (at < 0 || at + segment > received.length) continue;
+    matches.push({
+      sourceStart: start,
+      lagFrames: lagFrames - offsetFrames,
+      correlation,
+      levelDb: rmsDbfs(received, at, at + segment) - rmsDbfs(piece),
+    });
+  }
+  return matches;
+}

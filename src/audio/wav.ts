@@ -44,12 +44,12 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
     const size = view.getUint32(offset + 4, true);
     const body = offset + 8;
     if (id === 'fmt ') {
-      if (size < 16) throw new WavFormatError('fmt chunk too short');
+      if (size < 16 || body + 16 > bytes.length) throw new WavFormatError('fmt chunk too short or cut off');
       format = view.getUint16(body, true);
       channels = view.getUint16(body + 2, true);
       sampleRateHz = view.getUint32(body + 4, true);
       bitsPerSample = view.getUint16(body + 14, true);
-      if (format === FORMAT_EXTENSIBLE && size >= 26) format = view.getUint16(body + 24, true);
+      if (format === FORMAT_EXTENSIBLE && size >= 26 && body + 26 <= bytes.length) format = view.getUint16(body + 24, true);
     } else if (id === 'data') {
       // Streaming writers leave the size at 0 or 0xFFFFFFFF: take what is there.
       const end = size === 0 || body + size > bytes.length ? bytes.length : body + size;

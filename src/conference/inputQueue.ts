@@ -100,5 +100,7 @@ export class InputQueue {
     this.head = 0;
     this.count = 0;
     this.stats.depth = 0;
+    this.windowTicks = 0;
+    this.windowMinDepth = Infinity;
   }
 }

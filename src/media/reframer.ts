@@ -7,7 +7,7 @@
  * half a frame or more is filled. A gap longer than `maxGapFillMs` is a discontinuity (the
  * caller's audio was missing for longer than the input buffer holds, and the mixer has already
  * played silence for it in real time): it is not filled, only counted. Timestamps that go
- * backwards are not filled either.
+ * backwards (by half a frame or more) are not filled either; both count as discontinuities.
  */
 import { SAMPLES_PER_FRAME, SAMPLE_RATE_HZ } from '../audio/format.js';
 import { MULAW_SILENCE } from '../audio/mulaw.js';
@@ -39,7 +39,7 @@ export class Reframer {
     if (this.expectedTimestampMs !== null) {
       const gapMs = timestampMs - this.expectedTimestampMs;
       if (gapMs >= 10 && gapMs <= this.maxGapFillMs) this.fill(MULAW_SILENCE, Math.round(gapMs * SAMPLES_PER_MS));
-      else if (gapMs > this.maxGapFillMs || gapMs <= -this.maxGapFillMs) this.stats.discontinuities++;
+      else if (gapMs > this.maxGapFillMs || gapMs <= -10) this.stats.discontinuities++;
     }
     this.expectedTimestampMs = timestampMs + payload.length / SAMPLES_PER_MS;
     this.stats.bytesIn += payload.length;

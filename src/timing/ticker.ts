@@ -74,6 +74,7 @@ export class Ticker {
 
   /** Runs every tick that is due now; the timer calls it, and tests may too. */
   runDue(): void {
+    if (!this.running) return;
     const { clock, periodMs, maxCatchUpTicks } = this.options;
     let now = clock.nowMs();
     const due = Math.floor((now - this.nextDeadlineMs) / periodMs) + 1;

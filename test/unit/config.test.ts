@@ -1,0 +1,202 @@
+/**
+ * Configuration parsing (src/config.ts parseConfig): defaults from .env.example, each variable's
+ * parsing and limits, one error naming every bad variable, empty meaning unset, a frozen result.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { ConfigError, parseConfig, type Config } from '../../src/config.js';
+
+const DEFAULTS: Config = {
+  port: 3000,
+  host: '0.0.0.0',
+  publicUrl: undefined,
+  logLevel: 'info',
+  echoWhenAlone: false,
+  roomNumberMaxDigits: 10,
+  gatherTimeoutSeconds: 8,
+  promptAttempts: 3,
+  startTimeoutMs: 10000,
+};
+
+/** The ConfigError thrown for `env`. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.name, 'ConfigError');
+    return error;
+  }
+  assert.fail(`accepted ${JSON.stringify(env)}`);
+}
+
+describe('parseConfig', () => {
+  test('an empty environment gives the documented defaults', () => {
+    assert.deepEqual({ ...parseConfig({}) }, DEFAULTS);
+  });
+
+  test('unrelated variables are ignored', () => {
+    assert.deepEqual({ ...parseConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'test', port: '1' }) }, DEFAULTS);
+  });
+
+  test('empty, blank and undefined values mean unset', () => {
+    const blank = {
+      PORT: '',
+      HOST: '   ',
+      PUBLIC_URL: '',
+      LOG_LEVEL: '',
+      ECHO_WHEN_ALONE: ' ',
+      ROOM_NUMBER_MAX_DIGITS: '',
+      GATHER_TIMEOUT_SECONDS: undefined,
+      PROMPT_ATTEMPTS: '\t',
+      START_TIMEOUT_MS: '',
+    };
+    assert.deepEqual({ ...parseConfig(blank) }, DEFAULTS);
+  });
+
+  test('every variable is parsed', () => {
+    const config = parseConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      PUBLIC_URL: 'https://abc123.ngrok-free.app',
+      LOG_LEVEL: 'debug',
+      ECHO_WHEN_ALONE: 'true',
+      ROOM_NUMBER_MAX_DIGITS: '6',
+      GATHER_TIMEOUT_SECONDS: '15',
+      PROMPT_ATTEMPTS: '5',
+      START_TIMEOUT_MS: '2500',
+    });
+    assert.deepEqual(
+      { ...config },
+      {
+        port: 8080,
+        host: '127.0.0.1',
+        publicUrl: 'https://abc123.ngrok-free.app',
+        logLevel: 'debug',
+        echoWhenAlone: true,
+        roomNumberMaxDigits: 6,
+        gatherTimeoutSeconds: 15,
+        promptAttempts: 5,
+        startTimeoutMs: 2500,
+      },
+    );
+  });
+
+  test('surrounding whitespace is trimmed from numbers and the host', () => {
+    const config = parseConfig({ PORT: ' 8080 ', HOST: ' example.local ', START_TIMEOUT_MS: '\t500\n' });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, 'example.local');
+    assert.equal(config.startTimeoutMs, 500);
+  });
+
+  test('every log level is accepted; others are refused', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+      assert.equal(parseConfig({ LOG_LEVEL: level }).logLevel, level);
+    }
+    for (const bad of ['verbose', 'loud', 'warning', '1']) assert.match(configError({ LOG_LEVEL: bad }).message, /LOG_LEVEL/);
+  });
+
+  test('integers: limits inclusive, out of range / non-integers / signs refused', () => {
+    const limits: [string, keyof Config, number, number][] = [
+      ['PORT', 'port', 0, 65535],
+      ['ROOM_NUMBER_MAX_DIGITS', 'roomNumberMaxDigits', 1, 32],
+      ['GATHER_TIMEOUT_SECONDS', 'gatherTimeoutSeconds', 1, 60],
+      ['PROMPT_ATTEMPTS', 'promptAttempts', 1, 10],
+      ['START_TIMEOUT_MS', 'startTimeoutMs', 100, 120000],
+    ];
+    for (const [name, key, min, max] of limits) {
+      assert.equal(parseConfig({ [name]: String(min) })[key], min, `${name}=${min}`);
+      assert.equal(parseConfig({ [name]: String(max) })[key], max, `${name}=${max}`);
+      for (const bad of [String(max + 1), min > 0 ? String(min - 1) : '-1', '1.5', '1e3', 'abc', '0x10', '+5', '12abc']) {
+        assert.match(configError({ [name]: bad }).message, new RegExp(name), `${name}=${bad}`);
+      }
+    }
+  });
+
+  describe('PUBLIC_URL', () => {
+    test('http and https base URLs, with trailing slashes trimmed', () => {
+      const cases: [string, string][] = [
+        ['https://example.ngrok.app', 'https://example.ngrok.app'],
+        ['https://example.ngrok.app/', 'https://example.ngrok.app'],
+        ['https://example.ngrok.app///', 'https://example.ngrok.app'],
+        ['https://example.com/conference/', 'https://example.com/conference'],
+        ['http://localhost:3000/', 'http://localhost:3000'],
+        ['  https://example.com/  ', 'https://example.com'],
+      ];
+      for (const [input, expected] of cases) assert.equal(parseConfig({ PUBLIC_URL: input }).publicUrl, expected, input);
+    });
+
+    test('a query string or fragment is refused', () => {
+      for (const bad of ['https://example.com/?a=1', 'https://example.com?token=x', 'https://example.com/path?x=1/', 'https://example.com/#top']) {
+        assert.match(configError({ PUBLIC_URL: bad }).message, /PUBLIC_URL/, bad);
+      }
+    });
+
+    test('a bare "?" or "#" (an empty query or fragment) is refused too', () => {
+      // Kept, it would break every URL built on the base: "https://example.com/?" + "/media".
+      for (const bad of ['https://example.com/?', 'https://example.com?', 'https://example.com/#']) {
+        assert.match(configError({ PUBLIC_URL: bad }).message, /PUBLIC_URL/, bad);
+      }
+    });
+
+    test('schemes other than http/https are refused', () => {
+      for (const bad of ['ftp://example.com', 'wss://example.com', 'file:///etc/passwd', 'mailto:ops@example.com']) {
+        assert.match(configError({ PUBLIC_URL: bad }).message, /PUBLIC_URL/, bad);
+      }
+    });
+
+    test('a value that is not a URL at all is a ConfigError naming it, with the other bad variables', () => {
+      for (const bad of ['example.com', 'not a url', 'https://', '//example.com']) {
+        assert.match(configError({ PUBLIC_URL: bad }).message, /PUBLIC_URL/, bad);
+      }
+      const error = configError({ PUBLIC_URL: 'abc123.ngrok-free.app', PORT: 'abc' });
+      assert.match(error.message, /\bPUBLIC_URL\b/);
+      assert.match(error.message, /\bPORT\b/);
+    });
+  });
+
+  test('booleans accept true/false, 1/0, yes/no, on/off (any case) and refuse anything else', () => {
+    for (const yes of ['true', '1', 'yes', 'on', 'TRUE', 'Yes', ' On ']) {
+      assert.equal(parseConfig({ ECHO_WHEN_ALONE: yes }).echoWhenAlone, true, yes);
+    }
+    for (const no of ['false', '0', 'no', 'off', 'FALSE', 'No', ' off ']) {
+      assert.equal(parseConfig({ ECHO_WHEN_ALONE: no }).echoWhenAlone, false, no);
+    }
+    for (const bad of ['maybe', '2', 'y', 'n', 'enabled', 'truthy', '-1']) {
+      const error = configError({ ECHO_WHEN_ALONE: bad });
+      assert.match(error.message, /ECHO_WHEN_ALONE/, bad);
+    }
+  });
+
+  test('one error names every bad variable at once (and no good one)', () => {
+    const error = configError({
+      PORT: 'abc',
+      HOST: 'fine.example',
+      PUBLIC_URL: 'ftp://example.com',
+      LOG_LEVEL: 'loud',
+      ECHO_WHEN_ALONE: 'maybe',
+      ROOM_NUMBER_MAX_DIGITS: '0',
+      GATHER_TIMEOUT_SECONDS: '61',
+      PROMPT_ATTEMPTS: '3',
+      START_TIMEOUT_MS: '99',
+    });
+    for (const name of ['PORT', 'PUBLIC_URL', 'LOG_LEVEL', 'ECHO_WHEN_ALONE', 'ROOM_NUMBER_MAX_DIGITS', 'GATHER_TIMEOUT_SECONDS', 'START_TIMEOUT_MS']) {
+      assert.match(error.message, new RegExp(`\\b${name}\\b`), `names ${name}`);
+    }
+    assert.doesNotMatch(error.message, /\bHOST\b/);
+    assert.doesNotMatch(error.message, /\bPROMPT_ATTEMPTS\b/);
+    // The bad values are quoted back, so the operator sees what was read.
+    assert.match(error.message, /abc/);
+    assert.match(error.message, /maybe/);
+  });
+
+  test('the result is frozen', () => {
+    const config = parseConfig({ PORT: '4000' });
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+    assert.equal(config.port, 4000);
+  });
+});
