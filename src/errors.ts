@@ -22,6 +22,8 @@ export const ERRORS = {
   REPLACED: { wsCode: 4000, httpStatus: 409, text: 'replaced by a newer stream of the same call' },
   /** The room was closed (its last tick failed, or an administrator ended it). */
   ROOM_CLOSED: { wsCode: 1000, httpStatus: 410, text: 'the conference has ended' },
+  /** An administrator removed the caller. */
+  KICKED: { wsCode: 1000, httpStatus: 410, text: 'removed from the conference' },
   /** The server is shutting down. */
   SHUTTING_DOWN: { wsCode: 1001, httpStatus: 503, text: 'server is shutting down' },
   /** A fault on our side. */

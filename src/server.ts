@@ -14,7 +14,7 @@ import { ERRORS } from './errors.js';
 import { MEDIA_PATH, voiceWebhooks } from './http/webhooks.js';
 import { silentLogger, type Logger } from './log.js';
 import { mountMediaEndpoint } from './media/endpoint.js';
-import type { MediaSession } from './media/session.js';
+import { roomParameterAuthorizer, type MediaSession } from './media/session.js';
 import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 
@@ -48,14 +48,10 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const clock = deps.clock ?? monotonicClock;
   const directory = deps.directory ?? new OpenRoomDirectory();
 
-  const conference = new Conference(
-    { echoWhenAlone: config.echoWhenAlone },
-    {
-      roomOpened: (room) => log.info({ room: room.id }, 'room opened'),
-      roomClosed: (room) => log.info({ room: room.id }, 'room closed'),
-      roomFailed: (room, error) => log.error({ room: room.id, err: error }, 'room tick failed; room closed, others keep mixing'),
-    },
-  );
+  const conference = new Conference({ echoWhenAlone: config.echoWhenAlone });
+  conference.on('roomOpened', (room) => log.info({ room: room.id }, 'room opened'));
+  conference.on('roomClosed', (room) => log.info({ room: room.id }, 'room closed'));
+  conference.on('roomFailed', (room, error) => log.error({ room: room.id, err: error }, 'room tick failed; room closed, others keep mixing'));
   const ticker = new Ticker({
     clock,
     periodMs: FRAME_MS,
@@ -88,7 +84,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       conference,
       clock,
       log,
-      roomNumberMaxDigits: config.roomNumberMaxDigits,
+      authorizeStart: roomParameterAuthorizer(config.roomNumberMaxDigits),
       startTimeoutMs: config.startTimeoutMs,
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,

@@ -3,21 +3,29 @@
  * that mixes every room. Rooms open when their first participant joins and close when the last
  * leaves. No sockets, no timers: `tick(nowMs)` is driven by the clock adapter.
  */
-import { Participant, type LeaveReason, type ParticipantTransport } from './participant.js';
+import { EventEmitter } from 'node:events';
+import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
 import { Room, type RoomOptions } from './room.js';
 
 export interface ConferenceOptions extends RoomOptions {
   inputCapacityFrames?: number;
 }
 
-/** What the conference tells its host about; all optional, all synchronous and cheap. */
-export interface ConferenceHooks {
-  roomOpened(room: Room): void;
-  roomClosed(room: Room): void;
-  participantJoined(participant: Participant, room: Room): void;
-  participantLeft(participant: Participant, room: Room, reason: LeaveReason): void;
+/**
+ * What the conference tells its host about (logs, status callbacks, dashboards, metrics).
+ * Emitted synchronously from join/leave/tick: listeners must be cheap and must not throw.
+ */
+export interface ConferenceEvents {
+  roomOpened: [room: Room];
+  roomClosed: [room: Room];
+  participantJoined: [participant: Participant, room: Room];
+  participantLeft: [participant: Participant, room: Room, reason: LeaveReason];
+  participantMuted: [participant: Participant, muted: boolean];
+  participantHeld: [participant: Participant, onHold: boolean];
+  /** A DTMF key the caller pressed during the call. */
+  keypress: [participant: Participant, digit: string];
   /** A room's tick threw: the room has been closed, the others keep mixing. */
-  roomFailed(room: Room, error: unknown): void;
+  roomFailed: [room: Room, error: unknown];
 }
 
 export interface ConferenceStats {
@@ -29,7 +37,7 @@ export interface ConferenceStats {
   framesSent: number;
 }
 
-export class Conference {
+export class Conference extends EventEmitter<ConferenceEvents> {
   private readonly rooms = new Map<string, Room>();
   private readonly calls = new Map<string, Participant>();
   private roomList: Room[] = [];
@@ -37,16 +45,15 @@ export class Conference {
   private framesMixedOfGone = 0;
   private framesSentOfGone = 0;
 
-  constructor(
-    private readonly options: ConferenceOptions,
-    private readonly hooks: Partial<ConferenceHooks> = {},
-  ) {}
+  constructor(private readonly options: ConferenceOptions) {
+    super();
+  }
 
   /**
    * Puts the call into the room, opening the room if needed. A call already in the conference
    * (Twilio reconnecting the same CallSid) is replaced: the old transport is ended.
    */
-  join(roomId: string, callSid: string, transport: ParticipantTransport, nowMs = 0): Participant {
+  join(roomId: string, callSid: string, transport: ParticipantTransport, nowMs = 0, info: ParticipantInfo = {}): Participant {
     const existing = this.calls.get(callSid);
     if (existing) {
       this.leave(existing, 'replaced');
@@ -57,15 +64,16 @@ export class Conference {
       room = new Room(roomId, this.options, nowMs);
       this.rooms.set(roomId, room);
       this.roomList = [...this.rooms.values()];
-      this.hooks.roomOpened?.(room);
+      this.emit('roomOpened', room);
     }
     const participant = new Participant(callSid, roomId, transport, {
       inputCapacityFrames: this.options.inputCapacityFrames,
       nowMs,
+      info,
     });
     room.add(participant);
     this.calls.set(callSid, participant);
-    this.hooks.participantJoined?.(participant, room);
+    this.emit('participantJoined', participant, room);
     return participant;
   }
 
@@ -78,9 +86,45 @@ export class Conference {
     const room = this.rooms.get(participant.roomId);
     if (!room) return true;
     room.remove(participant.callSid);
-    this.hooks.participantLeft?.(participant, room, reason);
+    this.emit('participantLeft', participant, room, reason);
     if (room.size === 0) this.dropRoom(room);
     return true;
+  }
+
+  /** Mutes or unmutes a caller (not fed into the mix). False when the call is not here. */
+  setMuted(callSid: string, muted: boolean): boolean {
+    const p = this.calls.get(callSid);
+    if (!p) return false;
+    if (p.muted !== muted) {
+      p.muted = muted;
+      this.emit('participantMuted', p, muted);
+    }
+    return true;
+  }
+
+  /** Puts a caller on hold (neither heard nor hearing) or back. False when the call is not here. */
+  setHold(callSid: string, onHold: boolean): boolean {
+    const p = this.calls.get(callSid);
+    if (!p) return false;
+    if (p.onHold !== onHold) {
+      p.onHold = onHold;
+      this.emit('participantHeld', p, onHold);
+    }
+    return true;
+  }
+
+  /** Removes a caller from its room and ends its stream. False when the call is not here. */
+  kick(callSid: string): boolean {
+    const p = this.calls.get(callSid);
+    if (!p) return false;
+    this.leave(p, 'kicked');
+    p.transport.end('kicked');
+    return true;
+  }
+
+  /** A DTMF key from the caller's stream. */
+  keypress(participant: Participant, digit: string): void {
+    if (this.calls.get(participant.callSid) === participant) this.emit('keypress', participant, digit);
   }
 
   room(roomId: string): Room | undefined {
@@ -117,7 +161,7 @@ export class Conference {
       this.calls.delete(p.callSid);
       this.framesMixedOfGone += p.stats.framesMixed;
       this.framesSentOfGone += p.stats.framesOut;
-      this.hooks.participantLeft?.(p, room, reason);
+      this.emit('participantLeft', p, room, reason);
     }
     room.close(reason);
     this.dropRoom(room);
@@ -140,7 +184,7 @@ export class Conference {
   }
 
   private failRoom(room: Room, error: unknown): void {
-    this.hooks.roomFailed?.(room, error);
+    this.emit('roomFailed', room, error);
     this.closeRoom(room.id, 'error');
   }
 
@@ -149,6 +193,6 @@ export class Conference {
     this.rooms.delete(room.id);
     this.roomList = [...this.rooms.values()];
     room.close('room-closed');
-    this.hooks.roomClosed?.(room);
+    this.emit('roomClosed', room);
   }
 }

@@ -7,7 +7,15 @@ import { InputQueue } from './inputQueue.js';
 import { OutboundFrame } from './outboundFrame.js';
 
 /** Why a participant left a room; sent to logs and (later) status callbacks. */
-export type LeaveReason = 'hangup' | 'socket-closed' | 'replaced' | 'room-closed' | 'shutdown' | 'error';
+export type LeaveReason = 'hangup' | 'socket-closed' | 'replaced' | 'room-closed' | 'kicked' | 'shutdown' | 'error';
+
+/** What is known of the caller beyond the CallSid (from the webhook, through the join ticket). */
+export interface ParticipantInfo {
+  /** Seat number in the room (1, 2, 3 ...), when the room assigns seats. */
+  seat?: number;
+  /** The caller's number as Twilio gave it (`From`); show it masked. */
+  from?: string;
+}
 
 /** What the room needs from a participant's connection: an adapter (the Media Streams session). */
 export interface ParticipantTransport {
@@ -34,19 +42,25 @@ export class Participant {
   readonly mixPcm = new Int16Array(SAMPLES_PER_FRAME);
   readonly personalFrame = new OutboundFrame();
   private readonly popInfo = { arrivalMs: 0, silent: true };
-  joinedAtMs: number;
+  readonly joinedAtMs: number;
+  readonly info: Readonly<ParticipantInfo>;
+  /** Not fed into the mix; still hears the room. */
+  muted = false;
+  /** Neither heard nor hearing: receives silence. */
+  onHold = false;
 
   constructor(
     readonly callSid: string,
     readonly roomId: string,
     readonly transport: ParticipantTransport,
-    options: { inputCapacityFrames?: number; nowMs?: number } = {},
+    options: { inputCapacityFrames?: number; nowMs?: number; info?: ParticipantInfo } = {},
   ) {
     this.input = new InputQueue(options.inputCapacityFrames ?? 5);
     this.joinedAtMs = options.nowMs ?? 0;
+    this.info = Object.freeze({ ...options.info });
   }
 
-  /** Takes this tick's frame from the input queue; silent frames count as no frame. */
+  /** Takes this tick's frame from the input queue; silent frames, and muted or held callers, feed nothing. */
   takeFrame(nowMs: number): Int16Array | null {
     const frame = this.input.pop(this.popInfo);
     if (frame !== null) {
@@ -55,7 +69,7 @@ export class Participant {
       this.stats.inputWaitMsTotal += waitMs;
       if (waitMs > this.stats.inputWaitMsMax) this.stats.inputWaitMsMax = waitMs;
     }
-    this.ownFrame = frame !== null && !this.popInfo.silent ? frame : null;
+    this.ownFrame = frame !== null && !this.popInfo.silent && !this.muted && !this.onHold ? frame : null;
     return this.ownFrame;
   }
 }

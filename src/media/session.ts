@@ -8,7 +8,7 @@
  * no other caller notices.
  */
 import type { Conference } from '../conference/conference.js';
-import type { LeaveReason, Participant, ParticipantTransport } from '../conference/participant.js';
+import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type ErrorCode } from '../errors.js';
@@ -24,11 +24,37 @@ export interface MediaSocket {
   readonly bufferedAmount: number;
 }
 
+/** What a `start` claims, for the authorizer to judge. */
+export interface StartClaim {
+  callSid: string;
+  streamSid: string;
+  accountSid: string;
+  customParameters: Readonly<Record<string, string>>;
+}
+
+/** The authorizer's verdict: the room to join (and what is known of the caller), or a refusal. */
+export type StartAuthorization =
+  | { ok: true; roomId: string; info?: ParticipantInfo }
+  | { ok: false; code: ErrorCode; detail: string };
+
+/**
+ * The default authorizer: the room named by the `room` parameter, for anyone. The join-ticket
+ * check replaces it where rooms must be entered through the webhook.
+ */
+export function roomParameterAuthorizer(roomNumberMaxDigits: number): (claim: StartClaim) => StartAuthorization {
+  return (claim) => {
+    const room = claim.customParameters['room'];
+    if (!isValidRoomNumber(room, roomNumberMaxDigits)) return { ok: false, code: 'NO_ROOM', detail: JSON.stringify(room ?? null).slice(0, 40) };
+    return { ok: true, roomId: room };
+  };
+}
+
 export interface MediaSessionOptions {
   conference: Conference;
   clock: Clock;
   log: Logger;
-  roomNumberMaxDigits: number;
+  /** Decides which room a `start` joins, or refuses it. Synchronous: no await before joining. */
+  authorizeStart: (claim: StartClaim) => StartAuthorization;
   /** Socket closed when no valid `start` arrives within this time. */
   startTimeoutMs: number;
   /** Outbound frames are dropped for this caller while its socket holds more unsent bytes. */
@@ -92,6 +118,7 @@ export class MediaSession implements ParticipantTransport {
         if (!this.checkStream(message.streamSid)) return;
         this.stats.dtmf++;
         this.log.debug({ digit: message.dtmf.digit }, 'dtmf');
+        this.options.conference.keypress(this.participant!, message.dtmf.digit);
         return;
       case 'mark':
         this.checkStream(message.streamSid);
@@ -135,7 +162,12 @@ export class MediaSession implements ParticipantTransport {
   /** ParticipantTransport: the conference has let go of this caller. */
   end(reason: LeaveReason): void {
     if (this.state === 'ended') return;
-    const error = reason === 'replaced' ? ERRORS.REPLACED : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN : reason === 'error' ? ERRORS.INTERNAL : ERRORS.ROOM_CLOSED;
+    const error =
+      reason === 'replaced' ? ERRORS.REPLACED
+      : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN
+      : reason === 'error' ? ERRORS.INTERNAL
+      : reason === 'kicked' ? ERRORS.KICKED
+      : ERRORS.ROOM_CLOSED;
     this.participant = null; // the conference already removed it
     this.finish(reason, error.wsCode, error.text);
   }
@@ -148,8 +180,14 @@ export class MediaSession implements ParticipantTransport {
     if (format.encoding !== 'audio/x-mulaw' || format.sampleRate !== 8000 || format.channels !== 1) {
       return this.fail('UNSUPPORTED_FORMAT', `${format.encoding} ${format.sampleRate} Hz ${format.channels} ch`);
     }
-    const room = start.customParameters['room'];
-    if (!isValidRoomNumber(room, this.options.roomNumberMaxDigits)) return this.fail('NO_ROOM', JSON.stringify(room ?? null).slice(0, 40));
+    const verdict = this.options.authorizeStart({
+      callSid: start.callSid,
+      streamSid: message.streamSid,
+      accountSid: start.accountSid,
+      customParameters: start.customParameters,
+    });
+    if (!verdict.ok) return this.fail(verdict.code, verdict.detail);
+    const room = verdict.roomId;
 
     if (this.startTimer) clearTimeout(this.startTimer);
     this.startTimer = null;
@@ -157,7 +195,7 @@ export class MediaSession implements ParticipantTransport {
     this.outbound = new OutboundMessages(message.streamSid);
     this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room });
     this.state = 'streaming';
-    const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs());
+    const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs(), verdict.info);
     this.participant = participant;
     this.reframer = new Reframer((frame) => participant.input.pushMulaw(frame, this.options.clock.nowMs()));
     this.log.info({ participants: this.options.conference.room(room)?.size }, 'stream started');

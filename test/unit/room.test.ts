@@ -205,7 +205,8 @@ describe('conference: rooms', () => {
 
   test("a room whose tick throws is closed; other rooms keep mixing", () => {
     const failures: string[] = [];
-    const conference = new Conference({ echoWhenAlone: false }, { roomFailed: (room) => failures.push(room.id) });
+    const conference = new Conference({ echoWhenAlone: false });
+    conference.on('roomFailed', (room) => failures.push(room.id));
     const good = new RecordingTransport();
     const bad = new RecordingTransport();
     bad.sendFrame = () => {
@@ -222,6 +223,70 @@ describe('conference: rooms', () => {
     conference.tick(40);
     conference.tick(60);
     assert.equal(good.frames.length, 3, 'room 2 mixed every tick');
+  });
+
+  test('muted: not heard, still hears; on hold: neither; kick ends the stream', () => {
+    const { conference, join } = setup();
+    const a = join('1', 'CAa');
+    const b = join('1', 'CAb');
+    const c = join('1', 'CAc');
+    const events: string[] = [];
+    conference.on('participantMuted', (p, muted) => events.push(`${p.callSid} muted=${muted}`));
+    conference.on('participantHeld', (p, held) => events.push(`${p.callSid} hold=${held}`));
+    const fa = frameOf(21);
+    const fb = frameOf(22);
+    assert.equal(conference.setMuted('CAa', true), true);
+    a.participant.input.pushMulaw(fa, 0);
+    b.participant.input.pushMulaw(fb, 0);
+    conference.tick(20);
+    assert.deepEqual(c.transport.last, expectedMix([fb]), 'c hears b only: a is muted');
+    assert.deepEqual(a.transport.last, expectedMix([fb]), 'a still hears b');
+    assert.equal(conference.setHold('CAb', true), true);
+    a.participant.input.pushMulaw(fa, 0);
+    b.participant.input.pushMulaw(fb, 0);
+    conference.setMuted('CAa', false);
+    conference.tick(40);
+    assert.deepEqual(b.transport.last, silence(), 'b on hold hears nothing');
+    assert.deepEqual(c.transport.last, expectedMix([fa]), 'c hears a (unmuted), not b (on hold)');
+    assert.deepEqual(events, ['CAa muted=true', 'CAb hold=true', 'CAa muted=false']);
+    assert.equal(conference.setMuted('CAnobody', true), false);
+    assert.equal(conference.kick('CAc'), true);
+    assert.equal(c.transport.ended, 'kicked');
+    assert.equal(conference.room('1')?.size, 2);
+  });
+
+  test('cues: played to all, to all but one, to one only; looped until stopped; ended ones dropped', () => {
+    const { conference, join } = setup();
+    const a = join('1', 'CAa');
+    const b = join('1', 'CAb');
+    const room = conference.room('1')!;
+    const beep = Int16Array.from({ length: 2 * SAMPLES_PER_FRAME }, (_, i) => (i % 4 < 2 ? 4000 : -4000));
+    const beepFrame = toMulaw(beep.subarray(0, SAMPLES_PER_FRAME));
+    const exactBeep = Uint8Array.from(beepFrame, (c) => (c === 0x7f ? 0xff : c));
+    room.play(beep, { target: { kind: 'except', callSid: 'CAa' } });
+    conference.tick(20);
+    assert.deepEqual(b.transport.last, exactBeep, 'b hears the beep');
+    assert.deepEqual(a.transport.last, silence(), 'a does not');
+    conference.tick(40);
+    assert.equal(room.activeCues, 0, 'a 40 ms cue is gone after two ticks');
+    conference.tick(60);
+    assert.deepEqual(b.transport.last, silence());
+
+    const only = room.play(beep, { target: { kind: 'only', callSid: 'CAa' }, loop: true });
+    const fb = frameOf(31);
+    b.participant.input.pushMulaw(fb, 0);
+    conference.tick(80);
+    const withCue = Uint8Array.from({ length: SAMPLES_PER_FRAME }, (_, i) => MULAW_ENCODE[clip(MULAW_DECODE[fb[i]!]! + beep[i]!) & 0xffff]!);
+    assert.deepEqual(a.transport.last, withCue, 'a hears b and its own cue (mixed as PCM)');
+    assert.deepEqual(b.transport.last, silence(), 'b hears neither itself nor a cue meant for a');
+    for (let t = 0; t < 5; t++) conference.tick(100 + t * 20);
+    assert.equal(room.activeCues, 1, 'a looping cue plays on');
+    assert.equal(room.stopCue(only), true);
+    assert.equal(room.stopCue(only), false);
+    room.play(beep);
+    conference.tick(300);
+    assert.deepEqual(a.transport.last, exactBeep);
+    assert.deepEqual(b.transport.last, exactBeep);
   });
 
   test('close() ends every participant once', () => {

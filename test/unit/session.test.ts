@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { Conference } from '../../src/conference/conference.js';
-import { MediaSession, type MediaSocket } from '../../src/media/session.js';
+import { MediaSession, roomParameterAuthorizer, type MediaSocket } from '../../src/media/session.js';
 import { ManualClock } from '../../src/timing/clock.js';
 import { captureLog } from '../helpers/log.js';
 import { noise, toMulaw } from '../helpers/audio.js';
@@ -60,7 +60,7 @@ function setup(startTimeoutMs = 10_000) {
     conference,
     clock,
     log: captured.log,
-    roomNumberMaxDigits: 10,
+    authorizeStart: roomParameterAuthorizer(10),
     startTimeoutMs,
     maxBufferedBytes: 16_000,
     maxPayloadBytes: 3200,
