@@ -3,6 +3,7 @@
  * webhooks and the media endpoint into one HTTP server. No side effects at import.
  */
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import expressWs from 'express-ws';
@@ -24,7 +25,29 @@ export interface ServerDeps {
   directory?: RoomDirectory;
 }
 
+/** The figures an operator or a benchmark reads: what is live, and how the clock keeps up. */
+export interface ServerStats {
+  rooms: number;
+  participants: number;
+  framesMixed: number;
+  framesSent: number;
+  mixer: {
+    ticks: number;
+    lateTicks: number;
+    skippedTicks: number;
+    resyncs: number;
+    tickMs: { count: number; p50: number; p99: number; max: number; mean: number };
+    latenessMs: { count: number; p50: number; p99: number; max: number; mean: number };
+  };
+  eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  memory: { rssBytes: number; heapUsedBytes: number };
+  cpuMicros: { user: number; system: number };
+}
+
 export interface ConferenceServer {
+  /** Live figures since start or since resetStats(). */
+  stats(): ServerStats;
+  resetStats(): void;
   /** Starts listening (port 0: any free port) and the mixer clock; resolves with the bound port. */
   listen(port?: number, host?: string): Promise<{ port: number }>;
   /** Ordered shutdown: stop the clock, end every stream (1001), close the HTTP server. Idempotent. */
@@ -93,16 +116,35 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   );
   app.use(voiceWebhooks({ config, directory, log }));
   const startedAtMs = Date.now();
-  app.get('/health', (_req, res) => {
-    const stats = conference.stats();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let cpuBase = process.cpuUsage();
+  const stats = (): ServerStats => {
+    const c = conference.stats();
     const t = ticker.stats;
-    res.json({
-      status: 'ok',
-      uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
-      rooms: stats.rooms,
-      participants: stats.participants,
-      mixer: { ticks: t.ticks, lateTicks: t.lateTicks, skippedTicks: t.skippedTicks, maxLatenessMs: +t.maxLatenessMs.toFixed(2) },
-    });
+    const ns = (v: number) => Math.round(v / 1000) / 1000; // ns -> ms, 3 decimals
+    const cpu = process.cpuUsage(cpuBase);
+    const mem = process.memoryUsage();
+    return {
+      rooms: c.rooms,
+      participants: c.participants,
+      framesMixed: c.framesMixed,
+      framesSent: c.framesSent,
+      mixer: {
+        ticks: t.ticks,
+        lateTicks: t.lateTicks,
+        skippedTicks: t.skippedTicks,
+        resyncs: t.resyncs,
+        tickMs: ticker.tickDuration.summary(),
+        latenessMs: ticker.lateness.summary(),
+      },
+      eventLoopDelayMs: { p50: ns(loopDelay.percentile(50)), p99: ns(loopDelay.percentile(99)), max: ns(loopDelay.max), mean: ns(loopDelay.mean) },
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+      cpuMicros: { user: cpu.user, system: cpu.system },
+    };
+  };
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...stats() });
   });
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
@@ -119,6 +161,12 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     conference,
     ticker,
     httpServer,
+    stats,
+    resetStats() {
+      ticker.resetStats();
+      loopDelay.reset();
+      cpuBase = process.cpuUsage();
+    },
     async listen(port = config.port, host = config.host) {
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -133,6 +181,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     close() {
       closing ??= (async () => {
         ticker.stop();
+        loopDelay.disable();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         conference.close('shutdown');
         // Sockets that never started a stream are not in any room: end them too.

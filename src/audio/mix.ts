@@ -34,3 +34,11 @@ export function isSilent(frame: Int16Array): boolean {
   for (let i = 0; i < frame.length; i++) if (frame[i] !== 0) return false;
   return true;
 }
+
+/** `out = clip16(gain * (sum - own))`; `own` null for nothing to subtract. A listener's volume. */
+export function mixMinusGain(sum: Int32Array, own: Int16Array | null, gain: number, out: Int16Array): void {
+  for (let i = 0; i < sum.length; i++) {
+    const v = Math.round((sum[i]! - (own === null ? 0 : own[i]!)) * gain);
+    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+}

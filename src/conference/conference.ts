@@ -7,6 +7,9 @@ import { EventEmitter } from 'node:events';
 import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
 import { Room, type RoomOptions } from './room.js';
 
+/** Listening volume is bounded so a caller cannot make the line distort or vanish. */
+export const MAX_LISTEN_VOLUME_DB = 12;
+
 export interface ConferenceOptions extends RoomOptions {
   inputCapacityFrames?: number;
 }
@@ -111,6 +114,19 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       this.emit('participantHeld', p, onHold);
     }
     return true;
+  }
+
+  /**
+   * Sets a caller's listening volume (dB relative to the room's mix, clamped to +/-12 dB in 3 dB
+   * steps' reach). Returns the volume in force, or null when the call is not here.
+   */
+  setListenVolume(callSid: string, volumeDb: number): number | null {
+    const p = this.calls.get(callSid);
+    if (!p) return null;
+    const clamped = Math.max(-MAX_LISTEN_VOLUME_DB, Math.min(MAX_LISTEN_VOLUME_DB, volumeDb));
+    p.listenVolumeDb = clamped;
+    p.listenGain = clamped === 0 ? 1 : 10 ** (clamped / 20);
+    return clamped;
   }
 
   /** Removes a caller from its room and ends its stream. False when the call is not here. */

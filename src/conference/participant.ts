@@ -48,6 +48,10 @@ export class Participant {
   muted = false;
   /** Neither heard nor hearing: receives silence. */
   onHold = false;
+  /** Listening volume relative to the room (dB, 0 = as mixed); set through Conference.setListenVolume. */
+  listenVolumeDb = 0;
+  /** The same as a linear gain, for the mixer. */
+  listenGain = 1;
 
   constructor(
     readonly callSid: string,

@@ -11,7 +11,7 @@
  * With ECHO_WHEN_ALONE a lone participant hears the sum, i.e. itself, to test a line alone.
  */
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
-import { accumulate, clipSum, mixMinus } from '../audio/mix.js';
+import { accumulate, clipSum, mixMinus, mixMinusGain } from '../audio/mix.js';
 import { OutboundFrame } from './outboundFrame.js';
 import type { LeaveReason, Participant } from './participant.js';
 
@@ -142,10 +142,10 @@ export class Room {
       let frame: OutboundFrame;
       if (p.onHold) {
         frame = this.silenceFrame;
-      } else if (cues.length > 0 && this.cueAdjusts(p.callSid)) {
-        // This caller hears the cues differently from the room: its own sum.
+      } else if ((cues.length > 0 && this.cueAdjusts(p.callSid)) || p.listenGain !== 1) {
+        // This caller hears the room differently (its own cues, its own volume): a personal mix.
         const own = p.ownFrame !== null && !hearSelf ? p.ownFrame : null;
-        this.personalCueMix(p.callSid, own, p.mixPcm);
+        this.personalMix(p, own, cues.length > 0);
         p.personalFrame.encode(p.mixPcm);
         frame = p.personalFrame;
         personalMixes++;
@@ -203,17 +203,21 @@ export class Room {
     return false;
   }
 
-  /** clip(sum - own -/+ this caller's cue adjustments) into out. */
-  private personalCueMix(callSid: string, own: Int16Array | null, out: Int16Array): void {
-    const acc = this.cueScratch;
-    acc.set(this.sum);
-    for (const cue of this.cues) {
-      if (cue.target.kind === 'all' || cue.target.callSid !== callSid) continue;
-      const sign = cue.target.kind === 'only' ? 1 : -1;
-      for (let i = 0; i < SAMPLES_PER_FRAME; i++) acc[i]! += sign * cue.frame[i]!;
+  /** clip(gain * (sum - own -/+ this caller's cue adjustments)) into the caller's mixPcm. */
+  private personalMix(p: Participant, own: Int16Array | null, withCues: boolean): void {
+    let acc = this.sum;
+    if (withCues && this.cueAdjusts(p.callSid)) {
+      acc = this.cueScratch;
+      acc.set(this.sum);
+      for (const cue of this.cues) {
+        if (cue.target.kind === 'all' || cue.target.callSid !== p.callSid) continue;
+        const sign = cue.target.kind === 'only' ? 1 : -1;
+        for (let i = 0; i < SAMPLES_PER_FRAME; i++) acc[i]! += sign * cue.frame[i]!;
+      }
     }
-    if (own) mixMinus(acc, own, out);
-    else clipSum(acc, out);
+    if (p.listenGain !== 1) mixMinusGain(acc, own, p.listenGain, p.mixPcm);
+    else if (own) mixMinus(acc, own, p.mixPcm);
+    else clipSum(acc, p.mixPcm);
   }
 
   /** Ends every participant's transport and empties the room. Safe to call twice. */

@@ -8,6 +8,7 @@
  * remaining missed ticks are skipped and the schedule resynchronises to now; both are counted.
  */
 import type { Clock } from './clock.js';
+import { DurationHistogram } from './histogram.js';
 
 export interface TimerApi {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -49,6 +50,10 @@ export class Ticker {
   private nextDeadlineMs = 0;
   private index = 0;
   readonly stats: TickerStats = { ticks: 0, lateTicks: 0, skippedTicks: 0, resyncs: 0, lastLatenessMs: 0, maxLatenessMs: 0 };
+  /** How long each tick's work took (ms). */
+  readonly tickDuration = new DurationHistogram();
+  /** How late each tick started after its deadline (ms). */
+  readonly lateness = new DurationHistogram();
 
   constructor(private readonly options: TickerOptions) {
     this.timers = options.timers ?? nodeTimers;
@@ -64,6 +69,13 @@ export class Ticker {
     this.running = true;
     this.nextDeadlineMs = this.options.clock.nowMs() + this.options.periodMs;
     this.schedule();
+  }
+
+  /** Zeroes the counters and histograms (a benchmark's measurement window). */
+  resetStats(): void {
+    Object.assign(this.stats, { ticks: 0, lateTicks: 0, skippedTicks: 0, resyncs: 0, lastLatenessMs: 0, maxLatenessMs: 0 });
+    this.tickDuration.reset();
+    this.lateness.reset();
   }
 
   stop(): void {
@@ -94,9 +106,12 @@ export class Ticker {
       this.stats.lastLatenessMs = lateness;
       if (lateness > this.stats.maxLatenessMs) this.stats.maxLatenessMs = lateness;
       if (lateness >= this.lateThresholdMs) this.stats.lateTicks++;
+      this.lateness.record(lateness);
       this.options.onTick(this.nextDeadlineMs, this.index++);
       this.nextDeadlineMs += periodMs;
-      now = clock.nowMs();
+      const after = clock.nowMs();
+      this.tickDuration.record(after - now);
+      now = after;
     }
   }
 

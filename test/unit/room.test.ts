@@ -289,6 +289,23 @@ describe('conference: rooms', () => {
     assert.deepEqual(b.transport.last, exactBeep);
   });
 
+  test('listening volume scales only that caller\'s mix, clamped to +/-12 dB', () => {
+    const { conference, join } = setup();
+    const a = join('1', 'CAa');
+    const b = join('1', 'CAb');
+    const c = join('1', 'CAc');
+    assert.equal(conference.setListenVolume('CAb', -6), -6);
+    assert.equal(conference.setListenVolume('CAc', 40), 12);
+    assert.equal(conference.setListenVolume('CAnobody', 3), null);
+    const fa = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(1000));
+    a.participant.input.pushMulaw(fa, 0);
+    conference.tick(20);
+    const x = MULAW_DECODE[fa[0]!]!;
+    assert.equal(MULAW_DECODE[b.transport.last[0]!], MULAW_DECODE[MULAW_ENCODE[Math.round(x * 10 ** (-6 / 20)) & 0xffff]!]);
+    assert.equal(MULAW_DECODE[c.transport.last[0]!], MULAW_DECODE[MULAW_ENCODE[Math.round(x * 10 ** (12 / 20)) & 0xffff]!]);
+    assert.deepEqual(a.transport.last, silence(), 'the talker still hears nothing of itself');
+  });
+
   test('close() ends every participant once', () => {
     const { conference, join } = setup();
     const ps = [join('1', 'CAa'), join('2', 'CAb')];
