@@ -41,7 +41,7 @@ export class DurationHistogram {
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.counts[i]!;
-      if (seen >= rank) return Math.min(this.maxMs, MIN_MS * GROWTH ** i);
+      if (seen >= rank) return i === BUCKETS - 1 ? this.maxMs : Math.min(this.maxMs, MIN_MS * GROWTH ** i);
     }
     return this.maxMs;
   }
