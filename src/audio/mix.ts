@@ -13,6 +13,27 @@ export function accumulate(sum: Int32Array, frame: Int16Array): void {
   for (let i = 0; i < sum.length; i++) sum[i]! += frame[i]!;
 }
 
+/** Peak and energy (sum of squares) of the frames added by accumulateMeasured. */
+export interface FrameMeasure {
+  peak: number;
+  energy: number;
+}
+
+/** accumulate(), also adding the frame's peak and energy into `measure` (one pass). */
+export function accumulateMeasured(sum: Int32Array, frame: Int16Array | Int32Array, measure: FrameMeasure): void {
+  let peak = 0;
+  let energy = 0;
+  for (let i = 0; i < sum.length; i++) {
+    const v = frame[i]!;
+    sum[i]! += v;
+    const a = v < 0 ? -v : v;
+    if (a > peak) peak = a;
+    energy += v * v;
+  }
+  measure.peak += peak;
+  measure.energy += energy;
+}
+
 /** `out = clip16(sum)`. */
 export function clipSum(sum: Int32Array, out: Int16Array): void {
   for (let i = 0; i < sum.length; i++) {
@@ -35,10 +56,20 @@ export function isSilent(frame: Int16Array): boolean {
   return true;
 }
 
-/** `out = clip16(gain * (sum - own))`; `own` null for nothing to subtract. A listener's volume. */
-export function mixMinusGain(sum: Int32Array, own: Int16Array | null, gain: number, out: Int16Array): void {
+/**
+ * The mixer's output stage: `out = clip16(volume * g * (sum - own))`, with `own` null for nothing
+ * to subtract and `gains` null for the limiter at unity. With both at unity it is exact integer
+ * arithmetic (the common case: nobody near full scale, normal volume).
+ */
+export function mixDown(sum: Int32Array, own: Int16Array | null, gains: Float32Array | null, volume: number, out: Int16Array): void {
+  if (gains === null && volume === 1) {
+    if (own === null) clipSum(sum, out);
+    else mixMinus(sum, own, out);
+    return;
+  }
   for (let i = 0; i < sum.length; i++) {
-    const v = Math.round((sum[i]! - (own === null ? 0 : own[i]!)) * gain);
+    const g = (gains === null ? 1 : gains[i]!) * volume;
+    const v = Math.round((sum[i]! - (own === null ? 0 : own[i]!)) * g);
     out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
   }
 }

@@ -5,13 +5,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
+import type { TalkDetectorOptions } from '../audio/talkDetector.js';
+import type { JitterBufferOptions } from './jitterBuffer.js';
 import { Room, type RoomOptions } from './room.js';
 
 /** Listening volume is bounded so a caller cannot make the line distort or vanish. */
 export const MAX_LISTEN_VOLUME_DB = 12;
 
 export interface ConferenceOptions extends RoomOptions {
-  inputCapacityFrames?: number;
+  jitter?: JitterBufferOptions;
+  talk?: TalkDetectorOptions;
+  /** Per-caller automatic gain control (off by default). */
+  agc?: boolean;
 }
 
 /**
@@ -25,6 +30,8 @@ export interface ConferenceEvents {
   participantLeft: [participant: Participant, room: Room, reason: LeaveReason];
   participantMuted: [participant: Participant, muted: boolean];
   participantHeld: [participant: Participant, onHold: boolean];
+  /** A caller's confirmed talk started (true) or stopped (false): speech events, speaking indicator. */
+  participantSpeech: [participant: Participant, talking: boolean];
   /** A DTMF key the caller pressed during the call. */
   keypress: [participant: Participant, digit: string];
   /** A room's tick threw: the room has been closed, the others keep mixing. */
@@ -65,14 +72,17 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = new Room(roomId, this.options, nowMs);
+      room.observer = { speech: (p, talking) => this.emit('participantSpeech', p, talking) };
       this.rooms.set(roomId, room);
       this.roomList = [...this.rooms.values()];
       this.emit('roomOpened', room);
     }
     const participant = new Participant(callSid, roomId, transport, {
-      inputCapacityFrames: this.options.inputCapacityFrames,
       nowMs,
       info,
+      jitter: this.options.jitter,
+      talk: this.options.talk,
+      agc: this.options.agc,
     });
     room.add(participant);
     this.calls.set(callSid, participant);

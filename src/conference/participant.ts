@@ -1,12 +1,16 @@
 /**
- * A caller in a room, keyed by Twilio's CallSid. Holds the caller's input queue and the per-tick
- * scratch the room's mixer uses; talks to its socket only through `ParticipantTransport`.
+ * A caller in a room, keyed by Twilio's CallSid. Each tick the room asks it for its contribution:
+ * the next frame from its jitter buffer, through talk detection, ramped in or out of the mix (10 ms,
+ * no clicks) and optionally levelled by AGC. What it adds to the room sum is kept (`ownFrame`) so
+ * its own mix can subtract exactly that. It talks to its socket only through `ParticipantTransport`.
  */
+import { Agc } from '../audio/agc.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
-import { InputQueue } from './inputQueue.js';
+import { TalkDetector, type TalkDetectorOptions } from '../audio/talkDetector.js';
+import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBuffer.js';
 import { OutboundFrame } from './outboundFrame.js';
 
-/** Why a participant left a room; sent to logs and (later) status callbacks. */
+/** Why a participant left a room; sent to logs and status callbacks. */
 export type LeaveReason = 'hangup' | 'socket-closed' | 'replaced' | 'room-closed' | 'kicked' | 'shutdown' | 'error';
 
 /** What is known of the caller beyond the CallSid (from the webhook, through the join ticket). */
@@ -25,23 +29,42 @@ export interface ParticipantTransport {
   end(reason: LeaveReason): void;
 }
 
+export interface ParticipantOptions {
+  nowMs?: number;
+  info?: ParticipantInfo;
+  jitter?: JitterBufferOptions;
+  talk?: TalkDetectorOptions;
+  /** Level quiet lines (off unless given). */
+  agc?: boolean;
+}
+
 export interface ParticipantStats {
   framesOut: number;
   /** Time from a frame's arrival to the tick that mixed it, summed, for the mean (ms). */
   inputWaitMsTotal: number;
   inputWaitMsMax: number;
   framesMixed: number;
+  /** Ticks at which this caller fed the mix. */
+  framesFed: number;
 }
 
+/** Ramp length for entering or leaving the mix: 10 ms. */
+export const RAMP_SAMPLES = 80;
+
 export class Participant {
-  readonly input: InputQueue;
-  readonly stats: ParticipantStats = { framesOut: 0, inputWaitMsTotal: 0, inputWaitMsMax: 0, framesMixed: 0 };
-  /** This tick's own frame (lent by the input queue) or null: set and used by Room.tick only. */
+  readonly input: JitterBuffer;
+  readonly talk: TalkDetector;
+  readonly agc: Agc | null;
+  readonly stats: ParticipantStats = { framesOut: 0, inputWaitMsTotal: 0, inputWaitMsMax: 0, framesMixed: 0, framesFed: 0 };
+  /** This tick's decoded input (after the jitter buffer). */
+  readonly inputPcm = new Int16Array(SAMPLES_PER_FRAME);
+  /** What this caller added to the room sum this tick, or null: set by contribute(). */
   ownFrame: Int16Array | null = null;
+  /** Set by prepare(): this caller has something to feed (gate open, not muted, not held). */
+  wantsToFeed = false;
   /** Output scratch for a personal mix. */
   readonly mixPcm = new Int16Array(SAMPLES_PER_FRAME);
   readonly personalFrame = new OutboundFrame();
-  private readonly popInfo = { arrivalMs: 0, silent: true };
   readonly joinedAtMs: number;
   readonly info: Readonly<ParticipantInfo>;
   /** Not fed into the mix; still hears the room. */
@@ -52,28 +75,70 @@ export class Participant {
   listenVolumeDb = 0;
   /** The same as a linear gain, for the mixer. */
   listenGain = 1;
+  /** Current gain of this caller in the mix (0..1), ramped. */
+  feedGain = 0;
+  private readonly contribution = new Int16Array(SAMPLES_PER_FRAME);
+  private readonly popInfo = { arrivalMs: 0, silent: true };
+  private lastPop: PopKind = 'silence';
 
   constructor(
     readonly callSid: string,
     readonly roomId: string,
     readonly transport: ParticipantTransport,
-    options: { inputCapacityFrames?: number; nowMs?: number; info?: ParticipantInfo } = {},
+    options: ParticipantOptions = {},
   ) {
-    this.input = new InputQueue(options.inputCapacityFrames ?? 5);
+    this.input = new JitterBuffer(options.jitter);
+    this.talk = new TalkDetector(options.talk);
+    this.agc = options.agc ? new Agc() : null;
     this.joinedAtMs = options.nowMs ?? 0;
     this.info = Object.freeze({ ...options.info });
   }
 
-  /** Takes this tick's frame from the input queue; silent frames, and muted or held callers, feed nothing. */
-  takeFrame(nowMs: number): Int16Array | null {
-    const frame = this.input.pop(this.popInfo);
-    if (frame !== null) {
+  /** Confirmed talk (the speaking indicator, speech events). */
+  get talking(): boolean {
+    return this.talk.state.talking;
+  }
+
+  /** Step 1 of a tick: take this tick's input and update talk detection. */
+  prepare(nowMs: number): void {
+    const kind = this.input.pop(this.inputPcm, this.popInfo);
+    this.lastPop = kind;
+    if (kind === 'audio') {
       const waitMs = nowMs - this.popInfo.arrivalMs;
       this.stats.framesMixed++;
       this.stats.inputWaitMsTotal += waitMs;
       if (waitMs > this.stats.inputWaitMsMax) this.stats.inputWaitMsMax = waitMs;
     }
-    this.ownFrame = frame !== null && !this.popInfo.silent && !this.muted && !this.onHold ? frame : null;
-    return this.ownFrame;
+    const state = this.popInfo.silent ? this.talk.updateLevel(-96) : this.talk.update(this.inputPcm);
+    this.wantsToFeed = state.gateOpen && !this.muted && !this.onHold;
   }
+
+  /**
+   * Step 2: this tick's contribution to the room sum, ramped toward `feed` (in: 0 -> 1, out:
+   * 1 -> 0, over 10 ms). Returns what to add (also kept as `ownFrame`), or null for nothing.
+   */
+  contribute(feed: boolean): Int16Array | null {
+    const target = feed ? 1 : 0;
+    const agcGain = this.agc ? this.agc.update(this.talk.state.levelDbfs, this.talk.state.talking) : 1;
+    const from = this.feedGain;
+    this.feedGain = target;
+    if (from === 0 && target === 0) return (this.ownFrame = null);
+    if (this.popInfo.silent && this.lastPop !== 'concealed') {
+      // Nothing to add: digital silence contributes nothing, ramp or not.
+      return (this.ownFrame = null);
+    }
+    this.stats.framesFed++;
+    if (from === 1 && target === 1 && agcGain === 1) return (this.ownFrame = this.inputPcm);
+    const x = this.inputPcm;
+    const out = this.contribution;
+    for (let i = 0; i < SAMPLES_PER_FRAME; i++) {
+      const g = i < RAMP_SAMPLES ? from + ((target - from) * (i + 1)) / RAMP_SAMPLES : target;
+      out[i] = clamp16(Math.round(x[i]! * g * agcGain));
+    }
+    return (this.ownFrame = out);
+  }
+}
+
+function clamp16(v: number): number {
+  return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
 }

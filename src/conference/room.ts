@@ -3,21 +3,37 @@
  * by the clock adapter every 20 ms (and by tests with a manual clock).
  *
  * Each tick:
- *  1. every participant's frame for this tick is taken from its input queue (or none);
- *  2. the room sum of all frames is accumulated in 32 bits;
- *  3. each participant who sent audio gets `clip(sum - own)`, its personal mix-minus;
- *     everyone who sent nothing (or digital silence, or is muted) gets `clip(sum)`, encoded once
- *     and shared; a caller on hold gets silence.
+ *  1. every participant takes its frame from its jitter buffer and updates its talk detector;
+ *  2. those whose gate is open (not muted, not held; the loudest talkers first when
+ *     MAX_ACTIVE_SPEAKERS caps them) feed the mix, ramped in and out over 10 ms;
+ *  3. the contributions and any cues (tones) are summed in 32 bits: S;
+ *  4. the limiter computes a gain g from S (exactly 1 below -0.75 dBFS);
+ *  5. each feeding participant gets clip(g * (S - own)), its exact mix-minus; everyone else gets
+ *     clip(g * S), encoded once and shared; a caller on hold gets silence. A caller with its own
+ *     listening volume or cue gets a personal mix.
  * With ECHO_WHEN_ALONE a lone participant hears the sum, i.e. itself, to test a line alone.
  */
+import { ComfortNoise } from '../audio/comfortNoise.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
-import { accumulate, clipSum, mixMinus, mixMinusGain } from '../audio/mix.js';
+import { Limiter, type LimiterOptions } from '../audio/limiter.js';
+import { accumulate, accumulateMeasured, mixDown, type FrameMeasure } from '../audio/mix.js';
 import { OutboundFrame } from './outboundFrame.js';
-import type { LeaveReason, Participant } from './participant.js';
+import { RAMP_SAMPLES, type LeaveReason, type Participant } from './participant.js';
 
 export interface RoomOptions {
   /** A lone participant hears its own audio (a line test) instead of silence. */
   echoWhenAlone: boolean;
+  /** At most this many callers feed the mix at once (0: no cap); the rest are ramped out. */
+  maxActiveSpeakers?: number;
+  /** Faint noise while nobody talks, at this RMS level (dBFS); undefined: off. */
+  comfortNoiseDbfs?: number;
+  limiter?: LimiterOptions;
+}
+
+/** What a room reports to its owner as it mixes. */
+export interface RoomObserver {
+  /** A participant's confirmed talk started or stopped. */
+  speech(participant: Participant, talking: boolean): void;
 }
 
 /** Who hears a cue: everyone, everyone but one caller, or one caller only. */
@@ -51,6 +67,14 @@ export class Room {
   /** Iteration copy of `members`, rebuilt on join/leave, so a tick does not allocate an iterator. */
   private list: Participant[] = [];
   private readonly sum = new Int32Array(SAMPLES_PER_FRAME);
+  private readonly gains = new Float32Array(SAMPLES_PER_FRAME);
+  private readonly measure: FrameMeasure = { peak: 0, energy: 0 };
+  private readonly limiter: Limiter;
+  private readonly comfortNoise: ComfortNoise | null;
+  /** Reused for ranking talkers when a cap applies. */
+  private ranking: Participant[] = [];
+  private readonly wasTalking = new WeakMap<Participant, boolean>();
+  observer: RoomObserver | null = null;
   private readonly sharedPcm = new Int16Array(SAMPLES_PER_FRAME);
   private readonly sharedFrame = new OutboundFrame();
   /** Sent to callers on hold: encoded once. */
@@ -68,6 +92,13 @@ export class Room {
     readonly createdAtMs = 0,
   ) {
     this.silenceFrame.encode(new Int16Array(SAMPLES_PER_FRAME));
+    this.limiter = new Limiter(options.limiter);
+    this.comfortNoise = options.comfortNoiseDbfs === undefined ? null : new ComfortNoise(options.comfortNoiseDbfs);
+  }
+
+  /** The limiter's current gain (1: not limiting) and how many frames it has touched. */
+  get limiting(): { gain: number; framesLimited: number } {
+    return { gain: this.limiter.gain, framesLimited: this.limiter.framesLimited };
   }
 
   get size(): number {
@@ -92,10 +123,20 @@ export class Room {
     this.list = [...this.members.values()];
   }
 
-  /** Removes a participant; false when it was not here. */
+  /**
+   * Removes a participant; false when it was not here. If it was feeding the mix, its last sample
+   * is ramped to zero over 10 ms (a cue), so a caller leaving mid-word does not click.
+   */
   remove(callSid: string): boolean {
-    if (!this.members.delete(callSid)) return false;
+    const p = this.members.get(callSid);
+    if (!p) return false;
+    this.members.delete(callSid);
     this.list = [...this.members.values()];
+    const last = p.ownFrame?.[SAMPLES_PER_FRAME - 1] ?? 0;
+    if (p.feedGain > 0 && last !== 0 && !this.closed) {
+      const tail = Int16Array.from({ length: RAMP_SAMPLES }, (_, i) => Math.round((last * (RAMP_SAMPLES - 1 - i)) / RAMP_SAMPLES));
+      this.play(tail);
+    }
     return true;
   }
 
@@ -124,43 +165,61 @@ export class Room {
     const list = this.list;
     const sum = this.sum;
     sum.fill(0);
-    let talkers = 0;
+    // 1. Input and talk detection.
+    let wanting = 0;
     for (let i = 0; i < list.length; i++) {
-      const own = list[i]!.takeFrame(nowMs);
+      const p = list[i]!;
+      p.prepare(nowMs);
+      if (p.wantsToFeed) wanting++;
+      const talking = p.talking;
+      if (talking !== (this.wasTalking.get(p) ?? false)) {
+        this.wasTalking.set(p, talking);
+        this.observer?.speech(p, talking);
+      }
+    }
+    // 2. Who feeds: everyone who wants to, or the loudest when a cap applies.
+    const cap = this.options.maxActiveSpeakers ?? 0;
+    if (cap > 0 && wanting > cap) this.rankSpeakers(cap);
+    // 3. The room sum, with its sources' peaks and energies for the limiter.
+    let talkers = 0;
+    const measure = this.measure;
+    measure.peak = 0;
+    measure.energy = 0;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]!;
+      const own = p.contribute(p.wantsToFeed && (cap === 0 || wanting <= cap || this.ranking.includes(p)));
       if (own !== null) {
-        accumulate(sum, own);
+        accumulateMeasured(sum, own, measure);
         talkers++;
       }
     }
     const cues = this.cues;
-    if (cues.length > 0) this.advanceCues(sum);
+    if (cues.length > 0) this.advanceCues(sum, measure);
+    // 4. The limiter's gain, from the sources (not from how they happen to add up).
+    const gains = this.limiter.process(measure.peak, measure.energy, this.gains) ? null : this.gains;
+    // 5. Every listener's frame.
     const hearSelf = list.length === 1 && this.options.echoWhenAlone;
     let sharedReady = false;
     let personalMixes = 0;
     for (let i = 0; i < list.length; i++) {
       const p = list[i]!;
       let frame: OutboundFrame;
+      const own = p.ownFrame !== null && !hearSelf ? p.ownFrame : null;
       if (p.onHold) {
         frame = this.silenceFrame;
-      } else if ((cues.length > 0 && this.cueAdjusts(p.callSid)) || p.listenGain !== 1) {
-        // This caller hears the room differently (its own cues, its own volume): a personal mix.
-        const own = p.ownFrame !== null && !hearSelf ? p.ownFrame : null;
-        this.personalMix(p, own, cues.length > 0);
+      } else if (own !== null || p.listenGain !== 1 || (cues.length > 0 && this.cueAdjusts(p.callSid))) {
+        this.personalMix(p, own, gains, cues.length > 0);
         p.personalFrame.encode(p.mixPcm);
         frame = p.personalFrame;
         personalMixes++;
-      } else if (p.ownFrame === null || hearSelf) {
+      } else {
         if (!sharedReady) {
-          clipSum(sum, this.sharedPcm);
+          mixDown(sum, null, gains, 1, this.sharedPcm);
+          if (talkers === 0 && this.comfortNoise) this.comfortNoise.addTo(this.sharedPcm);
           this.sharedFrame.encode(this.sharedPcm);
           sharedReady = true;
         }
         frame = this.sharedFrame;
-      } else {
-        mixMinus(sum, p.ownFrame, p.mixPcm);
-        p.personalFrame.encode(p.mixPcm);
-        frame = p.personalFrame;
-        personalMixes++;
       }
       p.stats.framesOut++;
       p.transport.sendFrame(frame);
@@ -174,8 +233,17 @@ export class Room {
     return this.lastTick;
   }
 
+  /** Keeps the `cap` callers who should be heard: confirmed talkers first, then the loudest. */
+  private rankSpeakers(cap: number): void {
+    const ranking = this.ranking;
+    ranking.length = 0;
+    for (const p of this.list) if (p.wantsToFeed) ranking.push(p);
+    ranking.sort((a, b) => Number(b.talking) - Number(a.talking) || b.talk.state.levelDbfs - a.talk.state.levelDbfs || b.feedGain - a.feedGain);
+    ranking.length = cap;
+  }
+
   /** Adds this tick's 20 ms of every room-wide cue to the sum; advances all cues; drops ended ones. */
-  private advanceCues(sum: Int32Array): void {
+  private advanceCues(sum: Int32Array, measure: FrameMeasure): void {
     let ended = false;
     for (const cue of this.cues) {
       const frame = cue.frame;
@@ -189,7 +257,7 @@ export class Room {
         }
         frame[i] = cue.pcm[cue.position++]!;
       }
-      if (cue.target.kind !== 'only') accumulate(sum, frame);
+      if (cue.target.kind !== 'only') accumulateMeasured(sum, frame, measure);
       if (!cue.loop && cue.position >= cue.pcm.length) ended = true;
     }
     if (ended) this.pendingCueCleanup = true;
@@ -203,8 +271,8 @@ export class Room {
     return false;
   }
 
-  /** clip(gain * (sum - own -/+ this caller's cue adjustments)) into the caller's mixPcm. */
-  private personalMix(p: Participant, own: Int16Array | null, withCues: boolean): void {
+  /** clip(listenGain * g * (sum - own -/+ this caller's cue adjustments)) into its mixPcm. */
+  private personalMix(p: Participant, own: Int16Array | null, gains: Float32Array | null, withCues: boolean): void {
     let acc = this.sum;
     if (withCues && this.cueAdjusts(p.callSid)) {
       acc = this.cueScratch;
@@ -215,9 +283,7 @@ export class Room {
         for (let i = 0; i < SAMPLES_PER_FRAME; i++) acc[i]! += sign * cue.frame[i]!;
       }
     }
-    if (p.listenGain !== 1) mixMinusGain(acc, own, p.listenGain, p.mixPcm);
-    else if (own) mixMinus(acc, own, p.mixPcm);
-    else clipSum(acc, p.mixPcm);
+    mixDown(acc, own, gains, p.listenGain, p.mixPcm);
   }
 
   /** Ends every participant's transport and empties the room. Safe to call twice. */

@@ -7,6 +7,7 @@
  * Any protocol violation closes this socket with the code from the error table and one log line;
  * no other caller notices.
  */
+import { FRAME_MS } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
@@ -61,6 +62,10 @@ export interface MediaSessionOptions {
   maxBufferedBytes: number;
   /** Largest accepted media payload, in decoded bytes. */
   maxPayloadBytes: number;
+  /** A mark goes out every this many frames, to measure what Twilio has queued (default 25). */
+  markIntervalFrames?: number;
+  /** When more than this is queued at Twilio (a stall flushed), send `clear` (default 500 ms). */
+  maxLeadMs?: number;
 }
 
 export interface MediaSessionStats {
@@ -69,7 +74,16 @@ export interface MediaSessionStats {
   /** Outbound frames not sent because this socket was not draining. */
   framesDroppedSlowSocket: number;
   dtmf: number;
+  /** Audio queued at Twilio ahead of the caller's ear, as the last mark measured (ms). */
+  leadMs: number;
+  maxLeadMs: number;
+  marksEchoed: number;
+  /** `clear` messages sent to drop a queue that had grown past maxLeadMs. */
+  clears: number;
 }
+
+/** Marks the session sends to measure Twilio's queue are named with this prefix. */
+export const LEAD_MARK_PREFIX = 'lead-';
 
 type State = 'awaiting-start' | 'streaming' | 'ended';
 
@@ -83,7 +97,9 @@ export class MediaSession implements ParticipantTransport {
   private startTimer: NodeJS.Timeout | null;
   private log: Logger;
   private sawStop = false;
-  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0 };
+  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0, leadMs: 0, maxLeadMs: 0, marksEchoed: 0, clears: 0 };
+  /** Frames sent when the last clear went out: marks from before it say nothing about the queue. */
+  private clearedAtFrame = -1;
 
   constructor(
     private readonly socket: MediaSocket,
@@ -121,7 +137,8 @@ export class MediaSession implements ParticipantTransport {
         this.options.conference.keypress(this.participant!, message.dtmf.digit);
         return;
       case 'mark':
-        this.checkStream(message.streamSid);
+        if (!this.checkStream(message.streamSid)) return;
+        this.onMark(message.mark.name);
         return;
       case 'stop':
         if (!this.checkStream(message.streamSid)) return;
@@ -157,6 +174,31 @@ export class MediaSession implements ParticipantTransport {
     }
     this.socket.send(this.outbound!.media(frame.base64()));
     this.stats.framesSent++;
+    if (this.stats.framesSent % (this.options.markIntervalFrames ?? 25) === 0) {
+      // Echoed when everything before it has been played (or cleared): what is queued behind it
+      // at that moment is how far ahead of the caller's ear we are.
+      this.socket.send(this.outbound!.mark(LEAD_MARK_PREFIX + this.stats.framesSent));
+    }
+  }
+
+  /** A mark came back: all audio sent before it has been played (or was cleared). */
+  private onMark(name: string): void {
+    if (!name.startsWith(LEAD_MARK_PREFIX)) return;
+    const sentAt = Number(name.slice(LEAD_MARK_PREFIX.length));
+    if (!Number.isInteger(sentAt) || sentAt > this.stats.framesSent) return;
+    this.stats.marksEchoed++;
+    if (sentAt <= this.clearedAtFrame) return;
+    const leadMs = (this.stats.framesSent - sentAt) * FRAME_MS;
+    this.stats.leadMs = leadMs;
+    if (leadMs > this.stats.maxLeadMs) this.stats.maxLeadMs = leadMs;
+    if (leadMs > (this.options.maxLeadMs ?? 500)) {
+      // A stall's backlog reached Twilio at once: drop it rather than keep the caller late.
+      // State first: Twilio echoes the marks the clear discards, possibly before send() returns.
+      this.clearedAtFrame = this.stats.framesSent;
+      this.stats.clears++;
+      this.log.info({ leadMs }, 'outbound audio queued too far ahead at Twilio; sent clear');
+      this.socket.send(this.outbound!.clear());
+    }
   }
 
   /** ParticipantTransport: the conference has let go of this caller. */
@@ -254,8 +296,12 @@ export class MediaSession implements ParticipantTransport {
           framesIn: q.framesIn,
           framesOut: this.stats.framesSent,
           underruns: q.underruns,
+          concealed: q.concealed,
           overflowDrops: q.overflowDrops,
           driftDrops: q.driftDrops,
+          jitterMs: q.jitterMs,
+          maxLeadMs: this.stats.maxLeadMs,
+          clears: this.stats.clears,
           slowSocketDrops: this.stats.framesDroppedSlowSocket,
           gapFillSamples: this.reframer?.stats.gapFillSamples ?? 0,
           meanInputWaitMs: participant.stats.framesMixed ? +(participant.stats.inputWaitMsTotal / participant.stats.framesMixed).toFixed(2) : null,

@@ -43,6 +43,12 @@ export class SimulatedStream {
   /** Anything the server sent that Twilio would reject (error 31951 and friends). */
   readonly protocolErrors: string[] = [];
   readonly marks: string[] = [];
+  /** Audio queued for playout when each media message arrived (ms): how far ahead the server is. */
+  readonly queuedMsAtArrival: number[] = [];
+  clearsReceived = 0;
+  /** When the audio received so far will have finished playing, like Twilio's playout queue. */
+  private playoutEndsAtMs = 0;
+  private readonly pendingMarks = new Map<NodeJS.Timeout, string>();
   readonly closed: Promise<CloseInfo>;
   private sequence = 0;
   private chunk = 0;
@@ -55,7 +61,13 @@ export class SimulatedStream {
     this.clock = options.clock ?? monotonicClock;
     this.streamSid = options.streamSid ?? randomSid('MZ');
     this.accountSid = options.accountSid ?? 'AC' + '0'.repeat(32);
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        for (const timer of this.pendingMarks.keys()) clearTimeout(timer);
+        this.pendingMarks.clear();
+        resolve({ code, reason: reason.toString() });
+      }),
+    );
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
   }
 
@@ -147,6 +159,10 @@ export class SimulatedStream {
     });
   }
 
+  private echoMark(name: string): void {
+    this.sendRaw(JSON.stringify({ event: 'mark', sequenceNumber: String(++this.sequence), streamSid: this.streamSid, mark: { name } }));
+  }
+
   private sendConnectedAndStart(): void {
     this.sendRaw(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
     this.sendRaw(
@@ -182,12 +198,32 @@ export class SimulatedStream {
       if (keys !== 'event,media,streamSid' || !media || Object.keys(media).join(',') !== 'payload' || typeof media.payload !== 'string') {
         return void this.protocolErrors.push(`media message with unexpected fields: ${keys}`);
       }
-      this.receivedFrames.push(Buffer.from(media.payload, 'base64'));
+      const payload = Buffer.from(media.payload, 'base64');
+      this.receivedFrames.push(payload);
       this.receivedAtMs.push(at);
+      this.playoutEndsAtMs = Math.max(at, this.playoutEndsAtMs);
+      this.queuedMsAtArrival.push(this.playoutEndsAtMs - at);
+      this.playoutEndsAtMs += (payload.length / SAMPLES_PER_FRAME) * FRAME_MS;
     } else if (message.event === 'mark') {
       if (keys !== 'event,mark,streamSid') this.protocolErrors.push(`mark with unexpected fields: ${keys}`);
-      this.marks.push(String((message.mark as { name?: unknown } | undefined)?.name));
-    } else if (message.event !== 'clear' || keys !== 'event,streamSid') {
+      const name = String((message.mark as { name?: unknown } | undefined)?.name);
+      this.marks.push(name);
+      // Twilio echoes a mark once the audio queued before it has played.
+      const timer = setTimeout(() => {
+        this.pendingMarks.delete(timer);
+        this.echoMark(name);
+      }, Math.max(0, this.playoutEndsAtMs - at));
+      this.pendingMarks.set(timer, name);
+    } else if (message.event === 'clear' && keys === 'event,streamSid') {
+      // The queue is dropped; its marks are echoed at once.
+      this.clearsReceived++;
+      this.playoutEndsAtMs = at;
+      for (const [timer, name] of this.pendingMarks) {
+        clearTimeout(timer);
+        this.echoMark(name);
+      }
+      this.pendingMarks.clear();
+    } else {
       this.protocolErrors.push(`unexpected message: ${data.toString().slice(0, 80)}`);
     }
   }

@@ -40,3 +40,22 @@ export function fromMulaw(mulaw: Uint8Array): Int16Array {
   decodeMulaw(mulaw, out);
   return out;
 }
+
+/**
+ * Speech-like test signal: bursts of noise 150-500 ms long ("syllables") separated by 60-250 ms
+ * of silence, peak `peakDbfs`. Unlike a steady tone or steady noise (which the talk detector
+ * rightly takes for background after ~5 s), it keeps a talker talking for as long as it lasts.
+ */
+export function speechLike(durationMs: number, peakDbfs: number, seed = 1): Int16Array {
+  const rand = prng(seed);
+  const n = Math.round((durationMs / 1000) * SAMPLE_RATE_HZ);
+  const out = new Int16Array(n);
+  const peak = FULL_SCALE * 10 ** (peakDbfs / 20);
+  let i = 0;
+  while (i < n) {
+    const burst = Math.round((0.15 + rand() * 0.35) * SAMPLE_RATE_HZ);
+    for (let k = 0; k < burst && i < n; k++, i++) out[i] = Math.round((rand() * 2 - 1) * peak);
+    i += Math.round((0.06 + rand() * 0.19) * SAMPLE_RATE_HZ);
+  }
+  return out;
+}

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { MULAW_DECODE, MULAW_ENCODE, MULAW_SILENCE } from '../../src/audio/mulaw.js';
+import { Limiter } from '../../src/audio/limiter.js';
 import { Conference } from '../../src/conference/conference.js';
 import type { OutboundFrame } from '../../src/conference/outboundFrame.js';
 import type { LeaveReason, ParticipantTransport } from '../../src/conference/participant.js';
@@ -51,6 +52,20 @@ function setup(options = { echoWhenAlone: false }) {
 }
 
 const frameOf = (seed: number, peak = 8000) => toMulaw(noise(SAMPLES_PER_FRAME, peak, seed));
+
+let clockMs = 0;
+/**
+ * Feeds each talker the same frame for three ticks and returns after the third: by then the
+ * jitter buffer is playing, the fade-in of the first frame and the 10 ms ramp into the mix are
+ * over, so the last frame each listener got is the steady-state mix.
+ */
+function steady(conference: Conference, talkers: Array<[{ participant: { input: { pushMulaw(f: Uint8Array, t: number): void } } }, Uint8Array]>, ticks = 3): void {
+  for (let t = 0; t < ticks; t++) {
+    for (const [p, frame] of talkers) p.participant.input.pushMulaw(frame, clockMs);
+    clockMs += 20;
+    conference.tick(clockMs);
+  }
+}
 const silence = () => new Uint8Array(SAMPLES_PER_FRAME).fill(MULAW_SILENCE);
 
 describe('room tick: mix-minus', () => {
@@ -62,10 +77,7 @@ describe('room tick: mix-minus', () => {
     const fa = frameOf(1);
     const fb = frameOf(2);
     const fc = frameOf(3);
-    a.participant.input.pushMulaw(fa, 0);
-    b.participant.input.pushMulaw(fb, 0);
-    c.participant.input.pushMulaw(fc, 0);
-    conference.tick(20);
+    steady(conference, [[a, fa], [b, fb], [c, fc]]);
     assert.deepEqual(a.transport.last, expectedMix([fb, fc]));
     assert.deepEqual(b.transport.last, expectedMix([fa, fc]));
     assert.deepEqual(c.transport.last, expectedMix([fa, fb]));
@@ -76,36 +88,37 @@ describe('room tick: mix-minus', () => {
     const a = join('1', 'CAa');
     const listeners = [join('1', 'CAb'), join('1', 'CAc'), join('1', 'CAd')];
     const fa = frameOf(4, 20000);
-    a.participant.input.pushMulaw(fa, 0);
-    conference.tick(20);
+    steady(conference, [[a, fa]]);
     // Re-encoding a decoded code gives the same code, except 0x7F (-0) which becomes 0xFF (+0).
     const exact = Uint8Array.from(fa, (code) => (code === 0x7f ? 0xff : code));
     for (const l of listeners) assert.deepEqual(l.transport.last, exact);
     assert.deepEqual(a.transport.last, silence(), 'the talker hears nothing of itself');
   });
 
-  test('the sum is clipped once at the end: with the sum past full scale, talkers still hear exactly the others', () => {
+  test('past full scale the limiter turns the room down and talkers get exactly g * (sum - own)', () => {
     const { conference, join } = setup();
     const up = [join('1', 'CAu1'), join('1', 'CAu2'), join('1', 'CAu3')];
     const down = join('1', 'CAd');
     const listener = join('1', 'CAlisten');
     const plus = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(30000));
     const minus = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(-30000));
-    up.forEach((p) => p.participant.input.pushMulaw(plus, 0));
-    down.participant.input.pushMulaw(minus, 0);
-    conference.tick(20);
+    steady(conference, [...up.map((u) => [u, plus] as [typeof u, Uint8Array]), [down, minus]]);
     const p = MULAW_DECODE[plus[0]!]!;
     const m = MULAW_DECODE[minus[0]!]!;
-    assert.ok(3 * p + m > 32767, 'the room sum is past full scale');
-    // The silent listener gets the clipped sum.
-    assert.ok(listener.transport.last.every((c) => c === MULAW_ENCODE[32767]));
-    // An "up" talker hears p + p + m, about +30000: exact, although the sum itself was clipped.
-    // (Clipping the sum first and then subtracting its own voice would give 32767 - p, about 2800.)
-    for (const u of up) {
-      assert.deepEqual(u.transport.last, expectedMix([plus, plus, minus]));
-      assert.equal(MULAW_DECODE[u.transport.last[0]!], MULAW_DECODE[MULAW_ENCODE[(2 * p + m) & 0xffff]!]);
-    }
-    assert.deepEqual(down.transport.last, expectedMix([plus, plus, plus]));
+    const sum = 3 * p + m;
+    assert.ok(sum > 32767, 'the room sum is past full scale');
+    // The limiter acts on its estimate from the sources: their summed peaks, here 3p + |m|.
+    const limiter = new Limiter();
+    const g = limiter.targetGain(limiter.peakEstimate(3 * p - m, SAMPLES_PER_FRAME * (3 * p * p + m * m), SAMPLES_PER_FRAME));
+    assert.ok(g < 0.3, `the limiter works: g = ${g.toFixed(3)}`);
+    const enc = (v: number) => MULAW_ENCODE[clip(Math.round(v)) & 0xffff]!;
+    // The silent listener: g * S, under full scale.
+    assert.ok(listener.transport.last.every((c) => c === enc(g * sum)));
+    assert.ok(MULAW_DECODE[listener.transport.last[0]!]! < 32767);
+    // An "up" talker: g * (p + p + m): its own voice subtracted exactly, before the gain.
+    // (Limiting S first and then subtracting own would give g*S - p: about -11000, not +16000.)
+    for (const u of up) assert.ok(u.transport.last.every((c) => c === enc(g * (2 * p + m))), 'up talker hears g*(2p+m)');
+    assert.ok(down.transport.last.every((c) => c === enc(g * 3 * p)), 'down talker hears g*3p');
   });
 
   test('sum minus own is exact where saturating addition would leave a residue', () => {
@@ -115,15 +128,15 @@ describe('room tick: mix-minus', () => {
     const c = join('1', 'CAc');
     const hot = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(25000));
     const cold = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(-20000));
-    a.participant.input.pushMulaw(hot, 0);
-    b.participant.input.pushMulaw(hot, 0);
-    c.participant.input.pushMulaw(cold, 0);
-    conference.tick(20);
-    // a must hear b + c = 25000-ish - 20000-ish: well inside 16 bits, so exactly representable.
-    assert.deepEqual(a.transport.last, expectedMix([hot, cold]));
+    steady(conference, [[a, hot], [b, hot], [c, cold]]);
+    const h = MULAW_DECODE[hot[0]!]!;
+    const k = MULAW_DECODE[cold[0]!]!;
+    // Saturating addition: clip(a + b) = 32767, + c = ~12767, - a = ~-12233; exact: b + c = ~5000.
+    const limiter = new Limiter();
+    const g = limiter.targetGain(limiter.peakEstimate(2 * h - k, SAMPLES_PER_FRAME * (2 * h * h + k * k), SAMPLES_PER_FRAME));
     const heard = MULAW_DECODE[a.transport.last[0]!]!;
-    const bc = MULAW_DECODE[hot[0]!]! + MULAW_DECODE[cold[0]!]!;
-    assert.ok(Math.abs(heard - bc) <= 64, `heard ${heard}, b+c ${bc}`);
+    assert.equal(heard, MULAW_DECODE[MULAW_ENCODE[Math.round(g * (h + k)) & 0xffff]!], `a hears g*(b+c) = ${Math.round(g * (h + k))}`);
+    assert.ok(heard > 0, 'the sign is right: no residue of a');
   });
 
   test('listeners who sent nothing (or digital silence) share one encoded frame per tick', () => {
@@ -131,9 +144,11 @@ describe('room tick: mix-minus', () => {
     const a = join('1', 'CAa');
     const quiet = join('1', 'CAq'); // sends Twilio's silence: alternating 0xFF / 0x7F
     const absent = join('1', 'CAx'); // sends nothing this tick
+    const twilioSilence = Uint8Array.from({ length: SAMPLES_PER_FRAME }, (_, i) => (i % 2 ? 0x7f : 0xff));
+    steady(conference, [[a, frameOf(5)], [quiet, twilioSilence]], 2);
     a.participant.input.pushMulaw(frameOf(5), 0);
-    quiet.participant.input.pushMulaw(Uint8Array.from({ length: SAMPLES_PER_FRAME }, (_, i) => (i % 2 ? 0x7f : 0xff)), 0);
-    const result = conference.room('1')!.tick(20);
+    quiet.participant.input.pushMulaw(twilioSilence, 0);
+    const result = conference.room('1')!.tick(1000);
     assert.equal(result.talkers, 1);
     assert.equal(result.personalMixes, 1, 'only the talker needs a personal mix');
     assert.equal(quiet.transport.objects.at(-1), absent.transport.objects.at(-1), 'same frame object');
@@ -145,16 +160,14 @@ describe('room tick: mix-minus', () => {
       const { conference, join } = setup({ echoWhenAlone });
       const a = join('1', 'CAa');
       const fa = frameOf(6);
-      a.participant.input.pushMulaw(fa, 0);
-      conference.tick(20);
+      steady(conference, [[a, fa]]);
       const expected = echoWhenAlone ? Uint8Array.from(fa, (c) => (c === 0x7f ? 0xff : c)) : silence();
       assert.deepEqual(a.transport.last, expected, `echoWhenAlone=${echoWhenAlone}`);
       // With a second participant the echo stops.
       const b = join('1', 'CAb');
-      a.participant.input.pushMulaw(fa, 0);
-      conference.tick(40);
+      steady(conference, [[a, fa]]);
       assert.deepEqual(a.transport.last, silence());
-      assert.equal(b.transport.frames.length, 1);
+      assert.equal(b.transport.frames.length, 3);
     }
   });
 
@@ -175,8 +188,7 @@ describe('conference: rooms', () => {
     const r1 = [join('100', 'CA1'), join('100', 'CA2')];
     const r2 = [join('200', 'CA3'), join('200', 'CA4')];
     const f1 = frameOf(7);
-    r1[0]!.participant.input.pushMulaw(f1, 0);
-    conference.tick(20);
+    steady(conference, [[r1[0]!, f1]]);
     assert.deepEqual(r1[1]!.transport.last, Uint8Array.from(f1, (c) => (c === 0x7f ? 0xff : c)));
     for (const p of r2) assert.deepEqual(p.transport.last, silence());
   });
@@ -236,16 +248,12 @@ describe('conference: rooms', () => {
     const fa = frameOf(21);
     const fb = frameOf(22);
     assert.equal(conference.setMuted('CAa', true), true);
-    a.participant.input.pushMulaw(fa, 0);
-    b.participant.input.pushMulaw(fb, 0);
-    conference.tick(20);
+    steady(conference, [[a, fa], [b, fb]]);
     assert.deepEqual(c.transport.last, expectedMix([fb]), 'c hears b only: a is muted');
     assert.deepEqual(a.transport.last, expectedMix([fb]), 'a still hears b');
     assert.equal(conference.setHold('CAb', true), true);
-    a.participant.input.pushMulaw(fa, 0);
-    b.participant.input.pushMulaw(fb, 0);
     conference.setMuted('CAa', false);
-    conference.tick(40);
+    steady(conference, [[a, fa], [b, fb]]);
     assert.deepEqual(b.transport.last, silence(), 'b on hold hears nothing');
     assert.deepEqual(c.transport.last, expectedMix([fa]), 'c hears a (unmuted), not b (on hold)');
     assert.deepEqual(events, ['CAa muted=true', 'CAb hold=true', 'CAa muted=false']);
@@ -272,10 +280,10 @@ describe('conference: rooms', () => {
     conference.tick(60);
     assert.deepEqual(b.transport.last, silence());
 
-    const only = room.play(beep, { target: { kind: 'only', callSid: 'CAa' }, loop: true });
     const fb = frameOf(31);
-    b.participant.input.pushMulaw(fb, 0);
-    conference.tick(80);
+    steady(conference, [[b, fb]], 2);
+    const only = room.play(beep, { target: { kind: 'only', callSid: 'CAa' }, loop: true });
+    steady(conference, [[b, fb]], 1);
     const withCue = Uint8Array.from({ length: SAMPLES_PER_FRAME }, (_, i) => MULAW_ENCODE[clip(MULAW_DECODE[fb[i]!]! + beep[i]!) & 0xffff]!);
     assert.deepEqual(a.transport.last, withCue, 'a hears b and its own cue (mixed as PCM)');
     assert.deepEqual(b.transport.last, silence(), 'b hears neither itself nor a cue meant for a');
@@ -298,8 +306,7 @@ describe('conference: rooms', () => {
     assert.equal(conference.setListenVolume('CAc', 40), 12);
     assert.equal(conference.setListenVolume('CAnobody', 3), null);
     const fa = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(1000));
-    a.participant.input.pushMulaw(fa, 0);
-    conference.tick(20);
+    steady(conference, [[a, fa]]);
     const x = MULAW_DECODE[fa[0]!]!;
     assert.equal(MULAW_DECODE[b.transport.last[0]!], MULAW_DECODE[MULAW_ENCODE[Math.round(x * 10 ** (-6 / 20)) & 0xffff]!]);
     assert.equal(MULAW_DECODE[c.transport.last[0]!], MULAW_DECODE[MULAW_ENCODE[Math.round(x * 10 ** (12 / 20)) & 0xffff]!]);
