@@ -25,7 +25,9 @@ const usage = `usage: npm run simulate -- --room 1234 --wav a.wav --wav b.wav [-
   --out DIR      where to write <name>.heard.wav and report.json (default out/)
   --overlap      everyone talks at once (default: one after another, like a conversation)
   --gap-ms MS    silence between talkers when not overlapping (default 400)
-  --direct       join with POST /voice?room=N instead of keying the number`;
+  --direct       join with POST /voice?room=N instead of keying the number
+  --jitter-ms MS network jitter: each caller's frames arrive in bursts every MS ms (default 0);
+                 the delay column then includes what the jitter buffer needed to absorb it`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
       overlap: { type: 'boolean', default: false },
       'gap-ms': { type: 'string', default: '400' },
       direct: { type: 'boolean', default: false },
+      'jitter-ms': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -47,6 +50,8 @@ async function main(): Promise<void> {
   const gapMs = Number(values['gap-ms']);
   if (!Number.isFinite(gapMs) || gapMs < 0) throw new Error('--gap-ms must be a number of milliseconds >= 0');
   if (!/^\d{1,32}$/.test(values.room)) throw new Error('--room must be digits');
+  const burstMs = Number(values['jitter-ms']);
+  if (!Number.isFinite(burstMs) || burstMs < 0 || burstMs > 1000) throw new Error('--jitter-ms must be a number of milliseconds from 0 to 1000');
 
   const callers: SimCaller[] = [];
   let offsetMs = 0;
@@ -72,7 +77,7 @@ async function main(): Promise<void> {
   }
 
   console.log(`calling ${baseUrl}, room ${values.room}: ${callers.map((c) => c.name).join(', ')} (${values.overlap ? 'all at once' : 'one after another'})`);
-  const report = await runSimulation({ baseUrl, room: values.room, callers, direct: values.direct });
+  const report = await runSimulation({ baseUrl, room: values.room, callers, direct: values.direct, burstMs });
   await ownServer?.close();
 
   await mkdir(values.out, { recursive: true });

@@ -99,9 +99,9 @@ export class SimulatedStream {
   }
 
   /** One media message; `payload` of any length (Twilio's are 160 bytes). */
-  sendMedia(payload: Uint8Array): void {
+  sendMedia(payload: Uint8Array, capturedAtMs = this.clock.nowMs()): void {
     const timestamp = (this.options.firstTimestampMs ?? 155) + Math.round((this.chunk * FRAME_MS * payload.length) / SAMPLES_PER_FRAME);
-    this.sentAtMs[this.chunk] = this.clock.nowMs();
+    this.sentAtMs[this.chunk] = capturedAtMs;
     this.chunk++;
     this.sendRaw(
       JSON.stringify({
@@ -138,22 +138,27 @@ export class SimulatedStream {
 
   /**
    * Sends `mulaw` as 20 ms frames on absolute deadlines `startAtMs + i * 20` (catching up at once
-   * after a late wake-up, as a real-time sender must). Resolves after the last frame.
+   * after a late wake-up, as a real-time sender must), or in bursts every `burstMs`. Resolves
+   * after the last frame. The send time recorded for each frame is its nominal deadline's.
    */
-  play(mulaw: Uint8Array, startAtMs: number): Promise<void> {
+  play(mulaw: Uint8Array, startAtMs: number, options: { burstMs?: number } = {}): Promise<void> {
     const frames = Math.ceil(mulaw.length / SAMPLES_PER_FRAME);
+    const burstMs = options.burstMs ?? 0;
+    // With bursts, a frame is held until the next multiple of burstMs: network jitter as TCP
+    // delivers it (late and in bunches, nothing lost).
+    const dueMs = (i: number) => (burstMs > 0 ? startAtMs + Math.ceil((i * FRAME_MS) / burstMs) * burstMs : startAtMs + i * FRAME_MS);
     let i = 0;
     return new Promise((resolve) => {
       const step = () => {
         const now = this.clock.nowMs();
-        while (i < frames && startAtMs + i * FRAME_MS <= now) {
+        while (i < frames && dueMs(i) <= now) {
           if (!this.isOpen) return resolve();
           const frame = mulaw.subarray(i * SAMPLES_PER_FRAME, (i + 1) * SAMPLES_PER_FRAME);
-          this.sendMedia(frame.length === SAMPLES_PER_FRAME ? frame : padFrame(frame));
+          this.sendMedia(frame.length === SAMPLES_PER_FRAME ? frame : padFrame(frame), startAtMs + i * FRAME_MS);
           i++;
         }
         if (i >= frames) return resolve();
-        setTimeout(step, Math.max(0, startAtMs + i * FRAME_MS - this.clock.nowMs()));
+        setTimeout(step, Math.max(0, dueMs(i) - this.clock.nowMs()));
       };
       step();
     });

@@ -30,6 +30,8 @@ export interface SimulationOptions {
   leadInMs?: number;
   /** Use POST /voice?room=N instead of keying the number at the prompt. */
   direct?: boolean;
+  /** Network jitter on the way in: each caller's frames arrive in bursts every this many ms. */
+  burstMs?: number;
 }
 
 export interface CallerResult {
@@ -108,7 +110,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   );
 
   const startAtMs = clock.nowMs() + leadInMs;
-  await Promise.all(calls.map((c) => c.stream.play(c.mulaw, startAtMs)));
+  await Promise.all(calls.map((c) => c.stream.play(c.mulaw, startAtMs, { burstMs: options.burstMs })));
   await new Promise((r) => setTimeout(r, 100)); // let the last mixes arrive
   const closes = await Promise.all(calls.map((c) => c.stream.stop()));
 
