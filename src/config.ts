@@ -46,6 +46,35 @@ const publicUrl = z
     return value;
   });
 
+/** An http(s) URL to POST to (a query string is fine here). */
+const callbackUrl = z
+  .string()
+  .trim()
+  .refine((v) => {
+    try {
+      const url = new URL(v);
+      return /^https?:$/.test(url.protocol) && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'expected an http:// or https:// URL');
+
+const beep = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((v, ctx) => {
+    if (['on', 'true', '1', 'yes'].includes(v)) return 'on' as const;
+    if (['off', 'false', '0', 'no'].includes(v)) return 'off' as const;
+    if (v === 'onenter') return 'onEnter' as const;
+    if (v === 'onexit') return 'onExit' as const;
+    ctx.addIssue({ code: 'custom', message: 'expected on, off, onEnter or onExit' });
+    return z.NEVER;
+  });
+
+const secret = (minChars: number) =>
+  z.string().trim().min(minChars, `too short: use at least ${minChars} random characters (e.g. openssl rand -hex 32)`);
+
 const schema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
@@ -56,6 +85,24 @@ const schema = z.object({
   GATHER_TIMEOUT_SECONDS: int(1, 60).default(8),
   PROMPT_ATTEMPTS: int(1, 10).default(3),
   START_TIMEOUT_MS: int(100, 120000).default(10000),
+  AUTO_CREATE_ROOMS: bool.default(true),
+  MAX_ROOMS: int(1, 100000).default(1000),
+  MAX_PARTICIPANTS_PER_ROOM: int(1, 1000).default(250),
+  MAX_PARTICIPANTS: int(1, 100000).default(1000),
+  ROOMS_DB_PATH: z.string().trim().min(1).default('./data/rooms.sqlite'),
+  ADMIN_TOKEN: secret(16).optional(),
+  JOIN_TICKET_SECRET: secret(32).optional(),
+  JOIN_TICKET_TTL_SECONDS: int(5, 300).default(30),
+  PIN_ATTEMPTS: int(1, 10).default(3),
+  BEEP: beep.default('on'),
+  WAIT_TONE: bool.default(true),
+  STATUS_CALLBACK_URL: callbackUrl.optional(),
+  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
+  MAX_ACTIVE_SPEAKERS: int(0, 1000).default(0),
+  AGC: bool.default(false),
+  COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
+  OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
 });
 
 export interface Config {
@@ -69,7 +116,45 @@ export interface Config {
   gatherTimeoutSeconds: number;
   promptAttempts: number;
   startTimeoutMs: number;
+  /** A caller keying an unknown number opens a new room (else: "no such conference"). */
+  autoCreateRooms: boolean;
+  /** Rooms open at once; also the most rooms the administrator can create. */
+  maxRooms: number;
+  /** Seats per room (a room may set a lower limit). */
+  maxParticipantsPerRoom: number;
+  /** Seats in the whole server. */
+  maxParticipants: number;
+  /** SQLite file of the administrator's rooms (`:memory:`: kept in memory, lost on restart). */
+  roomsDbPath: string;
+  /** Bearer token of the admin API; undefined: the API answers 503. */
+  adminToken: string | undefined;
+  /** HMAC key of join tickets; undefined: a random one per process. */
+  joinTicketSecret: string | undefined;
+  /** How long a join ticket (and the seat reserved with it) waits for the stream to start. */
+  joinTicketTtlSeconds: number;
+  /** Wrong PINs before the goodbye. */
+  pinAttempts: number;
+  /** Join/leave beeps, as Twilio's `beep`. */
+  beep: 'on' | 'off' | 'onEnter' | 'onExit';
+  /** A caller alone in a room hears a soft wait loop (not with ECHO_WHEN_ALONE). */
+  waitTone: boolean;
+  /** Where conference events are POSTed; undefined: not sent. */
+  statusCallbackUrl: string | undefined;
+  /** Twilio REST credentials (both or neither): a kick may then also end the call. */
+  twilioAccountSid: string | undefined;
+  twilioAuthToken: string | undefined;
+  /** At most this many callers feed a room's mix at once (0: no cap). */
+  maxActiveSpeakers: number;
+  /** Per-caller automatic gain control. */
+  agc: boolean;
+  /** Faint noise while nobody in a room talks, at this level (dBFS); undefined: off. */
+  comfortNoiseDbfs: number | undefined;
+  /** Audio queued at Twilio beyond this (a stall's backlog) is dropped with `clear` (ms). */
+  outboundMaxLeadMs: number;
 }
+
+/** Variables whose values never appear in messages. */
+const SECRETS = new Set(['ADMIN_TOKEN', 'JOIN_TICKET_SECRET', 'TWILIO_AUTH_TOKEN']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -81,10 +166,19 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const result = schema.safeParse(present);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message} (got "${present[String(i.path[0])] ?? ''}")`);
+    const lines = result.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      // Secrets are never echoed back, not even wrong ones.
+      const got = SECRETS.has(name) ? '(value hidden)' : `(got "${present[name] ?? ''}")`;
+      return `  ${name}: ${i.message} ${got}`;
+    });
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = result.data;
+  if ((c.TWILIO_ACCOUNT_SID === undefined) !== (c.TWILIO_AUTH_TOKEN === undefined)) {
+    const missing = c.TWILIO_ACCOUNT_SID === undefined ? 'TWILIO_ACCOUNT_SID' : 'TWILIO_AUTH_TOKEN';
+    throw new ConfigError(`invalid configuration:\n  ${missing}: needed too (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together)`);
+  }
   return Object.freeze({
     port: c.PORT,
     host: c.HOST,
@@ -95,6 +189,24 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     gatherTimeoutSeconds: c.GATHER_TIMEOUT_SECONDS,
     promptAttempts: c.PROMPT_ATTEMPTS,
     startTimeoutMs: c.START_TIMEOUT_MS,
+    autoCreateRooms: c.AUTO_CREATE_ROOMS,
+    maxRooms: c.MAX_ROOMS,
+    maxParticipantsPerRoom: c.MAX_PARTICIPANTS_PER_ROOM,
+    maxParticipants: c.MAX_PARTICIPANTS,
+    roomsDbPath: c.ROOMS_DB_PATH,
+    adminToken: c.ADMIN_TOKEN,
+    joinTicketSecret: c.JOIN_TICKET_SECRET,
+    joinTicketTtlSeconds: c.JOIN_TICKET_TTL_SECONDS,
+    pinAttempts: c.PIN_ATTEMPTS,
+    beep: c.BEEP,
+    waitTone: c.WAIT_TONE,
+    statusCallbackUrl: c.STATUS_CALLBACK_URL,
+    twilioAccountSid: c.TWILIO_ACCOUNT_SID,
+    twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    maxActiveSpeakers: c.MAX_ACTIVE_SPEAKERS,
+    agc: c.AGC,
+    comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
+    outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
   });
 }
 

@@ -16,12 +16,16 @@ export const ERRORS = {
   PROTOCOL: { wsCode: 1008, httpStatus: 400, text: 'message out of protocol order' },
   /** `start` without a valid room number in customParameters. */
   NO_ROOM: { wsCode: 1008, httpStatus: 400, text: 'start has no valid room parameter' },
+  /** `start` whose join ticket is missing, forged, expired, reused, or for another call or room. */
+  BAD_TICKET: { wsCode: 1008, httpStatus: 403, text: 'start has no valid join ticket' },
   /** No `start` within the allowed time after the socket opened. */
   START_TIMEOUT: { wsCode: 1008, httpStatus: 408, text: 'no start message in time' },
   /** Another stream for the same CallSid took this one's place. */
   REPLACED: { wsCode: 4000, httpStatus: 409, text: 'replaced by a newer stream of the same call' },
   /** The room was closed (its last tick failed, or an administrator ended it). */
   ROOM_CLOSED: { wsCode: 1000, httpStatus: 410, text: 'the conference has ended' },
+  /** The caller left with the leave key. */
+  LEFT: { wsCode: 1000, httpStatus: 410, text: 'left the conference' },
   /** An administrator removed the caller. */
   KICKED: { wsCode: 1000, httpStatus: 410, text: 'removed from the conference' },
   /** The server is shutting down. */

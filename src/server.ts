@@ -2,6 +2,7 @@
  * createServer(config) -> { listen, close }: composes the conference core, its 20 ms clock, the
  * webhooks and the media endpoint into one HTTP server. No side effects at import.
  */
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
@@ -10,19 +11,34 @@ import expressWs from 'express-ws';
 import { FRAME_MS, SAMPLES_PER_FRAME } from './audio/format.js';
 import type { Config } from './config.js';
 import { Conference } from './conference/conference.js';
-import { OpenRoomDirectory, type RoomDirectory } from './conference/directory.js';
+import type { RoomDirectory } from './conference/directory.js';
+import { InCallKeys } from './conference/inCallKeys.js';
+import { RoomAudio } from './conference/roomAudio.js';
 import { ERRORS } from './errors.js';
+import { SpeechActivity } from './events/speech.js';
+import { StatusCallbacks } from './events/statusCallbacks.js';
+import { adminApi } from './http/admin.js';
+import { twilioCallControl, type CallControl } from './http/callControl.js';
 import { MEDIA_PATH, voiceWebhooks } from './http/webhooks.js';
 import { silentLogger, type Logger } from './log.js';
 import { mountMediaEndpoint } from './media/endpoint.js';
-import { roomParameterAuthorizer, type MediaSession } from './media/session.js';
+import type { MediaSession } from './media/session.js';
+import { Admission } from './rooms/admission.js';
+import { SeatLedger } from './rooms/seats.js';
+import { SqliteRoomDirectory } from './rooms/sqliteDirectory.js';
+import { JoinTickets, systemClock } from './security/joinTicket.js';
 import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 
 export interface ServerDeps {
   log?: Logger;
   clock?: Clock;
+  /** Wall clock (Unix ms) for join-ticket expiry. */
+  wallClock?: Clock;
+  /** Default: SQLite at ROOMS_DB_PATH (closed with the server). */
   directory?: RoomDirectory;
+  /** Default: Twilio's REST API when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are set. */
+  callControl?: CallControl;
 }
 
 /** The figures an operator or a benchmark reads: what is live, and how the clock keeps up. */
@@ -50,11 +66,21 @@ export interface ConferenceServer {
   resetStats(): void;
   /** Starts listening (port 0: any free port) and the mixer clock; resolves with the bound port. */
   listen(port?: number, host?: string): Promise<{ port: number }>;
-  /** Ordered shutdown: stop the clock, end every stream (1001), close the HTTP server. Idempotent. */
+  /**
+   * Ordered shutdown: stop the clock, end every stream (1001), close the HTTP server, send the last
+   * status callbacks (1 s at most), close the room database. Idempotent.
+   */
   close(): Promise<void>;
   readonly conference: Conference;
   readonly ticker: Ticker;
   readonly httpServer: http.Server;
+  readonly admission: Admission;
+  readonly seats: SeatLedger;
+  readonly tickets: JoinTickets;
+  /** The talk detector's hook: report(participant, talking) -> speaking indicator and speech events. */
+  readonly speech: SpeechActivity;
+  /** Null without STATUS_CALLBACK_URL. */
+  readonly statusCallbacks: StatusCallbacks | null;
 }
 
 /** Largest WebSocket message accepted: a 20 ms media message is ~330 bytes; this allows ~400 ms. */
@@ -69,12 +95,48 @@ const MAX_CATCH_UP_TICKS = 5;
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
   const log = deps.log ?? silentLogger();
   const clock = deps.clock ?? monotonicClock;
-  const directory = deps.directory ?? new OpenRoomDirectory();
+  const directory = deps.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
+  const callControl =
+    deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
 
-  const conference = new Conference({ echoWhenAlone: config.echoWhenAlone });
+  const conference = new Conference({
+    echoWhenAlone: config.echoWhenAlone,
+    maxActiveSpeakers: config.maxActiveSpeakers,
+    agc: config.agc,
+    comfortNoiseDbfs: config.comfortNoiseDbfs,
+  });
   conference.on('roomOpened', (room) => log.info({ room: room.id }, 'room opened'));
   conference.on('roomClosed', (room) => log.info({ room: room.id }, 'room closed'));
   conference.on('roomFailed', (room, error) => log.error({ room: room.id, err: error }, 'room tick failed; room closed, others keep mixing'));
+
+  // Rooms as a service: seats, join tickets and admission; sounds, keys, events.
+  const seats = new SeatLedger(clock);
+  // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
+  const tickets = new JoinTickets({
+    secret: config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32),
+    ttlMs: config.joinTicketTtlSeconds * 1000,
+    clock: deps.wallClock ?? systemClock,
+  });
+  const admission = new Admission({
+    directory,
+    seats,
+    tickets,
+    clock,
+    limits: { maxRooms: config.maxRooms, maxParticipantsPerRoom: config.maxParticipantsPerRoom, maxParticipants: config.maxParticipants },
+    autoCreate: config.autoCreateRooms,
+    pinAttempts: config.pinAttempts,
+  });
+  const speech = new SpeechActivity();
+  // The talk detector's confirmed talk -> speaking indicator (admin API) and speech callbacks.
+  conference.on('participantSpeech', (p, talking) => speech.report(p, talking));
+  conference.on('participantLeft', (p, room, reason) => {
+    admission.participantLeft(room.id, p.callSid, reason);
+    if (reason !== 'replaced') speech.forget(p.callSid);
+  });
+  new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
+  new InCallKeys(conference, clock, log);
+  const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
+  statusCallbacks?.attach(conference, speech);
   const ticker = new Ticker({
     clock,
     periodMs: FRAME_MS,
@@ -107,14 +169,20 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       conference,
       clock,
       log,
-      authorizeStart: roomParameterAuthorizer(config.roomNumberMaxDigits),
+      // The join ticket from the webhook decides the room and seat; nothing else gets in.
+      authorizeStart: (claim) => admission.authorizeStart(claim),
       startTimeoutMs: config.startTimeoutMs,
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,
+      maxLeadMs: config.outboundMaxLeadMs,
     },
     sessions,
   );
-  app.use(voiceWebhooks({ config, directory, log }));
+  app.use(
+    '/api',
+    adminApi({ adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
+  );
+  app.use(voiceWebhooks({ config, admission, log }));
   const startedAtMs = Date.now();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -161,6 +229,11 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     conference,
     ticker,
     httpServer,
+    admission,
+    seats,
+    tickets,
+    speech,
+    statusCallbacks,
     stats,
     resetStats() {
       ticker.resetStats();
@@ -194,6 +267,9 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         await closed;
         clearTimeout(grace);
         sessions.clear();
+        // The rooms' last events (participant-leave, conference-end) get a moment to go out.
+        await statusCallbacks?.close(1000);
+        await directory.close();
       })();
       return closing;
     },

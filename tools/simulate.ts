@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   let baseUrl = values.url ?? `http://localhost:${port}`;
   let ownServer: ReturnType<typeof createServer> | null = null;
   if (!values.url && !(await answers(baseUrl))) {
-    ownServer = createServer(parseConfig({}));
+    ownServer = createServer(parseConfig({ ROOMS_DB_PATH: ':memory:' }));
     const { port: ownPort } = await ownServer.listen(0, '127.0.0.1');
     baseUrl = `http://127.0.0.1:${ownPort}`;
     console.log(`nothing answered at http://localhost:${port}: started a server for this run at ${baseUrl}`);

@@ -1,22 +1,87 @@
 /**
- * The room directory: where the webhook asks whether a caller may enter a room, before any stream
- * is opened. Behind an interface so room configuration can move (an embedded database for rooms
- * made by the administrator, a shared store when several processes serve one line) without the
- * webhook or the mixer changing.
+ * The room directory: the configuration of the rooms an administrator set up (number, label, PIN
+ * hash, seat limit, locked). Small and async on purpose, so the store can change (SQLite in one
+ * process today, a shared store such as Redis when several processes serve one line) without the
+ * admission logic, the webhooks or the admin API changing. It stores; it does not decide:
+ * admission (src/rooms/admission.ts) makes every decision about who may enter.
+ *
+ * Rooms callers open by keying an unknown number (auto-create) are not in the directory: they
+ * live only while someone is in them.
  */
 
-export type Admission =
-  | { ok: true; roomId: string }
-  | { ok: false; roomId: string; reason: 'not-found' | 'full' | 'locked' };
-
-export interface RoomDirectory {
-  /** Decides whether the call `callSid` may enter room `roomId` (a validated digit string). */
-  admit(roomId: string, callSid: string): Promise<Admission>;
+/** One administered room. */
+export interface RoomRecord {
+  /** The number callers key (digits). */
+  id: string;
+  label: string | null;
+  /** `scrypt$...` hash of the PIN (src/rooms/pin.ts), or null for no PIN. Never the PIN itself. */
+  pinHash: string | null;
+  /** Seat limit of this room, or null for the server's MAX_PARTICIPANTS_PER_ROOM. */
+  maxParticipants: number | null;
+  /** A locked room admits nobody new; who is in stays. */
+  locked: boolean;
+  /** ISO 8601 times. */
+  createdAt: string;
+  updatedAt: string;
 }
 
-/** Every room exists on demand and has no limits: the first caller who names a room opens it. */
-export class OpenRoomDirectory implements RoomDirectory {
-  async admit(roomId: string): Promise<Admission> {
-    return { ok: true, roomId };
+/** The fields PATCH may change. */
+export type RoomPatch = Partial<Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked'>>;
+
+export interface RoomDirectory {
+  get(id: string): Promise<RoomRecord | null>;
+  /** Every room, ordered by id. */
+  list(): Promise<RoomRecord[]>;
+  count(): Promise<number>;
+  /** Adds a room; 'exists' (and nothing changed) when the id is taken. */
+  create(record: RoomRecord): Promise<'created' | 'exists'>;
+  /** Applies `patch` (and `updatedAt`); null when there is no such room. */
+  update(id: string, patch: RoomPatch, updatedAt: string): Promise<RoomRecord | null>;
+  /** False when there was no such room. */
+  delete(id: string): Promise<boolean>;
+  /** Releases the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A directory in memory: for tests, and the reference behaviour every adapter matches. */
+export class MemoryRoomDirectory implements RoomDirectory {
+  private readonly rooms = new Map<string, RoomRecord>();
+
+  async get(id: string): Promise<RoomRecord | null> {
+    const r = this.rooms.get(id);
+    return r ? { ...r } : null;
   }
+
+  async list(): Promise<RoomRecord[]> {
+    return [...this.rooms.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((r) => ({ ...r }));
+  }
+
+  async count(): Promise<number> {
+    return this.rooms.size;
+  }
+
+  async create(record: RoomRecord): Promise<'created' | 'exists'> {
+    if (this.rooms.has(record.id)) return 'exists';
+    this.rooms.set(record.id, { ...record });
+    return 'created';
+  }
+
+  async update(id: string, patch: RoomPatch, updatedAt: string): Promise<RoomRecord | null> {
+    const r = this.rooms.get(id);
+    if (!r) return null;
+    const next = { ...r, ...definedOnly(patch), updatedAt };
+    this.rooms.set(id, next);
+    return { ...next };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.rooms.delete(id);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The patch without keys whose value is undefined (null is a value: "remove"). */
+export function definedOnly(patch: RoomPatch): RoomPatch {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as RoomPatch;
 }

@@ -13,7 +13,17 @@ export const PROMPTS = {
   askAgain: 'Please enter your conference number, followed by the pound key.',
   goodbyeNoRoom: 'Sorry, we could not connect you to a conference. Goodbye.',
   goodbyeAfterCall: 'You have left the conference. Goodbye.',
+  noSuchRoom: 'There is no conference with that number.',
+  askPin: 'Please enter the conference PIN, followed by the pound key.',
+  noPin: 'We did not receive a PIN.',
+  wrongPin: 'That PIN is not correct.',
+  pinGoodbye: 'Sorry, that PIN is not correct. Goodbye.',
+  full: 'Sorry, this conference is full. Please try again later. Goodbye.',
+  locked: 'Sorry, this conference is locked. Goodbye.',
 } as const;
+
+/** What the caller hears before the stream opens: their seat. */
+export const seatPrompt = (seat: number) => `You are participant ${seat}.`;
 
 export interface GatherParams {
   /** Where Twilio posts the keyed digits (relative to the webhook URL). */
@@ -22,7 +32,7 @@ export interface GatherParams {
   maxDigits: number;
 }
 
-function gatherRoom(vr: InstanceType<typeof VoiceResponse>, p: GatherParams, text: string): void {
+function gatherDigits(vr: InstanceType<typeof VoiceResponse>, p: GatherParams, text: string): void {
   vr.gather({
     input: ['dtmf'],
     finishOnKey: '#',
@@ -37,15 +47,15 @@ function gatherRoom(vr: InstanceType<typeof VoiceResponse>, p: GatherParams, tex
 /** twiml/ask-room.xml: the first prompt for a conference number. */
 export function askRoom(p: GatherParams): string {
   const vr = new VoiceResponse();
-  gatherRoom(vr, p, PROMPTS.askRoom);
+  gatherDigits(vr, p, PROMPTS.askRoom);
   return vr.toString();
 }
 
-/** twiml/ask-room-again.xml: nothing or a bad number was keyed; ask once more. */
-export function askRoomAgain(p: GatherParams, why: 'no-input' | 'invalid'): string {
+/** twiml/ask-room-again.xml: nothing, a bad number or an unknown one was keyed; ask once more. */
+export function askRoomAgain(p: GatherParams, why: 'no-input' | 'invalid' | 'not-found'): string {
   const vr = new VoiceResponse();
-  vr.say(why === 'no-input' ? PROMPTS.noInput : PROMPTS.invalidRoom);
-  gatherRoom(vr, p, PROMPTS.askAgain);
+  vr.say(why === 'no-input' ? PROMPTS.noInput : why === 'invalid' ? PROMPTS.invalidRoom : PROMPTS.noSuchRoom);
+  gatherDigits(vr, p, PROMPTS.askAgain);
   return vr.toString();
 }
 
@@ -57,10 +67,53 @@ export function goodbye(): string {
   return vr.toString();
 }
 
-/** twiml/connect.xml: the call's audio goes to the media endpoint; after it, a goodbye. */
-export function connectToRoom(p: { streamUrl: string; room: string }): string {
+/** twiml/ask-pin.xml: the room has a PIN; ask for it. */
+export function askPin(p: GatherParams): string {
   const vr = new VoiceResponse();
-  vr.connect().stream({ url: p.streamUrl }).parameter({ name: 'room', value: p.room });
+  gatherDigits(vr, p, PROMPTS.askPin);
+  return vr.toString();
+}
+
+/** twiml/ask-pin-again.xml: no PIN or a wrong one, tries left. */
+export function askPinAgain(p: GatherParams, why: 'no-input' | 'wrong'): string {
+  const vr = new VoiceResponse();
+  vr.say(why === 'no-input' ? PROMPTS.noPin : PROMPTS.wrongPin);
+  gatherDigits(vr, p, PROMPTS.askPin);
+  return vr.toString();
+}
+
+/** twiml/pin-goodbye.xml: out of PIN tries. */
+export function pinGoodbye(): string {
+  return sayAndHangUp(PROMPTS.pinGoodbye);
+}
+
+/** twiml/conference-full.xml: the room, the server, or the number of rooms is at its limit. */
+export function conferenceFull(): string {
+  return sayAndHangUp(PROMPTS.full);
+}
+
+/** twiml/conference-locked.xml: the room admits nobody new. */
+export function conferenceLocked(): string {
+  return sayAndHangUp(PROMPTS.locked);
+}
+
+function sayAndHangUp(text: string): string {
+  const vr = new VoiceResponse();
+  vr.say(text);
+  vr.hangup();
+  return vr.toString();
+}
+
+/**
+ * twiml/connect.xml: the caller hears their seat, then the call's audio goes to the media
+ * endpoint, carrying the room and the join ticket; after the stream, a goodbye.
+ */
+export function connectToRoom(p: { streamUrl: string; room: string; seat: number; ticket: string }): string {
+  const vr = new VoiceResponse();
+  vr.say(seatPrompt(p.seat));
+  const stream = vr.connect().stream({ url: p.streamUrl });
+  stream.parameter({ name: 'room', value: p.room });
+  stream.parameter({ name: 'ticket', value: p.ticket });
   vr.say(PROMPTS.goodbyeAfterCall);
   vr.hangup();
   return vr.toString();

@@ -209,6 +209,7 @@ export class MediaSession implements ParticipantTransport {
       : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN
       : reason === 'error' ? ERRORS.INTERNAL
       : reason === 'kicked' ? ERRORS.KICKED
+      : reason === 'left' ? ERRORS.LEFT
       : ERRORS.ROOM_CLOSED;
     this.participant = null; // the conference already removed it
     this.finish(reason, error.wsCode, error.text);

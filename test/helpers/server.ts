@@ -1,6 +1,6 @@
 /** A real server on a real port (0: any free one), configured as a test needs. */
 import { parseConfig } from '../../src/config.js';
-import { createServer, type ConferenceServer } from '../../src/server.js';
+import { createServer, type ConferenceServer, type ServerDeps } from '../../src/server.js';
 import { captureLog, type CapturedLog } from './log.js';
 
 export interface TestServer {
@@ -10,9 +10,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * Defaults for tests, under whatever `env` sets: the room database in memory (nothing written to
+ * ./data), and quiet rooms (no join/leave beeps, no wait loop), so tests that measure what
+ * callers hear measure only the callers. Tests of those sounds turn them on.
+ */
+export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ ROOMS_DB_PATH: ':memory:', BEEP: 'off', WAIT_TONE: 'off' });
+
+export async function startTestServer(env: Record<string, string> = {}, deps: Omit<ServerDeps, 'log'> = {}): Promise<TestServer> {
   const captured = captureLog('info');
-  const server = createServer(parseConfig(env), { log: captured.log });
+  const server = createServer(parseConfig({ ...TEST_ENV_DEFAULTS, ...env }), { ...deps, log: captured.log });
   const { port } = await server.listen(0, '127.0.0.1');
   return { baseUrl: `http://127.0.0.1:${port}`, server, captured, close: () => server.close() };
 }

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { parseConfig } from '../../src/config.js';
+import { decodeTicket } from '../../src/security/joinTicket.js';
 import { createServer, type ConferenceServer } from '../../src/server.js';
+import { TEST_ENV_DEFAULTS } from '../helpers/server.js';
 
 const twimlDir = join(import.meta.dirname, '..', '..', 'twiml');
 
@@ -30,6 +32,24 @@ function normalise(xml: string): string {
   return xml.replace(/>\s+</g, '><').trim();
 }
 
+/** A known ticket secret, so the tests can check the tickets the webhooks hand out. */
+const SECRET = 'webhooks-test-secret-0123456789abcdef';
+const config = (env: Record<string, string> = {}) => parseConfig({ ...TEST_ENV_DEFAULTS, JOIN_TICKET_SECRET: SECRET, ...env });
+
+/**
+ * The join ticket in a connect.xml answer: present once, valid for this call, room and seat right
+ * now. Returned to fill the document's {{ticket}}.
+ */
+function ticketIn(xml: string, callSid: string, room: string, seat: number): string {
+  const tickets = [...xml.matchAll(/<Parameter name="ticket" value="([^"]*)"\/>/g)].map((m) => m[1]!);
+  assert.equal(tickets.length, 1, 'one ticket parameter');
+  const check = decodeTicket(Buffer.from(SECRET), tickets[0], callSid, Date.now());
+  assert.ok(check.ok, `the ticket verifies: ${JSON.stringify(check)}`);
+  assert.equal(check.claims.room, room);
+  assert.equal(check.claims.seat, seat);
+  return tickets[0]!;
+}
+
 const CALL = { CallSid: 'CA000000000000000000000000000000c3', AccountSid: 'AC000000000000000000000000000000a1', From: '+26655550199', To: '+12055550100', CallStatus: 'ringing', Direction: 'inbound', ApiVersion: '2010-04-01' };
 
 /** The real captured webhook parameters (test/fixtures/voice-webhook-params.txt). */
@@ -44,7 +64,7 @@ describe('voice webhooks answer their twiml/ documents', () => {
   let server: ConferenceServer;
   const gather = { timeoutSeconds: 8, numDigits: 11 };
   before(() => {
-    server = createServer(parseConfig({}));
+    server = createServer(config());
   });
   after(() => server.close());
   const post = (path: string, body: Record<string, string>) => request(server.httpServer).post(path).type('form').send(body);
@@ -56,9 +76,11 @@ describe('voice webhooks answer their twiml/ documents', () => {
     assert.equal(normalise(res.text), documentOf('ask-room.xml', { ...gather, action: '/voice/room?attempt=1' }));
   });
 
-  test('a valid number: connect.xml, the stream URL derived from the request', async () => {
+  test('a valid number: connect.xml with the seat and a ticket, the stream URL derived from the request', async () => {
     const res = await post('/voice/room?attempt=1', { ...CALL, Digits: '4711', FinishedOnKey: '#' }).set('Host', 'conf.example.test:3000');
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://conf.example.test:3000/media', room: '4711' }));
+    const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
+    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://conf.example.test:3000/media', room: '4711', seat: 1, ticket }));
+    assert.doesNotMatch(res.text, /pin/i, 'no PIN in the TwiML');
   });
 
   test('behind a tunnel (X-Forwarded-Proto/Host) the stream URL is wss on the public host', async () => {
@@ -66,12 +88,14 @@ describe('voice webhooks answer their twiml/ documents', () => {
       .set('Host', 'localhost:3000')
       .set('X-Forwarded-Proto', 'https')
       .set('X-Forwarded-Host', 'example-tunnel.ngrok-free.dev');
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://example-tunnel.ngrok-free.dev/media', room: '4711' }));
+    const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
+    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://example-tunnel.ngrok-free.dev/media', room: '4711', seat: 1, ticket }));
   });
 
   test('POST /voice?room=N skips the prompt', async () => {
     const res = await post('/voice?room=0042', CALL).set('Host', 'h.test');
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://h.test/media', room: '0042' }));
+    const ticket = ticketIn(res.text, CALL.CallSid, '0042', 1);
+    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://h.test/media', room: '0042', seat: 1, ticket }));
   });
 
   test('POST /voice?room= with something that is not a number prompts instead', async () => {
@@ -126,17 +150,18 @@ describe('voice webhooks answer their twiml/ documents', () => {
 
 describe('PUBLIC_URL and prompt settings', () => {
   test('PUBLIC_URL decides the stream URL whatever the request says', async () => {
-    const server = createServer(parseConfig({ PUBLIC_URL: 'https://calls.example.com/' }));
+    const server = createServer(config({ PUBLIC_URL: 'https://calls.example.com/' }));
     try {
       const res = await request(server.httpServer).post('/voice/room').type('form').send({ ...CALL, Digits: '9' }).set('X-Forwarded-Host', 'evil.test');
-      assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://calls.example.com/media', room: '9' }));
+      const ticket = ticketIn(res.text, CALL.CallSid, '9', 1);
+      assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://calls.example.com/media', room: '9', seat: 1, ticket }));
     } finally {
       await server.close();
     }
   });
 
   test('GATHER_TIMEOUT_SECONDS, ROOM_NUMBER_MAX_DIGITS and PROMPT_ATTEMPTS shape the prompt', async () => {
-    const server = createServer(parseConfig({ GATHER_TIMEOUT_SECONDS: '5', ROOM_NUMBER_MAX_DIGITS: '4', PROMPT_ATTEMPTS: '2' }));
+    const server = createServer(config({ GATHER_TIMEOUT_SECONDS: '5', ROOM_NUMBER_MAX_DIGITS: '4', PROMPT_ATTEMPTS: '2' }));
     try {
       const post = (path: string, body: Record<string, string>) => request(server.httpServer).post(path).type('form').send(body);
       const first = await post('/voice', CALL);
@@ -148,5 +173,71 @@ describe('PUBLIC_URL and prompt settings', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ documents', () => {
+  let server: ConferenceServer;
+  const ADMIN = 'webhooks-admin-token-0123456789';
+  const gather = { timeoutSeconds: 8, numDigits: 11 };
+  const pinGather = (room: string) => ({ timeoutSeconds: 8, numDigits: 13, action: `/voice/pin?room=${room}` });
+  before(async () => {
+    server = createServer(config({ ADMIN_TOKEN: ADMIN, AUTO_CREATE_ROOMS: 'false', PIN_ATTEMPTS: '3' }));
+    const admin = (body: object) => request(server.httpServer).post('/api/rooms').set('Authorization', `Bearer ${ADMIN}`).send(body);
+    assert.equal((await admin({ id: '1111', pin: '2468' })).status, 201);
+    assert.equal((await admin({ id: '2222' })).status, 201);
+    assert.equal((await admin({ id: '3333', maxParticipants: 1 })).status, 201);
+    const lock = await request(server.httpServer).patch('/api/rooms/2222').set('Authorization', `Bearer ${ADMIN}`).send({ locked: true });
+    assert.equal(lock.status, 200);
+  });
+  after(() => server.close());
+  const post = (path: string, body: Record<string, string>) => request(server.httpServer).post(path).type('form').send(body);
+  const call = (n: number) => ({ ...CALL, CallSid: `CA${String(n).padStart(32, '0')}` });
+
+  test('a room with a PIN: ask-pin.xml (the PIN is not in it)', async () => {
+    const res = await post('/voice/room?attempt=1', { ...call(1), Digits: '1111' });
+    assert.equal(normalise(res.text), documentOf('ask-pin.xml', pinGather('1111')));
+    assert.doesNotMatch(res.text, /2468/);
+  });
+
+  test('nothing keyed, then a wrong PIN: ask-pin-again.xml with each reason; the third wrong try: pin-goodbye.xml', async () => {
+    const nothing = await post('/voice/pin?room=1111', { ...call(2), Digits: '' });
+    assert.equal(normalise(nothing.text), documentOf('ask-pin-again.xml', { ...pinGather('1111'), reason: 'We did not receive a PIN.' }));
+    const wrong = await post('/voice/pin?room=1111', { ...call(2), Digits: '1357' });
+    assert.equal(normalise(wrong.text), documentOf('ask-pin-again.xml', { ...pinGather('1111'), reason: 'That PIN is not correct.' }));
+    const last = await post('/voice/pin?room=1111', { ...call(2), Digits: '9999' });
+    assert.equal(normalise(last.text), documentOf('pin-goodbye.xml', {}));
+    // The count is the server's: the right PIN after the strikes is refused too.
+    const late = await post('/voice/pin?room=1111', { ...call(2), Digits: '2468' });
+    assert.equal(normalise(late.text), documentOf('pin-goodbye.xml', {}));
+  });
+
+  test('the right PIN: connect.xml with the seat and a ticket', async () => {
+    const res = await post('/voice/pin?room=1111', { ...call(3), Digits: '2468' }).set('Host', 'h.test');
+    const ticket = ticketIn(res.text, call(3).CallSid, '1111', 1);
+    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://h.test/media', room: '1111', seat: 1, ticket }));
+    assert.doesNotMatch(res.text, /2468/);
+  });
+
+  test('a locked room: conference-locked.xml', async () => {
+    const res = await post('/voice/room?attempt=1', { ...call(4), Digits: '2222' });
+    assert.equal(normalise(res.text), documentOf('conference-locked.xml', {}));
+  });
+
+  test('a full room (seat limit 1, its seat reserved): conference-full.xml', async () => {
+    const first = await post('/voice/room?attempt=1', { ...call(5), Digits: '3333' });
+    assert.match(first.text, /You are participant 1\./);
+    const second = await post('/voice/room?attempt=1', { ...call(6), Digits: '3333' });
+    assert.equal(normalise(second.text), documentOf('conference-full.xml', {}));
+  });
+
+  test('auto-create off, an unknown number: ask-room-again.xml "no such conference", then goodbye.xml', async () => {
+    const res = await post('/voice/room?attempt=1', { ...call(7), Digits: '4444' });
+    assert.equal(
+      normalise(res.text),
+      documentOf('ask-room-again.xml', { ...gather, action: '/voice/room?attempt=2', reason: 'There is no conference with that number.' }),
+    );
+    const last = await post('/voice/room?attempt=3', { ...call(7), Digits: '4444' });
+    assert.equal(normalise(last.text), documentOf('goodbye.xml', {}));
   });
 });

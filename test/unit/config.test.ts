@@ -17,6 +17,24 @@ const DEFAULTS: Config = {
   gatherTimeoutSeconds: 8,
   promptAttempts: 3,
   startTimeoutMs: 10000,
+  autoCreateRooms: true,
+  maxRooms: 1000,
+  maxParticipantsPerRoom: 250,
+  maxParticipants: 1000,
+  roomsDbPath: './data/rooms.sqlite',
+  adminToken: undefined,
+  joinTicketSecret: undefined,
+  joinTicketTtlSeconds: 30,
+  pinAttempts: 3,
+  beep: 'on',
+  waitTone: true,
+  statusCallbackUrl: undefined,
+  twilioAccountSid: undefined,
+  twilioAuthToken: undefined,
+  maxActiveSpeakers: 0,
+  agc: false,
+  comfortNoiseDbfs: undefined,
+  outboundMaxLeadMs: 500,
 };
 
 /** The ConfigError thrown for `env`. */
@@ -66,6 +84,24 @@ describe('parseConfig', () => {
       GATHER_TIMEOUT_SECONDS: '15',
       PROMPT_ATTEMPTS: '5',
       START_TIMEOUT_MS: '2500',
+      AUTO_CREATE_ROOMS: 'off',
+      MAX_ROOMS: '20',
+      MAX_PARTICIPANTS_PER_ROOM: '12',
+      MAX_PARTICIPANTS: '100',
+      ROOMS_DB_PATH: '/var/lib/conference/rooms.sqlite',
+      ADMIN_TOKEN: 'a-long-admin-token-0123456789',
+      JOIN_TICKET_SECRET: '0123456789abcdef0123456789abcdef',
+      JOIN_TICKET_TTL_SECONDS: '45',
+      PIN_ATTEMPTS: '2',
+      BEEP: 'onEnter',
+      WAIT_TONE: 'false',
+      STATUS_CALLBACK_URL: 'https://hooks.example.com/conference?site=1',
+      TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+      TWILIO_AUTH_TOKEN: 'secret-auth-token',
+      MAX_ACTIVE_SPEAKERS: '4',
+      AGC: 'on',
+      COMFORT_NOISE_DBFS: '-65',
+      OUTBOUND_MAX_LEAD_MS: '300',
     });
     assert.deepEqual(
       { ...config },
@@ -79,6 +115,24 @@ describe('parseConfig', () => {
         gatherTimeoutSeconds: 15,
         promptAttempts: 5,
         startTimeoutMs: 2500,
+        autoCreateRooms: false,
+        maxRooms: 20,
+        maxParticipantsPerRoom: 12,
+        maxParticipants: 100,
+        roomsDbPath: '/var/lib/conference/rooms.sqlite',
+        adminToken: 'a-long-admin-token-0123456789',
+        joinTicketSecret: '0123456789abcdef0123456789abcdef',
+        joinTicketTtlSeconds: 45,
+        pinAttempts: 2,
+        beep: 'onEnter',
+        waitTone: false,
+        statusCallbackUrl: 'https://hooks.example.com/conference?site=1',
+        twilioAccountSid: 'AC0123456789abcdef0123456789abcdef',
+        twilioAuthToken: 'secret-auth-token',
+        maxActiveSpeakers: 4,
+        agc: true,
+        comfortNoiseDbfs: -65,
+        outboundMaxLeadMs: 300,
       },
     );
   });
@@ -104,6 +158,11 @@ describe('parseConfig', () => {
       ['GATHER_TIMEOUT_SECONDS', 'gatherTimeoutSeconds', 1, 60],
       ['PROMPT_ATTEMPTS', 'promptAttempts', 1, 10],
       ['START_TIMEOUT_MS', 'startTimeoutMs', 100, 120000],
+      ['MAX_ROOMS', 'maxRooms', 1, 100000],
+      ['MAX_PARTICIPANTS_PER_ROOM', 'maxParticipantsPerRoom', 1, 1000],
+      ['MAX_PARTICIPANTS', 'maxParticipants', 1, 100000],
+      ['JOIN_TICKET_TTL_SECONDS', 'joinTicketTtlSeconds', 5, 300],
+      ['PIN_ATTEMPTS', 'pinAttempts', 1, 10],
     ];
     for (const [name, key, min, max] of limits) {
       assert.equal(parseConfig({ [name]: String(min) })[key], min, `${name}=${min}`);
@@ -191,6 +250,21 @@ describe('parseConfig', () => {
     assert.match(error.message, /maybe/);
   });
 
+  test('room service: BEEP values, secrets too short (never echoed), callback URL, Twilio credentials in pairs', () => {
+    for (const [raw, mode] of [['on', 'on'], ['true', 'on'], ['OFF', 'off'], ['false', 'off'], ['onEnter', 'onEnter'], ['onexit', 'onExit']] as const) {
+      assert.equal(parseConfig({ BEEP: raw }).beep, mode, raw);
+    }
+    assert.match(configError({ BEEP: 'sometimes' }).message, /BEEP/);
+    const short = configError({ ADMIN_TOKEN: 'hunter2', JOIN_TICKET_SECRET: 'tooshortsecret' });
+    assert.match(short.message, /ADMIN_TOKEN/);
+    assert.match(short.message, /JOIN_TICKET_SECRET/);
+    assert.doesNotMatch(short.message, /hunter2|tooshortsecret/, 'secrets are not quoted back');
+    for (const bad of ['ftp://x.example', 'not a url', 'hooks.example.com/x']) assert.match(configError({ STATUS_CALLBACK_URL: bad }).message, /STATUS_CALLBACK_URL/, bad);
+    assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef' }).message, /TWILIO_AUTH_TOKEN/);
+    assert.match(configError({ TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);
+    assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);
+  });
+
   test('the result is frozen', () => {
     const config = parseConfig({ PORT: '4000' });
     assert.ok(Object.isFrozen(config));
@@ -199,4 +273,13 @@ describe('parseConfig', () => {
     }, TypeError);
     assert.equal(config.port, 4000);
   });
+});
+
+test('sound options: COMFORT_NOISE_DBFS must be a negative level in range; OUTBOUND_MAX_LEAD_MS bounded', () => {
+  for (const bad of ['65', '-10', '-120', 'loud']) {
+    assert.throws(() => parseConfig({ COMFORT_NOISE_DBFS: bad }), /COMFORT_NOISE_DBFS/, bad);
+  }
+  assert.throws(() => parseConfig({ OUTBOUND_MAX_LEAD_MS: '50' }), /OUTBOUND_MAX_LEAD_MS/);
+  assert.throws(() => parseConfig({ MAX_ACTIVE_SPEAKERS: '-1' }), /MAX_ACTIVE_SPEAKERS/);
+  assert.equal(parseConfig({ COMFORT_NOISE_DBFS: '-70.5' }).comfortNoiseDbfs, -70.5);
 });

@@ -1,0 +1,301 @@
+/**
+ * The administrator's API (JSON under /api, `Authorization: Bearer $ADMIN_TOKEN`): rooms ahead of
+ * time (number, label, PIN, seat limit, locked), the live participants of a room, mute / hold /
+ * kick, ending a room. Handlers validate the body (zod) and call the directory, admission and the
+ * conference; nothing here decides who may enter a room.
+ *
+ * Errors are `{error: {code, message}}`: 400 BAD_REQUEST (body), 401 UNAUTHORIZED (no bearer
+ * token), 403 FORBIDDEN (wrong token), 404 NOT_FOUND, 409 CONFLICT (room exists), 422
+ * LIMIT_EXCEEDED (MAX_ROOMS, MAX_PARTICIPANTS_PER_ROOM; or a REST hangup without credentials),
+ * 503 ADMIN_DISABLED (ADMIN_TOKEN unset).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Conference } from '../conference/conference.js';
+import type { RoomDirectory, RoomPatch, RoomRecord } from '../conference/directory.js';
+import type { Participant } from '../conference/participant.js';
+import { isValidRoomNumber } from '../conference/roomNumber.js';
+import type { SpeechActivity } from '../events/speech.js';
+import type { Logger } from '../log.js';
+import type { Admission } from '../rooms/admission.js';
+import { hashPin, PIN_PATTERN } from '../rooms/pin.js';
+import type { SeatLedger } from '../rooms/seats.js';
+import type { Clock } from '../timing/clock.js';
+import type { CallControl } from './callControl.js';
+
+export const ADMIN_ERRORS = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  LIMIT_EXCEEDED: 422,
+  ADMIN_DISABLED: 503,
+} as const;
+export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
+
+class ApiError extends Error {
+  constructor(
+    readonly code: AdminErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface AdminDeps {
+  /** undefined: the API answers 503 with how to enable it. */
+  adminToken: string | undefined;
+  roomNumberMaxDigits: number;
+  directory: RoomDirectory;
+  admission: Admission;
+  seats: SeatLedger;
+  conference: Conference;
+  speech: SpeechActivity;
+  /** The conference's clock, to turn join times into wall-clock times. */
+  clock: Clock;
+  /** Present with Twilio credentials: `?hangup=true` on a kick also ends the call. */
+  callControl: CallControl | undefined;
+  log: Logger;
+}
+
+/**
+ * A caller's number for display: the country prefix and last four digits, the rest as stars
+ * (+12025550100 -> +1******0100). Anything that is not a phone number shows only its length.
+ */
+export function maskPhoneNumber(from: string | undefined): string | null {
+  if (!from) return null;
+  const m = /^(\+?\d)(\d+)(\d{4})$/.exec(from);
+  if (m && from.replace('+', '').length >= 7) return m[1]! + '*'.repeat(m[2]!.length) + m[3]!;
+  return '*'.repeat(Math.min(from.length, 12));
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+/** Constant-time token check (hashing first makes the compare independent of the lengths). */
+export function tokenMatches(given: string, expected: string): boolean {
+  return timingSafeEqual(sha256(given), sha256(expected));
+}
+
+const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
+const seats = z.number().int().min(1);
+const label = z.string().trim().min(1).max(100);
+const createBody = z.strictObject({ id: z.string(), label: label.optional(), pin: pin.optional(), maxParticipants: seats.optional() });
+const patchRoomBody = z.strictObject({
+  label: label.nullable().optional(),
+  pin: pin.nullable().optional(),
+  maxParticipants: seats.nullable().optional(),
+  locked: z.boolean().optional(),
+});
+const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional() });
+
+function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    throw new ApiError('BAD_REQUEST', `${where}${issue.message}`);
+  }
+  if (result.data && typeof result.data === 'object' && Object.keys(result.data).length === 0) {
+    throw new ApiError('BAD_REQUEST', 'nothing to change: the body names no field');
+  }
+  return result.data;
+}
+
+export function adminApi(deps: AdminDeps): express.Router {
+  const { directory, admission, conference, log } = deps;
+  const router = express.Router();
+
+  // Authentication before anything reads the body.
+  router.use((req, res, next) => {
+    if (!deps.adminToken) {
+      return sendError(res, new ApiError('ADMIN_DISABLED', 'the admin API is off: set ADMIN_TOKEN (a long random string, e.g. `openssl rand -hex 32`) in the environment or .env, restart the server, and send it as "Authorization: Bearer <token>"'));
+    }
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) {
+      res.set('WWW-Authenticate', 'Bearer realm="conference-admin"');
+      return sendError(res, new ApiError('UNAUTHORIZED', 'send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"'));
+    }
+    if (!tokenMatches(m[1]!, deps.adminToken)) {
+      log.warn({ path: req.path, remote: req.socket.remoteAddress }, 'admin: wrong token');
+      return sendError(res, new ApiError('FORBIDDEN', 'the bearer token is not the admin token'));
+    }
+    next();
+  });
+  router.use(express.json({ limit: '16kb', strict: true }));
+
+  const roomId = (req: Request): string => {
+    const id: unknown = req.params['id'];
+    if (!isValidRoomNumber(id, deps.roomNumberMaxDigits)) throw new ApiError('NOT_FOUND', `no room ${JSON.stringify(String(id).slice(0, 40))}`);
+    return id;
+  };
+
+  const roomView = (id: string, record: RoomRecord | null) => ({
+    id,
+    label: record?.label ?? null,
+    hasPin: Boolean(record?.pinHash),
+    locked: record?.locked ?? false,
+    maxParticipants: record?.maxParticipants ?? null,
+    seatLimit: admission.seatLimit(record),
+    administered: record !== null,
+    participants: conference.room(id)?.size ?? 0,
+    createdAt: record?.createdAt ?? null,
+    updatedAt: record?.updatedAt ?? null,
+  });
+
+  const participantView = (p: Participant) => {
+    const wallOffsetMs = Date.now() - deps.clock.nowMs();
+    return {
+      seat: p.info.seat ?? null,
+      callSid: p.callSid,
+      from: maskPhoneNumber(p.info.from),
+      muted: p.muted,
+      hold: p.onHold,
+      talking: deps.speech.isTalking(p.callSid),
+      listenVolumeDb: p.listenVolumeDb,
+      joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
+    };
+  };
+
+  const participantIn = (req: Request): Participant => {
+    const id = roomId(req);
+    const callSid = String(req.params['callSid'] ?? '');
+    const p = conference.participant(callSid);
+    if (!p || p.roomId !== id) throw new ApiError('NOT_FOUND', `no participant ${JSON.stringify(callSid.slice(0, 64))} in room ${id}`);
+    return p;
+  };
+
+  const checkSeatLimit = (maxParticipants: number | null | undefined) => {
+    const server = admission.limits.maxParticipantsPerRoom;
+    if (maxParticipants != null && maxParticipants > server) {
+      throw new ApiError('LIMIT_EXCEEDED', `maxParticipants ${maxParticipants} is above this server's MAX_PARTICIPANTS_PER_ROOM (${server})`);
+    }
+  };
+
+  router.post('/rooms', route(async (req, res) => {
+    const body = parse(createBody, req.body);
+    if (!isValidRoomNumber(body.id, deps.roomNumberMaxDigits)) {
+      throw new ApiError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
+    }
+    checkSeatLimit(body.maxParticipants);
+    if ((await directory.count()) >= admission.limits.maxRooms) {
+      throw new ApiError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+    }
+    const now = new Date().toISOString();
+    const record: RoomRecord = {
+      id: body.id,
+      label: body.label ?? null,
+      pinHash: body.pin ? await hashPin(body.pin) : null,
+      maxParticipants: body.maxParticipants ?? null,
+      locked: false,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if ((await directory.create(record)) === 'exists') throw new ApiError('CONFLICT', `room ${body.id} exists`);
+    log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
+    res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
+  }));
+
+  router.get('/rooms', route(async (_req, res) => {
+    const records = await directory.list();
+    const ids = new Set(records.map((r) => r.id));
+    const live = conference.listRooms().filter((r) => !ids.has(r.id)).map((r) => roomView(r.id, null));
+    const rooms = [...records.map((r) => roomView(r.id, r)), ...live].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    res.json({ rooms });
+  }));
+
+  router.get('/rooms/:id', route(async (req, res) => {
+    const id = roomId(req);
+    const record = await directory.get(id);
+    const room = conference.room(id);
+    if (!record && !room) throw new ApiError('NOT_FOUND', `no room ${id}`);
+    const participants = (room?.participants() ?? []).map(participantView).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
+    res.json({ ...roomView(id, record), participants });
+  }));
+
+  router.patch('/rooms/:id', route(async (req, res) => {
+    const id = roomId(req);
+    const body = parse(patchRoomBody, req.body);
+    checkSeatLimit(body.maxParticipants);
+    const now = new Date().toISOString();
+    let record = await directory.get(id);
+    if (!record) {
+      // A room callers opened: from now on it is administered (and kept).
+      if (!conference.room(id) && !deps.seats.isOpen(id)) throw new ApiError('NOT_FOUND', `no room ${id}`);
+      if ((await directory.count()) >= admission.limits.maxRooms) throw new ApiError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+      await directory.create({ id, label: null, pinHash: null, maxParticipants: null, locked: false, createdAt: now, updatedAt: now });
+    }
+    const patch: RoomPatch = { label: body.label, maxParticipants: body.maxParticipants, locked: body.locked };
+    if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
+    record = await directory.update(id, patch, now);
+    if (!record) throw new ApiError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
+    log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
+    res.json(roomView(id, record));
+  }));
+
+  router.delete('/rooms/:id', route(async (req, res) => {
+    const id = roomId(req);
+    const participants = conference.room(id)?.size ?? 0;
+    const reserved = deps.seats.isOpen(id);
+    const deleted = await directory.delete(id);
+    // Every stream is closed; Twilio then plays the goodbye after </Connect>.
+    const ended = conference.closeRoom(id, 'room-closed');
+    admission.roomEnded(id);
+    if (!deleted && !ended && !reserved) throw new ApiError('NOT_FOUND', `no room ${id}`);
+    log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
+    res.json({ id, deleted: true, participantsRemoved: participants });
+  }));
+
+  router.patch('/rooms/:id/participants/:callSid', route(async (req, res) => {
+    const p = participantIn(req);
+    const body = parse(patchParticipantBody, req.body);
+    if (body.muted !== undefined) conference.setMuted(p.callSid, body.muted);
+    if (body.hold !== undefined) conference.setHold(p.callSid, body.hold);
+    log.info({ room: p.roomId, callSid: p.callSid, ...body }, 'admin: participant changed');
+    res.json(participantView(p));
+  }));
+
+  router.delete('/rooms/:id/participants/:callSid', route(async (req, res) => {
+    const p = participantIn(req);
+    const hangup = req.query['hangup'] === 'true';
+    if (hangup && !deps.callControl) {
+      throw new ApiError('LIMIT_EXCEEDED', 'hangup=true needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; without it the kick closes the stream and Twilio says goodbye');
+    }
+    conference.kick(p.callSid);
+    log.info({ room: p.roomId, callSid: p.callSid, hangup }, 'admin: participant kicked');
+    let callEnded = false;
+    if (hangup) {
+      try {
+        await deps.callControl!.endCall(p.callSid);
+        callEnded = true;
+      } catch (error) {
+        log.warn({ callSid: p.callSid, err: error instanceof Error ? error.message : String(error) }, 'admin: Twilio did not end the call');
+      }
+    }
+    res.json({ callSid: p.callSid, kicked: true, callEnded });
+  }));
+
+  router.use((req: Request, res: Response) => sendError(res, new ApiError('NOT_FOUND', `no route for ${req.method} ${req.baseUrl}${req.path}`)));
+  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof ApiError) return sendError(res, error);
+    const e = error as { status?: number; type?: string; message?: string };
+    if (e.status && e.status >= 400 && e.status < 500) {
+      // body-parser: malformed JSON, too large, wrong charset.
+      return sendError(res, new ApiError('BAD_REQUEST', e.type === 'entity.parse.failed' ? 'the body is not valid JSON' : (e.message ?? 'bad request')));
+    }
+    log.error({ err: error, path: req.path }, 'admin: request failed');
+    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+  return router;
+}
+
+function sendError(res: Response, error: ApiError): void {
+  res.status(ADMIN_ERRORS[error.code]).json({ error: { code: error.code, message: error.message } });
+}
+
+/** Express 5 passes rejected promises to the error handler; this only types the handler. */
+function route(handler: (req: Request, res: Response) => Promise<void>) {
+  return (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
+}

@@ -1,0 +1,163 @@
+/**
+ * Admission: the one place that decides who may enter which room, and binds the stream that
+ * follows to that decision.
+ *
+ * At the webhook (async, before any stream): does the room exist (or may a caller open it), is it
+ * locked, does it want a PIN (and is this one right; after PIN_ATTEMPTS wrong ones, no more
+ * tries), and is there a seat: room seat limit, MAX_PARTICIPANTS for the server, MAX_ROOMS when
+ * the call would open a room. An admitted call gets a reserved seat and a join ticket.
+ *
+ * At the stream's `start` (synchronous, no await between socket and join): the ticket is
+ * redeemed (signature, CallSid, expiry, once) and the seat reservation confirmed; the stream then
+ * joins that room with that seat.
+ *
+ * The limit checks and the reservation run with no await between them, so in this process two
+ * webhooks cannot both take the last seat. (A shared store will need the same as one atomic step.)
+ */
+import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
+import type { LeaveReason, ParticipantInfo } from '../conference/participant.js';
+import type { ErrorCode } from '../errors.js';
+import type { JoinTickets } from '../security/joinTicket.js';
+import type { Clock } from '../timing/clock.js';
+import { verifyPin } from './pin.js';
+import type { SeatLedger } from './seats.js';
+
+export interface AdmissionLimits {
+  /** Rooms open at once (callers in them or seats reserved). */
+  maxRooms: number;
+  /** Seats per room; a room may set a lower limit. */
+  maxParticipantsPerRoom: number;
+  /** Seats in the whole server. */
+  maxParticipants: number;
+}
+
+export interface AdmissionOptions {
+  directory: RoomDirectory;
+  seats: SeatLedger;
+  tickets: JoinTickets;
+  /** For the PIN-failure memory (monotonic). */
+  clock: Clock;
+  limits: AdmissionLimits;
+  /** An unknown number opens a new room (else: "no such conference"). */
+  autoCreate: boolean;
+  /** Wrong PINs allowed per call before the goodbye. */
+  pinAttempts: number;
+}
+
+export interface CallInfo {
+  callSid: string;
+  /** Twilio's From. */
+  from?: string;
+}
+
+export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'too-many-rooms';
+
+export type EntryResult =
+  | { kind: 'admitted'; roomId: string; seat: number; ticket: string }
+  | { kind: 'pin-required'; roomId: string }
+  | { kind: 'refused'; roomId: string; reason: Refusal };
+
+export type PinResult = EntryResult | { kind: 'wrong-pin'; roomId: string; attemptsLeft: number };
+
+/** What the media session needs to hear back (mirrors MediaSession's StartAuthorization). */
+export type StartVerdict = { ok: true; roomId: string; info: ParticipantInfo } | { ok: false; code: ErrorCode; detail: string };
+
+export interface StartClaimLike {
+  callSid: string;
+  customParameters: Readonly<Record<string, string>>;
+}
+
+/** Ticket refusals close the stream with 1008 ("start has no valid join ticket"). */
+export const TICKET_REFUSAL_CODE: ErrorCode = 'BAD_TICKET';
+
+/** Wrong-PIN counts are forgotten this long after the last wrong try (ms). */
+const PIN_FAILURE_MEMORY_MS = 10 * 60_000;
+
+export class Admission {
+  private readonly pinFailures = new Map<string, { count: number; untilMs: number }>();
+
+  constructor(private readonly options: AdmissionOptions) {}
+
+  get limits(): Readonly<AdmissionLimits> {
+    return this.options.limits;
+  }
+
+  /** The seat limit in force for a room (its own, never above the server's). */
+  seatLimit(record: RoomRecord | null): number {
+    const server = this.options.limits.maxParticipantsPerRoom;
+    return record?.maxParticipants != null ? Math.min(record.maxParticipants, server) : server;
+  }
+
+  /** A caller keyed `roomId` (a valid number). */
+  async enter(roomId: string, call: CallInfo): Promise<EntryResult> {
+    const record = await this.options.directory.get(roomId);
+    if (!record && !this.options.autoCreate && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
+    if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
+    if (record?.pinHash) {
+      // Only a call that already holds a seat here (a repeated webhook) skips the PIN.
+      if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId) return { kind: 'pin-required', roomId };
+    }
+    return this.reserve(roomId, record, call);
+  }
+
+  /** A caller keyed `pin` for `roomId`. */
+  async enterWithPin(roomId: string, call: CallInfo, pin: string): Promise<PinResult> {
+    const record = await this.options.directory.get(roomId);
+    if (!record?.pinHash) return this.enter(roomId, call); // the PIN was removed meanwhile (or the room)
+    if (record.locked) return { kind: 'refused', roomId, reason: 'locked' };
+    const failures = this.failuresOf(call.callSid);
+    if (failures >= this.options.pinAttempts) return { kind: 'wrong-pin', roomId, attemptsLeft: 0 };
+    if (!(await verifyPin(pin, record.pinHash))) {
+      const count = failures + 1;
+      this.pinFailures.set(call.callSid, { count, untilMs: this.options.clock.nowMs() + PIN_FAILURE_MEMORY_MS });
+      return { kind: 'wrong-pin', roomId, attemptsLeft: Math.max(0, this.options.pinAttempts - count) };
+    }
+    this.pinFailures.delete(call.callSid);
+    return this.reserve(roomId, record, call);
+  }
+
+  /**
+   * The media session's start authorizer. Synchronous: the socket's messages wait for nothing.
+   * Refusals carry the reason for the session's one log line.
+   */
+  authorizeStart(claim: StartClaimLike): StartVerdict {
+    const check = this.options.tickets.redeem(claim.customParameters['ticket'], claim.callSid);
+    if (!check.ok) return { ok: false, code: TICKET_REFUSAL_CODE, detail: `join ticket ${check.reason}` };
+    const { room, seat } = check.claims;
+    const roomParameter = claim.customParameters['room'];
+    if (roomParameter !== undefined && roomParameter !== room) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'join ticket is for another room' };
+    const holding = this.options.seats.confirm(room, claim.callSid, seat);
+    if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
+    return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
+  }
+
+  /** A participant left its room: its seat is free again (unless a new stream of the call replaced it). */
+  participantLeft(roomId: string, callSid: string, reason: LeaveReason): void {
+    if (reason !== 'replaced') this.options.seats.release(roomId, callSid);
+  }
+
+  /** The room was ended: every seat in it, reserved or taken, is free. */
+  roomEnded(roomId: string): void {
+    this.options.seats.releaseRoom(roomId);
+  }
+
+  private reserve(roomId: string, record: RoomRecord | null, call: CallInfo): EntryResult {
+    const { seats, limits } = this.options;
+    const held = seats.holdingOf(call.callSid);
+    if (held?.roomId !== roomId) {
+      // No await from here to the reservation: the checks and the seat are one step.
+      if (!seats.isOpen(roomId) && seats.openRooms() >= limits.maxRooms) return { kind: 'refused', roomId, reason: 'too-many-rooms' };
+      if (seats.occupied(roomId) >= this.seatLimit(record)) return { kind: 'refused', roomId, reason: 'room-full' };
+      if (seats.total() - (held ? 1 : 0) >= limits.maxParticipants) return { kind: 'refused', roomId, reason: 'server-full' };
+    }
+    const holding = seats.reserve(roomId, call.callSid, this.options.tickets.ttlMs, call.from);
+    const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat);
+    return { kind: 'admitted', roomId, seat: holding.seat, ticket };
+  }
+
+  private failuresOf(callSid: string): number {
+    const now = this.options.clock.nowMs();
+    for (const [sid, f] of this.pinFailures) if (f.untilMs <= now) this.pinFailures.delete(sid);
+    return this.pinFailures.get(callSid)?.count ?? 0;
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Join tickets: what binds a Media Stream to the call that passed the room (and PIN) prompt.
+ * The webhook that admits a call puts a ticket in the `<Stream>`'s `<Parameter name="ticket">`;
+ * the stream's `start` must carry it back, for the same CallSid, before it expires, once.
+ *
+ * Format (ASCII, 130-ish characters, under Twilio's 500 for a parameter value):
+ *
+ *     v1.<callSid>.<room>.<seat>.<expiresAtSeconds>.<nonce>.<mac>
+ *
+ * - expiresAtSeconds: Unix time (wall clock, so processes sharing the secret agree);
+ * - nonce: 16 random bytes, base64url: makes each ticket unique and is remembered once used;
+ * - mac: base64url HMAC-SHA256(secret, the six fields before it joined by "."), compared in
+ *   constant time; the CallSid is then compared with start.callSid in constant time too.
+ *
+ * The codec (issue/verify) is pure: time comes in as an argument. `JoinTickets` adds the secret,
+ * the clock and the memory of used nonces.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../timing/clock.js';
+
+export interface TicketClaims {
+  callSid: string;
+  room: string;
+  seat: number;
+  /** Unix time in seconds. */
+  expiresAtSeconds: number;
+  nonce: string;
+}
+
+export type TicketRefusal = 'missing' | 'malformed' | 'bad-signature' | 'other-call' | 'expired' | 'reused';
+
+export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reason: TicketRefusal };
+
+const VERSION = 'v1';
+const FIELD = /^[A-Za-z0-9_-]{1,64}$/;
+
+function mac(secret: Buffer, fields: readonly string[]): string {
+  return createHmac('sha256', secret).update(fields.join('.')).digest('base64url');
+}
+
+/** Constant-time string equality (for equal lengths; unequal lengths are simply unequal). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The ticket text for `claims`, signed with `secret`. */
+export function encodeTicket(secret: Buffer, claims: TicketClaims): string {
+  const fields = [VERSION, claims.callSid, claims.room, String(claims.seat), String(claims.expiresAtSeconds), claims.nonce];
+  return [...fields, mac(secret, fields)].join('.');
+}
+
+/**
+ * Checks signature, CallSid and expiry (not reuse: that needs memory). `nowMs` is wall-clock
+ * milliseconds. The order matters for the log: a forged ticket says so even when also expired.
+ */
+export function decodeTicket(secret: Buffer, ticket: string | undefined, callSid: string, nowMs: number): TicketCheck {
+  if (ticket === undefined || ticket === '') return { ok: false, reason: 'missing' };
+  const parts = ticket.split('.');
+  if (parts.length !== 7 || parts[0] !== VERSION || !parts.slice(1).every((p) => FIELD.test(p))) return { ok: false, reason: 'malformed' };
+  const [, ticketCallSid, room, seat, expires, nonce, signature] = parts as [string, string, string, string, string, string, string];
+  if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,12}$/.test(expires)) return { ok: false, reason: 'malformed' };
+  if (!safeEqual(signature, mac(secret, parts.slice(0, 6)))) return { ok: false, reason: 'bad-signature' };
+  if (!safeEqual(ticketCallSid, callSid)) return { ok: false, reason: 'other-call' };
+  const expiresAtSeconds = Number(expires);
+  if (nowMs >= expiresAtSeconds * 1000) return { ok: false, reason: 'expired' };
+  return { ok: true, claims: { callSid: ticketCallSid, room, seat: Number(seat), expiresAtSeconds, nonce } };
+}
+
+/** Wall-clock time, for expiries other processes must agree on. */
+export const systemClock: Clock = { nowMs: () => Date.now() };
+
+export interface JoinTicketsOptions {
+  /** The HMAC key (at least 32 bytes). */
+  secret: Buffer;
+  /** How long a ticket is good for after it is issued (ms). */
+  ttlMs: number;
+  /** Wall clock (Unix ms). */
+  clock?: Clock;
+}
+
+/** Issues tickets and redeems each at most once. */
+export class JoinTickets {
+  private readonly clock: Clock;
+  /** Nonces of redeemed tickets, with their expiry (Unix ms), in redemption order. */
+  private readonly used = new Map<string, number>();
+
+  constructor(private readonly options: JoinTicketsOptions) {
+    if (options.secret.length < 32) throw new Error('join ticket secret must be at least 32 bytes');
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get ttlMs(): number {
+    return this.options.ttlMs;
+  }
+
+  issue(callSid: string, room: string, seat: number): { ticket: string; claims: TicketClaims } {
+    const claims: TicketClaims = {
+      callSid,
+      room,
+      seat,
+      // Rounded up to the second: a ticket is never shorter-lived than the TTL.
+      expiresAtSeconds: Math.ceil((this.clock.nowMs() + this.options.ttlMs) / 1000),
+      nonce: randomBytes(16).toString('base64url'),
+    };
+    return { ticket: encodeTicket(this.options.secret, claims), claims };
+  }
+
+  /** Verifies `ticket` for `callSid` and, when good, marks it used (a second redeem is 'reused'). */
+  redeem(ticket: string | undefined, callSid: string): TicketCheck {
+    const nowMs = this.clock.nowMs();
+    this.forgetExpired(nowMs);
+    const check = decodeTicket(this.options.secret, ticket, callSid, nowMs);
+    if (!check.ok) return check;
+    if (this.used.has(check.claims.nonce)) return { ok: false, reason: 'reused' };
+    this.used.set(check.claims.nonce, check.claims.expiresAtSeconds * 1000);
+    return check;
+  }
+
+  /** Used nonces still remembered (they are forgotten once their ticket has expired anyway). */
+  get rememberedNonces(): number {
+    return this.used.size;
+  }
+
+  private forgetExpired(nowMs: number): void {
+    // Every ticket has the same TTL, so redemption order is close to expiry order: stop at the
+    // first one still valid (a few may linger a little longer, which is harmless).
+    for (const [nonce, expiresAtMs] of this.used) {
+      if (expiresAtMs > nowMs) break;
+      this.used.delete(nonce);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Seats and admission (src/rooms/seats.ts, admission.ts) on a manual clock: seat numbers and
+ * reuse, reservations that expire, limits, PINs and strikes, auto-create, the last-seat race, and
+ * the start authorizer (ticket + reservation).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryRoomDirectory, type RoomRecord } from '../../src/conference/directory.js';
+import { Admission, type AdmissionLimits } from '../../src/rooms/admission.js';
+import { hashPin } from '../../src/rooms/pin.js';
+import { SeatLedger } from '../../src/rooms/seats.js';
+import { JoinTickets } from '../../src/security/joinTicket.js';
+import { ManualClock } from '../../src/timing/clock.js';
+
+const TTL_MS = 30_000;
+const call = (n: number) => ({ callSid: `CA${String(n).padStart(32, '0')}`, from: '+15005550006' });
+const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
+  id,
+  label: null,
+  pinHash: null,
+  maxParticipants: null,
+  locked: false,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  ...over,
+});
+
+function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number } = {}) {
+  const clock = new ManualClock(1000);
+  const wall = new ManualClock(1_800_000_000_000);
+  const directory = new MemoryRoomDirectory();
+  const seats = new SeatLedger(clock);
+  const tickets = new JoinTickets({ secret: Buffer.alloc(32, 7), ttlMs: TTL_MS, clock: wall });
+  const admission = new Admission({
+    directory,
+    seats,
+    tickets,
+    clock,
+    limits: { maxRooms: 100, maxParticipantsPerRoom: 250, maxParticipants: 1000, ...options.limits },
+    autoCreate: options.autoCreate ?? true,
+    pinAttempts: options.pinAttempts ?? 3,
+  });
+  const start = (callSid: string, ticket: string | undefined, room?: string) =>
+    admission.authorizeStart({ callSid, customParameters: { ...(room ? { room } : {}), ...(ticket ? { ticket } : {}) } });
+  return { clock, wall, directory, seats, admission, start };
+}
+
+describe('SeatLedger', () => {
+  test('lowest free seat, reused when freed; one seat per call; counts per room and server', () => {
+    const { seats } = setup();
+    assert.equal(seats.reserve('1', 'a', TTL_MS).seat, 1);
+    assert.equal(seats.reserve('1', 'b', TTL_MS).seat, 2);
+    assert.equal(seats.reserve('1', 'c', TTL_MS).seat, 3);
+    assert.equal(seats.release('1', 'b'), true);
+    assert.equal(seats.reserve('1', 'd', TTL_MS).seat, 2);
+    assert.equal(seats.reserve('1', 'a', TTL_MS).seat, 1, 'again: the same seat');
+    assert.equal(seats.reserve('2', 'a', TTL_MS).seat, 1, 'moved to another room');
+    assert.equal(seats.occupied('1'), 2);
+    assert.equal(seats.total(), 3);
+    assert.equal(seats.openRooms(), 2);
+    assert.equal(seats.release('1', 'a'), false, 'a is not in room 1 any more');
+  });
+
+  test('a reservation expires at its TTL unless confirmed; a confirmed seat does not expire', () => {
+    const { seats, clock } = setup();
+    seats.reserve('1', 'a', TTL_MS);
+    seats.reserve('1', 'b', TTL_MS);
+    assert.ok(seats.confirm('1', 'a', 1));
+    clock.advance(TTL_MS - 1);
+    assert.equal(seats.occupied('1'), 2);
+    clock.advance(1);
+    assert.equal(seats.occupied('1'), 1, "b's reservation lapsed");
+    assert.equal(seats.confirm('1', 'b', 2), null, 'too late to confirm');
+    clock.advance(3_600_000);
+    assert.equal(seats.occupied('1'), 1, 'a keeps its seat');
+    assert.equal(seats.confirm('1', 'a', 2), null, 'another seat number is not confirmed');
+  });
+
+  test('releaseRoom frees every seat, reserved or taken', () => {
+    const { seats } = setup();
+    seats.reserve('1', 'a', TTL_MS);
+    seats.confirm('1', 'a', 1);
+    seats.reserve('1', 'b', TTL_MS);
+    seats.reserve('2', 'c', TTL_MS);
+    assert.equal(seats.releaseRoom('1'), 2);
+    assert.equal(seats.isOpen('1'), false);
+    assert.equal(seats.total(), 1);
+  });
+});
+
+describe('Admission', () => {
+  test('auto-create on: any number is admitted with seats 1, 2 ...; off: unknown numbers are "not-found"', async () => {
+    const on = setup();
+    assert.deepEqual(
+      (await Promise.all([on.admission.enter('42', call(1)), on.admission.enter('42', call(2))])).map((r) => [r.kind, r.kind === 'admitted' && r.seat]),
+      [['admitted', 1], ['admitted', 2]],
+    );
+    const off = setup({ autoCreate: false });
+    assert.deepEqual(await off.admission.enter('42', call(1)), { kind: 'refused', roomId: '42', reason: 'not-found' });
+    await off.directory.create(record('42'));
+    assert.equal((await off.admission.enter('42', call(1))).kind, 'admitted');
+  });
+
+  test('locked rooms refuse; PIN rooms ask; wrong PINs count per call to PIN_ATTEMPTS', async () => {
+    const { admission, directory } = setup({ pinAttempts: 3 });
+    await directory.create(record('7', { locked: true }));
+    await directory.create(record('8', { pinHash: await hashPin('2468', { N: 1024, r: 8, p: 1 }) }));
+    assert.deepEqual(await admission.enter('7', call(1)), { kind: 'refused', roomId: '7', reason: 'locked' });
+    assert.deepEqual(await admission.enter('8', call(1)), { kind: 'pin-required', roomId: '8' });
+    assert.deepEqual(await admission.enterWithPin('8', call(1), '1111'), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 2 });
+    assert.deepEqual(await admission.enterWithPin('8', call(1), ''), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 1 });
+    assert.equal((await admission.enterWithPin('8', call(2), '2468')).kind, 'admitted', 'another call is not affected');
+    assert.deepEqual(await admission.enterWithPin('8', call(1), '3333'), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 0 });
+    assert.deepEqual(await admission.enterWithPin('8', call(1), '2468'), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 0 }, 'no tries left, even with the right PIN');
+  });
+
+  test('limits: room seat limit (its own, capped by the server), MAX_PARTICIPANTS, MAX_ROOMS', async () => {
+    const { admission, directory } = setup({ limits: { maxRooms: 2, maxParticipantsPerRoom: 3, maxParticipants: 4 } });
+    await directory.create(record('1', { maxParticipants: 2 }));
+    await directory.create(record('2', { maxParticipants: 50 }));
+    assert.equal(admission.seatLimit(await directory.get('2')), 3, 'a room cannot exceed the server per-room limit');
+    assert.equal((await admission.enter('1', call(1))).kind, 'admitted');
+    assert.equal((await admission.enter('1', call(2))).kind, 'admitted');
+    assert.deepEqual(await admission.enter('1', call(3)), { kind: 'refused', roomId: '1', reason: 'room-full' });
+    assert.equal((await admission.enter('2', call(3))).kind, 'admitted');
+    assert.deepEqual(await admission.enter('3', call(4)), { kind: 'refused', roomId: '3', reason: 'too-many-rooms' });
+    assert.equal((await admission.enter('2', call(4))).kind, 'admitted');
+    assert.deepEqual(await admission.enter('2', call(5)), { kind: 'refused', roomId: '2', reason: 'server-full' });
+    assert.equal((await admission.enter('1', call(1))).kind, 'admitted', 'a call already holding a seat there keeps it');
+  });
+
+  test('the last-seat race: two callers at once, exactly one admitted; the seat frees when its reservation lapses', async () => {
+    const { admission, directory, clock, start } = setup();
+    await directory.create(record('9', { maxParticipants: 1 }));
+    const [x, y] = await Promise.all([admission.enter('9', call(1)), admission.enter('9', call(2))]);
+    assert.deepEqual([x.kind, y.kind].sort(), ['admitted', 'refused']);
+    // The winner never opens its stream: after the TTL the seat goes to the next caller.
+    clock.advance(TTL_MS);
+    const z = await admission.enter('9', call(3));
+    assert.equal(z.kind, 'admitted');
+    const winner = x.kind === 'admitted' ? { r: x, c: call(1) } : { r: y, c: call(2) };
+    if (winner.r.kind !== 'admitted') throw new Error('unreachable');
+    assert.deepEqual(start(winner.c.callSid, winner.r.ticket, '9'), { ok: false, code: 'BAD_TICKET', detail: 'seat reservation expired or cancelled' });
+  });
+
+  test('authorizeStart: the ticket decides room and seat, once; refusals name the reason (1008 code)', async () => {
+    const { admission, wall, start } = setup();
+    const admitted = await admission.enter('55', call(1));
+    if (admitted.kind !== 'admitted') throw new Error('not admitted');
+    assert.deepEqual(start(call(2).callSid, admitted.ticket, '55'), { ok: false, code: 'BAD_TICKET', detail: 'join ticket other-call' });
+    assert.deepEqual(start(call(1).callSid, admitted.ticket, '56'), { ok: false, code: 'BAD_TICKET', detail: 'join ticket is for another room' });
+    assert.deepEqual(start(call(1).callSid, undefined, '55'), { ok: false, code: 'BAD_TICKET', detail: 'join ticket missing' });
+    const again = await admission.enter('55', call(1));
+    if (again.kind !== 'admitted') throw new Error('not admitted');
+    assert.deepEqual(start(call(1).callSid, again.ticket), { ok: true, roomId: '55', info: { seat: 1, from: '+15005550006' } });
+    assert.deepEqual(start(call(1).callSid, again.ticket), { ok: false, code: 'BAD_TICKET', detail: 'join ticket reused' });
+    const late = await admission.enter('57', call(3));
+    if (late.kind !== 'admitted') throw new Error('not admitted');
+    wall.advance(TTL_MS);
+    assert.deepEqual(start(call(3).callSid, late.ticket), { ok: false, code: 'BAD_TICKET', detail: 'join ticket expired' });
+  });
+
+  test('leaving frees the seat (not when replaced); ending a room cancels its reservations', async () => {
+    const { admission, seats } = setup();
+    const a = await admission.enter('60', call(1));
+    const b = await admission.enter('60', call(2));
+    if (a.kind !== 'admitted' || b.kind !== 'admitted') throw new Error('not admitted');
+    admission.authorizeStart({ callSid: call(1).callSid, customParameters: { ticket: a.ticket } });
+    admission.participantLeft('60', call(1).callSid, 'replaced');
+    assert.equal(seats.occupied('60'), 2);
+    admission.participantLeft('60', call(1).callSid, 'hangup');
+    assert.equal(seats.occupied('60'), 1);
+    admission.roomEnded('60');
+    assert.equal(seats.occupied('60'), 0);
+    assert.deepEqual(admission.authorizeStart({ callSid: call(2).callSid, customParameters: { ticket: b.ticket } }), {
+      ok: false,
+      code: 'BAD_TICKET',
+      detail: 'seat reservation expired or cancelled',
+    });
+  });
+});

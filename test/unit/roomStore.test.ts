@@ -1,0 +1,81 @@
+/** PIN hashing (src/rooms/pin.ts) and the SQLite room directory (src/rooms/sqliteDirectory.ts). */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryRoomDirectory, type RoomDirectory, type RoomRecord } from '../../src/conference/directory.js';
+import { hashPin, verifyPin } from '../../src/rooms/pin.js';
+import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
+
+const FAST = { N: 1024, r: 8, p: 1 };
+const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
+  id,
+  label: null,
+  pinHash: null,
+  maxParticipants: null,
+  locked: false,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  ...over,
+});
+
+describe('PIN hashes', () => {
+  test('salted scrypt: the right PIN verifies, others do not, two hashes of one PIN differ', async () => {
+    const a = await hashPin('2468', FAST);
+    const b = await hashPin('2468', FAST);
+    assert.match(a, /^scrypt\$1024\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/);
+    assert.notEqual(a, b);
+    assert.doesNotMatch(a, /2468/);
+    assert.equal(await verifyPin('2468', a), true);
+    assert.equal(await verifyPin('2469', a), false);
+    assert.equal(await verifyPin('', a), false);
+    for (const bad of ['', 'plain', 'scrypt$x$8$1$aa$bb', a.replace(/\$[^$]+$/, '$AAAA')]) assert.equal(await verifyPin('2468', bad), false, bad);
+  });
+});
+
+/** The behaviour every directory adapter must have. */
+async function contract(directory: RoomDirectory) {
+  assert.equal(await directory.create(record('20', { label: 'b' })), 'created');
+  assert.equal(await directory.create(record('10', { pinHash: 'scrypt$h', maxParticipants: 5 })), 'created');
+  assert.equal(await directory.create(record('10')), 'exists');
+  assert.equal(await directory.count(), 2);
+  assert.deepEqual((await directory.list()).map((r) => r.id), ['10', '20']);
+  assert.deepEqual(await directory.get('10'), record('10', { pinHash: 'scrypt$h', maxParticipants: 5 }));
+  assert.equal(await directory.get('30'), null);
+  const updated = await directory.update('10', { locked: true, pinHash: null, label: undefined }, '2026-02-02T00:00:00.000Z');
+  assert.deepEqual(updated, record('10', { locked: true, pinHash: null, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' }));
+  assert.deepEqual(await directory.get('10'), updated);
+  assert.equal(await directory.update('30', { locked: true }, 'x'), null);
+  assert.equal(await directory.delete('20'), true);
+  assert.equal(await directory.delete('20'), false);
+  assert.equal(await directory.count(), 1);
+}
+
+describe('room directories', () => {
+  test('MemoryRoomDirectory keeps the contract', async () => {
+    await contract(new MemoryRoomDirectory());
+  });
+
+  test('SqliteRoomDirectory keeps the contract, and its rooms survive closing and reopening the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rooms-unit-'));
+    try {
+      const path = join(dir, 'a', 'b', 'rooms.sqlite');
+      const first = new SqliteRoomDirectory(path);
+      await contract(first);
+      await first.close();
+      await first.close(); // idempotent
+      const second = new SqliteRoomDirectory(path);
+      assert.deepEqual(await second.list(), [record('10', { locked: true, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' })]);
+      await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test(':memory: keeps the contract and writes no file', async () => {
+    const d = new SqliteRoomDirectory(':memory:');
+    await contract(d);
+    await d.close();
+  });
+});

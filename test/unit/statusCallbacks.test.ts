@@ -1,0 +1,104 @@
+/** Status callbacks (src/events/statusCallbacks.ts) with a fake POST: order, retries, give-up, bounds. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rfc2822, StatusCallbacks, type PostForm } from '../../src/events/statusCallbacks.js';
+import { captureLog } from '../helpers/log.js';
+
+function fakePost(plan: (seq: number, attempt: number) => number | 'throw') {
+  const attempts = new Map<number, number>();
+  const delivered: number[] = [];
+  const post: PostForm = async (_url, body) => {
+    const seq = Number(new URLSearchParams(body).get('SequenceNumber'));
+    const attempt = (attempts.get(seq) ?? 0) + 1;
+    attempts.set(seq, attempt);
+    await new Promise((r) => setImmediate(r));
+    const outcome = plan(seq, attempt);
+    if (outcome === 'throw') throw new Error('connect ECONNREFUSED');
+    if (outcome >= 200 && outcome < 300) delivered.push(seq);
+    return outcome;
+  };
+  return { post, attempts, delivered };
+}
+
+describe('StatusCallbacks', () => {
+  test('in order, one at a time; a failing event is retried in place, then the next goes', async () => {
+    const fake = fakePost((seq, attempt) => (seq === 2 && attempt < 3 ? (attempt === 1 ? 'throw' : 503) : 200));
+    const captured = captureLog('debug');
+    const cb = new StatusCallbacks({ url: 'http://x.test/cb', log: captured.log, post: fake.post, retryDelaysMs: [5, 5, 5] });
+    for (let i = 0; i < 5; i++) cb.enqueue('participant-join', { Room: '1', CallSid: `CA${i}` });
+    await cb.idle();
+    assert.deepEqual(fake.delivered, [1, 2, 3, 4, 5]);
+    assert.equal(fake.attempts.get(2), 3);
+    assert.deepEqual({ ...cb.stats }, { enqueued: 5, delivered: 5, failed: 0, dropped: 0, queued: 0 });
+    assert.equal(captured.warnings().length, 0, 'retries that succeed are not warnings');
+  });
+
+  test('after every retry fails: one warn line, dropped, and the following events still go', async () => {
+    const fake = fakePost((seq) => (seq === 1 ? 500 : 200));
+    const captured = captureLog('info');
+    const cb = new StatusCallbacks({ url: 'http://x.test/cb', log: captured.log, post: fake.post, retryDelaysMs: [1, 1] });
+    cb.enqueue('conference-start', { Room: '1' });
+    cb.enqueue('participant-join', { Room: '1' });
+    await cb.idle();
+    assert.equal(fake.attempts.get(1), 3);
+    assert.deepEqual(fake.delivered, [2]);
+    assert.equal(cb.stats.failed, 1);
+    assert.equal(captured.warnings().length, 1);
+    assert.match(captured.warnings()[0]!.msg, /not delivered/);
+  });
+
+  test('the body: form fields like Twilio conference callbacks', async () => {
+    const bodies: URLSearchParams[] = [];
+    const cb = new StatusCallbacks({
+      url: 'http://x.test/cb',
+      log: captureLog().log,
+      post: async (_u, body) => (bodies.push(new URLSearchParams(body)), 200),
+      now: () => new Date(Date.UTC(2026, 10, 21, 11, 54, 34)),
+    });
+    cb.enqueue('participant-leave', { Room: '12', FriendlyName: '12', CallSid: 'CA1', Seat: '3', Reason: 'kicked' });
+    await cb.idle();
+    assert.deepEqual(Object.fromEntries(bodies[0]!), {
+      StatusCallbackEvent: 'participant-leave',
+      SequenceNumber: '1',
+      Timestamp: 'Sat, 21 Nov 2026 11:54:34 +0000',
+      Room: '12',
+      FriendlyName: '12',
+      CallSid: 'CA1',
+      Seat: '3',
+      Reason: 'kicked',
+    });
+    assert.equal(rfc2822(new Date(0)), 'Thu, 01 Jan 1970 00:00:00 +0000');
+  });
+
+  test('enqueue never waits; a full queue drops the oldest; close drops what is left', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sent: number[] = [];
+    const cb = new StatusCallbacks({
+      url: 'http://x.test/cb',
+      log: captureLog().log,
+      maxQueue: 3,
+      post: async (_u, body) => {
+        await gate;
+        sent.push(Number(new URLSearchParams(body).get('SequenceNumber')));
+        return 200;
+      },
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < 6; i++) cb.enqueue('participant-mute', { Room: '1' });
+    assert.ok(performance.now() - t0 < 50);
+    assert.equal(cb.stats.dropped, 2, 'one in flight, three waiting, the two oldest waiting dropped');
+    release();
+    await cb.idle();
+    assert.deepEqual(sent, [1, 4, 5, 6], 'the one in flight, then the newest three');
+    let never!: () => void;
+    const stuck = new StatusCallbacks({ url: 'http://x.test/cb', log: captureLog().log, post: () => new Promise<number>((r) => (never = () => r(200))) });
+    stuck.enqueue('conference-end', { Room: '1' });
+    stuck.enqueue('conference-end', { Room: '2' });
+    await stuck.close(20);
+    assert.equal(stuck.stats.dropped, 1, 'the waiting one; the one in flight may still land');
+    stuck.enqueue('conference-end', { Room: '3' });
+    assert.equal(stuck.stats.enqueued, 2, 'nothing is queued after close');
+    never();
+  });
+});
