@@ -73,7 +73,6 @@ export class Room {
   private readonly comfortNoise: ComfortNoise | null;
   /** Reused for ranking talkers when a cap applies. */
   private ranking: Participant[] = [];
-  private readonly wasTalking = new WeakMap<Participant, boolean>();
   observer: RoomObserver | null = null;
   private readonly sharedPcm = new Int16Array(SAMPLES_PER_FRAME);
   private readonly sharedFrame = new OutboundFrame();
@@ -172,8 +171,8 @@ export class Room {
       p.prepare(nowMs);
       if (p.wantsToFeed) wanting++;
       const talking = p.talking;
-      if (talking !== (this.wasTalking.get(p) ?? false)) {
-        this.wasTalking.set(p, talking);
+      if (talking !== p.reportedTalking) {
+        p.reportedTalking = talking;
         this.observer?.speech(p, talking);
       }
     }
