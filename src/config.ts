@@ -80,6 +80,10 @@ const schema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PUBLIC_URL: publicUrl.optional(),
   LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  LOG_PRETTY: bool.optional(),
+  RECORDINGS_DIR: z.string().trim().min(1).default('./recordings'),
+  RECORD_ROOMS: z.string().trim().toLowerCase().pipe(z.enum(['off', 'always'])).default('off'),
+  RECORD_TRACKS: bool.default(false),
   ECHO_WHEN_ALONE: bool.default(false),
   ROOM_NUMBER_MAX_DIGITS: int(1, 32).default(10),
   GATHER_TIMEOUT_SECONDS: int(1, 60).default(8),
@@ -103,6 +107,7 @@ const schema = z.object({
   AGC: bool.default(false),
   COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
+  HEARTBEAT_INTERVAL_MS: int(0, 600000).default(5000),
 });
 
 export interface Config {
@@ -111,6 +116,14 @@ export interface Config {
   /** Public base URL (https://host[/prefix]) Twilio uses; undefined: derived from each request. */
   publicUrl: string | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  /** Readable (pino-pretty) logs; undefined: when stdout is a terminal. */
+  logPretty: boolean | undefined;
+  /** Where recordings are written. */
+  recordingsDir: string;
+  /** `always`: every room is recorded from its start; `off`: only on demand (admin API). */
+  recordRooms: 'off' | 'always';
+  /** Recordings also keep one track per participant (what each caller said). */
+  recordTracks: boolean;
   echoWhenAlone: boolean;
   roomNumberMaxDigits: number;
   gatherTimeoutSeconds: number;
@@ -151,6 +164,8 @@ export interface Config {
   comfortNoiseDbfs: number | undefined;
   /** Audio queued at Twilio beyond this (a stall's backlog) is dropped with `clear` (ms). */
   outboundMaxLeadMs: number;
+  /** Media sockets are pinged this often (ms); one silent for a whole interval is dropped. 0: off. */
+  heartbeatIntervalMs: number;
 }
 
 /** Variables whose values never appear in messages. */
@@ -184,6 +199,10 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     host: c.HOST,
     publicUrl: c.PUBLIC_URL,
     logLevel: c.LOG_LEVEL,
+    logPretty: c.LOG_PRETTY,
+    recordingsDir: c.RECORDINGS_DIR,
+    recordRooms: c.RECORD_ROOMS,
+    recordTracks: c.RECORD_TRACKS,
     echoWhenAlone: c.ECHO_WHEN_ALONE,
     roomNumberMaxDigits: c.ROOM_NUMBER_MAX_DIGITS,
     gatherTimeoutSeconds: c.GATHER_TIMEOUT_SECONDS,
@@ -207,6 +226,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     agc: c.AGC,
     comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
     outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
+    heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
   });
 }
 

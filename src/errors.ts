@@ -1,6 +1,11 @@
 /**
  * The error vocabulary: every way a request or a stream is refused, with the WebSocket close code
  * and HTTP status it maps to, in one table (the README's "Close codes" table is this one).
+ *
+ * Entries marked `drop: true` are not (only) a close handshake: the peer cannot or does not read,
+ * so the socket is terminated and the peer sees 1006 (or `wsCode` if the close frame got through).
+ * Upgrade refusals (SIGNATURE_*, NOT_ADMITTING, NOT_FOUND) never open a WebSocket: the upgrade is
+ * answered with `httpStatus`.
  */
 
 export const ERRORS = {
@@ -30,6 +35,20 @@ export const ERRORS = {
   KICKED: { wsCode: 1000, httpStatus: 410, text: 'removed from the conference' },
   /** The server is shutting down. */
   SHUTTING_DOWN: { wsCode: 1001, httpStatus: 503, text: 'server is shutting down' },
+  /** A WebSocket message larger than the server accepts (ws maxPayload); ws itself closes. */
+  MESSAGE_TOO_BIG: { wsCode: 1009, httpStatus: 413, text: 'message too big' },
+  /** More messages than any Twilio stream sends (a burst budget, then a sustained rate). */
+  RATE_LIMITED: { wsCode: 1008, httpStatus: 429, text: 'too many messages' },
+  /** The peer stopped reading: outbound frames dropped for too long. */
+  SLOW_CONSUMER: { wsCode: 1008, httpStatus: 408, text: 'socket is not reading its audio', drop: true },
+  /** No pong and no message for a heartbeat interval: the peer is gone. */
+  HEARTBEAT_TIMEOUT: { wsCode: 1006, httpStatus: 408, text: 'no pong or message in time', drop: true },
+  /** A webhook without X-Twilio-Signature (with TWILIO_AUTH_TOKEN set); an upgrade gets 403 either way. */
+  SIGNATURE_MISSING: { wsCode: 1008, httpStatus: 400, text: 'missing X-Twilio-Signature' },
+  /** An upgrade or webhook whose X-Twilio-Signature does not match. */
+  SIGNATURE_INVALID: { wsCode: 1008, httpStatus: 403, text: 'X-Twilio-Signature does not match' },
+  /** An upgrade while the server shuts down. */
+  NOT_ADMITTING: { wsCode: 1001, httpStatus: 503, text: 'server is shutting down' },
   /** A fault on our side. */
   INTERNAL: { wsCode: 1011, httpStatus: 500, text: 'internal error' },
   NOT_FOUND: { wsCode: 1008, httpStatus: 404, text: 'not found' },

@@ -21,7 +21,14 @@ import { adminApi } from './http/admin.js';
 import { twilioCallControl, type CallControl } from './http/callControl.js';
 import { MEDIA_PATH, voiceWebhooks } from './http/webhooks.js';
 import { silentLogger, type Logger } from './log.js';
-import { mountMediaEndpoint } from './media/endpoint.js';
+import { mediaUpgradeCheck, mountMediaEndpoint } from './media/endpoint.js';
+import { Metrics, ObservedSessions, observeUpgrades } from './observability/metrics.js';
+import { ReadinessProbe } from './observability/readiness.js';
+import { Recordings } from './recording/recordings.js';
+import { recordingsApi } from './http/recordings.js';
+import { dashboardPage, LiveFeed } from './http/dashboard.js';
+import { joinPage } from './http/join.js';
+import { resolve as resolvePath } from 'node:path';
 import type { MediaSession } from './media/session.js';
 import { Admission } from './rooms/admission.js';
 import { SeatLedger } from './rooms/seats.js';
@@ -81,6 +88,22 @@ export interface ConferenceServer {
   readonly speech: SpeechActivity;
   /** Null without STATUS_CALLBACK_URL. */
   readonly statusCallbacks: StatusCallbacks | null;
+  /** Room recordings (admin API, RECORD_ROOMS=always). */
+  readonly recordings: Recordings;
+  /** Prometheus metrics (GET /metrics). */
+  readonly metrics: Metrics;
+  /** True once close() has begun: /ready answers 503. */
+  isShuttingDown(): boolean;
+  /**
+   * 'production': TWILIO_AUTH_TOKEN is set and every webhook and /media upgrade must be signed by
+   * Twilio. 'development': no signature checks (join tickets are still required).
+   */
+  readonly mode: 'production' | 'development';
+  /**
+   * The first step of shutdown, also on its own: webhooks answer twiml/restarting.xml, /media
+   * upgrades 503, /ready 503; calls in progress go on. close() does this first.
+   */
+  stopAdmitting(): void;
 }
 
 /** Largest WebSocket message accepted: a 20 ms media message is ~330 bytes; this allows ~400 ms. */
@@ -137,6 +160,16 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   new InCallKeys(conference, clock, log);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
   statusCallbacks?.attach(conference, speech);
+  const recordings = new Recordings({
+    conference,
+    dir: resolvePath(config.recordingsDir),
+    mode: config.recordRooms,
+    tracks: config.recordTracks,
+    clock,
+    log,
+  });
+  recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
+  recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
   const ticker = new Ticker({
     clock,
     periodMs: FRAME_MS,
@@ -147,22 +180,31 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const sessions = new Set<MediaSession>();
+  // Slow senders (slowloris) are cut off: Twilio sends a webhook in one go and waits 15 s at most.
+  httpServer.headersTimeout = 15_000;
+  httpServer.requestTimeout = 30_000;
+  // Sessions tell the metrics their counters when their socket closes.
+  let metrics: Metrics | null = null;
+  const sessions = new ObservedSessions((session) => metrics?.sessionEnded(session));
+  let shuttingDown = false;
+  const mode = config.twilioAuthToken ? ('production' as const) : ('development' as const);
   const wsInstance = expressWs(app, httpServer, {
     wsOptions: {
       maxPayload: WS_MAX_PAYLOAD_BYTES,
       perMessageDeflate: false,
-      // Refuse upgrades to any other path before the WebSocket opens (Twilio reports 31920).
-      verifyClient: (info: { req: http.IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
-        const path = new URL(info.req.url ?? '/', 'http://x').pathname;
-        if (path === MEDIA_PATH || path === `${MEDIA_PATH}/`) done(true);
-        else done(false, 404, 'Not Found');
-      },
+      // Refuse before the WebSocket opens: another path (404; Twilio reports 31920), shutting down
+      // (503), and with TWILIO_AUTH_TOKEN an unsigned or wrongly signed upgrade (403).
+      verifyClient: observeUpgrades(
+        mediaUpgradeCheck({ path: MEDIA_PATH, authToken: config.twilioAuthToken, publicUrl: config.publicUrl, isAdmitting: () => !shuttingDown, ticketAccepted: (ticket) => tickets.isRedeemable(ticket), log,
+          // Every seat, and room for that many again waiting for their start: beyond, 503.
+          hasRoom: () => wsInstance.getWss().clients.size < 2 * config.maxParticipants }),
+        (status, hasSignature) => metrics?.upgradeRefused(status, hasSignature),
+      ),
     },
   });
 
   // The WebSocket route first: no middleware may run (or defer) before its handlers attach.
-  mountMediaEndpoint(
+  const mediaEndpoint = mountMediaEndpoint(
     wsInstance.app,
     MEDIA_PATH,
     {
@@ -175,17 +217,33 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,
       maxLeadMs: config.outboundMaxLeadMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
     sessions,
   );
+  wsInstance.getWss().on('connection', (ws) => ws.once('close', (code: number) => metrics?.webSocketClosed(code)));
+  const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock });
   app.use(
     '/api',
-    adminApi({ adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
+    adminApi({ routers: [recordingsApi(recordings), live.router()], adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
   );
-  app.use(voiceWebhooks({ config, admission, log }));
   const startedAtMs = Date.now();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
+  metrics = new Metrics({
+    conference,
+    ticker,
+    sessions: () => sessions,
+    statusCallbacks,
+    eventLoopDelayMs: () => ({ p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }),
+    activeRecordings: () => recordings.activeCount,
+    signatureChecks: Boolean(config.twilioAuthToken),
+  });
+  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, nowMs: () => clock.nowMs() });
+  app.use(dashboardPage());
+  app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
+  app.use(metrics.webhookTimer());
+  app.use(voiceWebhooks({ config, admission, log, isAdmitting: () => !shuttingDown }));
   let cpuBase = process.cpuUsage();
   const stats = (): ServerStats => {
     const c = conference.stats();
@@ -212,16 +270,24 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     };
   };
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...stats() });
+    res.json({ status: 'ok', mode, uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...stats() });
+  });
+  app.get('/ready', async (_req, res) => {
+    const r = await readiness.check();
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', ...r.checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics!.contentType).send(await metrics!.render());
   });
   app.use((req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method.slice(0, 16)} ${req.path.slice(0, 100)}` } });
   });
   app.use((error: Error & { status?: number; type?: string }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
     if (status === 500) log.error({ err: error, path: req.path }, 'request failed');
     else log.warn({ path: req.path, status, type: error.type }, `request refused: ${error.message}`);
-    res.status(status).json({ error: { code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: status === 500 ? ERRORS.INTERNAL.text : error.message } });
+    const code = status === 500 ? 'INTERNAL' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
+    res.status(status).json({ error: { code, message: status === 500 ? ERRORS.INTERNAL.text : error.message.slice(0, 200) } });
   });
 
   let closing: Promise<void> | null = null;
@@ -234,6 +300,14 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     tickets,
     speech,
     statusCallbacks,
+    metrics,
+    recordings,
+    isShuttingDown: () => shuttingDown,
+    mode,
+    stopAdmitting() {
+      if (!shuttingDown) log.info('not admitting new calls (shutting down)');
+      shuttingDown = true;
+    },
     stats,
     resetStats() {
       ticker.resetStats();
@@ -252,10 +326,15 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       return { port: (httpServer.address() as AddressInfo).port };
     },
     close() {
+      shuttingDown = true;
       closing ??= (async () => {
         ticker.stop();
+        mediaEndpoint.stop();
         loopDelay.disable();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        live.close();
+        // Recordings first: their files get their last samples and true sizes.
+        await recordings.close().catch((error) => log.error({ err: error }, 'recordings: close failed'));
         conference.close('shutdown');
         // Sockets that never started a stream are not in any room: end them too.
         for (const client of wsInstance.getWss().clients) client.close(ERRORS.SHUTTING_DOWN.wsCode, ERRORS.SHUTTING_DOWN.text);

@@ -30,6 +30,15 @@ export interface RoomOptions {
   limiter?: LimiterOptions;
 }
 
+/**
+ * Hears a room's mix without being in it (a recorder): called once per tick, after every caller has
+ * been sent its frame, with what a listener who says nothing hears (after the limiter). The PCM is
+ * the room's own buffer: copy it before returning. Must not block or throw.
+ */
+export interface RoomTap {
+  mix(pcm: Int16Array, room: Room): void;
+}
+
 /** What a room reports to its owner as it mixes. */
 export interface RoomObserver {
   /** A participant's confirmed talk started or stopped. */
@@ -74,6 +83,7 @@ export class Room {
   /** Reused for ranking talkers when a cap applies. */
   private ranking: Participant[] = [];
   observer: RoomObserver | null = null;
+  private taps: RoomTap[] = [];
   private readonly sharedPcm = new Int16Array(SAMPLES_PER_FRAME);
   private readonly sharedFrame = new OutboundFrame();
   /** Sent to callers on hold: encoded once. */
@@ -156,6 +166,16 @@ export class Room {
     return this.cues.length !== before;
   }
 
+  addTap(tap: RoomTap): void {
+    if (!this.taps.includes(tap)) this.taps = [...this.taps, tap];
+  }
+
+  removeTap(tap: RoomTap): boolean {
+    const before = this.taps.length;
+    this.taps = this.taps.filter((t) => t !== tap);
+    return this.taps.length !== before;
+  }
+
   get activeCues(): number {
     return this.cues.length;
   }
@@ -213,15 +233,17 @@ export class Room {
         personalMixes++;
       } else {
         if (!sharedReady) {
-          mixDown(sum, null, gains, 1, this.sharedPcm);
-          if (talkers === 0 && this.comfortNoise) this.comfortNoise.addTo(this.sharedPcm);
-          this.sharedFrame.encode(this.sharedPcm);
+          this.renderShared(sum, gains, talkers);
           sharedReady = true;
         }
         frame = this.sharedFrame;
       }
       p.stats.framesOut++;
       p.transport.sendFrame(frame);
+    }
+    if (this.taps.length > 0) {
+      if (!sharedReady) this.renderShared(sum, gains, talkers);
+      for (const tap of this.taps) tap.mix(this.sharedPcm, this);
     }
     if (this.pendingCueCleanup) {
       this.cues = this.cues.filter((c) => c.loop || c.position < c.pcm.length);
@@ -230,6 +252,13 @@ export class Room {
     this.lastTick.talkers = talkers;
     this.lastTick.personalMixes = personalMixes;
     return this.lastTick;
+  }
+
+  /** The mix of a listener who says nothing: g * S (+ comfort noise when nobody talks), encoded. */
+  private renderShared(sum: Int32Array, gains: Float32Array | null, talkers: number): void {
+    mixDown(sum, null, gains, 1, this.sharedPcm);
+    if (talkers === 0 && this.comfortNoise) this.comfortNoise.addTo(this.sharedPcm);
+    this.sharedFrame.encode(this.sharedPcm);
   }
 
   /** Keeps the `cap` callers who should be heard: confirmed talkers first, then the loudest. */
@@ -289,6 +318,7 @@ export class Room {
   close(reason: LeaveReason): Participant[] {
     if (this.closed) return [];
     this.closed = true;
+    this.taps = [];
     const left = this.list;
     this.members.clear();
     this.list = [];

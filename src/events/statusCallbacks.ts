@@ -31,6 +31,8 @@ export const STATUS_EVENTS = [
   'participant-unhold',
   'participant-speech-start',
   'participant-speech-stop',
+  'recording-started',
+  'recording-stopped',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 

@@ -7,6 +7,7 @@
  * Errors are `{error: {code, message}}`: 400 BAD_REQUEST (body), 401 UNAUTHORIZED (no bearer
  * token), 403 FORBIDDEN (wrong token), 404 NOT_FOUND, 409 CONFLICT (room exists), 422
  * LIMIT_EXCEEDED (MAX_ROOMS, MAX_PARTICIPANTS_PER_ROOM; or a REST hangup without credentials),
+ * 429 RATE_LIMITED (too many wrong tokens from this address: Retry-After says when to try again),
  * 503 ADMIN_DISABLED (ADMIN_TOKEN unset).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -22,7 +23,11 @@ import type { Admission } from '../rooms/admission.js';
 import { hashPin, PIN_PATTERN } from '../rooms/pin.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import type { Clock } from '../timing/clock.js';
+import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
 import type { CallControl } from './callControl.js';
+
+/** Wrong admin tokens allowed per client address: 10 a minute; 10,000 addresses remembered. */
+export const ADMIN_AUTH_FAILURES: FailureLimiterOptions = { maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 };
 
 export const ADMIN_ERRORS = {
   BAD_REQUEST: 400,
@@ -31,6 +36,7 @@ export const ADMIN_ERRORS = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   LIMIT_EXCEEDED: 422,
+  RATE_LIMITED: 429,
   ADMIN_DISABLED: 503,
 } as const;
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
@@ -58,6 +64,10 @@ export interface AdminDeps {
   /** Present with Twilio credentials: `?hangup=true` on a kick also ends the call. */
   callControl: CallControl | undefined;
   log: Logger;
+  /** More routes behind the same authentication (recordings, the dashboard's live events). */
+  routers?: express.Router[];
+  /** Wrong-token limit per client address (default ADMIN_AUTH_FAILURES). */
+  authFailures?: FailureLimiterOptions;
 }
 
 /**
@@ -107,10 +117,19 @@ export function adminApi(deps: AdminDeps): express.Router {
   const { directory, admission, conference, log } = deps;
   const router = express.Router();
 
+  const failures = new FailureLimiter(deps.authFailures ?? ADMIN_AUTH_FAILURES);
   // Authentication before anything reads the body.
   router.use((req, res, next) => {
     if (!deps.adminToken) {
       return sendError(res, new ApiError('ADMIN_DISABLED', 'the admin API is off: set ADMIN_TOKEN (a long random string, e.g. `openssl rand -hex 32`) in the environment or .env, restart the server, and send it as "Authorization: Bearer <token>"'));
+    }
+    // The socket's address, not X-Forwarded-For (anyone can write that). Behind a proxy every
+    // client shares the proxy's address: the limit then protects the token, not availability.
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blockedMs = failures.blockedForMs(address, deps.clock.nowMs());
+    if (blockedMs !== null) {
+      res.set('Retry-After', String(Math.ceil(blockedMs / 1000)));
+      return sendError(res, new ApiError('RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`));
     }
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -119,12 +138,14 @@ export function adminApi(deps: AdminDeps): express.Router {
       return sendError(res, new ApiError('UNAUTHORIZED', 'send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"'));
     }
     if (!tokenMatches(m[1]!, deps.adminToken)) {
-      log.warn({ path: req.path, remote: req.socket.remoteAddress }, 'admin: wrong token');
+      const count = failures.fail(address, deps.clock.nowMs());
+      log.warn({ path: req.path, remote: address, failures: count }, 'admin: wrong token');
       return sendError(res, new ApiError('FORBIDDEN', 'the bearer token is not the admin token'));
     }
     next();
   });
   router.use(express.json({ limit: '16kb', strict: true }));
+  for (const extra of deps.routers ?? []) router.use(extra);
 
   const roomId = (req: Request): string => {
     const id: unknown = req.params['id'];

@@ -20,6 +20,7 @@ export const PROMPTS = {
   pinGoodbye: 'Sorry, that PIN is not correct. Goodbye.',
   full: 'Sorry, this conference is full. Please try again later. Goodbye.',
   locked: 'Sorry, this conference is locked. Goodbye.',
+  restarting: 'Sorry, the conference service is restarting. Please call again in a minute. Goodbye.',
 } as const;
 
 /** What the caller hears before the stream opens: their seat. */
@@ -95,6 +96,11 @@ export function conferenceFull(): string {
 /** twiml/conference-locked.xml: the room admits nobody new. */
 export function conferenceLocked(): string {
   return sayAndHangUp(PROMPTS.locked);
+}
+
+/** twiml/restarting.xml: the server is shutting down and admits nobody (issue 5). */
+export function restarting(): string {
+  return sayAndHangUp(PROMPTS.restarting);
 }
 
 function sayAndHangUp(text: string): string {

@@ -6,6 +6,10 @@
  *   POST /voice             new call: ask for the number (or ?room=N: straight to admission)
  *   POST /voice/room        the number keyed: admission -> PIN prompt / connect / refusal
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
+ *
+ * Issue 5: with TWILIO_AUTH_TOKEN every request must carry Twilio's signature (checked by the
+ * plain function in src/security/twilioSignature.ts over the public URL and every parameter);
+ * while the server shuts down every webhook answers twiml/restarting.xml.
  */
 import express, { type Request, type Response } from 'express';
 import type { Config } from '../config.js';
@@ -13,21 +17,56 @@ import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
 import { PIN_MAX_DIGITS } from '../rooms/pin.js';
-import { publicBaseUrl, websocketUrl } from './publicUrl.js';
+import { checkWebhookSignature, webhookUrl } from '../security/twilioSignature.js';
+import { publicBaseUrl, websocketUrl, type RequestOrigin } from './publicUrl.js';
 import * as twiml from './twiml.js';
 
 export interface WebhookDeps {
   config: Readonly<Config>;
   admission: Admission;
   log: Logger;
+  /** False once the server is shutting down: every webhook answers twiml/restarting.xml. */
+  isAdmitting?: () => boolean;
+}
+
+/** What publicUrl.ts needs of a request, from Express. */
+export function originOf(req: Request): RequestOrigin {
+  return { protocol: req.protocol, host: req.get('host'), forwardedProto: req.get('x-forwarded-proto'), forwardedHost: req.get('x-forwarded-host') };
+}
+
+/** A 4xx/5xx answer to something that is not a Twilio webhook: JSON, never a stack trace. */
+function refuse(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
 }
 
 /** The path of the media endpoint, as it appears in the stream URL. */
 export const MEDIA_PATH = '/media';
 
-export function voiceWebhooks({ config, admission, log }: WebhookDeps): express.Router {
+export function voiceWebhooks({ config, admission, log, isAdmitting = () => true }: WebhookDeps): express.Router {
   const router = express.Router();
   router.use('/voice', express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 }));
+  // Issue 5: with TWILIO_AUTH_TOKEN, only requests Twilio signed get past here (missing: 400,
+  // wrong: 403, one warn line each). Without it: development mode, said at start and in /health.
+  const authToken = config.twilioAuthToken;
+  if (authToken) {
+    router.use('/voice', (req, res, next) => {
+      const url = webhookUrl(config.publicUrl, originOf(req), req.originalUrl);
+      const params = req.body && typeof req.body === 'object' ? (req.body as Record<string, string | string[]>) : {};
+      const verdict = checkWebhookSignature(authToken, req.get('x-twilio-signature'), url, params);
+      if (verdict.ok) return next();
+      // The URL it was checked over is what an operator needs to see a proxy/PUBLIC_URL mismatch.
+      log.warn({ path: req.path, url: url.slice(0, 200), remote: req.socket.remoteAddress, reason: verdict.reason }, `webhook refused: X-Twilio-Signature ${verdict.reason === 'missing' ? 'missing' : 'does not match'}`);
+      if (verdict.reason === 'missing') return refuse(res, 400, 'SIGNATURE_MISSING', 'missing X-Twilio-Signature (this endpoint is for Twilio voice webhooks)');
+      return refuse(res, 403, 'SIGNATURE_INVALID', 'X-Twilio-Signature does not match this request');
+    });
+  }
+  // Shutting down: no new callers and no next prompt; a polite "call again" instead.
+  router.post(['/voice', '/voice/room', '/voice/pin'], (req, res, next) => {
+    if (isAdmitting()) return next();
+    const callSid = typeof req.body?.CallSid === 'string' ? req.body.CallSid.slice(0, 64) : undefined;
+    log.info({ callSid, path: req.path }, 'webhook: shutting down; asking the caller to call again');
+    sendTwiml(res, twiml.restarting());
+  });
 
   const gather = (attempt: number): twiml.GatherParams => ({
     action: `/voice/room?attempt=${attempt}`,
@@ -47,12 +86,7 @@ export function voiceWebhooks({ config, admission, log }: WebhookDeps): express.
     const room = result.roomId;
     switch (result.kind) {
       case 'admitted': {
-        const base = publicBaseUrl(config.publicUrl, {
-          protocol: req.protocol,
-          host: req.get('host'),
-          forwardedProto: req.get('x-forwarded-proto'),
-          forwardedHost: req.get('x-forwarded-host'),
-        });
+        const base = publicBaseUrl(config.publicUrl, originOf(req));
         const streamUrl = websocketUrl(base, MEDIA_PATH);
         log.info({ callSid, room, seat: result.seat, streamUrl }, 'webhook: admitted; connecting call to room');
         return sendTwiml(res, twiml.connectToRoom({ streamUrl, room, seat: result.seat, ticket: result.ticket }));
@@ -85,7 +119,7 @@ export function voiceWebhooks({ config, admission, log }: WebhookDeps): express.
     const callSid = req.body?.CallSid;
     if (typeof callSid === 'string' && /^[A-Za-z0-9]{1,64}$/.test(callSid)) return callSid;
     log.warn({ path: req.path }, 'webhook: request without a valid CallSid');
-    res.status(400).type('text/plain').send('Bad Request: missing CallSid (this endpoint is for Twilio voice webhooks)\n');
+    refuse(res, 400, 'BAD_REQUEST', 'missing CallSid (this endpoint is for Twilio voice webhooks)');
     return null;
   };
   const fromOf = (req: Request): string | undefined => (typeof req.body?.From === 'string' && req.body.From.length <= 64 ? req.body.From : undefined);

@@ -2,33 +2,166 @@
  * The media endpoint: wires each WebSocket on /media to a MediaSession. The only module that
  * touches ws objects. Handlers are attached synchronously when the socket opens, so Twilio's
  * `connected` and `start` (sent immediately) are never missed.
+ *
+ * Also the upgrade check (issue 5), which runs before any WebSocket exists (ws's verifyClient:
+ * Express middleware does not run on upgrades), and the heartbeat that finds dead sockets.
  */
+import type http from 'node:http';
 import type { Application } from 'express-ws';
 import type { WebSocket } from 'ws';
+import { ERRORS } from '../errors.js';
 import type { Logger } from '../log.js';
+import { checkStreamSignature, streamUrlFor } from '../security/twilioSignature.js';
 import { MediaSession, type MediaSessionOptions } from './session.js';
 
-export function mountMediaEndpoint(
-  app: Application,
-  path: string,
-  options: Omit<MediaSessionOptions, 'log'> & { log: Logger },
-  sessions: Set<MediaSession>,
-): void {
+export interface MediaEndpointOptions extends Omit<MediaSessionOptions, 'log'> {
+  log: Logger;
+  /**
+   * Every this many ms each socket is pinged; one that answered neither the last ping nor sent
+   * any message since is dropped (HEARTBEAT_TIMEOUT). 0: no heartbeat.
+   */
+  heartbeatIntervalMs?: number;
+}
+
+export interface MediaEndpoint {
+  /** Stops the heartbeat (the server's close()). */
+  stop(): void;
+}
+
+export function mountMediaEndpoint(app: Application, path: string, options: MediaEndpointOptions, sessions: Set<MediaSession>): MediaEndpoint {
+  const { heartbeatIntervalMs = 0, ...sessionOptions } = options;
+  /** Socket -> its session and whether it showed life (pong or message) since the last ping. */
+  const live = new Map<WebSocket, { session: MediaSession; alive: boolean }>();
+
   app.ws(path, (ws: WebSocket, req) => {
     const log = options.log.child({ remote: req.socket.remoteAddress });
-    const session = new MediaSession(ws, { ...options, log });
+    const session = new MediaSession(ws, { ...sessionOptions, log });
+    const entry = { session, alive: true };
     sessions.add(session);
+    live.set(ws, entry);
     ws.on('message', (data: unknown) => {
+      entry.alive = true;
       // ws 7 (express-ws) delivers text frames as strings and binary frames as Buffers.
       if (typeof data === 'string') session.handleText(data);
       else session.handleBinary();
     });
+    ws.on('pong', () => {
+      entry.alive = true;
+    });
     ws.on('close', (code: number) => {
+      live.delete(ws);
       sessions.delete(session);
       session.handleClose(code);
     });
-    ws.on('error', (error: Error) => {
-      log.warn({ err: error.message }, 'websocket error');
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws has already sent its close code (1009 for maxPayload); the session names it once.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') session.handleSocketFault('MESSAGE_TOO_BIG', error.message);
+      else log.warn({ err: error.message, code: error.code }, 'websocket error');
     });
   });
+
+  let timer: NodeJS.Timeout | null = null;
+  if (heartbeatIntervalMs > 0) {
+    let lastRunMs = performance.now();
+    timer = setInterval(() => {
+      // After a stall of this process (the timer itself late), pongs that did arrive may not have
+      // been read yet: judge nobody this round, only ping again.
+      const nowMs = performance.now();
+      const stalled = nowMs - lastRunMs > heartbeatIntervalMs * 1.5;
+      lastRunMs = nowMs;
+      for (const [ws, entry] of live) {
+        if (!entry.alive && !stalled) {
+          entry.session.handleSocketFault('HEARTBEAT_TIMEOUT', `${heartbeatIntervalMs} ms`);
+          ws.terminate();
+          continue;
+        }
+        entry.alive = false;
+        try {
+          ws.ping();
+        } catch {
+          // Not open (closing): its close event will clean up.
+        }
+      }
+    }, heartbeatIntervalMs);
+    timer.unref();
+  }
+  return {
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}
+
+export interface UpgradeCheckOptions {
+  /** The media path, as in the stream URL (also accepted with a trailing slash). */
+  path: string;
+  /** Undefined: development mode, no signature check. */
+  authToken: string | undefined;
+  publicUrl: string | undefined;
+  /** False while the server shuts down: upgrades get 503. */
+  isAdmitting: () => boolean;
+  /**
+   * Instead of a Twilio signature, an upgrade may carry `?ticket=<join ticket>` that this accepts
+   * (unexpired, unused; the `start` must still redeem it): browser participants, which cannot
+   * set headers on a WebSocket upgrade.
+   */
+  ticketAccepted?: (ticket: string) => boolean;
+  /** False when no more sockets may open (a connection flood): 503. */
+  hasRoom?: () => boolean;
+  log: Logger;
+}
+
+type VerifyDone = (ok: boolean, code?: number, message?: string) => void;
+
+/**
+ * ws's `verifyClient` for the media endpoint: refuses, before the WebSocket opens, an upgrade to
+ * another path (404), while shutting down (503), and, with TWILIO_AUTH_TOKEN, one whose
+ * `x-twilio-signature` is missing or is not over the stream URL (403 either way), unless it carries a
+ * redeemable join ticket in `?ticket=` (a browser participant). One warn line per signature
+ * refusal; the token never appears.
+ */
+export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: http.IncomingMessage }, done: VerifyDone) => void {
+  const refuse = (done: VerifyDone, code: keyof typeof ERRORS) => done(false, ERRORS[code].httpStatus, ERRORS[code].text);
+  return ({ req }, done) => {
+    let requested: URL;
+    try {
+      requested = new URL(req.url ?? '/', 'http://x');
+    } catch {
+      // An absolute-form target that is no URL (`GET http://x:99999/media`): this runs in the
+      // server's upgrade event, where a throw would take the process down.
+      options.log.warn({ remote: req.socket.remoteAddress, target: String(req.url).slice(0, 100) }, 'media upgrade refused: request target is not a URL');
+      return done(false, 400, 'Bad Request');
+    }
+    const pathname = requested.pathname;
+    if (pathname !== options.path && pathname !== `${options.path}/`) return refuse(done, 'NOT_FOUND');
+    if (!options.isAdmitting()) return refuse(done, 'NOT_ADMITTING');
+    if (options.hasRoom && !options.hasRoom()) {
+      options.log.warn({ remote: req.socket.remoteAddress }, 'media upgrade refused: too many open media sockets');
+      return done(false, 503, 'Service Unavailable');
+    }
+    if (!options.authToken) return done(true);
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const url = streamUrlFor(
+      options.publicUrl,
+      {
+        protocol: (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+        host: header('host'),
+        forwardedProto: header('x-forwarded-proto'),
+        forwardedHost: header('x-forwarded-host'),
+      },
+      options.path,
+    );
+    const verdict = checkStreamSignature(options.authToken, header('x-twilio-signature'), url);
+    if (verdict.ok) return done(true);
+    const ticket = requested.searchParams.get('ticket');
+    if (ticket && options.ticketAccepted?.(ticket.slice(0, 400))) return done(true);
+    // 403 whether missing or wrong (the issue's rule for upgrades); the log says which.
+    const code = verdict.reason === 'missing' ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID';
+    options.log.warn({ remote: req.socket.remoteAddress, url: url.slice(0, 200), code, status: 403 }, `media upgrade refused: ${ERRORS[code].text}`);
+    refuse(done, 'SIGNATURE_INVALID');
+  };
 }

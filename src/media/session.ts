@@ -22,6 +22,8 @@ import { Reframer } from './reframer.js';
 export interface MediaSocket {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** Drops the connection without a close handshake (a peer that does not read). Optional. */
+  terminate?(): void;
   readonly bufferedAmount: number;
 }
 
@@ -66,7 +68,24 @@ export interface MediaSessionOptions {
   markIntervalFrames?: number;
   /** When more than this is queued at Twilio (a stall flushed), send `clear` (default 500 ms). */
   maxLeadMs?: number;
+  /**
+   * Inbound message budget (issue 5): a bucket of `messageBurst` messages refilled at
+   * `messagesPerSecond`. Twilio sends ~50 media messages a second plus marks; a backlog after a
+   * network stall arrives at once. Past the budget: closed with 1008. Defaults 150/s, 500.
+   */
+  messagesPerSecond?: number;
+  messageBurst?: number;
+  /** Outbound frames dropped in a row (socket not draining) before the socket is dropped (default 250: 5 s). */
+  maxStalledFrames?: number;
 }
+
+/**
+ * Defaults of the inbound message budget: 3x Twilio's rate, and a 10 s backlog at once (the input
+ * buffer keeps only 0.5 s of it anyway). Measured (test/integration/wsBadInput.test.ts): a flood
+ * of 10,000 messages a second is closed after ~0.05 s, and the room beside it keeps mixing.
+ */
+export const DEFAULT_MESSAGES_PER_SECOND = 150;
+export const DEFAULT_MESSAGE_BURST = 500;
 
 export interface MediaSessionStats {
   messagesIn: number;
@@ -80,6 +99,8 @@ export interface MediaSessionStats {
   marksEchoed: number;
   /** `clear` messages sent to drop a queue that had grown past maxLeadMs. */
   clears: number;
+  /** Largest socket bufferedAmount seen when sending (bytes): bounded by maxBufferedBytes + a frame. */
+  maxBufferedBytes: number;
 }
 
 /** Marks the session sends to measure Twilio's queue are named with this prefix. */
@@ -97,7 +118,13 @@ export class MediaSession implements ParticipantTransport {
   private startTimer: NodeJS.Timeout | null;
   private log: Logger;
   private sawStop = false;
-  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0, leadMs: 0, maxLeadMs: 0, marksEchoed: 0, clears: 0 };
+  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0, leadMs: 0, maxLeadMs: 0, marksEchoed: 0, clears: 0, maxBufferedBytes: 0 };
+  /** Inbound message budget: tokens left and when they were last refilled (clock ms). */
+  private tokens: number;
+  private tokensAtMs: number;
+  /** Outbound frames dropped in a row because the socket was not draining. */
+  private stalledFrames = 0;
+  private loggedDiscontinuity = false;
   /** Frames sent when the last clear went out: marks from before it say nothing about the queue. */
   private clearedAtFrame = -1;
 
@@ -106,6 +133,8 @@ export class MediaSession implements ParticipantTransport {
     private readonly options: MediaSessionOptions,
   ) {
     this.log = options.log;
+    this.tokens = options.messageBurst ?? DEFAULT_MESSAGE_BURST;
+    this.tokensAtMs = options.clock.nowMs();
     // Decoded payloads land here: no allocation per message. +3 for base64 rounding.
     this.payload = Buffer.allocUnsafeSlow(options.maxPayloadBytes + 3);
     this.startTimer = setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
@@ -120,6 +149,7 @@ export class MediaSession implements ParticipantTransport {
   handleText(text: string): void {
     if (this.state === 'ended') return;
     this.stats.messagesIn++;
+    if (!this.takeToken()) return;
     const parsed = parseTwilioMessage(text);
     if (!parsed.ok) return this.fail('BAD_MESSAGE', parsed.reason);
     const message = parsed.message;
@@ -158,6 +188,29 @@ export class MediaSession implements ParticipantTransport {
     this.fail('BINARY_FRAME');
   }
 
+  /**
+   * The socket layer refused something before the session saw it (ws's maxPayload: ws closes with
+   * 1009 itself), or the peer is gone (heartbeat). Logged once here; `drop` entries terminate.
+   */
+  handleSocketFault(code: 'MESSAGE_TOO_BIG' | 'HEARTBEAT_TIMEOUT', detail?: string): void {
+    this.fail(code, detail);
+  }
+
+  /** One message from the budget; false (and the session failed) when it is spent. */
+  private takeToken(): boolean {
+    const now = this.options.clock.nowMs();
+    const rate = this.options.messagesPerSecond ?? DEFAULT_MESSAGES_PER_SECOND;
+    const burst = this.options.messageBurst ?? DEFAULT_MESSAGE_BURST;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAtMs) * rate) / 1000);
+    this.tokensAtMs = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.fail('RATE_LIMITED', `over ${burst} messages at once or ${rate} a second`);
+    return false;
+  }
+
   /** The socket closed (either side). */
   handleClose(code: number): void {
     if (this.state === 'ended') return;
@@ -168,10 +221,15 @@ export class MediaSession implements ParticipantTransport {
   /** ParticipantTransport: this tick's mix for this caller. */
   sendFrame(frame: OutboundFrame): void {
     if (this.state !== 'streaming') return;
-    if (this.socket.bufferedAmount > this.options.maxBufferedBytes) {
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > this.stats.maxBufferedBytes) this.stats.maxBufferedBytes = buffered;
+    if (buffered > this.options.maxBufferedBytes) {
       this.stats.framesDroppedSlowSocket++;
+      // Memory stays bounded either way (nothing is queued); a peer that never drains is dropped.
+      if (++this.stalledFrames >= (this.options.maxStalledFrames ?? 250)) this.fail('SLOW_CONSUMER', `${this.stalledFrames} frames not sent, ${buffered} bytes unsent`);
       return;
     }
+    this.stalledFrames = 0;
     this.socket.send(this.outbound!.media(frame.base64()));
     this.stats.framesSent++;
     if (this.stats.framesSent % (this.options.markIntervalFrames ?? 25) === 0) {
@@ -236,7 +294,7 @@ export class MediaSession implements ParticipantTransport {
     this.startTimer = null;
     this.streamSid = message.streamSid;
     this.outbound = new OutboundMessages(message.streamSid);
-    this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room });
+    this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room, seat: verdict.info?.seat });
     this.state = 'streaming';
     const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs(), verdict.info);
     this.participant = participant;
@@ -257,7 +315,16 @@ export class MediaSession implements ParticipantTransport {
     // Node skips characters outside the alphabet: a short count means the text was not base64.
     const written = this.payload.write(text, 0, 'base64');
     if (written !== expected) return this.fail('BAD_PAYLOAD', 'invalid base64');
-    this.reframer!.push(this.payload.subarray(0, written), Number(message.media.timestamp));
+    // Any length is accepted (an odd one too: the payload is bytes of mu-law, one per sample).
+    const reframer = this.reframer!;
+    const before = reframer.stats.discontinuities;
+    reframer.push(this.payload.subarray(0, written), Number(message.media.timestamp));
+    if (reframer.stats.discontinuities !== before && !this.loggedDiscontinuity) {
+      // Once per stream (the count is in "stream ended"): a timestamp that went backwards or jumped
+      // ahead is not filled; the audio is kept in arrival order.
+      this.loggedDiscontinuity = true;
+      this.log.info({ timestamp: message.media.timestamp }, 'media timestamp discontinuity (backwards or a jump ahead); audio kept in order, gap not filled');
+    }
   }
 
   /** True when the message belongs to this stream; otherwise fails the session. */
@@ -276,8 +343,11 @@ export class MediaSession implements ParticipantTransport {
   private fail(code: ErrorCode, detail?: string): void {
     if (this.state === 'ended') return;
     const error = new AppError(code, detail);
+    const entry: { wsCode: number; text: string; drop?: boolean } = ERRORS[code];
     this.log.warn({ code, wsCode: error.wsCode }, `closing stream: ${error.message}`);
-    this.finish('error', error.wsCode, ERRORS[code].text);
+    // 1006 cannot be sent: it is what the peer sees when the socket is dropped.
+    this.finish('error', entry.wsCode === 1006 ? null : entry.wsCode, entry.text);
+    if (entry.drop) this.socket.terminate?.();
   }
 
   /** Leaves the conference (if joined) and closes the socket (if `wsCode` is given). Once. */
@@ -305,6 +375,7 @@ export class MediaSession implements ParticipantTransport {
           clears: this.stats.clears,
           slowSocketDrops: this.stats.framesDroppedSlowSocket,
           gapFillSamples: this.reframer?.stats.gapFillSamples ?? 0,
+          discontinuities: this.reframer?.stats.discontinuities ?? 0,
           meanInputWaitMs: participant.stats.framesMixed ? +(participant.stats.inputWaitMsTotal / participant.stats.framesMixed).toFixed(2) : null,
         },
         'stream ended',

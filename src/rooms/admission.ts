@@ -100,6 +100,17 @@ export class Admission {
     return this.reserve(roomId, record, call);
   }
 
+  /**
+   * The administrator joins (a browser on /join with the admin token): no PIN is asked; a locked
+   * room, the seat limits and MAX_ROOMS still hold, as for any caller.
+   */
+  async enterAsAdministrator(roomId: string, call: CallInfo): Promise<EntryResult> {
+    const record = await this.options.directory.get(roomId);
+    if (!record && !this.options.autoCreate && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
+    if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
+    return this.reserve(roomId, record, call);
+  }
+
   /** A caller keyed `pin` for `roomId`. */
   async enterWithPin(roomId: string, call: CallInfo, pin: string): Promise<PinResult> {
     const record = await this.options.directory.get(roomId);

@@ -118,6 +118,17 @@ export class JoinTickets {
     return check;
   }
 
+  /**
+   * True when `ticket` is one of ours, unexpired and not yet redeemed, for the CallSid it names;
+   * nothing is marked (the stream's `start` still redeems it). Lets a client that cannot sign its
+   * WebSocket upgrade like Twilio (a browser) show it was admitted (issue 5).
+   */
+  isRedeemable(ticket: string): boolean {
+    const nowMs = this.clock.nowMs();
+    const check = decodeTicket(this.options.secret, ticket, ticket.split('.')[1] ?? '', nowMs);
+    return check.ok && !this.used.has(check.claims.nonce);
+  }
+
   /** Used nonces still remembered (they are forgotten once their ticket has expired anyway). */
   get rememberedNonces(): number {
     return this.used.size;

@@ -46,6 +46,22 @@ export class DurationHistogram {
     return this.maxMs;
   }
 
+  /**
+   * Records at or below `ms` (bucket resolution, ~4 %): the cumulative count of a Prometheus
+   * histogram bucket, computed when scraped rather than on the tick.
+   */
+  countAtMost(ms: number): number {
+    if (ms >= this.maxMs) return this.n;
+    let seen = 0;
+    for (let i = 0; i < BUCKETS && MIN_MS * GROWTH ** i <= ms * 1.0000001; i++) seen += this.counts[i]!;
+    return seen;
+  }
+
+  /** Sum of all records (ms). */
+  get sum(): number {
+    return this.sumMs;
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.n = 0;

@@ -12,6 +12,10 @@ const DEFAULTS: Config = {
   host: '0.0.0.0',
   publicUrl: undefined,
   logLevel: 'info',
+  logPretty: undefined,
+  recordingsDir: './recordings',
+  recordRooms: 'off',
+  recordTracks: false,
   echoWhenAlone: false,
   roomNumberMaxDigits: 10,
   gatherTimeoutSeconds: 8,
@@ -35,6 +39,7 @@ const DEFAULTS: Config = {
   agc: false,
   comfortNoiseDbfs: undefined,
   outboundMaxLeadMs: 500,
+  heartbeatIntervalMs: 5000,
 };
 
 /** The ConfigError thrown for `env`. */
@@ -79,6 +84,10 @@ describe('parseConfig', () => {
       HOST: '127.0.0.1',
       PUBLIC_URL: 'https://abc123.ngrok-free.app',
       LOG_LEVEL: 'debug',
+      LOG_PRETTY: 'true',
+      RECORDINGS_DIR: '/var/lib/conference/recordings',
+      RECORD_ROOMS: 'always',
+      RECORD_TRACKS: 'yes',
       ECHO_WHEN_ALONE: 'true',
       ROOM_NUMBER_MAX_DIGITS: '6',
       GATHER_TIMEOUT_SECONDS: '15',
@@ -102,6 +111,7 @@ describe('parseConfig', () => {
       AGC: 'on',
       COMFORT_NOISE_DBFS: '-65',
       OUTBOUND_MAX_LEAD_MS: '300',
+      HEARTBEAT_INTERVAL_MS: '2000',
     });
     assert.deepEqual(
       { ...config },
@@ -110,6 +120,10 @@ describe('parseConfig', () => {
         host: '127.0.0.1',
         publicUrl: 'https://abc123.ngrok-free.app',
         logLevel: 'debug',
+        logPretty: true,
+        recordingsDir: '/var/lib/conference/recordings',
+        recordRooms: 'always',
+        recordTracks: true,
         echoWhenAlone: true,
         roomNumberMaxDigits: 6,
         gatherTimeoutSeconds: 15,
@@ -133,6 +147,7 @@ describe('parseConfig', () => {
         agc: true,
         comfortNoiseDbfs: -65,
         outboundMaxLeadMs: 300,
+        heartbeatIntervalMs: 2000,
       },
     );
   });

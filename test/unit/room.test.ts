@@ -322,3 +322,29 @@ describe('conference: rooms', () => {
     assert.equal(conference.stats().rooms, 0);
   });
 });
+
+describe('room taps', () => {
+  test('a tap hears what a silent listener hears, every tick, without being in the room', () => {
+    const conference = new Conference({ echoWhenAlone: true });
+    const a = new RecordingTransport();
+    const p = conference.join('1', 'CAa', a);
+    const room = conference.room('1')!;
+    const tapped: Int16Array[] = [];
+    const tap = { mix: (pcm: Int16Array) => void tapped.push(Int16Array.from(pcm)) };
+    room.addTap(tap);
+    const fa = frameOf(41);
+    for (let t = 1; t <= 3; t++) {
+      p.input.pushMulaw(fa, t * 20);
+      conference.tick(t * 20);
+    }
+    assert.equal(tapped.length, 3);
+    assert.equal(room.size, 1, 'the tap is not a participant');
+    // Alone with echoWhenAlone the caller still hears itself: the tap changed nothing.
+    assert.deepEqual(a.last, Uint8Array.from(fa, (c) => (c === 0x7f ? 0xff : c)));
+    // The tap heard the room's mix: the lone talker.
+    assert.deepEqual([...tapped[2]!], [...fa].map((c) => MULAW_DECODE[c]!));
+    assert.equal(room.removeTap(tap), true);
+    conference.tick(80);
+    assert.equal(tapped.length, 3);
+  });
+});

@@ -202,3 +202,107 @@ describe('media session: bad input closes this socket with the table code and on
     assert.match(captured.warnings()[0]!.msg, /no start message in time/);
   });
 });
+
+describe('media session: issue 5 limits (bounded whatever the peer sends)', () => {
+  /** Read through a function: assert.equal(x, null) narrows the field for TypeScript. */
+  const closeCode = (socket: FakeSocket) => socket.closedWith?.code;
+  class TerminableSocket extends FakeSocket {
+    terminated = false;
+    terminate(): void {
+      this.terminated = true;
+    }
+  }
+  function limited(options: { messagesPerSecond?: number; messageBurst?: number; maxStalledFrames?: number } = {}) {
+    const conference = new Conference({ echoWhenAlone: true });
+    const clock = new ManualClock(0);
+    const captured = captureLog();
+    const socket = new TerminableSocket();
+    const session = new MediaSession(socket, { conference, clock, log: captured.log, authorizeStart: roomParameterAuthorizer(10), startTimeoutMs: 10_000, maxBufferedBytes: 16_000, maxPayloadBytes: 3200, ...options });
+    return { conference, clock, captured, socket, session };
+  }
+
+  test('a burst past the message budget closes with 1008 and one line; a steady Twilio rate never does', () => {
+    const { session, socket, captured, clock } = limited({ messagesPerSecond: 150, messageBurst: 500 });
+    session.handleText(start());
+    const frame = toMulaw(noise(SAMPLES_PER_FRAME, 100, 1));
+    // 60 s of Twilio's pace (50 media + 2 marks a second): never limited.
+    for (let i = 0; i < 3000; i++) {
+      clock.advance(20);
+      session.handleText(media(frame, 155 + i * 20));
+    }
+    assert.equal(socket.closedWith, null);
+    // 10,000 at once: the budget (500 + what refilled) runs out.
+    for (let i = 0; i < 10_000 && !socket.closedWith; i++) session.handleText(media(frame, 60_155 + i * 20));
+    assert.equal(closeCode(socket), 1008);
+    assert.ok(session.stats.messagesIn <= 3000 + 501, `${session.stats.messagesIn} messages read before the close`);
+    assert.equal(captured.warnings().length, 1);
+    assert.match(captured.warnings()[0]!.msg, /too many messages/);
+  });
+
+  test('a socket that stops draining: frames dropped (nothing queued), then the socket is dropped', () => {
+    const { conference, session, socket, captured } = limited({ maxStalledFrames: 50 });
+    session.handleText(start());
+    conference.tick(20);
+    socket.bufferedAmount = 20_000;
+    for (let i = 2; i <= 49 + 1; i++) conference.tick(20 * i);
+    assert.equal(socket.closedWith, null, 'dropping, not yet closed');
+    assert.equal(socket.sent.length, 1, 'nothing more was queued');
+    conference.tick(20 * 51);
+    assert.equal(closeCode(socket), 1008);
+    assert.ok(socket.terminated, 'dropped: a close frame cannot get through a full buffer');
+    assert.equal(conference.stats().participants, 0);
+    assert.match(captured.warnings()[0]!.msg, /socket is not reading its audio/);
+    assert.ok(session.stats.maxBufferedBytes <= 20_000);
+  });
+
+  test('a socket that drains again before the limit is kept', () => {
+    const { conference, session, socket } = limited({ maxStalledFrames: 50 });
+    session.handleText(start());
+    socket.bufferedAmount = 20_000;
+    for (let i = 1; i <= 40; i++) conference.tick(20 * i);
+    socket.bufferedAmount = 0;
+    for (let i = 41; i <= 60; i++) conference.tick(20 * i);
+    socket.bufferedAmount = 20_000;
+    for (let i = 61; i <= 100; i++) conference.tick(20 * i);
+    assert.equal(socket.closedWith, null);
+  });
+
+  test('an odd payload length is accepted (bytes of mu-law, one per sample) and reframed', () => {
+    const { conference, session, socket } = limited();
+    session.handleText(start());
+    const p = conference.participant(CALL)!;
+    session.handleText(media(new Uint8Array(161).fill(0xff), 155));
+    session.handleText(media(new Uint8Array(159).fill(0xff), 175));
+    assert.equal(socket.closedWith, null);
+    assert.equal(p.input.depth, 2);
+  });
+
+  test('timestamps going backwards or hours ahead: accepted, not filled, one info line per stream', () => {
+    const { conference, session, socket, captured } = limited();
+    session.handleText(start());
+    const p = conference.participant(CALL)!;
+    const frame = new Uint8Array(160).fill(0xff);
+    for (const ts of [10_155, 155, 3 * 3600_000, 999_999_999_999_999, 20]) session.handleText(media(frame, ts));
+    assert.equal(socket.closedWith, null);
+    assert.equal(p.input.depth, 5, 'no silence inserted for the jumps');
+    assert.equal(captured.warnings().length, 0);
+    assert.equal(captured.lines.filter((l) => /timestamp discontinuity/.test(l.msg)).length, 1);
+    session.handleText(stop);
+    assert.equal(captured.lines.find((l) => l.msg === 'stream ended')?.['discontinuities'], 4);
+  });
+
+  test('socket faults: message too big (ws already sent 1009) and heartbeat (dropped) are logged once', () => {
+    const big = limited();
+    big.session.handleText(start());
+    big.session.handleSocketFault('MESSAGE_TOO_BIG', 'Max payload size exceeded');
+    assert.equal(closeCode(big.socket), 1009);
+    assert.equal(big.conference.stats().participants, 0);
+    const dead = limited();
+    dead.session.handleText(start());
+    dead.session.handleSocketFault('HEARTBEAT_TIMEOUT', '5000 ms');
+    assert.equal(dead.socket.closedWith, null, '1006 is never sent');
+    assert.ok(dead.socket.terminated);
+    assert.equal(dead.conference.stats().participants, 0);
+    for (const x of [big, dead]) assert.equal(x.captured.warnings().length, 1);
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * The operator's dashboard: a plain HTML/CSS/JS page at /dashboard (no build step) and the live
+ * feed it reads, GET /api/live (server-sent events, behind the admin API's authentication).
+ *
+ * The page is public (it holds no data); everything it shows comes from /api with the admin token,
+ * which the page keeps in sessionStorage and sends as a bearer header (fetch, not EventSource, so
+ * the token is never in a URL the server logs). The one-click link the server prints at start
+ * carries the token in the URL fragment, which browsers never send.
+ *
+ * One snapshot of every room is built per interval (4 per second) and the same text goes to every
+ * connected dashboard, plus one at once on any conference event (join, leave, mute, hold, speech,
+ * recording), coalesced: no polling, and the cost does not grow with the number of dashboards.
+ * Nothing here runs on the mixer's 20 ms path.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import express, { type Request, type Response } from 'express';
+import type { Conference } from '../conference/conference.js';
+import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
+import type { Participant } from '../conference/participant.js';
+import type { SpeechActivity } from '../events/speech.js';
+import type { Recordings } from '../recording/recordings.js';
+import type { Admission } from '../rooms/admission.js';
+import type { Clock } from '../timing/clock.js';
+import type { Ticker } from '../timing/ticker.js';
+import { maskPhoneNumber } from './admin.js';
+
+const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
+/** Snapshots per second while anyone watches. */
+const SNAPSHOT_INTERVAL_MS = 250;
+/** Health samples: one a second, two minutes kept. */
+const HEALTH_INTERVAL_MS = 1000;
+const HEALTH_POINTS = 120;
+/** Bounds (ms) at which the tick histogram is read each second, for a per-second p99. */
+const TICK_BOUNDS_MS = Array.from({ length: 48 }, (_, i) => 0.005 * 1.25 ** i);
+
+export interface HealthSample {
+  /** Unix ms. */
+  t: number;
+  callers: number;
+  rooms: number;
+  tickP99Ms: number;
+  cpuPercent: number;
+  eventLoopP99Ms: number;
+  rssMb: number;
+}
+
+export interface LiveDeps {
+  conference: Conference;
+  directory: RoomDirectory;
+  admission: Admission;
+  speech: SpeechActivity;
+  recordings: Recordings;
+  ticker: Ticker;
+  clock: Clock;
+}
+
+/** Static files of the page: /dashboard, /dashboard/app.js, /dashboard/style.css. */
+export function dashboardPage(): express.Router {
+  const router = express.Router();
+  const html = readFileSync(joinPath(PUBLIC_DIR, 'index.html'), 'utf8');
+  const security = (res: Response) =>
+    res.set({
+      'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      'Referrer-Policy': 'no-referrer',
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+    });
+  router.get(['/dashboard', '/dashboard/'], (_req, res) => {
+    security(res).type('html').send(html);
+  });
+  router.use('/dashboard', (req, res, next) => {
+    security(res);
+    next();
+  }, express.static(PUBLIC_DIR, { index: false, dotfiles: 'deny', fallthrough: true }));
+  return router;
+}
+
+/** The live feed, GET /live (mount behind the admin API's authentication). */
+export class LiveFeed {
+  private readonly clients = new Set<Response>();
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private readonly history: HealthSample[] = [];
+  private pending = false;
+  private building = false;
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private lastCpu = process.cpuUsage();
+  private lastCpuAtMs = performance.now();
+  private lastTickCounts: number[] | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: LiveDeps) {
+    const soon = () => this.soon();
+    const c = deps.conference;
+    c.on('participantJoined', soon);
+    c.on('participantLeft', soon);
+    c.on('participantMuted', soon);
+    c.on('participantHeld', soon);
+    c.on('participantSpeech', soon);
+    c.on('roomClosed', soon);
+    deps.recordings.on('started', soon);
+    deps.recordings.on('stopped', soon);
+  }
+
+  router(): express.Router {
+    const router = express.Router();
+    router.get('/live', (req: Request, res: Response) => this.attach(req, res));
+    return router;
+  }
+
+  /** Ends every stream and stops the timers (server shutdown). */
+  close(): void {
+    this.closed = true;
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+    this.stopTimers();
+  }
+
+  private attach(req: Request, res: Response): void {
+    if (this.closed) return void res.status(503).end();
+    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    this.clients.add(res);
+    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify(this.history)}\n\n`);
+    req.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0) this.stopTimers();
+    });
+    this.startTimers();
+    this.soon();
+  }
+
+  private startTimers(): void {
+    if (!this.snapshotTimer) {
+      this.snapshotTimer = setInterval(() => this.soon(), SNAPSHOT_INTERVAL_MS);
+      this.snapshotTimer.unref();
+    }
+    if (!this.healthTimer) {
+      this.loop.enable();
+      this.sampleHealth(); // starts the per-second deltas
+      this.healthTimer = setInterval(() => this.broadcast('health', this.sampleHealth()), HEALTH_INTERVAL_MS);
+      this.healthTimer.unref();
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.snapshotTimer = this.healthTimer = null;
+    this.loop.disable();
+    this.lastTickCounts = null;
+  }
+
+  /** A snapshot goes out on the next turn of the event loop (events in one tick coalesce). */
+  private soon(): void {
+    if (this.pending || this.clients.size === 0) return;
+    this.pending = true;
+    setImmediate(() => {
+      this.pending = false;
+      if (this.building) return void this.soon();
+      this.building = true;
+      this.snapshot()
+        .then((s) => this.broadcast('snapshot', s))
+        .catch(() => {})
+        .finally(() => (this.building = false));
+    });
+  }
+
+  private broadcast(event: string, data: unknown): void {
+    if (this.clients.size === 0) return;
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const res of this.clients) res.write(text);
+  }
+
+  private async snapshot() {
+    const { conference, directory, admission, speech, recordings, clock } = this.deps;
+    const records = await directory.list();
+    const byId = new Map<string, RoomRecord>(records.map((r) => [r.id, r]));
+    const ids = new Set<string>([...byId.keys(), ...conference.listRooms().map((r) => r.id)]);
+    const wallOffsetMs = Date.now() - clock.nowMs();
+    const nowMs = clock.nowMs();
+    const participant = (p: Participant) => ({
+      callSid: p.callSid,
+      seat: p.info.seat ?? null,
+      // A /join browser has no number; everyone else's is masked as in the admin API.
+      from: p.info.from === 'browser' ? 'browser' : maskPhoneNumber(p.info.from),
+      joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
+      joinedForSeconds: Math.max(0, Math.round((nowMs - p.joinedAtMs) / 1000)),
+      muted: p.muted,
+      hold: p.onHold,
+      talking: speech.isTalking(p.callSid),
+      levelDbfs: Math.round(Math.max(-96, p.talk.state.levelDbfs) * 10) / 10,
+      jitterDepthFrames: p.input.stats.depth,
+      jitterMs: p.input.stats.jitterMs,
+    });
+    const rooms = [...ids].sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0)).map((id) => {
+      const record = byId.get(id) ?? null;
+      const live = conference.room(id);
+      const people = (live?.participants() ?? []).map(participant).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
+      return {
+        id,
+        label: record?.label ?? null,
+        hasPin: Boolean(record?.pinHash),
+        locked: record?.locked ?? false,
+        administered: record !== null,
+        seatLimit: admission.seatLimit(record),
+        recording: recordings.isRecording(id),
+        participants: people,
+      };
+    });
+    return { t: Date.now(), rooms };
+  }
+
+  private sampleHealth(): HealthSample {
+    const { conference, ticker } = this.deps;
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.lastCpu);
+    const cpuPercent = ((cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastCpuAtMs)) * 100;
+    this.lastCpu = process.cpuUsage();
+    this.lastCpuAtMs = now;
+    // p99 of the ticks of the last second, from the difference of cumulative bucket counts.
+    const counts = TICK_BOUNDS_MS.map((ms) => ticker.tickDuration.countAtMost(ms));
+    const total = ticker.tickDuration.count;
+    let tickP99Ms = 0;
+    if (this.lastTickCounts) {
+      const lastTotal = this.lastTickCounts[this.lastTickCounts.length - 1]!;
+      const n = total - lastTotal;
+      if (n > 0) {
+        const rank = Math.ceil(0.99 * n);
+        const index = TICK_BOUNDS_MS.findIndex((_, i) => counts[i]! - this.lastTickCounts![i]! >= rank);
+        tickP99Ms = index < 0 ? ticker.tickDuration.max : TICK_BOUNDS_MS[index]!;
+      }
+    }
+    this.lastTickCounts = [...counts, total];
+    const stats = conference.stats();
+    const sample: HealthSample = {
+      t: Date.now(),
+      callers: conference.stats().participants,
+      rooms: stats.rooms,
+      tickP99Ms: Math.round(tickP99Ms * 1000) / 1000,
+      cpuPercent: Math.round(cpuPercent * 10) / 10,
+      eventLoopP99Ms: Math.round(((this.loop.count > 0 ? this.loop.percentile(99) : 0) / 1e6) * 100) / 100,
+      rssMb: Math.round(process.memoryUsage.rss() / 1e5) / 10,
+    };
+    this.loop.reset();
+    this.history.push(sample);
+    if (this.history.length > HEALTH_POINTS) this.history.shift();
+    return sample;
+  }
+}

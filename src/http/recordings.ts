@@ -1,0 +1,56 @@
+/**
+ * Recording routes of the admin API (mounted behind its authentication, under /api):
+ *
+ *   POST   /api/rooms/:id/recording   {tracks?: boolean}  start recording a live room   201
+ *   DELETE /api/rooms/:id/recording                       stop it (files complete)      200
+ *   GET    /api/recordings                                every recording, newest first
+ *   GET    /api/recordings/:rid[?track=seat2]             the WAV (audio/wav)
+ *   DELETE /api/recordings/:rid                           delete it and its tracks
+ *
+ * Errors as the admin API's: {error: {code, message}} with 400, 404, 409.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { RecordingError, type Recordings } from '../recording/recordings.js';
+
+const STATUS = { BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409 } as const;
+const startBody = z.strictObject({ tracks: z.boolean().optional() });
+
+export function recordingsApi(recordings: Recordings): express.Router {
+  const router = express.Router();
+  const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) =>
+    handler(req, res).catch((error: unknown) => {
+      if (error instanceof RecordingError) return void res.status(STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
+      next(error);
+    });
+
+  router.post('/rooms/:id/recording', route(async (req, res) => {
+    const body = startBody.safeParse(req.body ?? {});
+    if (!body.success) throw new RecordingError('BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+    const info = await recordings.start(String(req.params['id']), { tracks: body.data.tracks });
+    res.status(201).location(`/api/recordings/${info.id}`).json(info);
+  }));
+
+  router.delete('/rooms/:id/recording', route(async (req, res) => {
+    res.json(await recordings.stop(String(req.params['id'])));
+  }));
+
+  router.get('/recordings', route(async (_req, res) => {
+    res.json({ recordings: await recordings.list() });
+  }));
+
+  router.get('/recordings/:rid', route(async (req, res) => {
+    const track = typeof req.query['track'] === 'string' ? req.query['track'] : undefined;
+    const path = await recordings.filePath(String(req.params['rid']), track);
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    res.type('audio/wav').set('Content-Disposition', `attachment; filename="${name}"`);
+    await new Promise<void>((resolve, reject) => res.sendFile(path, { dotfiles: 'deny' }, (error) => (error ? reject(error) : resolve())));
+  }));
+
+  router.delete('/recordings/:rid', route(async (req, res) => {
+    await recordings.delete(String(req.params['rid']));
+    res.json({ id: req.params['rid'], deleted: true });
+  }));
+
+  return router;
+}

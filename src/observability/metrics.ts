@@ -1,0 +1,313 @@
+/**
+ * Prometheus metrics (prom-client) for GET /metrics.
+ *
+ * Nothing here runs on the mixer's 20 ms path: gauges and the per-call counters are read from the
+ * conference, the ticker and the live sessions when Prometheus scrapes; the only things counted as
+ * they happen are rare events (a call leaving, a socket closing, a webhook answered), each one
+ * addition. A call's counters are folded into the totals when it leaves, so totals never go back.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Conference } from '../conference/conference.js';
+import type { Participant } from '../conference/participant.js';
+import type { StatusCallbacks } from '../events/statusCallbacks.js';
+import type { MediaSession } from '../media/session.js';
+import type { DurationHistogram } from '../timing/histogram.js';
+import type { Ticker } from '../timing/ticker.js';
+
+/** Bucket bounds (ms) of the tick-duration histogram: a tick has 20 ms; past 10 ms is trouble. */
+export const TICK_BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50] as const;
+/** Webhook latency buckets (seconds): Twilio waits 15 s, callers notice 0.5 s. */
+const WEBHOOK_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** The webhook paths measured; anything else under /voice is `other`. */
+const WEBHOOK_ROUTES = new Set(['/voice', '/voice/room', '/voice/pin', '/voice/status']);
+
+export interface MetricsSources {
+  conference: Conference;
+  ticker: Ticker;
+  /** The live media sessions (for outbound lead and slow-socket drops). */
+  sessions: () => Iterable<MediaSession>;
+  statusCallbacks: StatusCallbacks | null;
+  /** Event-loop delay p99 and max, ms (from the server's monitor). */
+  eventLoopDelayMs: () => { p99: number; max: number };
+  /** Twilio signatures are checked (TWILIO_AUTH_TOKEN set): 400/403 answers count as signature failures. */
+  signatureChecks: boolean;
+  /** Recordings being written now (0 without the recorder). */
+  activeRecordings?: () => number;
+}
+
+interface InputTotals {
+  framesIn: number;
+  concealed: number;
+  underruns: number;
+  overflowDrops: number;
+  driftDrops: number;
+  framesMixed: number;
+}
+
+const zeroInput = (): InputTotals => ({ framesIn: 0, concealed: 0, underruns: 0, overflowDrops: 0, driftDrops: 0, framesMixed: 0 });
+
+function addInput(into: InputTotals, p: Participant): void {
+  const q = p.input.stats;
+  into.framesIn += q.framesIn;
+  into.concealed += q.concealed;
+  into.underruns += q.underruns;
+  into.overflowDrops += q.overflowDrops;
+  into.driftDrops += q.driftDrops;
+  into.framesMixed += p.stats.framesMixed;
+}
+
+/** A counter whose value is a running total kept elsewhere: set at scrape time. */
+function totalCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void): Counter<string> {
+  return new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      read((labels, value) => {
+        if (value > 0) this.inc(labels, value);
+        else this.inc(labels, 0);
+      });
+    },
+  });
+}
+
+/** A DurationHistogram exposed as a Prometheus histogram (ms buckets converted to seconds). */
+function durationHistogramMetric(name: string, help: string, source: () => DurationHistogram) {
+  return {
+    name,
+    help,
+    type: 'histogram' as const,
+    aggregator: 'sum' as const,
+    get() {
+      const h = source();
+      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = TICK_BUCKETS_MS.map((ms) => ({ metricName: `${name}_bucket`, labels: { le: String(ms / 1000) }, value: h.countAtMost(ms) }));
+      values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
+      values.push({ metricName: `${name}_sum`, labels: {}, value: h.sum / 1000 });
+      values.push({ metricName: `${name}_count`, labels: {}, value: h.count });
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+    reset() {},
+  };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  /** Input counters of calls that have left. */
+  private readonly goneInput = zeroInput();
+  private goneSlowSocketDrops = 0;
+  private goneClears = 0;
+  private defaultMetrics = false;
+  private readonly wsCloses = new Counter({ name: 'conference_websocket_closes_total', help: 'Media Stream WebSockets closed, by close code', labelNames: ['code'], registers: [this.registry] });
+  private readonly webhookSeconds = new Histogram({
+    name: 'conference_webhook_duration_seconds',
+    help: 'Time to answer a Twilio voice webhook, by route and HTTP status',
+    labelNames: ['route', 'status'],
+    buckets: WEBHOOK_BUCKETS_S,
+    registers: [this.registry],
+  });
+  private readonly signatureFailures = new Counter({
+    name: 'conference_signature_failures_total',
+    help: 'Requests refused for a missing (HTTP 400 without the header) or wrong (HTTP 403) X-Twilio-Signature: voice webhooks and /media upgrades',
+    labelNames: ['route', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly upgradesRefused = new Counter({
+    name: 'conference_media_upgrades_refused_total',
+    help: 'WebSocket upgrades to /media refused before a socket opened, by HTTP status',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+
+  constructor(private readonly sources: MetricsSources) {
+    const r = this.registry;
+    const { conference, ticker } = sources;
+    conference.on('participantLeft', (p) => addInput(this.goneInput, p));
+
+    new Gauge({
+      name: 'conference_callers',
+      help: 'Participants in rooms now',
+      registers: [r],
+      collect() {
+        this.set(conference.stats().participants);
+      },
+    });
+    new Gauge({ name: 'conference_rooms', help: 'Rooms open now', registers: [r], collect() { this.set(conference.stats().rooms); } });
+    totalCounter(r, 'conference_ticks_total', 'Mixer ticks run', [], (set) => set({}, ticker.stats.ticks));
+    totalCounter(r, 'conference_late_ticks_total', 'Mixer ticks that started half a period or more after their deadline', [], (set) => set({}, ticker.stats.lateTicks));
+    totalCounter(r, 'conference_skipped_ticks_total', 'Mixer ticks skipped when the clock resynchronised after a long stall', [], (set) => set({}, ticker.stats.skippedTicks));
+    r.registerMetric(durationHistogramMetric('conference_tick_duration_seconds', 'Work time of one mixer tick (all rooms)', () => ticker.tickDuration) as never);
+    r.registerMetric(durationHistogramMetric('conference_tick_lateness_seconds', 'How late each mixer tick started after its deadline', () => ticker.lateness) as never);
+
+    totalCounter(r, 'conference_frames_in_total', '20 ms frames received from callers', [], (set) => set({}, this.inputTotals().framesIn));
+    totalCounter(r, 'conference_frames_out_total', '20 ms frames of mix sent to callers', [], (set) => set({}, conference.stats().framesSent));
+    totalCounter(r, 'conference_frames_concealed_total', 'Frames concealed because the caller\'s frame had not arrived at its tick', [], (set) => set({}, this.inputTotals().concealed));
+    totalCounter(r, 'conference_frames_dropped_total', 'Frames dropped, by reason (jitter buffer full, standing delay taken back, outbound socket not draining)', ['reason'], (set) => {
+      const t = this.inputTotals();
+      set({ reason: 'overflow' }, t.overflowDrops);
+      set({ reason: 'drift' }, t.driftDrops);
+      set({ reason: 'slow_socket' }, this.goneSlowSocketDrops + this.sum((s) => s.stats.framesDroppedSlowSocket));
+    });
+    totalCounter(r, 'conference_outbound_clears_total', '`clear` messages sent because audio queued at Twilio grew past OUTBOUND_MAX_LEAD_MS', [], (set) => set({}, this.goneClears + this.sum((s) => s.stats.clears)));
+    const self = this;
+    new Gauge({
+      name: 'conference_jitter_buffer_depth_frames',
+      help: 'Frames waiting in the callers\' jitter buffers now (mean and max over callers)',
+      labelNames: ['stat'],
+      registers: [r],
+      collect() {
+        let n = 0;
+        let sum = 0;
+        let max = 0;
+        for (const room of conference.listRooms()) {
+          for (const p of room.participants()) {
+            const d = p.input.stats.depth;
+            n++;
+            sum += d;
+            if (d > max) max = d;
+          }
+        }
+        this.set({ stat: 'mean' }, n ? sum / n : 0);
+        this.set({ stat: 'max' }, max);
+      },
+    });
+    new Gauge({
+      name: 'conference_outbound_lead_seconds',
+      help: 'Audio queued at Twilio ahead of the callers\' ears, as the last mark measured (mean and max over calls)',
+      labelNames: ['stat'],
+      registers: [r],
+      collect() {
+        let n = 0;
+        let sum = 0;
+        let max = 0;
+        for (const s of self.sources.sessions()) {
+          if (s.callSid === null) continue;
+          n++;
+          sum += s.stats.leadMs;
+          if (s.stats.leadMs > max) max = s.stats.leadMs;
+        }
+        this.set({ stat: 'mean' }, n ? sum / n / 1000 : 0);
+        this.set({ stat: 'max' }, max / 1000);
+      },
+    });
+    new Gauge({
+      name: 'conference_event_loop_delay_seconds',
+      help: 'Event-loop delay since start (p99 and max)',
+      labelNames: ['stat'],
+      registers: [r],
+      collect() {
+        const d = sources.eventLoopDelayMs();
+        this.set({ stat: 'p99' }, d.p99 / 1000);
+        this.set({ stat: 'max' }, d.max / 1000);
+      },
+    });
+    totalCounter(r, 'conference_status_callbacks_total', 'Status callbacks, by outcome (delivered, failed: gave up after the retries, dropped: queue full)', ['outcome'], (set) => {
+      const s = sources.statusCallbacks?.stats;
+      set({ outcome: 'delivered' }, s?.delivered ?? 0);
+      set({ outcome: 'failed' }, s?.failed ?? 0);
+      set({ outcome: 'dropped' }, s?.dropped ?? 0);
+    });
+    new Gauge({ name: 'conference_recordings_active', help: 'Recordings being written now', registers: [r], collect() { this.set(sources.activeRecordings?.() ?? 0); } });
+  }
+
+  /** A media session has ended: keep its counters in the totals. */
+  sessionEnded(session: MediaSession): void {
+    this.goneSlowSocketDrops += session.stats.framesDroppedSlowSocket;
+    this.goneClears += session.stats.clears;
+  }
+
+  /** A Media Stream WebSocket closed with this code (1000, 1001, 1008 ...). */
+  webSocketClosed(code: number): void {
+    this.wsCloses.inc({ code: String(code) });
+  }
+
+  /** Express middleware timing the voice webhooks (mount before them). */
+  webhookTimer() {
+    return (req: Request, res: Response, next: NextFunction) => {
+      if (req.method !== 'POST' || !req.path.startsWith('/voice')) return next();
+      const startNs = process.hrtime.bigint();
+      const route = WEBHOOK_ROUTES.has(req.path) ? req.path : 'other';
+      res.once('finish', () => {
+        const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+        this.webhookSeconds.observe({ route, status: String(res.statusCode) }, seconds);
+        const reason = this.sources.signatureChecks ? signatureFailure(res.statusCode, req.get('x-twilio-signature') !== undefined) : null;
+        if (reason) this.signatureFailures.inc({ route, reason });
+      });
+      next();
+    };
+  }
+
+  /** A /media upgrade was refused with this HTTP status (see observeUpgrades). */
+  upgradeRefused(status: number, hasSignature: boolean): void {
+    this.upgradesRefused.inc({ status: String(status) });
+    const reason = this.sources.signatureChecks ? signatureFailure(status, hasSignature) : null;
+    if (reason) this.signatureFailures.inc({ route: '/media', reason });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text. */
+  render(): Promise<string> {
+    // The process metrics start with the first scrape: a server nobody scrapes pays nothing.
+    if (!this.defaultMetrics) {
+      this.defaultMetrics = true;
+      collectDefaultMetrics({ register: this.registry, prefix: 'conference_' });
+    }
+    return this.registry.metrics();
+  }
+
+  private inputTotals(): InputTotals {
+    const t = { ...this.goneInput };
+    for (const room of this.sources.conference.listRooms()) for (const p of room.participants()) addInput(t, p);
+    return t;
+  }
+
+  private sum(read: (s: MediaSession) => number): number {
+    let total = 0;
+    for (const s of this.sources.sessions()) total += read(s);
+    return total;
+  }
+}
+
+type VerifyDone = (ok: boolean, code?: number, message?: string) => void;
+
+/**
+ * Wraps a WebSocket `verifyClient`, telling `onRefused` of each refusal (its HTTP status, and
+ * whether the request carried X-Twilio-Signature) without changing any verdict.
+ */
+export function observeUpgrades<I extends { req: { headers: Record<string, string | string[] | undefined> } }>(
+  verify: (info: I, done: VerifyDone) => void,
+  onRefused: (status: number, hasSignature: boolean) => void,
+): (info: I, done: VerifyDone) => void {
+  return (info, done) =>
+    verify(info, (ok, code, message) => {
+      if (!ok) onRefused(code ?? 0, info.req.headers['x-twilio-signature'] !== undefined);
+      done(ok, code, message);
+    });
+}
+
+/**
+ * Signature refusals (only while signatures are checked): a 400 or 403 to a request without
+ * X-Twilio-Signature (missing), or a 403 to one with it (invalid).
+ */
+function signatureFailure(status: number, hasSignature: boolean): 'invalid' | 'missing' | null {
+  if (status !== 400 && status !== 403) return null;
+  if (!hasSignature) return 'missing';
+  return status === 403 ? 'invalid' : null;
+}
+
+/** A Set of live sessions that tells the metrics when one is removed (its socket closed). */
+export class ObservedSessions extends Set<MediaSession> {
+  constructor(private readonly onRemoved: (session: MediaSession) => void) {
+    super();
+  }
+
+  override delete(session: MediaSession): boolean {
+    if (this.has(session)) this.onRemoved(session);
+    return super.delete(session);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Issue 7: the dashboard in a real browser (Debian's chromium through playwright-core). The page
+ * loads with the token from the one-click link, shows a room whose simulated callers join and
+ * leave live, a mute click mutes that caller (the other callers' measured audio shows it), an
+ * API error is shown in the page, and a screenshot is saved to test/artifacts/dashboard.png.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { browserSkipReason, launchChromium, type LaunchedBrowser } from '../helpers/browser.js';
+import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+// Run inside the page by playwright (the project's tsconfig has no DOM types).
+declare const document: any;
+declare const sessionStorage: any;
+
+const ADMIN = 'admin-test-token-0123456789abcdef';
+const ARTIFACTS = joinPath(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
+const skip = browserSkipReason();
+const measured: string[] = [];
+after(() => {
+  if (measured.length) console.log(`# measured: ${measured.join('; ')}`);
+});
+
+describe('dashboard in chromium', { skip: skip ?? false }, () => {
+  let t: TestServer;
+  let chromium: LaunchedBrowser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  before(async () => {
+    t = await startTestServer({ ADMIN_TOKEN: ADMIN });
+    chromium = await launchChromium([], { viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    page = await chromium.context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      // The API's own 4xx answers are expected (the error test); anything else is a bug.
+      if (m.type() === 'error' && !/Failed to load resource: .* (404|409)/.test(m.text())) pageErrors.push(m.text());
+    });
+    page.on('dialog', (d) => void d.accept());
+  });
+  after(async () => {
+    await chromium?.close();
+    await t?.close();
+  });
+
+  test('loads from the one-click link, keeps the token out of the URL and the logs, connects live', async () => {
+    await page.goto(`${t.baseUrl}/dashboard#token=${encodeURIComponent(ADMIN)}`);
+    await page.locator('#connection', { hasText: 'Live' }).waitFor({ timeout: 5000 });
+    assert.equal(new URL(page.url()).hash, '', 'the token is taken out of the address bar');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('conference.adminToken')), ADMIN);
+    await page.locator('#no-rooms').waitFor({ state: 'visible' });
+    assert.ok(!JSON.stringify(t.captured.lines).includes(ADMIN), 'the token is in no server log line');
+    // Health charts fill in once a second.
+    await page.locator('.metric[data-metric="callers"] .value', { hasText: '0' }).waitFor({ timeout: 3000 });
+  });
+
+  test('a room with callers joining and leaving, live; a mute click mutes that caller', async () => {
+    const a = await join(t.baseUrl, ['7500'], { from: '+12025550101' });
+    const rows = page.locator('[data-room="7500"] tr.person');
+    await page.locator('[data-room="7500"]').waitFor({ timeout: 3000 });
+    await rows.first().waitFor();
+    const b = await join(t.baseUrl, ['7500'], { from: '+12025550102' });
+    const c = await join(t.baseUrl, ['7500'], { from: '+12025550103' });
+    const d = await join(t.baseUrl, ['7500'], { from: '+12025550104' });
+    await page.waitForFunction(() => document.querySelectorAll('[data-room="7500"] tr.person').length === 4, undefined, { timeout: 3000 });
+    assert.deepEqual(await rows.locator('td.from').allTextContents(), ['+1******0101', '+1******0102', '+1******0103', '+1******0104']);
+    assert.deepEqual(await rows.locator('td.seat').allTextContents(), ['1', '2', '3', '4']);
+    await d.stream.stop();
+    await page.waitForFunction(() => document.querySelectorAll('[data-room="7500"] tr.person').length === 3, undefined, { timeout: 3000 });
+
+    // A and B talk (tones); C listens. Mute A from the page halfway.
+    const t0 = performance.now() + 300;
+    const plays = [a.stream.play(toneMulaw(700, -20, 4000), t0), b.stream.play(toneMulaw(1100, -20, 4000), t0)];
+    await sleep(t0 - performance.now() + 1000);
+    // The speaking indicator and level meter show A talking.
+    const rowA = page.locator(`tr[data-call-sid="${a.callSid}"]`);
+    await page.waitForFunction((sid) => document.querySelector(`tr[data-call-sid="${sid}"]`)?.classList.contains('talking'), a.callSid, { timeout: 2000 });
+    const levelA = Number(await rowA.locator('.meter').getAttribute('aria-valuenow'));
+    assert.ok(levelA > -30 && levelA < -15, `A's meter at ${levelA} dBFS`);
+    const muteA = rowA.getByRole('button', { name: 'Mute seat 1' });
+    await muteA.focus();
+    await page.keyboard.press('Enter'); // keyboard, as an operator without a mouse would
+    await until(() => t.server.conference.participant(a.callSid)?.muted === true, 'A muted on the server');
+    const mutedAt = performance.now();
+    await rowA.locator('.muted-badge').waitFor({ state: 'visible', timeout: 2000 });
+    assert.equal(await rowA.locator('.act-mute').textContent(), 'Unmute');
+    await sleep(Math.max(0, t0 + 3000 - performance.now()));
+    await page.screenshot({ path: joinPath(await mkdir(ARTIFACTS, { recursive: true }).then(() => ARTIFACTS), 'dashboard.png') });
+    await Promise.all(plays);
+
+    const ref700 = sentToneDbfs(700, -20);
+    const ref1100 = sentToneDbfs(1100, -20);
+    const before = { b: heardToneDbfs(b.stream, 700, t0 + 300, mutedAt - 200) - ref700, c: heardToneDbfs(c.stream, 700, t0 + 300, mutedAt - 200) - ref700 };
+    const afterMute = { b: heardToneDbfs(b.stream, 700, mutedAt + 300, t0 + 3800) - ref700, c: heardToneDbfs(c.stream, 700, mutedAt + 300, t0 + 3800) - ref700 };
+    const cHearsB = heardToneDbfs(c.stream, 1100, mutedAt + 300, t0 + 3800) - ref1100;
+    measured.push(`dashboard mute: A heard by B ${before.b.toFixed(1)} -> ${afterMute.b.toFixed(1)} dB, by C ${before.c.toFixed(1)} -> ${afterMute.c.toFixed(1)} dB; C hears B ${cHearsB.toFixed(1)} dB`);
+    assert.ok(Math.abs(before.b) <= 1 && Math.abs(before.c) <= 1, `A heard before the mute (${before.b.toFixed(2)}, ${before.c.toFixed(2)} dB)`);
+    assert.ok(afterMute.b < -40 && afterMute.c < -40, `A not heard after the mute (${afterMute.b.toFixed(1)}, ${afterMute.c.toFixed(1)} dB)`);
+    assert.ok(Math.abs(cHearsB) <= 1, `B still heard (${cHearsB.toFixed(2)} dB)`);
+
+    // Leaving, live.
+    await c.stream.stop();
+    await page.waitForFunction(() => document.querySelectorAll('[data-room="7500"] tr.person').length === 2, undefined, { timeout: 3000 });
+    await Promise.all([a.stream.stop(), b.stream.stop()]);
+    await page.waitForFunction(() => !document.querySelector('[data-room="7500"]'), undefined, { timeout: 3000 });
+  });
+
+  test('create a room from the form; an API error is shown in the page', async () => {
+    await page.fill('#room-id', '7600');
+    await page.fill('#room-label', 'Board call');
+    await page.fill('#room-pin', '2468');
+    await page.click('#create-form button[type=submit]');
+    await page.locator('[data-room="7600"] .room-label', { hasText: 'Board call' }).waitFor({ timeout: 3000 });
+    assert.equal(await page.locator('[data-room="7600"] .badge.pin').isVisible(), true);
+    await page.fill('#room-id', '7600');
+    await page.click('#create-form button[type=submit]');
+    await page.locator('#alert', { hasText: 'room 7600 exists' }).waitFor({ timeout: 3000 });
+    await page.getByRole('button', { name: 'Lock room 7600' }).click();
+    await page.locator('[data-room="7600"] .badge.locked').waitFor({ state: 'visible', timeout: 3000 });
+    await page.getByRole('button', { name: 'End and delete room 7600' }).click();
+    await page.waitForFunction(() => !document.querySelector('[data-room="7600"]'), undefined, { timeout: 3000 });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('a wrong token is refused and asks to sign in again', async () => {
+    const other = await chromium.context.newPage();
+    await other.goto(`${t.baseUrl}/dashboard#token=${'x'.repeat(32)}`);
+    await other.locator('#sign-in').waitFor({ state: 'visible', timeout: 3000 });
+    await other.locator('#alert', { hasText: 'refused' }).waitFor({ timeout: 3000 });
+    assert.equal(await other.evaluate(() => sessionStorage.getItem('conference.adminToken')), null);
+    await other.close();
+  });
+});
