@@ -53,3 +53,17 @@ export function decodeMulaw(src: Uint8Array, dst: Int16Array): void {
 export function encodeMulaw(src: Int16Array, dst: Uint8Array): void {
   for (let i = 0; i < src.length; i++) dst[i] = MULAW_ENCODE[src[i]! & 0xffff]!;
 }
+
+/** A new mu-law array of `pcm`: for tools and tests (the 20 ms path encodes into its own buffers). */
+export function toMulaw(pcm: Int16Array): Uint8Array {
+  const out = new Uint8Array(pcm.length);
+  encodeMulaw(pcm, out);
+  return out;
+}
+
+/** A new PCM array of `mulaw`: for tools and tests (the 20 ms path decodes into its own buffers). */
+export function fromMulaw(mulaw: Uint8Array): Int16Array {
+  const out = new Int16Array(mulaw.length);
+  decodeMulaw(mulaw, out);
+  return out;
+}

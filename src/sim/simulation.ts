@@ -7,7 +7,7 @@
  */
 import { bestFrameLag, dB, estimateGains, percentile } from '../audio/analysis.js';
 import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
-import { decodeMulaw, encodeMulaw, MULAW_SILENCE } from '../audio/mulaw.js';
+import { fromMulaw, MULAW_SILENCE, toMulaw } from '../audio/mulaw.js';
 import { monotonicClock } from '../timing/clock.js';
 import { dialIn } from './twimlFollower.js';
 import { randomSid, SimulatedStream, type CloseInfo } from './simulatedStream.js';
@@ -67,17 +67,6 @@ export interface SimulationReport {
   pairs: PairMeasure[];
 }
 
-export function toMulaw(pcm: Int16Array): Uint8Array {
-  const out = new Uint8Array(pcm.length);
-  encodeMulaw(pcm, out);
-  return out;
-}
-
-export function fromMulaw(mulaw: Uint8Array): Int16Array {
-  const out = new Int16Array(mulaw.length);
-  decodeMulaw(mulaw, out);
-  return out;
-}
 
 /** Where a caller's audio starts in its outbound stream: on a frame boundary, as a talker's frames are. */
 export function startSampleOf(caller: Pick<SimCaller, 'startOffsetMs'>): number {

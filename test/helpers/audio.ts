@@ -1,6 +1,5 @@
 /** Signals for tests: tones and noise as 8 kHz 16-bit PCM, and mu-law conversions. */
 import { FULL_SCALE, SAMPLE_RATE_HZ } from '../../src/audio/format.js';
-import { decodeMulaw, encodeMulaw } from '../../src/audio/mulaw.js';
 
 /** A sine of `frequencyHz` whose peak is `peakDbfs` relative to full scale. */
 export function tone(frequencyHz: number, peakDbfs: number, durationMs: number, phase = 0): Int16Array {
@@ -29,17 +28,7 @@ export function noise(samples: number, peak: number, seed = 1): Int16Array {
   return Int16Array.from({ length: samples }, () => Math.round((rand() * 2 - 1) * peak));
 }
 
-export function toMulaw(pcm: Int16Array): Uint8Array {
-  const out = new Uint8Array(pcm.length);
-  encodeMulaw(pcm, out);
-  return out;
-}
-
-export function fromMulaw(mulaw: Uint8Array): Int16Array {
-  const out = new Int16Array(mulaw.length);
-  decodeMulaw(mulaw, out);
-  return out;
-}
+export { fromMulaw, toMulaw } from '../../src/audio/mulaw.js';
 
 /**
  * Speech-like test signal: bursts of noise 150-500 ms long ("syllables") separated by 60-250 ms

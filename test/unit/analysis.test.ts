@@ -8,29 +8,19 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { bestFrameLag, dB, estimateGains, peakDbfs, percentile, rmsDbfs, toneDbfs } from '../../src/audio/analysis.js';
+import { prng } from '../helpers/audio.js';
 
 const FULL_SCALE = 32768;
 const RATE = 8000;
 const FRAME = 160; // 20 ms at 8 kHz
 const SINE_RMS_DB = 20 * Math.log10(1 / Math.SQRT2); // -3.0103
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function sineF(frequencyHz: number, amplitude: number, n: number, phase = 0): Float64Array {
   return Float64Array.from({ length: n }, (_, i) => amplitude * Math.sin((2 * Math.PI * frequencyHz * i) / RATE + phase));
 }
 
 function noise(seed: number, n: number, amplitude: number): Int16Array {
-  const random = mulberry32(seed);
+  const random = prng(seed);
   return Int16Array.from({ length: n }, () => Math.round((random() * 2 - 1) * amplitude));
 }
 
@@ -78,7 +68,7 @@ describe('levels', () => {
 
 describe('toneDbfs', () => {
   test('reads a sine\'s RMS level within 0.1 dB, at bin and off-bin frequencies, any phase', () => {
-    const random = mulberry32(3);
+    const random = prng(3);
     for (const f of [300, 440, 1000, 1234.5, 3000, 3333.3]) {
       for (const peakDb of [-3, -20, -45]) {
         const amplitude = FULL_SCALE * 10 ** (peakDb / 20);

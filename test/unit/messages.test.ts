@@ -17,19 +17,9 @@ import {
   type ParseResult,
   type TwilioMessage,
 } from '../../src/media/messages.js';
+import { prng } from '../helpers/audio.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function lines(path: string): string[] {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
@@ -276,7 +266,7 @@ describe('accepted variations', () => {
 
 describe('robustness: 2,000 random and mutated inputs never throw', () => {
   test('truncations, byte flips, field deletions, type swaps and random strings', () => {
-    const random = mulberry32(0xbadc0de);
+    const random = prng(0xbadc0de);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const bases = [...Object.values(VALID).map((m) => JSON.stringify(m)), ...lines(`${FIXTURES_DIR}twilio-captured.jsonl`)];
     const strange: unknown[] = [null, 0, -1, 1e308, '', 'x'.repeat(1000), [], {}, true, '__proto__', { constructor: 1 }];

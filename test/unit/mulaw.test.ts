@@ -8,21 +8,11 @@ import { describe, test } from 'node:test';
 import alawmulaw from 'alawmulaw';
 
 import { decodeMulaw, encodeMulaw, MULAW_DECODE, MULAW_ENCODE, MULAW_SILENCE } from '../../src/audio/mulaw.js';
+import { prng } from '../helpers/audio.js';
 
 const ref = alawmulaw.mulaw;
 
 /** Small seeded PRNG (mulberry32), so failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('mu-law tables against alawmulaw', () => {
   test('MULAW_DECODE equals mulaw.decodeSample for all 256 codes', () => {
     assert.equal(MULAW_DECODE.length, 256);
@@ -48,7 +38,7 @@ describe('mu-law tables against alawmulaw', () => {
   });
 
   test('decodeMulaw / encodeMulaw over arrays equal mulaw.decode / mulaw.encode on a random signal', () => {
-    const random = mulberry32(0x5eed);
+    const random = prng(0x5eed);
     const n = 10_000;
     const codes = new Uint8Array(n);
     const pcm = new Int16Array(n);

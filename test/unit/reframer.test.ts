@@ -10,21 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { Reframer } from '../../src/media/reframer.js';
+import { prng } from '../helpers/audio.js';
 
 const FRAME_BYTES = 160;
 const BYTES_PER_MS = 8;
 const SILENCE = 0xff;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Payloads with distinct, non-0xFF content: a running counter mod 255. */
 function payloadMaker(): (length: number) => Uint8Array {
@@ -257,7 +247,7 @@ describe('Reframer: gaps', () => {
 
 describe('Reframer: property over random payload-size and timestamp sequences', () => {
   test('500 seeded sequences: output = whole frames of (fill + payload)*, stats match', () => {
-    const random = mulberry32(0xf4a3e);
+    const random = prng(0xf4a3e);
     const maxGapFillMs = 100;
     const covered = { fills: 0, discontinuities: 0, frames: 0 };
     for (let run = 0; run < 500; run++) {

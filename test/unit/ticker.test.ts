@@ -9,19 +9,9 @@ import { describe, test } from 'node:test';
 
 import { ManualClock } from '../../src/timing/clock.js';
 import { Ticker, type TickerOptions, type TimerApi } from '../../src/timing/ticker.js';
+import { prng } from '../helpers/audio.js';
 
 const PERIOD = 20;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pending {
   id: number;
@@ -210,7 +200,7 @@ describe('Ticker', () => {
   });
 
   test('10,000 ticks with random 0-5 ms wake-up lateness: ticks = floor(elapsed / 20), no drift', () => {
-    const random = mulberry32(20);
+    const random = prng(20);
     const start = 12345;
     const { clock, timers, ticker, ticks } = harness(start);
     ticker.start();
@@ -228,7 +218,7 @@ describe('Ticker', () => {
   });
 
   test('random lateness up to 95 ms (catch-up, no skips): still ticks = floor(elapsed / 20)', () => {
-    const random = mulberry32(95);
+    const random = prng(95);
     const start = 0;
     const { clock, timers, ticker } = harness(start, { maxCatchUpTicks: 5 });
     ticker.start();

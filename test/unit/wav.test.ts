@@ -18,20 +18,10 @@ import alawmulaw from 'alawmulaw';
 import { rmsDbfs, toneDbfs } from '../../src/audio/analysis.js';
 import { resample } from '../../src/audio/resample.js';
 import { encodeWav, parseWav, wavHeader, WavFormatError } from '../../src/audio/wav.js';
+import { prng } from '../helpers/audio.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const FULL_SCALE = 32768;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- byte-level builders ---------------------------------------------------------------------
 
@@ -140,7 +130,7 @@ function sine(frequencyHz: number, amplitude: number, rateHz: number, n: number,
 
 describe('encodeWav / parseWav', () => {
   test('round trip is exact (random samples including both extremes, several rates)', () => {
-    const random = mulberry32(7);
+    const random = prng(7);
     for (const sampleRateHz of [8000, 16000, 44100]) {
       const samples = new Int16Array(1001);
       for (let i = 0; i < samples.length; i++) samples[i] = Math.floor(random() * 65536) - 32768;
@@ -196,7 +186,7 @@ describe('encodeWav / parseWav', () => {
     assert.deepEqual(Array.from(samples), [0, 1000, -1000, 32767, -32768, 32767]);
 
     // Arbitrary values: within one 16-bit step of value / 256.
-    const random = mulberry32(24);
+    const random = prng(24);
     const values = Array.from({ length: 500 }, () => Math.floor(random() * 0x1000000) - 0x800000);
     const parsed = parseWav(riff(chunk('fmt ', fmtBody(1, 1, 8000, 24)), chunk('data', int24Le(values)))).samples;
     values.forEach((x, i) => assert.ok(Math.abs(parsed[i]! - x / 256) <= 1, `${x} -> ${parsed[i]}`));
@@ -410,7 +400,7 @@ describe('resample', () => {
   });
 
   test('8 kHz -> 8 kHz is an exact copy (a new array)', () => {
-    const random = mulberry32(8);
+    const random = prng(8);
     const input = Int16Array.from({ length: 1000 }, () => Math.floor(random() * 65536) - 32768);
     const out = resample(input, 8000, 8000);
     assert.deepEqual(out, input);
