@@ -5,7 +5,7 @@
  * at which the source is heard (joint least squares, so 0 dB = unity, own voice should be far
  * below) and the delay from a frame's send to its arrival in the other caller's mix.
  */
-import { bestFrameLag, dB, estimateGains, percentile } from '../audio/analysis.js';
+import { bestFrameLag, dB, estimateGains, followSource, percentile } from '../audio/analysis.js';
 import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
 import { fromMulaw, MULAW_SILENCE, toMulaw } from '../audio/mulaw.js';
 import { monotonicClock } from '../timing/clock.js';
@@ -118,9 +118,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 }
 
 /**
- * Levels and delays for every (listener, source) pair. Lags are searched around what the two
- * callers' clocks say; the own-voice lag is the one at which the server would have mixed it (the
- * delay measured for the other sources), since a cancelled voice has no correlation to find.
+ * Levels and delays for every (listener, source) pair. Another caller's voice is followed in
+ * 200 ms segments, each at its own whole-frame lag (the server may drop a silent frame in a pause
+ * to cut delay, or stretch one after a late arrival, which moves the alignment): its level is the
+ * median of the segments', its delay from their lags and the two callers' clocks. Own voice, which
+ * has nothing to correlate with when cancelled, is measured by least squares at the lag where the
+ * server would have mixed it (the delay measured for the others).
  */
 export function measure(results: CallerResult[]): PairMeasure[] {
   const pairs: PairMeasure[] = [];
@@ -128,6 +131,7 @@ export function measure(results: CallerResult[]): PairMeasure[] {
     if (listener.heard.length === 0) continue;
     const lags: number[] = [];
     const delays: { p50: number; p99: number }[] = [];
+    const segmentLevels = new Map<CallerResult, number>();
     for (const source of results) {
       const base = Math.round((source.sentAtMs[0]! - listener.receivedAtMs[0]!) / FRAME_MS);
       if (source === listener) {
@@ -137,7 +141,9 @@ export function measure(results: CallerResult[]): PairMeasure[] {
       }
       const { lagFrames } = bestFrameLag(source.sent, listener.heard, base - 2, base + 15);
       lags.push(lagFrames);
-      const d = frameDelays(source, listener, lagFrames);
+      const segments = followSource(source.sent, listener.heard, lagFrames, { segmentFrames: 10, searchFrames: 3 });
+      segmentLevels.set(source, segments.length ? percentile(segments.map((m) => m.levelDb), 0.5) : NaN);
+      const d = segments.length ? segments.flatMap((m) => frameDelays(source, listener, m.lagFrames, m.sourceStart / SAMPLES_PER_FRAME, 10)) : frameDelays(source, listener, lagFrames);
       delays.push({ p50: percentile(d, 0.5), p99: percentile(d, 0.99) });
     }
     // Own voice: the lag matching the median delay through the server of the other sources.
@@ -154,7 +160,7 @@ export function measure(results: CallerResult[]): PairMeasure[] {
       pairs.push({
         listener: listener.name,
         source: source.name,
-        levelDb: Math.max(LEVEL_FLOOR_DB, dB(Math.abs(gains[j]!))),
+        levelDb: Math.max(LEVEL_FLOOR_DB, source === listener ? dB(Math.abs(gains[j]!)) : segmentLevels.get(source) ?? NaN),
         lagFrames: lags[j]!,
         delayMsP50: delays[j]!.p50,
         delayMsP99: delays[j]!.p99,
@@ -164,12 +170,16 @@ export function measure(results: CallerResult[]): PairMeasure[] {
   return pairs;
 }
 
-/** Arrival time of each mixed frame minus the send time of the source frame it carries. */
-function frameDelays(source: CallerResult, listener: CallerResult, lagFrames: number): number[] {
+/**
+ * Arrival time of each mixed frame minus the send time of the source frame it carries, for the
+ * source frames [fromFrame, fromFrame + frames) (all of them by default).
+ */
+function frameDelays(source: CallerResult, listener: CallerResult, lagFrames: number, fromFrame = 0, frames = Infinity): number[] {
   const out: number[] = [];
-  for (let k = 0; k < listener.receivedAtMs.length; k++) {
-    const sentAt = source.sentAtMs[k - lagFrames];
-    if (sentAt !== undefined) out.push(listener.receivedAtMs[k]! - sentAt);
+  const end = Math.min(source.sentAtMs.length, fromFrame + frames);
+  for (let i = fromFrame; i < end; i++) {
+    const receivedAt = listener.receivedAtMs[i + lagFrames];
+    if (receivedAt !== undefined) out.push(receivedAt - source.sentAtMs[i]!);
   }
   return out;
 }
