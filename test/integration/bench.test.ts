@@ -1,0 +1,39 @@
+/**
+ * CI smoke of `npm run bench` (issue 6): a few seconds with a few dozen callers against both the
+ * real server and the baseline, each in its own process with the load generator in another.
+ * Asserts only that the benchmark completes and reports: every figure a finite number, and frames
+ * delivered. The figures themselves are not judged here (CI machines vary); the pass line is the
+ * benchmark's to print.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseOptions, runBench } from '../../tools/bench/bench.js';
+import { numericLeaves } from '../../tools/bench/report.js';
+
+test('the benchmark runs a short load against the real server and the baseline and reports every figure', { timeout: 60_000 }, async () => {
+  const options = parseOptions(['--callers', '30', '--room-size', '5', '--seconds', '2', '--warmup', '1', '--out', '-']);
+  assert.notEqual(options, 'help');
+  if (options === 'help') return;
+  options.log = () => undefined;
+  const startedMs = Date.now();
+  const report = await runBench(options, () => undefined);
+  const tookMs = Date.now() - startedMs;
+  assert.ok(tookMs < 30_000, `took ${tookMs} ms`);
+
+  assert.equal(report.scenarios.length, 1);
+  const scenario = report.scenarios[0]!;
+  for (const run of [scenario.main, scenario.baseline]) {
+    assert.ok(run, 'both servers ran');
+    const leaves = numericLeaves(run.figures);
+    assert.ok(leaves.length > 40, `${leaves.length} figures`);
+    for (const [path, value] of leaves) {
+      assert.ok(typeof value === 'number' && Number.isFinite(value), `${run.impl}: ${path} is ${String(value)}`);
+    }
+    assert.equal(run.figures.callers, 30, `${run.impl}: every caller connected`);
+    assert.ok(run.figures.messagesOutPerSecond > 0, `${run.impl}: frames delivered`);
+    assert.ok(run.figures.framesDeliveredPercent > 0, `${run.impl}: frames delivered`);
+    assert.ok(run.figures.delaySamples > 0, `${run.impl}: delay markers measured`);
+  }
+  assert.ok(scenario.ratios, 'ratios against the baseline');
+  assert.equal(scenario.passLine.main?.length, 7, 'the pass line has its seven criteria');
+});

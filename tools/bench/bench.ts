@@ -1,0 +1,484 @@
+/**
+ * npm run bench: how many callers this machine carries in real time, and at what cost, for the
+ * real server (src/) and the straightforward baseline (tools/bench/baseline/) side by side.
+ *
+ * Each run forks the server under test and the load generator as separate processes on
+ * 127.0.0.1, joins the callers through the webhook, warms up, measures, and hangs up. Results are
+ * printed as tables and written to bench-results/<timestamp>.json (and .svg for --find-max).
+ * `npm run bench -- --help` lists the options.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { findMaxSvg, type ChartSeries } from './chart.js';
+import { canPin, REPO_ROOT } from './ipc.js';
+import { runMicro, type MicroResult } from './micro.js';
+import {
+  describeScenario,
+  fmt,
+  passesRealtime,
+  passLine,
+  passTable,
+  ratios,
+  scenarioTable,
+  table,
+  type RunResult,
+  type Scenario,
+} from './report.js';
+import { runOne, waitForQuiet, type RunOptions } from './run.js';
+
+export const USAGE = `npm run bench -- [options]
+
+  Scenario (one run of the real server, then the baseline, with the same load):
+    --callers N          concurrent callers (default 100)
+    --room-size K        callers per room (default 5); --room-size N puts everyone in one room
+    --talkers A[-B]      per room: A always talking (the floor rotates), up to B with the
+                         intermittent ones (default 1-2); e.g. --talkers 10
+    --seconds S          measurement window (default 10)
+    --warmup S           after everyone joined, before measuring (default 5)
+    --ramp R             calls dialling in per second (default 200)
+    --churn              callers hang up and new ones dial in during the run
+    --churn-rate R       calls replaced per second (default callers/30, at least 1)
+    --silence zero|captured
+                         non-talkers send 0xFF/0x7F (default) or Twilio's captured frames,
+                         which hold a stray 0x7E/0xFE (+/-8): not digital zero
+    --no-baseline        only the real server
+    --pin                pin the server to core 0 and the load generator to core 1 (taskset)
+  Other modes:
+    --pass-line          the issue's two pass-line scenarios: 1,000 callers in rooms of 5, and one
+                         room of 1,000 with 10 talking
+    --find-max           ramp callers (--start 200 --step 200 --max 3000, then bisect to
+                         --resolution 50) until the real-time criteria fail; chart in .svg
+    --micro              micro-benchmarks of the per-frame path (ns per frame), main vs baseline
+    --cpu-prof           run the real server with node --cpu-prof; prints its top functions
+  Output:
+    --out DIR            where results go (default bench-results; "-" writes nothing)
+    --server-env K=V     extra configuration for the real server (repeatable)
+    --seed N             talk pattern seed (default 1)
+`;
+
+export interface BenchOptions {
+  scenario: Scenario;
+  baseline: boolean;
+  mode: 'scenario' | 'pass-line' | 'find-max' | 'micro';
+  findMax: { start: number; step: number; max: number; resolution: number };
+  cpuProf: boolean;
+  outDir: string | null;
+  serverEnv: Record<string, string>;
+  seed: number;
+  pin: boolean;
+  log: (line: string) => void;
+}
+
+export interface ScenarioReport {
+  scenario: Scenario;
+  main: RunResult | null;
+  baseline: RunResult | null;
+  /** Runs that did not complete (the server crashed, nobody could join ...). */
+  errors: string[];
+  ratios: Record<string, number | null> | null;
+  passLine: { main: ReturnType<typeof passLine> | null; baseline: ReturnType<typeof passLine> | null };
+}
+
+export interface FindMaxReport {
+  criteria: string;
+  steps: Array<{ impl: 'main' | 'baseline'; callers: number; passRealtime: boolean; loadgenSaturated: boolean; result: RunResult | null; error?: string }>;
+  maxCallers: { main: number; baseline: number | null };
+  limitedByLoadGenerator: boolean;
+  chart: string | null;
+}
+
+export interface BenchReport {
+  meta: {
+    startedAt: string;
+    durationSeconds: number;
+    machine: { cpu: string; cores: number; memoryGiB: number; node: string; os: string };
+    git: { commit: string; dirty: boolean } | null;
+    command: string;
+    /** Server on core 0, load generator on core 1. */
+    pinned: boolean;
+  };
+  scenarios: ScenarioReport[];
+  findMax: FindMaxReport | null;
+  micro: MicroResult | null;
+  files: { json: string | null; svg: string | null };
+}
+
+function int(value: string | undefined, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number >= ${min}, got "${value}"`);
+  return n;
+}
+
+/** Parses command-line arguments into options (throws with a message on a bad value). */
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      callers: { type: 'string' },
+      'room-size': { type: 'string' },
+      talkers: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      ramp: { type: 'string' },
+      churn: { type: 'boolean' },
+      'churn-rate': { type: 'string' },
+      silence: { type: 'string' },
+      'no-baseline': { type: 'boolean' },
+      pin: { type: 'boolean' },
+      'pass-line': { type: 'boolean' },
+      'find-max': { type: 'boolean' },
+      start: { type: 'string' },
+      step: { type: 'string' },
+      max: { type: 'string' },
+      resolution: { type: 'string' },
+      micro: { type: 'boolean' },
+      'cpu-prof': { type: 'boolean' },
+      out: { type: 'string' },
+      'server-env': { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const callers = int(values.callers, 'callers', 100);
+  const talkers = /^(\d+)(?:-(\d+))?$/.exec(values.talkers ?? '1-2');
+  if (!talkers) throw new Error(`--talkers: expected A or A-B, got "${values.talkers}"`);
+  const talkersMin = Number(talkers[1]);
+  const talkersMax = Number(talkers[2] ?? talkers[1]);
+  if (talkersMax < talkersMin) throw new Error('--talkers: A-B with B >= A');
+  const silence = values.silence ?? 'zero';
+  if (silence !== 'zero' && silence !== 'captured') throw new Error(`--silence: zero or captured, got "${silence}"`);
+  const serverEnv: Record<string, string> = {};
+  for (const kv of values['server-env'] ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--server-env: expected KEY=VALUE, got "${kv}"`);
+    serverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const scenario: Scenario = {
+    label: 'custom',
+    callers,
+    roomSize: Math.min(callers, int(values['room-size'], 'room-size', 5)),
+    talkersMin,
+    talkersMax,
+    seconds: int(values.seconds, 'seconds', 10, 0.1),
+    warmupSeconds: int(values.warmup, 'warmup', 5, 0),
+    joinsPerSecond: int(values.ramp, 'ramp', 200),
+    churnPerSecond: values.churn ? int(values['churn-rate'], 'churn-rate', Math.max(1, Math.round(callers / 30)), 0.1) : 0,
+    silence,
+  };
+  const modes = [values['pass-line'], values['find-max'], values.micro].filter(Boolean).length;
+  if (modes > 1) throw new Error('choose one of --pass-line, --find-max, --micro');
+  return {
+    scenario,
+    baseline: !values['no-baseline'],
+    mode: values.micro ? 'micro' : values['find-max'] ? 'find-max' : values['pass-line'] ? 'pass-line' : 'scenario',
+    findMax: {
+      start: int(values.start, 'start', 200),
+      step: int(values.step, 'step', 200),
+      max: int(values.max, 'max', 3000),
+      resolution: int(values.resolution, 'resolution', 50),
+    },
+    cpuProf: values['cpu-prof'] ?? false,
+    outDir: values.out === '-' ? null : resolve(values.out ?? join(REPO_ROOT, 'bench-results')),
+    serverEnv,
+    seed: int(values.seed, 'seed', 1, 0),
+    pin: values.pin ?? false,
+    log: (line) => process.stderr.write(`[bench] ${line}\n`),
+  };
+}
+
+function machine(): BenchReport['meta']['machine'] {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+function gitState(): BenchReport['meta']['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return null;
+  }
+}
+
+async function runScenario(scenario: Scenario, options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<ScenarioReport> {
+  print(`\n== ${scenario.label}: ${describeScenario(scenario)}`);
+  const errors: string[] = [];
+  const attempt = async (impl: 'main' | 'baseline', o: RunOptions): Promise<RunResult | null> => {
+    try {
+      return await runOne(impl, scenario, o);
+    } catch (error) {
+      const message = `${impl}: the run did not complete: ${error instanceof Error ? error.message : String(error)}`;
+      errors.push(message);
+      print(message);
+      return null;
+    }
+  };
+  const main = await attempt('main', runOptions);
+  const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null }) : null;
+  if (!main && !baseline) return { scenario, main, baseline, errors, ratios: null, passLine: { main: null, baseline: null } };
+  print('');
+  print(scenarioTable(main, baseline));
+  print('');
+  print(passTable(main, baseline));
+  for (const r of [main, baseline]) {
+    if (!r) continue;
+    const d = r.diagnostics;
+    if (d.loadgenSaturated) print(`note (${r.impl}): the load generator was near its limit (CPU ${fmt(r.figures.loadgen.cpuPercentOfCore, 0)} %, send lateness p99 ${fmt(r.figures.loadgen.sendLatenessP99Ms, 1)} ms): figures may be understated`);
+    if (d.machineBusy) print(`note (${r.impl}): other processes used ${fmt(r.figures.otherProcessesPercentOfCore, 0)} % of a core during the window (load average ${d.loadAverage1m} when it opened): the figures are disturbed`);
+    if (d.protocolErrorSamples.length) print(`note (${r.impl}): messages Twilio would reject: ${d.protocolErrorSamples.join(' | ')}`);
+    if (Object.keys(d.closeCodes).length) print(`note (${r.impl}): streams closed by the server during the window: ${JSON.stringify(d.closeCodes)}`);
+    if (d.firstJoinError) print(`note (${r.impl}): a call failed to join: ${d.firstJoinError}`);
+    if (d.joinsPendingAtStart > 0) print(`note (${r.impl}): ${d.joinsPendingAtStart} of ${r.scenario.callers} calls had not got in when measuring began (the server answered too slowly); ${r.figures.callers} were in at the end`);
+  }
+  if (main?.profile) print(profileTable(main));
+  return {
+    scenario,
+    main,
+    baseline,
+    errors,
+    ratios: main && baseline ? ratios(main.figures, baseline.figures) : null,
+    passLine: { main: main ? passLine(main.figures) : null, baseline: baseline ? passLine(baseline.figures) : null },
+  };
+}
+
+function profileTable(r: RunResult): string {
+  const p = r.profile!;
+  return [
+    `\nCPU profile of the ${r.impl} server (${p.file}, ${fmt(p.totalMs / 1000, 1)} s of CPU outside idle, whole process life): top self time`,
+    table([['function', 'where', 'self ms', 'self %'], ...p.top.map((e) => [e.functionName, e.location, fmt(e.selfMs, 0), fmt(e.selfPercent, 1)])]),
+  ].join('\n');
+}
+
+async function findMax(options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<FindMaxReport> {
+  const { start, step, max, resolution } = options.findMax;
+  const base = options.scenario;
+  const roomSize = base.roomSize;
+  const steps: FindMaxReport['steps'] = [];
+  const scenarioFor = (callers: number): Scenario => ({
+    ...base,
+    label: `find-max ${callers}`,
+    callers,
+    roomSize: Math.min(roomSize, callers),
+    churnPerSecond: base.churnPerSecond > 0 ? Math.max(1, Math.round(callers / 30)) : 0,
+  });
+  const run = async (impl: 'main' | 'baseline', callers: number) => {
+    print(`\n-- find-max: ${impl}, ${callers} callers`);
+    let result: RunResult;
+    try {
+      // On a shared machine, a step other processes disturbed is repeated (twice at most) once
+      // the machine is quiet again: the ramp should find the server's limit, not a neighbour's.
+      for (let attempt = 1; ; attempt++) {
+        result = await runOne(impl, scenarioFor(callers), impl === 'main' ? runOptions : { ...runOptions, cpuProfDir: null });
+        if (!result.diagnostics.machineBusy || attempt === 3) break;
+        print(`   disturbed: other processes used ${fmt(result.figures.otherProcessesPercentOfCore, 0)} % of a core; repeating when the machine is quiet`);
+        await waitForQuiet(20, 120_000);
+      }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      print(`   FAILED: the run did not complete: ${message}`);
+      const failed = { impl, callers, passRealtime: false, loadgenSaturated: false, result: null, error: message };
+      steps.push(failed);
+      return failed;
+    }
+    const entry = { impl, callers, passRealtime: passesRealtime(result.figures), loadgenSaturated: result.diagnostics.loadgenSaturated, result };
+    steps.push(entry);
+    const f = result.figures;
+    print(
+      `   ${entry.passRealtime ? 'held' : 'FAILED'}: tick p99 ${fmt(f.tickMs.p99, 2)} ms, delivered ${fmt(f.framesDeliveredPercent, 3)} %, gaps ${f.gapsOver60ms}, CPU ${fmt(f.cpuPercentOfCore, 0)} % (${fmt(f.cpuUsPerMessage, 2)} us/msg), load generator CPU ${fmt(f.loadgen.cpuPercentOfCore, 0)} %${entry.loadgenSaturated ? ' (saturated)' : ''}, other processes ${fmt(f.otherProcessesPercentOfCore, 0)} %`,
+    );
+    return entry;
+  };
+  const snap = (n: number) => Math.max(roomSize, Math.round(n / roomSize) * roomSize);
+
+  let mainPass = 0;
+  let mainFail = Infinity;
+  let baselinePass = 0;
+  let baselineFail = options.baseline ? Infinity : -1;
+  let limitedByLoadGenerator = false;
+  for (let n = start; n <= max; n += step) {
+    const m = await run('main', n);
+    if (baselineFail === Infinity) {
+      const b = await run('baseline', n);
+      if (b.passRealtime) baselinePass = n;
+      // Keep charting the baseline while it is merely failing, stop when it is overloaded.
+      if (!b.result || (!b.passRealtime && (b.result.figures.tickMs.p99 > 50 || b.result.figures.cpuPercentOfCore > 95))) baselineFail = n;
+    }
+    if (m.passRealtime && m.loadgenSaturated) {
+      limitedByLoadGenerator = true;
+      mainPass = n;
+      break;
+    }
+    if (!m.passRealtime) {
+      mainFail = n;
+      break;
+    }
+    mainPass = n;
+  }
+  while (!limitedByLoadGenerator && mainFail !== Infinity && mainFail - mainPass > resolution) {
+    const mid = snap((mainPass + mainFail) / 2);
+    if (mid <= mainPass || mid >= mainFail) break;
+    const m = await run('main', mid);
+    if (m.passRealtime) mainPass = mid;
+    else mainFail = mid;
+  }
+  const baselineMax = options.baseline ? Math.max(0, ...steps.filter((s) => s.impl === 'baseline' && s.passRealtime).map((s) => s.callers)) : null;
+  void baselinePass;
+  print('\nfind-max steps:');
+  print(
+    table([
+      ['server', 'callers', 'real-time', 'tick p99 ms', 'loop p99 ms', 'delivered %', 'gaps', 'CPU %', 'us/msg', 'delay p50 ms', 'RSS KB/caller', 'loadgen CPU %', 'others CPU %'],
+      ...[...steps]
+        .sort((a, b) => (a.impl === b.impl ? a.callers - b.callers : a.impl === 'main' ? -1 : 1))
+        .map((s) => {
+          if (!s.result) return [s.impl, String(s.callers), 'FAILED', `did not complete: ${s.error ?? ''}`.slice(0, 60), '', '', '', '', '', '', '', '', ''];
+          const f = s.result.figures;
+          return [
+            s.impl,
+            String(s.callers),
+            s.passRealtime ? 'held' : 'FAILED',
+            fmt(f.tickMs.p99, 2),
+            fmt(f.eventLoopDelayMs.p99, 2),
+            fmt(f.framesDeliveredPercent, 3),
+            String(f.gapsOver60ms),
+            fmt(f.cpuPercentOfCore, 0),
+            fmt(f.cpuUsPerMessage, 2),
+            fmt(f.delayMs.p50, 1),
+            fmt(f.rssPerCallerKB, 0),
+            fmt(f.loadgen.cpuPercentOfCore, 0) + (s.loadgenSaturated ? ' (sat.)' : ''),
+            fmt(f.otherProcessesPercentOfCore, 0),
+          ];
+        }),
+    ]),
+  );
+  print(
+    `\nlargest caller count that held (all connected, delivered >= 99.9 %, no gap > 60 ms, tick p99 <= 5 ms; rooms of ${roomSize}): main ${mainPass || 'none'}${limitedByLoadGenerator ? ' (or more: the load generator saturated first)' : ''}${baselineMax !== null ? `, baseline ${baselineMax || 'none'}` : ''}`,
+  );
+  return {
+    criteria: 'every call connected, frames delivered >= 99.9 %, no gap > 60 ms, tick duration p99 <= 5 ms',
+    steps,
+    maxCallers: { main: mainPass, baseline: baselineMax },
+    limitedByLoadGenerator,
+    chart: null,
+  };
+}
+
+/** Runs what the options ask for; prints tables (through `print`) and writes the result files. */
+export async function runBench(options: BenchOptions, print: (text: string) => void = (t) => console.log(t)): Promise<BenchReport> {
+  const started = Date.now();
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const report: BenchReport = {
+    meta: { startedAt: new Date(started).toISOString(), durationSeconds: 0, machine: machine(), git: gitState(), command: `bench ${process.argv.slice(2).join(' ')}`.trim(), pinned: options.pin && canPin },
+    scenarios: [],
+    findMax: null,
+    micro: null,
+    files: { json: null, svg: null },
+  };
+  const m = report.meta.machine;
+  const pinned = options.pin && canPin;
+  print(
+    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; server and load generator in separate processes on 127.0.0.1` +
+      (pinned ? ', pinned to cores 0 and 1' : ', not pinned'),
+  );
+  const runOptions: RunOptions = {
+    serverEnv: options.serverEnv,
+    cpuProfDir: options.cpuProf ? join(options.outDir ?? join(os.tmpdir(), 'bench'), 'profiles') : null,
+    seed: options.seed,
+    pin: options.pin,
+    log: options.log,
+  };
+
+  if (options.mode === 'micro') {
+    options.log('micro-benchmarks (ns per frame)');
+    const micro = await runMicro(options.log);
+    report.micro = micro;
+    print('');
+    print(
+      table([
+        ['step (ns per 20 ms frame)', 'main', 'baseline', 'main faster by', 'main does', 'baseline does'],
+        ...micro.rows.filter((r) => r.inTotal).map((r) => [r.step, fmt(r.mainNs, 0), fmt(r.baselineNs, 0), `${fmt(r.ratio, 1)}x`, r.what.main, r.what.baseline]),
+        ['total, one frame in + one out', fmt(micro.totalMainNs, 0), fmt(micro.totalBaselineNs, 0), `${fmt(micro.totalRatio, 1)}x`, '', ''],
+        ...micro.rows.filter((r) => !r.inTotal).map((r) => [`+ ${r.step}`, fmt(r.mainNs, 0), '-', '', r.what.main, '(not in the baseline)']),
+      ]),
+    );
+    const f = micro.socketFloor;
+    print(
+      `\nsocket floor on this machine (${f.sockets} loopback sockets, ${f.messageBytes}-byte messages, user + kernel CPU): ` +
+        `write ${fmt(f.writeUs, 2)} us, read ${fmt(f.readUs, 2)} us; with one system call per message no server goes below ` +
+        `${fmt(f.perMessageUs, 2)} us per message in+out (the JavaScript above adds ${fmt(micro.totalMainNs / 2000, 2)} us per message for main).`,
+    );
+    if (micro.otherProcessesPercentOfCore >= 20) print(`note: other processes used ${micro.otherProcessesPercentOfCore} % of a core meanwhile: the figures are disturbed`);
+  } else if (options.mode === 'find-max') {
+    report.findMax = await findMax(options, runOptions, print);
+  } else {
+    const scenarios: Scenario[] =
+      options.mode === 'pass-line'
+        ? [
+            { ...options.scenario, label: 'pass line: rooms of 5', callers: 1000, roomSize: 5, talkersMin: 1, talkersMax: 2, churnPerSecond: 0 },
+            { ...options.scenario, label: 'pass line: one room of 1,000, 10 talking', callers: 1000, roomSize: 1000, talkersMin: 10, talkersMax: 10, churnPerSecond: 0 },
+          ]
+        : [options.scenario];
+    for (const scenario of scenarios) report.scenarios.push(await runScenario(scenario, options, runOptions, print));
+  }
+
+  report.meta.durationSeconds = Math.round((Date.now() - started) / 1000);
+  if (options.outDir) {
+    mkdirSync(options.outDir, { recursive: true });
+    if (report.findMax) {
+      const svgPath = join(options.outDir, `${stamp}.svg`);
+      const series: ChartSeries[] = (['main', 'baseline'] as const)
+        .map((impl) => ({
+          name: impl === 'main' ? 'main server' : 'baseline',
+          color: impl === 'main' ? '#1f5fbf' : '#d9822b',
+          maxCallers: (impl === 'main' ? report.findMax!.maxCallers.main : report.findMax!.maxCallers.baseline) ?? 0,
+          points: report.findMax!.steps
+            .filter((s) => s.impl === impl && s.result !== null)
+            .map((s) => ({ callers: s.callers, tickP99Ms: s.result!.figures.tickMs.p99, cpuPercent: s.result!.figures.cpuPercentOfCore, pass: s.passRealtime })),
+        }))
+        .filter((s) => s.points.length > 0);
+      writeFileSync(svgPath, findMaxSvg(series, `Callers in rooms of ${options.scenario.roomSize}: tick p99 and server CPU (${m.cores} cores, ${m.cpu})`));
+      report.files.svg = relative(REPO_ROOT, svgPath);
+      report.findMax.chart = report.files.svg;
+    }
+    const jsonPath = join(options.outDir, `${stamp}.json`);
+    report.files.json = relative(REPO_ROOT, jsonPath);
+    writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+    print(`\nwritten: ${report.files.json}${report.files.svg ? `, ${report.files.svg}` : ''}`);
+  }
+  return report;
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (options === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  await runBench(options);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.stack : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * One benchmark run: forks the server under test and the load generator, joins the callers,
+ * warms up, opens the measurement window on both sides at once (resetStats on the server), then
+ * collects both sides' figures, hangs everyone up and shuts the server down.
+ */
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { canPin, Child, forkTs } from './ipc.js';
+import type { JoinReport, LoadConfig, LoadgenWindow } from './loadgen.js';
+import { topSelfTime } from './profile.js';
+import { computeFigures, type RunResult, type Scenario } from './report.js';
+import type { ServerImpl, ServerReady, ServerSample } from './serverProcess.js';
+
+export interface RunOptions {
+  /** Extra environment for the main server's parseConfig (LOG_LEVEL is silent by default). */
+  serverEnv: Record<string, string>;
+  /** Run the server under test with --cpu-prof, writing here. */
+  cpuProfDir: string | null;
+  seed: number;
+  /**
+   * Pin the server to core 0 and the generator to core 1 (when taskset is there), so that neither
+   * runs on the other's core. Off by default: on a quiet 2-core machine it changed little (tick p50
+   * equal, p99 8.3 vs 9.7 ms at 100 callers), and with other load it hurts (neither can move away).
+   */
+  pin: boolean;
+  log: (line: string) => void;
+}
+
+/**
+ * CPU time all processes on the machine have used (us), from /proc/stat (Linux; null elsewhere):
+ * with the server's and the generator's own, it tells how much of the machine others took.
+ */
+export function machineBusyMicros(): number | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+    return ((user + nice + system + irq + softirq + steal) * 1e6) / 100; // USER_HZ = 100
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Waits until the machine's other load is below `maxPercentOfCore` (3 s samples), at most
+ * `timeoutMs`. Resolves with the last sample (% of a core); NaN where /proc/stat is missing.
+ */
+export async function waitForQuiet(maxPercentOfCore: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const a = machineBusyMicros();
+    if (a === null) return NaN;
+    await sleep(3000);
+    const percent = ((machineBusyMicros()! - a) / 3e6) * 100;
+    if (percent < maxPercentOfCore || Date.now() >= until) return percent;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `promise`, or undefined after `ms` (the timer does not outlive the promise). */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunOptions): Promise<RunResult> {
+  const execArgv = ['--expose-gc'];
+  let profileDir: string | null = null;
+  if (options.cpuProfDir) {
+    profileDir = join(options.cpuProfDir, `${impl}-${scenario.callers}-${Date.now()}`);
+    mkdirSync(profileDir, { recursive: true });
+    execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
+  }
+  const pin = options.pin && canPin;
+  const server = new Child(`${impl} server`, forkTs('./serverProcess.ts', [impl, JSON.stringify(options.serverEnv)], execArgv, pin ? 0 : null));
+  let loadgen: Child | null = null;
+  try {
+    const ready = await server.waitFor<ServerReady>('ready', 60_000);
+    // BENCH_LOADGEN_PROF=DIR: profile the load generator too (to check it stays cheap).
+    const loadgenArgv = process.env['BENCH_LOADGEN_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_LOADGEN_PROF']] : [];
+    loadgen = new Child('load generator', forkTs('./loadgen.ts', [], loadgenArgv, pin ? 1 : null));
+    const config: LoadConfig = {
+      baseUrl: `http://127.0.0.1:${ready.port}`,
+      callers: scenario.callers,
+      roomSize: scenario.roomSize,
+      talkersMin: scenario.talkersMin,
+      talkersMax: scenario.talkersMax,
+      joinsPerSecond: scenario.joinsPerSecond,
+      silence: scenario.silence,
+      churnPerSecond: scenario.churnPerSecond,
+      seed: options.seed,
+      // A server that cannot even admit the callers in this time is measured with those it did.
+      joinDeadlineMs: (scenario.callers / scenario.joinsPerSecond) * 1000 * 3 + 30_000,
+    };
+    options.log(`${impl}: ${scenario.callers} callers dialling in (${scenario.joinsPerSecond}/s)`);
+    const joined = await loadgen.request<JoinReport>('start', config, config.joinDeadlineMs + 10_000);
+    if (joined.joined === 0) throw new Error(`no call connected to the ${impl} server: ${joined.firstError}`);
+    if (joined.failed > 0) options.log(`${impl}: ${joined.failed} calls failed to connect (first: ${joined.firstError})`);
+    if (joined.pending > 0) options.log(`${impl}: ${joined.pending} calls still dialling after ${(config.joinDeadlineMs / 1000).toFixed(0)} s; measuring with those that got in`);
+    options.log(`${impl}: ${joined.joined} in after ${(joined.ms / 1000).toFixed(1)} s; warming up ${scenario.warmupSeconds} s`);
+    await sleep(scenario.warmupSeconds * 1000);
+
+    // A whole number of 20 ms periods, so a perfectly periodic stream has exactly windowMs/20 frames in it.
+    const windowMs = Math.max(1, Math.round((scenario.seconds * 1000) / 20)) * 20;
+    options.log(`${impl}: measuring ${windowMs / 1000} s`);
+    const loadAverage1m = os.loadavg()[0]!;
+    await server.request('reset');
+    const busyBefore = machineBusyMicros();
+    const windowDone = loadgen.request<LoadgenWindow>('window', { durationMs: windowMs, settleMs: 500 }, windowMs + 30_000);
+    await sleep(windowMs);
+    const sample = await server.request<ServerSample>('stats');
+    const busyAfter = machineBusyMicros();
+    const lg = await windowDone;
+    await loadgen.request('stop', undefined, 20_000);
+    await server.request('close', undefined, 20_000).catch(() => undefined);
+    await withTimeout(server.exited, 10_000);
+    const machine = {
+      busyMicros: busyBefore !== null && busyAfter !== null ? ((busyAfter - busyBefore) * windowMs) / sample.elapsedMs : NaN,
+      loadAverage1m,
+    };
+    const { figures, diagnostics } = computeFigures(scenario, ready, sample, lg, joined, machine);
+    const result: RunResult = { impl, scenario, figures, diagnostics };
+    if (profileDir) {
+      const files = readdirSync(profileDir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(profileDir!, f))
+        .sort((a, b) => statSync(b).size - statSync(a).size);
+      if (files[0]) result.profile = topSelfTime(files[0], 15);
+    }
+    return result;
+  } finally {
+    await loadgen?.kill();
+    await server.kill();
+  }
+}

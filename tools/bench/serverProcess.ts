@@ -1,0 +1,161 @@
+/**
+ * The server under test, in its own process: `main` (src/server.ts createServer, as `npm start`
+ * builds it, logging off) or `baseline` (tools/bench/baseline). Listens on 127.0.0.1, any port,
+ * and answers the benchmark over IPC:
+ *
+ *   stats  -> ServerSample (tick figures from the server itself; CPU, RSS and event-loop delay
+ *             measured here, the same way for both servers)
+ *   reset  -> starts a measurement window (resetStats() and the figures measured here)
+ *   close  -> ordered shutdown, then exit (so `--cpu-prof` writes its profile)
+ *
+ * Usage (forked by the benchmark): serverProcess.ts <main|baseline> [json env for parseConfig]
+ */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { emit, serve } from './ipc.js';
+
+export type ServerImpl = 'main' | 'baseline';
+
+/** Sampling interval of the event-loop delay histogram (ms). */
+export const LOOP_RESOLUTION_MS = 10;
+
+export interface ServerSample {
+  impl: ServerImpl;
+  /** Since the last reset (ms, this process's clock). */
+  elapsedMs: number;
+  cpuUserMicros: number;
+  cpuSystemMicros: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Garbage-collection pauses of the main thread in the window. */
+  gc: { count: number; totalMs: number; maxMs: number };
+  ticks: number;
+  lateTicks: number;
+  skippedTicks: number;
+  tickMs: { p50: number; p99: number; max: number };
+  latenessMs: { p50: number; p99: number; max: number };
+  /** What the server itself counts as live (the main server only; -1 for the baseline). */
+  participants: number;
+}
+
+export interface ServerReady {
+  port: number;
+  pid: number;
+  /** RSS after start-up and a full GC, before any call. */
+  idleRssBytes: number;
+}
+
+interface Impl {
+  listen(): Promise<number>;
+  stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'latenessMs' | 'participants'>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The real server's configuration for a benchmark (the rest is its defaults, as `npm start` runs
+ * it; --server-env overrides). Keys an older config does not know are ignored by its schema.
+ */
+const BENCH_ENV: Record<string, string> = {
+  LOG_LEVEL: 'silent',
+  HOST: '127.0.0.1',
+  // Never the repository's room database.
+  ROOMS_DB_PATH: ':memory:',
+  // One room of 1,000 is a pass-line scenario, and --find-max goes past 1,000 callers.
+  MAX_PARTICIPANTS_PER_ROOM: '1000',
+  MAX_PARTICIPANTS: '100000',
+  MAX_ROOMS: '100000',
+};
+
+const pick3 = (s: { p50: number; p99: number; max: number }) => ({ p50: s.p50, p99: s.p99, max: s.max });
+
+async function createImpl(impl: ServerImpl, env: Record<string, string>): Promise<Impl> {
+  if (impl === 'main') {
+    const { createServer } = await import('../../src/server.js');
+    const { parseConfig } = await import('../../src/config.js');
+    const server = createServer(parseConfig({ ...BENCH_ENV, ...env }));
+    return {
+      listen: async () => (await server.listen(0, '127.0.0.1')).port,
+      stats: () => {
+        const s = server.stats();
+        const m = s.mixer;
+        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), latenessMs: pick3(m.latenessMs), participants: s.participants };
+      },
+      reset: () => server.resetStats(),
+      close: () => server.close(),
+    };
+  }
+  const { createBaselineServer } = await import('./baseline/server.js');
+  const server = createBaselineServer();
+  return {
+    listen: async () => (await server.listen(0, '127.0.0.1')).port,
+    stats: () => ({ ...server.stats(), participants: -1 }),
+    reset: () => server.resetStats(),
+    close: () => server.close(),
+  };
+}
+
+async function main(): Promise<void> {
+  const impl = (process.argv[2] ?? 'main') as ServerImpl;
+  if (impl !== 'main' && impl !== 'baseline') throw new Error(`unknown server "${impl}"`);
+  const env = JSON.parse(process.argv[3] ?? '{}') as Record<string, string>;
+  const server = await createImpl(impl, env);
+  const port = await server.listen();
+
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loopDelay.enable();
+  let cpuBase = process.cpuUsage();
+  let since = performance.now();
+  const gc = { count: 0, totalMs: 0, maxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += entry.duration;
+      if (entry.duration > gc.maxMs) gc.maxMs = entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  // The histogram records each interval between its timer's runs, so every sample includes the
+  // resolution itself (nodejs/node#62935): subtract it to get the delay.
+  const ms = (ns: number) => Math.max(0, Math.round(ns / 1000) / 1000 - LOOP_RESOLUTION_MS);
+
+  serve({
+    stats: (): ServerSample => {
+      const cpu = process.cpuUsage(cpuBase);
+      const mem = process.memoryUsage();
+      return {
+        impl,
+        elapsedMs: performance.now() - since,
+        cpuUserMicros: cpu.user,
+        cpuSystemMicros: cpu.system,
+        rssBytes: mem.rss,
+        heapUsedBytes: mem.heapUsed,
+        eventLoopDelayMs: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
+        gc: { count: gc.count, totalMs: Math.round(gc.totalMs * 100) / 100, maxMs: Math.round(gc.maxMs * 100) / 100 },
+        ...server.stats(),
+      };
+    },
+    reset: () => {
+      server.reset();
+      loopDelay.reset();
+      gc.count = 0;
+      gc.totalMs = 0;
+      gc.maxMs = 0;
+      cpuBase = process.cpuUsage();
+      since = performance.now();
+      return true;
+    },
+    close: async () => {
+      await server.close();
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  });
+
+  (globalThis as { gc?: () => void }).gc?.();
+  emit('ready', { port, pid: process.pid, idleRssBytes: process.memoryUsage().rss } satisfies ServerReady);
+}
+
+main().catch((error: unknown) => {
+  console.error('server process failed:', error);
+  process.exit(1);
+});
