@@ -228,14 +228,17 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     adminApi({ routers: [recordingsApi(recordings), live.router()], adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
   );
   const startedAtMs = Date.now();
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  // The histogram holds whole sampling intervals (resolution + delay): the delay is what exceeds it.
+  const LOOP_DELAY_RESOLUTION_MS = 10;
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  const loopDelayMs = (nanoseconds: number) => Math.max(0, Math.round(nanoseconds / 1000 - LOOP_DELAY_RESOLUTION_MS * 1000) / 1000);
   loopDelay.enable();
   metrics = new Metrics({
     conference,
     ticker,
     sessions: () => sessions,
     statusCallbacks,
-    eventLoopDelayMs: () => ({ p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }),
+    eventLoopDelayMs: () => ({ p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max) }),
     activeRecordings: () => recordings.activeCount,
     signatureChecks: Boolean(config.twilioAuthToken),
   });
@@ -248,7 +251,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const stats = (): ServerStats => {
     const c = conference.stats();
     const t = ticker.stats;
-    const ns = (v: number) => Math.round(v / 1000) / 1000; // ns -> ms, 3 decimals
     const cpu = process.cpuUsage(cpuBase);
     const mem = process.memoryUsage();
     return {
@@ -264,7 +266,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         tickMs: ticker.tickDuration.summary(),
         latenessMs: ticker.lateness.summary(),
       },
-      eventLoopDelayMs: { p50: ns(loopDelay.percentile(50)), p99: ns(loopDelay.percentile(99)), max: ns(loopDelay.max), mean: ns(loopDelay.mean) },
+      eventLoopDelayMs: { p50: loopDelayMs(loopDelay.percentile(50)), p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max), mean: loopDelayMs(loopDelay.mean) },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       cpuMicros: { user: cpu.user, system: cpu.system },
     };
