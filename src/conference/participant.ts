@@ -77,6 +77,8 @@ export class Participant {
   listenGain = 1;
   /** Current gain of this caller in the mix (0..1), ramped. */
   feedGain = 0;
+  /** Set by the room when MAX_ACTIVE_SPEAKERS applies: this caller is among those heard. */
+  amongLoudest = false;
   /** The talk state last reported to the room's observer (speech events). */
   reportedTalking = false;
   private readonly contribution = new Int16Array(SAMPLES_PER_FRAME);

@@ -206,7 +206,7 @@ export class Room {
     measure.energy = 0;
     for (let i = 0; i < list.length; i++) {
       const p = list[i]!;
-      const own = p.contribute(p.wantsToFeed && (cap === 0 || wanting <= cap || this.ranking.includes(p)));
+      const own = p.contribute(p.wantsToFeed && (cap === 0 || wanting <= cap || p.amongLoudest));
       if (own !== null) {
         accumulateMeasured(sum, own, measure);
         talkers++;
@@ -265,9 +265,13 @@ export class Room {
   private rankSpeakers(cap: number): void {
     const ranking = this.ranking;
     ranking.length = 0;
-    for (const p of this.list) if (p.wantsToFeed) ranking.push(p);
+    for (const p of this.list) {
+      p.amongLoudest = false;
+      if (p.wantsToFeed) ranking.push(p);
+    }
     ranking.sort((a, b) => Number(b.talking) - Number(a.talking) || b.talk.state.levelDbfs - a.talk.state.levelDbfs || b.feedGain - a.feedGain);
     ranking.length = cap;
+    for (const p of ranking) p.amongLoudest = true;
   }
 
   /** Adds this tick's 20 ms of every room-wide cue to the sum; advances all cues; drops ended ones. */

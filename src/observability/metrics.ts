@@ -158,19 +158,9 @@ export class Metrics {
       labelNames: ['stat'],
       registers: [r],
       collect() {
-        let n = 0;
-        let sum = 0;
-        let max = 0;
-        for (const room of conference.listRooms()) {
-          for (const p of room.participants()) {
-            const d = p.input.stats.depth;
-            n++;
-            sum += d;
-            if (d > max) max = d;
-          }
-        }
-        this.set({ stat: 'mean' }, n ? sum / n : 0);
-        this.set({ stat: 'max' }, max);
+        setMeanMax(this, function* () {
+          for (const room of conference.listRooms()) for (const p of room.participants()) yield p.input.stats.depth;
+        }());
       },
     });
     new Gauge({
@@ -179,17 +169,9 @@ export class Metrics {
       labelNames: ['stat'],
       registers: [r],
       collect() {
-        let n = 0;
-        let sum = 0;
-        let max = 0;
-        for (const s of self.sources.sessions()) {
-          if (s.callSid === null) continue;
-          n++;
-          sum += s.stats.leadMs;
-          if (s.stats.leadMs > max) max = s.stats.leadMs;
-        }
-        this.set({ stat: 'mean' }, n ? sum / n / 1000 : 0);
-        this.set({ stat: 'max' }, max / 1000);
+        setMeanMax(this, function* () {
+          for (const s of self.sources.sessions()) if (s.callSid !== null) yield s.stats.leadMs / 1000;
+        }());
       },
     });
     new Gauge({
@@ -310,4 +292,18 @@ export class ObservedSessions extends Set<MediaSession> {
     if (this.has(session)) this.onRemoved(session);
     return super.delete(session);
   }
+}
+
+/** Sets a gauge's `stat="mean"` and `stat="max"` from values read at scrape time (0 for none). */
+function setMeanMax(gauge: { set(labels: { stat: string }, value: number): void }, values: Iterable<number>): void {
+  let n = 0;
+  let sum = 0;
+  let max = 0;
+  for (const v of values) {
+    n++;
+    sum += v;
+    if (v > max) max = v;
+  }
+  gauge.set({ stat: 'mean' }, n ? sum / n : 0);
+  gauge.set({ stat: 'max' }, max);
 }

@@ -5,7 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryRoomDirectory, type RoomRecord } from '../../src/conference/directory.js';
+import { MemoryRoomDirectory } from '../../src/conference/directory.js';
+import { record } from '../helpers/rooms.js';
 import { Admission, type AdmissionLimits } from '../../src/rooms/admission.js';
 import { hashPin } from '../../src/rooms/pin.js';
 import { SeatLedger } from '../../src/rooms/seats.js';
@@ -14,16 +15,6 @@ import { ManualClock } from '../../src/timing/clock.js';
 
 const TTL_MS = 30_000;
 const call = (n: number) => ({ callSid: `CA${String(n).padStart(32, '0')}`, from: '+15005550006' });
-const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
-  id,
-  label: null,
-  pinHash: null,
-  maxParticipants: null,
-  locked: false,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  ...over,
-});
 
 function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number } = {}) {
   const clock = new ManualClock(1000);

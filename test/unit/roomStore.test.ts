@@ -4,21 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryRoomDirectory, type RoomDirectory, type RoomRecord } from '../../src/conference/directory.js';
+import { MemoryRoomDirectory, type RoomDirectory } from '../../src/conference/directory.js';
+import { record } from '../helpers/rooms.js';
 import { hashPin, verifyPin } from '../../src/rooms/pin.js';
 import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
 
 const FAST = { N: 1024, r: 8, p: 1 };
-const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
-  id,
-  label: null,
-  pinHash: null,
-  maxParticipants: null,
-  locked: false,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  ...over,
-});
 
 describe('PIN hashes', () => {
   test('salted scrypt: the right PIN verifies, others do not, two hashes of one PIN differ', async () => {
