@@ -3,6 +3,7 @@
  * validated, and passed down as a frozen object. No other module reads process.env.
  * Every key is listed with a comment in .env.example and in the README's configuration table.
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -108,6 +109,13 @@ const schema = z.object({
   COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
   HEARTBEAT_INTERVAL_MS: int(0, 600000).default(5000),
+  REDIS_URL: z.string().trim().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port (or rediss://)').optional(),
+  REDIS_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9:_.-]{1,40}$/, 'expected letters, digits and : _ . - (at most 40)').default('conf:'),
+  NODE_ID: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits and _ . - (at most 40)').optional(),
+  NODE_PUBLIC_PREFIX: z.string().trim().regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'expected a path such as /p/1 (no trailing slash)').optional(),
+  NODE_INTERNAL_URL: publicUrl.optional(),
+  LEASE_TTL_MS: int(500, 60000).default(2000),
+  REJOIN_ATTEMPTS: int(0, 10).default(3),
 });
 
 export interface Config {
@@ -166,10 +174,24 @@ export interface Config {
   outboundMaxLeadMs: number;
   /** Media sockets are pinged this often (ms); one silent for a whole interval is dropped. 0: off. */
   heartbeatIntervalMs: number;
+  /** Issue 8: with REDIS_URL this process is one node of a cluster (rooms, leases and nodes in Redis). */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key this cluster uses (several clusters can share one Redis). */
+  redisKeyPrefix: string;
+  /** This node's id (cluster mode; default: host name and process id). */
+  nodeId: string;
+  /** Path prefix the proxy routes to this node (e.g. /p/1); '' in single-process mode. */
+  nodePublicPrefix: string;
+  /** Base URL other nodes reach this node at directly; default http://HOST:PORT (127.0.0.1 for 0.0.0.0). */
+  nodeInternalUrl: string | undefined;
+  /** A room's ownership lease: a node that cannot renew it within this stops mixing the room (ms). */
+  leaseTtlMs: number;
+  /** Times a call whose stream dropped is sent back to its room before an apology and goodbye. */
+  rejoinAttempts: number;
 }
 
 /** Variables whose values never appear in messages. */
-const SECRETS = new Set(['ADMIN_TOKEN', 'JOIN_TICKET_SECRET', 'TWILIO_AUTH_TOKEN']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'JOIN_TICKET_SECRET', 'TWILIO_AUTH_TOKEN', 'REDIS_URL']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -193,6 +215,10 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
   if ((c.TWILIO_ACCOUNT_SID === undefined) !== (c.TWILIO_AUTH_TOKEN === undefined)) {
     const missing = c.TWILIO_ACCOUNT_SID === undefined ? 'TWILIO_ACCOUNT_SID' : 'TWILIO_AUTH_TOKEN';
     throw new ConfigError(`invalid configuration:\n  ${missing}: needed too (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together)`);
+  }
+  if (c.REDIS_URL !== undefined && c.JOIN_TICKET_SECRET === undefined) {
+    // A call's ticket is issued by one node and redeemed by another: they must share the key.
+    throw new ConfigError('invalid configuration:\n  JOIN_TICKET_SECRET: needed with REDIS_URL (every node of a cluster signs and checks join tickets with it)');
   }
   return Object.freeze({
     port: c.PORT,
@@ -227,6 +253,13 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
     outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
+    redisUrl: c.REDIS_URL,
+    redisKeyPrefix: c.REDIS_KEY_PREFIX,
+    nodeId: c.NODE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,
+    nodePublicPrefix: c.NODE_PUBLIC_PREFIX ?? '',
+    nodeInternalUrl: c.NODE_INTERNAL_URL,
+    leaseTtlMs: c.LEASE_TTL_MS,
+    rejoinAttempts: c.REJOIN_ATTEMPTS,
   });
 }
 

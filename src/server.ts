@@ -31,6 +31,9 @@ import { joinPage } from './http/join.js';
 import { resolve as resolvePath } from 'node:path';
 import type { MediaSession } from './media/session.js';
 import { Admission } from './rooms/admission.js';
+import { createClusterNode, type ClusterNode } from './cluster/node.js';
+import { LocalOwnership, type RoomOwnership } from './cluster/ownership.js';
+import { clusterApi, forwardRoomRequests } from './cluster/forward.js';
 import { SeatLedger } from './rooms/seats.js';
 import { SqliteRoomDirectory } from './rooms/sqliteDirectory.js';
 import { JoinTickets, systemClock } from './security/joinTicket.js';
@@ -92,6 +95,8 @@ export interface ConferenceServer {
   readonly recordings: Recordings;
   /** Prometheus metrics (GET /metrics). */
   readonly metrics: Metrics;
+  /** Issue 8: this node of a cluster (REDIS_URL), or null for one process. */
+  readonly cluster: ClusterNode | null;
   /** True once close() has begun: /ready answers 503. */
   isShuttingDown(): boolean;
   /**
@@ -118,7 +123,15 @@ const MAX_CATCH_UP_TICKS = 5;
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
   const log = deps.log ?? silentLogger();
   const clock = deps.clock ?? monotonicClock;
-  const directory = deps.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
+  // Issue 8: with REDIS_URL this process is one node of a cluster: rooms, leases and nodes in Redis.
+  // Everything the node needs of this server is read lazily (the conference is built below).
+  let nodeLoad = (): { rooms: number; calls: number; tickP99Ms: number; loopDelayP99Ms: number } => ({ rooms: 0, calls: 0, tickP99Ms: 0, loopDelayP99Ms: 0 });
+  let roomInUse = (_room: string): boolean => false;
+  const cluster: ClusterNode | null = config.redisUrl
+    ? createClusterNode({ config, clock: deps.clock ?? monotonicClock, log, load: () => nodeLoad(), inUse: (room) => roomInUse(room) })
+    : null;
+  const ownership: RoomOwnership = cluster?.ownership ?? new LocalOwnership();
+  const directory = deps.directory ?? cluster?.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
   const callControl =
     deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
 
@@ -148,7 +161,20 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     limits: { maxRooms: config.maxRooms, maxParticipantsPerRoom: config.maxParticipantsPerRoom, maxParticipants: config.maxParticipants },
     autoCreate: config.autoCreateRooms,
     pinAttempts: config.pinAttempts,
+    ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
   });
+  roomInUse = (room) => conference.room(room) !== undefined || seats.isOpen(room);
+  // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
+  ownership.on('fenced', (room) => {
+    conference.closeRoom(room, 'moved');
+    admission.roomEnded(room);
+  });
+  // A call that ended on purpose is not rejoined by the cluster's rejoin webhook.
+  if (cluster) {
+    conference.on('participantLeft', (p, _room, reason) => {
+      if (reason === 'left' || reason === 'kicked' || reason === 'room-closed') cluster.outcomes.markEnded(p.callSid, reason);
+    });
+  }
   const speech = new SpeechActivity();
   // The talk detector's confirmed talk -> speaking indicator (admin API) and speech callbacks.
   conference.on('participantSpeech', (p, talking) => speech.report(p, talking));
@@ -174,7 +200,10 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     clock,
     periodMs: FRAME_MS,
     maxCatchUpTicks: MAX_CATCH_UP_TICKS,
-    onTick: (deadlineMs) => conference.tick(deadlineMs),
+    onTick: (deadlineMs) => {
+      ownership.enforce(clock.nowMs());
+      conference.tick(deadlineMs);
+    },
   });
 
   const app = express();
@@ -197,7 +226,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       verifyClient: observeUpgrades(
         mediaUpgradeCheck({ path: MEDIA_PATH, authToken: config.twilioAuthToken, publicUrl: config.publicUrl, isAdmitting: () => !shuttingDown, ticketAccepted: (ticket) => tickets.isRedeemable(ticket), log,
           // Every seat, and room for that many again waiting for their start: beyond, 503.
-          hasRoom: () => wsInstance.getWss().clients.size < 2 * config.maxParticipants }),
+          hasRoom: () => wsInstance.getWss().clients.size < 2 * config.maxParticipants, publicPrefix: config.nodePublicPrefix }),
         (status, hasSignature) => metrics?.upgradeRefused(status, hasSignature),
       ),
     },
@@ -223,9 +252,11 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   );
   wsInstance.getWss().on('connection', (ws) => ws.once('close', (code: number) => metrics?.webSocketClosed(code)));
   const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock });
+  // Issue 8: a request about one room goes to the node that mixes it.
+  if (cluster) app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
   app.use(
     '/api',
-    adminApi({ routers: [recordingsApi(recordings), live.router()], adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
+    adminApi({ routers: [recordingsApi(recordings), live.router(), ...(cluster ? [clusterApi(cluster, log)] : [])], adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, directory, admission, seats, conference, speech, clock, callControl, log }),
   );
   const startedAtMs = Date.now();
   // The histogram holds whole sampling intervals (resolution + delay): the delay is what exceeds it.
@@ -246,7 +277,11 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   app.use(dashboardPage());
   app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
   app.use(metrics.webhookTimer());
-  app.use(voiceWebhooks({ config, admission, log, isAdmitting: () => !shuttingDown }));
+  app.use(voiceWebhooks({ config, admission, log, isAdmitting: () => !shuttingDown, ownership, tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }));
+  nodeLoad = () => {
+    const c = conference.stats();
+    return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)) };
+  };
   let cpuBase = process.cpuUsage();
   const stats = (): ServerStats => {
     const c = conference.stats();
@@ -272,7 +307,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     };
   };
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', mode, uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...stats() });
+    res.json({ status: 'ok', mode, node: config.redisUrl ? config.nodeId : undefined, uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...stats() });
   });
   app.get('/ready', async (_req, res) => {
     const r = await readiness.check();
@@ -304,11 +339,13 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     statusCallbacks,
     metrics,
     recordings,
+    cluster,
     isShuttingDown: () => shuttingDown,
     mode,
     stopAdmitting() {
       if (!shuttingDown) log.info('not admitting new calls (shutting down)');
       shuttingDown = true;
+      cluster?.setDraining(true);
     },
     stats,
     resetStats() {
@@ -325,12 +362,17 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         });
       });
       ticker.start();
+      cluster?.start();
       return { port: (httpServer.address() as AddressInfo).port };
     },
     close() {
       shuttingDown = true;
+      cluster?.setDraining(true);
       closing ??= (async () => {
         ticker.stop();
+        // A cluster: no more mixing here, so the rooms are given back before their callers are let
+        // go; their rejoin then finds them free and another node takes them.
+        await cluster?.stop().catch((error) => log.error({ err: error }, 'cluster: stopping the node failed'));
         mediaEndpoint.stop();
         loopDelay.disable();
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
@@ -350,7 +392,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         sessions.clear();
         // The rooms' last events (participant-leave, conference-end) get a moment to go out.
         await statusCallbacks?.close(1000);
-        await directory.close();
+        if (!cluster) await directory.close();
       })();
       return closing;
     },

@@ -11,7 +11,7 @@ import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBu
 import { OutboundFrame } from './outboundFrame.js';
 
 /** Why a participant left a room; sent to logs and status callbacks. */
-export type LeaveReason = 'hangup' | 'left' | 'socket-closed' | 'replaced' | 'room-closed' | 'kicked' | 'shutdown' | 'error';
+export type LeaveReason = 'hangup' | 'left' | 'socket-closed' | 'replaced' | 'room-closed' | 'kicked' | 'shutdown' | 'error' | 'moved';
 
 /** What is known of the caller beyond the CallSid (from the webhook, through the join ticket). */
 export interface ParticipantInfo {

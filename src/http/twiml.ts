@@ -21,6 +21,7 @@ export const PROMPTS = {
   full: 'Sorry, this conference is full. Please try again later. Goodbye.',
   locked: 'Sorry, this conference is locked. Goodbye.',
   restarting: 'Sorry, the conference service is restarting. Please call again in a minute. Goodbye.',
+  rejoinFailed: 'Sorry, we could not reconnect you to the conference. Please call again. Goodbye.',
 } as const;
 
 /** What the caller hears before the stream opens: their seat. */
@@ -123,4 +124,44 @@ export function connectToRoom(p: { streamUrl: string; room: string; seat: number
   vr.say(PROMPTS.goodbyeAfterCall);
   vr.hangup();
   return vr.toString();
+}
+
+/**
+ * twiml/connect-rejoinable.xml (issue 8, a cluster): as connect.xml, but when the stream ends
+ * Twilio asks `action` (the rejoin webhook) what next: a goodbye when the call left on purpose,
+ * else the room again on whichever node owns it now. A rejoin skips the seat announcement (every
+ * second of it is a second of the gap).
+ */
+export function connectRejoinable(p: { streamUrl: string; room: string; seat: number; ticket: string; action: string; announceSeat: boolean }): string {
+  const vr = new VoiceResponse();
+  if (p.announceSeat) vr.say(seatPrompt(p.seat));
+  const stream = vr.connect({ action: p.action, method: 'POST' }).stream({ url: p.streamUrl });
+  stream.parameter({ name: 'room', value: p.room });
+  stream.parameter({ name: 'ticket', value: p.ticket });
+  return vr.toString();
+}
+
+/** twiml/redirect.xml (issue 8): the room lives on another node; Twilio asks it (`url`, relative) instead. */
+export function redirect(url: string): string {
+  const vr = new VoiceResponse();
+  vr.redirect({ method: 'POST' }, url);
+  return vr.toString();
+}
+
+/** twiml/rejoin-wait.xml (issue 8): no node can take the room this second; ask again in one. */
+export function rejoinWait(url: string): string {
+  const vr = new VoiceResponse();
+  vr.pause({ length: 1 });
+  vr.redirect({ method: 'POST' }, url);
+  return vr.toString();
+}
+
+/** twiml/left.xml (issue 8): the stream ended on purpose (left, removed, conference ended). */
+export function left(): string {
+  return sayAndHangUp(PROMPTS.goodbyeAfterCall);
+}
+
+/** twiml/rejoin-failed.xml (issue 8): out of rejoin attempts. */
+export function rejoinFailed(): string {
+  return sayAndHangUp(PROMPTS.rejoinFailed);
 }

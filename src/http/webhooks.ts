@@ -6,6 +6,14 @@
  *   POST /voice             new call: ask for the number (or ?room=N: straight to admission)
  *   POST /voice/room        the number keyed: admission -> PIN prompt / connect / refusal
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
+ *   POST /voice/rejoin?room=N&n=K&pass=P  (a cluster) the stream ended: goodbye, or the room again
+ *
+ * Issue 8, a cluster (REDIS_URL): before admission the room's owner is resolved; when it is
+ * another node the answer is a <Redirect> to that node's public prefix (/p/<k>/voice?room=N), so
+ * admission, the PIN and the stream all happen on the node that mixes the room. Its <Connect> has
+ * an action: when the stream ends Twilio asks /voice/rejoin (any node), which says goodbye to a
+ * call that left on purpose and otherwise sends it back to the room's owner now (another node
+ * when its node died), REJOIN_ATTEMPTS times at most.
  *
  * Issue 5: with TWILIO_AUTH_TOKEN every request must carry Twilio's signature (checked by the
  * plain function in src/security/twilioSignature.ts over the public URL and every parameter);
@@ -16,7 +24,10 @@ import type { Config } from '../config.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
+import type { CallOutcomes } from '../cluster/node.js';
+import { LocalOwnership, type RoomOwnership } from '../cluster/ownership.js';
 import { PIN_MAX_DIGITS } from '../rooms/pin.js';
+import type { JoinTickets } from '../security/joinTicket.js';
 import { checkWebhookSignature, webhookUrl } from '../security/twilioSignature.js';
 import { publicBaseUrl, websocketUrl, type RequestOrigin } from './publicUrl.js';
 import * as twiml from './twiml.js';
@@ -27,7 +38,15 @@ export interface WebhookDeps {
   log: Logger;
   /** False once the server is shutting down: every webhook answers twiml/restarting.xml. */
   isAdmitting?: () => boolean;
+  /** Issue 8: which node mixes which room (default: this process, every room). */
+  ownership?: RoomOwnership;
+  /** Issue 8 (with ownership clustered): calls that ended on purpose, and the rejoin passes' key. */
+  outcomes?: CallOutcomes;
+  tickets?: JoinTickets;
 }
+
+/** Redirects between nodes for one webhook before the answer is "try again" (a placement race settles in one). */
+const MAX_HOPS = 3;
 
 /** What publicUrl.ts needs of a request, from Express. */
 export function originOf(req: Request): RequestOrigin {
@@ -42,7 +61,13 @@ function refuse(res: Response, status: number, code: string, message: string): v
 /** The path of the media endpoint, as it appears in the stream URL. */
 export const MEDIA_PATH = '/media';
 
-export function voiceWebhooks({ config, admission, log, isAdmitting = () => true }: WebhookDeps): express.Router {
+export function voiceWebhooks({ config, admission, log, isAdmitting = () => true, ownership = new LocalOwnership(), outcomes, tickets }: WebhookDeps): express.Router {
+  const clustered = ownership.clustered;
+  if (clustered && (!outcomes || !tickets)) throw new Error('voiceWebhooks: a cluster needs outcomes and tickets');
+  /** This node's public path prefix ('' for one process): where its streams and PIN prompts go. */
+  const ownPrefix = config.nodePublicPrefix;
+  /** The proxy's X-Forwarded-Prefix, believed only when it names this node's own prefix. */
+  const prefixOf = (req: Request): string => (ownPrefix !== '' && req.get('x-forwarded-prefix') === ownPrefix ? ownPrefix : '');
   const router = express.Router();
   router.use('/voice', express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 }));
   // Issue 5: with TWILIO_AUTH_TOKEN, only requests Twilio signed get past here (missing: 400,
@@ -50,7 +75,7 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
   const authToken = config.twilioAuthToken;
   if (authToken) {
     router.use('/voice', (req, res, next) => {
-      const url = webhookUrl(config.publicUrl, originOf(req), req.originalUrl);
+      const url = webhookUrl(config.publicUrl, originOf(req), prefixOf(req) + req.originalUrl);
       const params = req.body && typeof req.body === 'object' ? (req.body as Record<string, string | string[]>) : {};
       const verdict = checkWebhookSignature(authToken, req.get('x-twilio-signature'), url, params);
       if (verdict.ok) return next();
@@ -61,9 +86,14 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     });
   }
   // Shutting down: no new callers and no next prompt; a polite "call again" instead.
-  router.post(['/voice', '/voice/room', '/voice/pin'], (req, res, next) => {
+  router.post(['/voice', '/voice/room', '/voice/pin', '/voice/rejoin'], (req, res, next) => {
     if (isAdmitting()) return next();
     const callSid = typeof req.body?.CallSid === 'string' ? req.body.CallSid.slice(0, 64) : undefined;
+    if (req.path === '/voice/rejoin' && clustered) {
+      // A node going down: the call goes on, through another node (the proxy picks one in a second).
+      log.info({ callSid }, 'webhook: shutting down; the rejoining call asks again in a second');
+      return sendTwiml(res, twiml.rejoinWait(req.originalUrl.slice(req.originalUrl.indexOf('/voice/rejoin'))));
+    }
     log.info({ callSid, path: req.path }, 'webhook: shutting down; asking the caller to call again');
     sendTwiml(res, twiml.restarting());
   });
@@ -74,22 +104,54 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     maxDigits: config.roomNumberMaxDigits,
   });
   const gatherPin = (room: string): twiml.GatherParams => ({
-    action: `/voice/pin?room=${room}`,
+    // On a cluster, the PIN goes straight back to this node (it owns the room).
+    action: `${ownPrefix}/voice/pin?room=${room}`,
     timeoutSeconds: config.gatherTimeoutSeconds,
     maxDigits: PIN_MAX_DIGITS,
   });
 
   const sendTwiml = (res: Response, xml: string) => res.type('text/xml').send(xml);
 
-  /** Turns admission's answer into TwiML (and one log line). */
-  const answer = (req: Request, res: Response, callSid: string, result: EntryResult | PinResult, attempt: number) => {
+  /** The rejoin webhook's URL for `callSid` in `room` after `count` rejoins (relative: any node). */
+  const rejoinUrl = (callSid: string, room: string, count: number) => `/voice/rejoin?room=${room}&n=${count}&pass=${tickets!.rejoinPass(callSid, room, count)}`;
+
+  /**
+   * On a cluster: the epoch of this node's lease on `room`, or null after answering a redirect to
+   * the owner (`path` on its prefix) or a "try again". One process: always 0.
+   */
+  const ownRoom = async (req: Request, res: Response, callSid: string, room: string, path: string, unavailable: () => string, suspectOwner = false): Promise<number | null> => {
+    if (!clustered) return 0;
+    const hop = Number(req.query['hop']) || 0;
+    let resolution: Awaited<ReturnType<RoomOwnership['resolve']>>;
+    try {
+      resolution = await ownership.resolve(room, { suspectOwner });
+    } catch (error) {
+      resolution = { kind: 'unavailable', why: error instanceof Error ? error.message : String(error) };
+    }
+    if (resolution.kind === 'self') return resolution.epoch;
+    if (resolution.kind === 'remote' && hop < MAX_HOPS) {
+      const url = `${resolution.node.publicPrefix}${path}${path.includes('?') ? '&' : '?'}hop=${hop + 1}`;
+      log.info({ callSid, room, owner: resolution.node.id, url }, 'webhook: the room is mixed by another node; redirecting the call there');
+      sendTwiml(res, twiml.redirect(url));
+      return null;
+    }
+    const why = resolution.kind === 'remote' ? `still moving after ${hop} redirects` : resolution.why;
+    log.warn({ callSid, room, why }, 'webhook: no node can take the room now');
+    sendTwiml(res, unavailable());
+    return null;
+  };
+
+  /** Turns admission's answer into TwiML (and one log line). `rejoins`: rejoins so far (a cluster). */
+  const answer = (req: Request, res: Response, callSid: string, result: EntryResult | PinResult, attempt: number, rejoins = 0) => {
     const room = result.roomId;
     switch (result.kind) {
       case 'admitted': {
         const base = publicBaseUrl(config.publicUrl, originOf(req));
-        const streamUrl = websocketUrl(base, MEDIA_PATH);
-        log.info({ callSid, room, seat: result.seat, streamUrl }, 'webhook: admitted; connecting call to room');
-        return sendTwiml(res, twiml.connectToRoom({ streamUrl, room, seat: result.seat, ticket: result.ticket }));
+        const streamUrl = websocketUrl(base, `${ownPrefix}${MEDIA_PATH}`);
+        log.info({ callSid, room, seat: result.seat, streamUrl, rejoins: rejoins || undefined }, 'webhook: admitted; connecting call to room');
+        if (!clustered) return sendTwiml(res, twiml.connectToRoom({ streamUrl, room, seat: result.seat, ticket: result.ticket }));
+        const action = rejoinUrl(callSid, room, rejoins);
+        return sendTwiml(res, twiml.connectRejoinable({ streamUrl, room, seat: result.seat, ticket: result.ticket, action, announceSeat: rejoins === 0 }));
       }
       case 'pin-required':
         log.info({ callSid, room }, 'webhook: room has a PIN; asking for it');
@@ -130,7 +192,9 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     const room = req.query['room'];
     if (room !== undefined) {
       if (isValidRoomNumber(room, config.roomNumberMaxDigits)) {
-        return answer(req, res, callSid, await admission.enter(room, { callSid, from: fromOf(req) }), config.promptAttempts);
+        const epoch = await ownRoom(req, res, callSid, room, `/voice?room=${room}`, twiml.restarting);
+        if (epoch === null) return;
+        return answer(req, res, callSid, await admission.enter(room, { callSid, from: fromOf(req), epoch }), config.promptAttempts);
       }
       log.warn({ callSid, room: String(room).slice(0, 40) }, 'webhook: ?room= is not a room number; prompting instead');
     }
@@ -145,7 +209,9 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     const attempt = Number.isInteger(attemptParam) && attemptParam >= 1 ? attemptParam : 1;
     const digits = typeof req.body.Digits === 'string' ? req.body.Digits : '';
     if (isValidRoomNumber(digits, config.roomNumberMaxDigits)) {
-      return answer(req, res, callSid, await admission.enter(digits, { callSid, from: fromOf(req) }), attempt);
+      const epoch = await ownRoom(req, res, callSid, digits, `/voice?room=${digits}`, twiml.restarting);
+      if (epoch === null) return;
+      return answer(req, res, callSid, await admission.enter(digits, { callSid, from: fromOf(req), epoch }), attempt);
     }
     const why = digits === '' ? 'no-input' : 'invalid';
     if (attempt >= config.promptAttempts) {
@@ -165,13 +231,49 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
       return sendTwiml(res, twiml.askRoom(gather(1)));
     }
     const digits = typeof req.body.Digits === 'string' ? req.body.Digits : '';
+    // The room moved between the prompt and the PIN (rare): the new owner asks for it again.
+    const epoch = await ownRoom(req, res, callSid, room, `/voice?room=${room}`, twiml.restarting);
+    if (epoch === null) return;
     // Nothing keyed counts as a wrong try (or the prompt could go round forever).
-    const result = await admission.enterWithPin(room, { callSid, from: fromOf(req) }, /^[0-9]{1,32}$/.test(digits) ? digits : '');
+    const result = await admission.enterWithPin(room, { callSid, from: fromOf(req), epoch }, /^[0-9]{1,32}$/.test(digits) ? digits : '');
     if (result.kind === 'wrong-pin' && result.attemptsLeft > 0 && digits === '') {
       log.info({ callSid, room, attemptsLeft: result.attemptsLeft }, 'webhook: no PIN keyed; asking again');
       return sendTwiml(res, twiml.askPinAgain(gatherPin(room), 'no-input'));
     }
     answer(req, res, callSid, result, config.promptAttempts);
+  });
+
+  // Issue 8: the <Connect action> of a cluster. Twilio asks it whenever the call's stream ended.
+  router.post('/voice/rejoin', async (req, res) => {
+    const callSid = callSidOf(req, res);
+    if (!callSid) return;
+    if (!clustered) return sendTwiml(res, twiml.left());
+    const room = req.query['room'];
+    const count = Number(req.query['n']);
+    if (!isValidRoomNumber(room, config.roomNumberMaxDigits) || !Number.isInteger(count) || count < 0 || !tickets!.rejoinPassValid(req.query['pass'], callSid, room, count)) {
+      log.warn({ callSid, room: String(room ?? '').slice(0, 40) }, 'webhook: rejoin without a valid pass; saying goodbye');
+      return sendTwiml(res, twiml.left());
+    }
+    let ended = false;
+    try {
+      ended = await outcomes!.takeEnded(callSid);
+    } catch (error) {
+      log.warn({ callSid, err: error }, 'webhook: could not read whether the call ended on purpose; rejoining it');
+    }
+    if (ended) {
+      log.info({ callSid, room }, 'webhook: the call left the conference; goodbye');
+      return sendTwiml(res, twiml.left());
+    }
+    if (count >= config.rejoinAttempts) {
+      log.warn({ callSid, room, rejoins: count }, 'webhook: out of rejoin attempts; apologising');
+      return sendTwiml(res, twiml.rejoinFailed());
+    }
+    const here = rejoinUrl(callSid, room, count);
+    // The stream dropped: its node may have died a moment ago (heartbeat still fresh), so ask it.
+    const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1)), true);
+    if (epoch === null) return;
+    log.info({ callSid, room, rejoins: count + 1, epoch }, 'webhook: the call\'s stream dropped; rejoining it to its room');
+    answer(req, res, callSid, await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }), config.promptAttempts, count + 1);
   });
 
   return router;

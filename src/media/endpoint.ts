@@ -109,6 +109,11 @@ export interface UpgradeCheckOptions {
   ticketAccepted?: (ticket: string) => boolean;
   /** False when no more sockets may open (a connection flood): 503. */
   hasRoom?: () => boolean;
+  /**
+   * Issue 8: this node's public path prefix (/p/<k>): the proxy strips it and says so in
+   * X-Forwarded-Prefix; the signed stream URL has it. '' or absent: none.
+   */
+  publicPrefix?: string;
   log: Logger;
 }
 
@@ -153,7 +158,7 @@ export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: h
         forwardedProto: header('x-forwarded-proto'),
         forwardedHost: header('x-forwarded-host'),
       },
-      options.path,
+      header('x-forwarded-prefix') === options.publicPrefix && options.publicPrefix ? `${options.publicPrefix}${options.path}` : options.path,
     );
     const verdict = checkStreamSignature(options.authToken, header('x-twilio-signature'), url);
     if (verdict.ok) return done(true);

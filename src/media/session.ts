@@ -268,6 +268,7 @@ export class MediaSession implements ParticipantTransport {
       : reason === 'error' ? ERRORS.INTERNAL
       : reason === 'kicked' ? ERRORS.KICKED
       : reason === 'left' ? ERRORS.LEFT
+      : reason === 'moved' ? ERRORS.ROOM_MOVED
       : ERRORS.ROOM_CLOSED;
     this.participant = null; // the conference already removed it
     this.finish(reason, error.wsCode, error.text);

@@ -42,12 +42,19 @@ export interface AdmissionOptions {
   autoCreate: boolean;
   /** Wrong PINs allowed per call before the goodbye. */
   pinAttempts: number;
+  /**
+   * Issue 8: may a stream whose ticket carries `epoch` join `room` on this node now (the node
+   * still holds that ownership lease)? Default: yes (one process).
+   */
+  mayStart?: (room: string, epoch: number) => boolean;
 }
 
 export interface CallInfo {
   callSid: string;
   /** Twilio's From. */
   from?: string;
+  /** The room's ownership lease on this node (issue 8), carried in the ticket; 0 or absent: none. */
+  epoch?: number;
 }
 
 export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'too-many-rooms';
@@ -111,6 +118,14 @@ export class Admission {
     return this.reserve(roomId, record, call);
   }
 
+  /**
+   * A call whose stream dropped comes back (issue 8: its node died or gave the room up) with a
+   * valid rejoin pass: it was admitted before, so no PIN and no lock; the seat limits still hold.
+   */
+  async enterRejoin(roomId: string, call: CallInfo): Promise<EntryResult> {
+    return this.reserve(roomId, await this.options.directory.get(roomId), call);
+  }
+
   /** A caller keyed `pin` for `roomId`. */
   async enterWithPin(roomId: string, call: CallInfo, pin: string): Promise<PinResult> {
     const record = await this.options.directory.get(roomId);
@@ -137,6 +152,11 @@ export class Admission {
     const { room, seat } = check.claims;
     const roomParameter = claim.customParameters['room'];
     if (roomParameter !== undefined && roomParameter !== room) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'join ticket is for another room' };
+    const epoch = check.claims.epoch ?? 0;
+    if (this.options.mayStart && !this.options.mayStart(room, epoch)) {
+      this.options.seats.release(room, claim.callSid);
+      return { ok: false, code: TICKET_REFUSAL_CODE, detail: `join ticket is for a lease this node does not hold (room ${room}, epoch ${epoch})` };
+    }
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
@@ -162,7 +182,7 @@ export class Admission {
       if (seats.total() - (held ? 1 : 0) >= limits.maxParticipants) return { kind: 'refused', roomId, reason: 'server-full' };
     }
     const holding = seats.reserve(roomId, call.callSid, this.options.tickets.ttlMs, call.from);
-    const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat);
+    const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }
 

@@ -6,10 +6,14 @@
  * Format (ASCII, 130-ish characters, under Twilio's 500 for a parameter value):
  *
  *     v1.<callSid>.<room>.<seat>.<expiresAtSeconds>.<nonce>.<mac>
+ *     v2.<callSid>.<room>.<seat>.<epoch>.<expiresAtSeconds>.<nonce>.<mac>
  *
+ * - epoch (v2, issue 8): the fencing number of the room's ownership lease the ticket was issued
+ *   under; the owner admits the stream only while it still holds that lease. v1 = epoch 0 (one
+ *   process, no leases);
  * - expiresAtSeconds: Unix time (wall clock, so processes sharing the secret agree);
  * - nonce: 16 random bytes, base64url: makes each ticket unique and is remembered once used;
- * - mac: base64url HMAC-SHA256(secret, the six fields before it joined by "."), compared in
+ * - mac: base64url HMAC-SHA256(secret, the fields before it joined by "."), compared in
  *   constant time; the CallSid is then compared with start.callSid in constant time too.
  *
  * The codec (issue/verify) is pure: time comes in as an argument. `JoinTickets` adds the secret,
@@ -22,6 +26,8 @@ export interface TicketClaims {
   callSid: string;
   room: string;
   seat: number;
+  /** The room lease's fencing number (0: none, a single process). */
+  epoch?: number;
   /** Unix time in seconds. */
   expiresAtSeconds: number;
   nonce: string;
@@ -32,6 +38,7 @@ export type TicketRefusal = 'missing' | 'malformed' | 'bad-signature' | 'other-c
 export type TicketCheck = { ok: true; claims: TicketClaims } | { ok: false; reason: TicketRefusal };
 
 const VERSION = 'v1';
+const VERSION_WITH_EPOCH = 'v2';
 const FIELD = /^[A-Za-z0-9_-]{1,64}$/;
 
 function mac(secret: Buffer, fields: readonly string[]): string {
@@ -47,7 +54,9 @@ export function safeEqual(a: string, b: string): boolean {
 
 /** The ticket text for `claims`, signed with `secret`. */
 export function encodeTicket(secret: Buffer, claims: TicketClaims): string {
-  const fields = [VERSION, claims.callSid, claims.room, String(claims.seat), String(claims.expiresAtSeconds), claims.nonce];
+  const fields = claims.epoch
+    ? [VERSION_WITH_EPOCH, claims.callSid, claims.room, String(claims.seat), String(claims.epoch), String(claims.expiresAtSeconds), claims.nonce]
+    : [VERSION, claims.callSid, claims.room, String(claims.seat), String(claims.expiresAtSeconds), claims.nonce];
   return [...fields, mac(secret, fields)].join('.');
 }
 
@@ -58,14 +67,17 @@ export function encodeTicket(secret: Buffer, claims: TicketClaims): string {
 export function decodeTicket(secret: Buffer, ticket: string | undefined, callSid: string, nowMs: number): TicketCheck {
   if (ticket === undefined || ticket === '') return { ok: false, reason: 'missing' };
   const parts = ticket.split('.');
-  if (parts.length !== 7 || parts[0] !== VERSION || !parts.slice(1).every((p) => FIELD.test(p))) return { ok: false, reason: 'malformed' };
-  const [, ticketCallSid, room, seat, expires, nonce, signature] = parts as [string, string, string, string, string, string, string];
-  if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,12}$/.test(expires)) return { ok: false, reason: 'malformed' };
-  if (!safeEqual(signature, mac(secret, parts.slice(0, 6)))) return { ok: false, reason: 'bad-signature' };
+  const withEpoch = parts[0] === VERSION_WITH_EPOCH;
+  if (parts.length !== (withEpoch ? 8 : 7) || (parts[0] !== VERSION && !withEpoch) || !parts.slice(1).every((p) => FIELD.test(p))) return { ok: false, reason: 'malformed' };
+  // v1 has no epoch field: read it as "0".
+  const [, ticketCallSid, room, seat, epochText, expires, nonce, signature] = (withEpoch ? parts : [...parts.slice(0, 4), '0', ...parts.slice(4)]) as [string, string, string, string, string, string, string, string];
+  if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,15}$/.test(epochText) || !/^[0-9]{1,12}$/.test(expires)) return { ok: false, reason: 'malformed' };
+  if (!safeEqual(signature, mac(secret, parts.slice(0, parts.length - 1)))) return { ok: false, reason: 'bad-signature' };
   if (!safeEqual(ticketCallSid, callSid)) return { ok: false, reason: 'other-call' };
   const expiresAtSeconds = Number(expires);
   if (nowMs >= expiresAtSeconds * 1000) return { ok: false, reason: 'expired' };
-  return { ok: true, claims: { callSid: ticketCallSid, room, seat: Number(seat), expiresAtSeconds, nonce } };
+  const epoch = Number(epochText);
+  return { ok: true, claims: { callSid: ticketCallSid, room, seat: Number(seat), ...(epoch ? { epoch } : {}), expiresAtSeconds, nonce } };
 }
 
 /** Wall-clock time, for expiries other processes must agree on. */
@@ -95,11 +107,12 @@ export class JoinTickets {
     return this.options.ttlMs;
   }
 
-  issue(callSid: string, room: string, seat: number): { ticket: string; claims: TicketClaims } {
+  issue(callSid: string, room: string, seat: number, epoch = 0): { ticket: string; claims: TicketClaims } {
     const claims: TicketClaims = {
       callSid,
       room,
       seat,
+      ...(epoch ? { epoch } : {}),
       // Rounded up to the second: a ticket is never shorter-lived than the TTL.
       expiresAtSeconds: Math.ceil((this.clock.nowMs() + this.options.ttlMs) / 1000),
       nonce: randomBytes(16).toString('base64url'),
@@ -129,6 +142,15 @@ export class JoinTickets {
     return check.ok && !this.used.has(check.claims.nonce);
   }
 
+  /** The rejoin pass of `callSid` in `room` after `count` rejoins (see rejoinPass below). */
+  rejoinPass(callSid: string, room: string, count: number): string {
+    return rejoinPass(this.options.secret, callSid, room, count);
+  }
+
+  rejoinPassValid(pass: unknown, callSid: string, room: string, count: number): boolean {
+    return rejoinPassValid(this.options.secret, pass, callSid, room, count);
+  }
+
   /** Used nonces still remembered (they are forgotten once their ticket has expired anyway). */
   get rememberedNonces(): number {
     return this.used.size;
@@ -142,4 +164,18 @@ export class JoinTickets {
       this.used.delete(nonce);
     }
   }
+}
+
+/**
+ * The rejoin pass (issue 8): proves in the `<Connect action>` URL that this call was admitted to
+ * this room, so a call whose stream dropped (its node died) re-enters without the PIN. It binds
+ * the CallSid, the room and the rejoin count (so the count cannot be reset); the action URL is
+ * Twilio's to call, and in production the request is signed by Twilio as well.
+ */
+export function rejoinPass(secret: Buffer, callSid: string, room: string, count: number): string {
+  return createHmac('sha256', secret).update(`rejoin.${callSid}.${room}.${count}`).digest('base64url').slice(0, 32);
+}
+
+export function rejoinPassValid(secret: Buffer, pass: unknown, callSid: string, room: string, count: number): boolean {
+  return typeof pass === 'string' && safeEqual(pass, rejoinPass(secret, callSid, room, count));
 }

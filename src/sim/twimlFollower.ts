@@ -1,7 +1,7 @@
 /**
  * Follows the server's TwiML the way Twilio does for a call: posts the voice webhook with
- * Twilio's parameters, keys digits at a <Gather>, follows <Redirect>, and stops at <Connect><Stream>
- * (the stream to open) or <Hangup>. For the simulator, the load generator and tests.
+ * Twilio's parameters, keys digits at a <Gather>, follows <Redirect>, waits out <Pause>, and stops at
+ * <Connect><Stream> (the stream to open, and its action: where to go when it ends) or <Hangup>. For the simulator, the load generator and tests.
  */
 import { XMLParser } from 'fast-xml-parser';
 
@@ -24,7 +24,15 @@ export interface DialOptions {
 }
 
 export type DialResult =
-  | { kind: 'stream'; streamUrl: string; parameters: Record<string, string>; said: string[]; requests: number }
+  | {
+      kind: 'stream';
+      streamUrl: string;
+      parameters: Record<string, string>;
+      said: string[];
+      requests: number;
+      /** <Connect action>, resolved: where Twilio goes when the stream ends (dial it as voicePath). */
+      action?: string;
+    }
   | { kind: 'hangup'; said: string[]; requests: number };
 
 type Node = Record<string, unknown>;
@@ -81,6 +89,7 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
     for (const verb of children(responseNode, 'Response')) {
       const tag = tagOf(verb);
       if (tag === 'Say') said.push(textOf(verb, 'Say'));
+      else if (tag === 'Pause') await new Promise((resolve) => setTimeout(resolve, 1000 * (Number(attrs(verb)['length']) || 1)));
       else if (tag === 'Hangup') return { kind: 'hangup', said, requests };
       else if (tag === 'Redirect') {
         next = { url: new URL(textOf(verb, 'Redirect'), url), body: params };
@@ -99,7 +108,8 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
         for (const p of children(stream, 'Stream')) {
           if (tagOf(p) === 'Parameter') parameters[attrs(p)['name'] ?? ''] = attrs(p)['value'] ?? '';
         }
-        return { kind: 'stream', streamUrl: attrs(stream)['url'] ?? '', parameters, said, requests };
+        const action = attrs(verb)['action'];
+        return { kind: 'stream', streamUrl: attrs(stream)['url'] ?? '', parameters, said, requests, ...(action ? { action: new URL(action, url).href } : {}) };
       }
     }
     if (!next) return { kind: 'hangup', said, requests }; // end of document: Twilio hangs up

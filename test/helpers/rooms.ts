@@ -1,5 +1,6 @@
-/** Room records for the room store and admission tests. */
-import type { RoomRecord } from '../../src/conference/directory.js';
+/** Room records for the room store and admission tests, and the contract every room directory keeps. */
+import assert from 'node:assert/strict';
+import type { RoomDirectory, RoomRecord } from '../../src/conference/directory.js';
 
 /** A room record with everything unset, as the administrator would create it with only an id. */
 export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({
@@ -12,3 +13,21 @@ export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord =
   updatedAt: '2026-01-01T00:00:00.000Z',
   ...over,
 });
+
+/** The behaviour every directory adapter must have. */
+export async function contract(directory: RoomDirectory) {
+  assert.equal(await directory.create(record('20', { label: 'b' })), 'created');
+  assert.equal(await directory.create(record('10', { pinHash: 'scrypt$h', maxParticipants: 5 })), 'created');
+  assert.equal(await directory.create(record('10')), 'exists');
+  assert.equal(await directory.count(), 2);
+  assert.deepEqual((await directory.list()).map((r) => r.id), ['10', '20']);
+  assert.deepEqual(await directory.get('10'), record('10', { pinHash: 'scrypt$h', maxParticipants: 5 }));
+  assert.equal(await directory.get('30'), null);
+  const updated = await directory.update('10', { locked: true, pinHash: null, label: undefined }, '2026-02-02T00:00:00.000Z');
+  assert.deepEqual(updated, record('10', { locked: true, pinHash: null, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' }));
+  assert.deepEqual(await directory.get('10'), updated);
+  assert.equal(await directory.update('30', { locked: true }, 'x'), null);
+  assert.equal(await directory.delete('20'), true);
+  assert.equal(await directory.delete('20'), false);
+  assert.equal(await directory.count(), 1);
+}

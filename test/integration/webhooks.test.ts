@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config.js';
 import { decodeTicket } from '../../src/security/joinTicket.js';
 import { createServer, type ConferenceServer } from '../../src/server.js';
 import { TEST_ENV_DEFAULTS } from '../helpers/server.js';
+import * as twiml from '../../src/http/twiml.js';
 
 const twimlDir = join(import.meta.dirname, '..', '..', 'twiml');
 
@@ -239,5 +240,23 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
     );
     const last = await post('/voice/room?attempt=3', { ...call(7), Digits: '4444' });
     assert.equal(normalise(last.text), documentOf('goodbye.xml', {}));
+  });
+});
+
+/**
+ * Issue 8: the cluster's answers (the webhooks give them only with REDIS_URL; the cluster tests in
+ * test/integration/cluster.test.ts drive them through nginx). Here each builder is held to its
+ * reviewed document.
+ */
+describe('cluster answers match their twiml/ documents', () => {
+  test('connect-rejoinable.xml (first join and rejoin), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {
+    const p = { streamUrl: 'wss://conference.example.com/p/2/media', room: '4711', seat: 3, ticket: 'v2.CA1.4711.3.7.1800000030.n.m', action: '/voice/rejoin?room=4711&n=0&pass=abc' };
+    const seatSay = '<Say>You are participant 3.</Say>';
+    assert.equal(normalise(twiml.connectRejoinable({ ...p, announceSeat: true })), normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', seatSay)));
+    assert.equal(normalise(twiml.connectRejoinable({ ...p, announceSeat: false })), normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '')));
+    assert.equal(normalise(twiml.redirect('/p/2/voice?room=4711&hop=1')), documentOf('redirect.xml', { url: '/p/2/voice?room=4711&hop=1' }));
+    assert.equal(normalise(twiml.rejoinWait('/voice/rejoin?room=4711&n=2&pass=x')), documentOf('rejoin-wait.xml', { url: '/voice/rejoin?room=4711&n=2&pass=x' }));
+    assert.equal(normalise(twiml.left()), documentOf('left.xml', {}));
+    assert.equal(normalise(twiml.rejoinFailed()), documentOf('rejoin-failed.xml', {}));
   });
 });

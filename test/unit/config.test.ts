@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { hostname } from 'node:os';
 
 import { ConfigError, parseConfig, type Config } from '../../src/config.js';
 
@@ -40,6 +41,13 @@ const DEFAULTS: Config = {
   comfortNoiseDbfs: undefined,
   outboundMaxLeadMs: 500,
   heartbeatIntervalMs: 5000,
+  redisUrl: undefined,
+  redisKeyPrefix: 'conf:',
+  nodeId: `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,
+  nodePublicPrefix: '',
+  nodeInternalUrl: undefined,
+  leaseTtlMs: 2000,
+  rejoinAttempts: 3,
 };
 
 /** The ConfigError thrown for `env`. */
@@ -112,6 +120,13 @@ describe('parseConfig', () => {
       COMFORT_NOISE_DBFS: '-65',
       OUTBOUND_MAX_LEAD_MS: '300',
       HEARTBEAT_INTERVAL_MS: '2000',
+      REDIS_URL: 'redis://:pw@10.0.0.5:6380/2',
+      REDIS_KEY_PREFIX: 'line2:',
+      NODE_ID: 'node-3',
+      NODE_PUBLIC_PREFIX: '/p/3',
+      NODE_INTERNAL_URL: 'http://10.0.0.7:3003',
+      LEASE_TTL_MS: '1500',
+      REJOIN_ATTEMPTS: '2',
     });
     assert.deepEqual(
       { ...config },
@@ -148,8 +163,24 @@ describe('parseConfig', () => {
         comfortNoiseDbfs: -65,
         outboundMaxLeadMs: 300,
         heartbeatIntervalMs: 2000,
+        redisUrl: 'redis://:pw@10.0.0.5:6380/2',
+        redisKeyPrefix: 'line2:',
+        nodeId: 'node-3',
+        nodePublicPrefix: '/p/3',
+        nodeInternalUrl: 'http://10.0.0.7:3003',
+        leaseTtlMs: 1500,
+        rejoinAttempts: 2,
       },
     );
+  });
+
+  test('a cluster (REDIS_URL) needs JOIN_TICKET_SECRET; REDIS_URL is never echoed; prefixes are paths', () => {
+    assert.match(configError({ REDIS_URL: 'redis://127.0.0.1:6379' }).message, /JOIN_TICKET_SECRET: needed with REDIS_URL/);
+    const bad = configError({ REDIS_URL: 'http://:hunter2@x', NODE_PUBLIC_PREFIX: 'p/1/', LEASE_TTL_MS: '100' }).message;
+    assert.match(bad, /REDIS_URL: expected redis:\/\/host:port/);
+    assert.doesNotMatch(bad, /hunter2/);
+    assert.match(bad, /NODE_PUBLIC_PREFIX: expected a path such as \/p\/1/);
+    assert.match(bad, /LEASE_TTL_MS/);
   });
 
   test('surrounding whitespace is trimmed from numbers and the host', () => {

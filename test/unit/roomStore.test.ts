@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryRoomDirectory, type RoomDirectory } from '../../src/conference/directory.js';
-import { record } from '../helpers/rooms.js';
+import { MemoryRoomDirectory } from '../../src/conference/directory.js';
+import { contract, record } from '../helpers/rooms.js';
 import { hashPin, verifyPin } from '../../src/rooms/pin.js';
 import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
 
@@ -24,24 +24,6 @@ describe('PIN hashes', () => {
     for (const bad of ['', 'plain', 'scrypt$x$8$1$aa$bb', a.replace(/\$[^$]+$/, '$AAAA')]) assert.equal(await verifyPin('2468', bad), false, bad);
   });
 });
-
-/** The behaviour every directory adapter must have. */
-async function contract(directory: RoomDirectory) {
-  assert.equal(await directory.create(record('20', { label: 'b' })), 'created');
-  assert.equal(await directory.create(record('10', { pinHash: 'scrypt$h', maxParticipants: 5 })), 'created');
-  assert.equal(await directory.create(record('10')), 'exists');
-  assert.equal(await directory.count(), 2);
-  assert.deepEqual((await directory.list()).map((r) => r.id), ['10', '20']);
-  assert.deepEqual(await directory.get('10'), record('10', { pinHash: 'scrypt$h', maxParticipants: 5 }));
-  assert.equal(await directory.get('30'), null);
-  const updated = await directory.update('10', { locked: true, pinHash: null, label: undefined }, '2026-02-02T00:00:00.000Z');
-  assert.deepEqual(updated, record('10', { locked: true, pinHash: null, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' }));
-  assert.deepEqual(await directory.get('10'), updated);
-  assert.equal(await directory.update('30', { locked: true }, 'x'), null);
-  assert.equal(await directory.delete('20'), true);
-  assert.equal(await directory.delete('20'), false);
-  assert.equal(await directory.count(), 1);
-}
 
 describe('room directories', () => {
   test('MemoryRoomDirectory keeps the contract', async () => {

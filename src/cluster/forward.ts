@@ -1,0 +1,108 @@
+/**
+ * Admin API from any node (issue 8): a request about one room (`/api/rooms/<id>...`) that reaches a
+ * node which does not mix the room is passed, as it came (method, path, body, Authorization), to the
+ * node that does, over its internal URL, and the owner's answer goes back unchanged. So mute, kick,
+ * end and the participant list work whichever node the proxy picked; the owner checks the token
+ * itself. A forwarded request is never forwarded again (one hop). No owner (no lease, or its node
+ * is gone): the node answers itself, from the shared directory.
+ *
+ * (The issue sketched Redis pub/sub for these commands; a direct HTTP hop to the owner does the
+ * same with one moving part less: the owner's address is in its heartbeat, and "no owner" is
+ * known before sending.)
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { ClusterNode } from './node.js';
+import { isValidRoomNumber } from '../conference/roomNumber.js';
+import type { Logger } from '../log.js';
+import { safeEqual } from '../security/joinTicket.js';
+import type { NodeState } from './types.js';
+
+const FORWARDED_HEADER = 'x-conference-forwarded-by';
+const FORWARD_TIMEOUT_MS = 3000;
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ForwardDeps {
+  selfId: string;
+  /** Only requests with this bearer token are forwarded (the others get this node's own refusal). */
+  adminToken: string | undefined;
+  ownerOf: (room: string) => Promise<NodeState | null>;
+  log: Logger;
+}
+
+export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: ForwardDeps) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const match = /^\/rooms\/([^/?]+)/.exec(req.path);
+    const room = match?.[1];
+    if (!room || !isValidRoomNumber(room, 32) || req.get(FORWARDED_HEADER)) return next();
+    // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner.
+    if (!adminToken || !safeEqual(req.get('authorization') ?? '', `Bearer ${adminToken}`)) return next();
+    let owner: NodeState | null;
+    try {
+      owner = await ownerOf(room);
+    } catch (error) {
+      log.warn({ room, err: error }, 'admin: could not find the room owner; answering here');
+      return next();
+    }
+    if (!owner || owner.id === selfId) return next();
+    try {
+      const body = await readBody(req);
+      const headers: Record<string, string> = { [FORWARDED_HEADER]: selfId };
+      for (const name of ['authorization', 'content-type', 'accept']) {
+        const value = req.get(name);
+        if (value) headers[name] = value;
+      }
+      const answer = await fetch(`${owner.internalUrl}${req.originalUrl}`, {
+        method: req.method,
+        headers,
+        ...(body.length > 0 ? { body } : {}),
+        signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      });
+      res.status(answer.status);
+      const type = answer.headers.get('content-type');
+      if (type) res.type(type);
+      res.send(Buffer.from(await answer.arrayBuffer()));
+    } catch (error) {
+      log.warn({ room, owner: owner.id, err: error instanceof Error ? error.message : String(error) }, 'admin: the room owner did not answer');
+      if (!res.headersSent) res.status(503).json({ error: { code: 'OWNER_UNAVAILABLE', message: `the node mixing room ${room} (${owner.id}) did not answer; try again` } });
+    }
+  };
+}
+
+async function readBody(req: Request): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('body too large to forward');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The cluster's own admin routes (behind the admin API's token):
+ *   GET  /api/cluster/nodes         every live node: id, prefix, load, draining
+ *   POST /api/cluster/drain         {"draining": true|false}: this node (reach it at /p/<k>/api/...)
+ *                                   takes no new rooms; its rooms stay until they end
+ */
+export function clusterApi(node: ClusterNode, log: Logger): express.Router {
+  const router = express.Router();
+  router.get('/cluster/nodes', async (_req, res, next) => {
+    try {
+      res.json({ self: node.id, nodes: await node.registry.live() });
+    } catch (error) {
+      next(error);
+    }
+  });
+  router.post('/cluster/drain', express.json({ limit: '1kb' }), (req, res) => {
+    const draining = (req.body as { draining?: unknown } | undefined)?.draining;
+    if (typeof draining !== 'boolean') {
+      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'body: {"draining": true} or {"draining": false}' } });
+      return;
+    }
+    node.setDraining(draining);
+    log.info({ node: node.id, draining }, 'admin: node drain changed');
+    res.json({ node: node.id, draining, rooms: node.ownership.heldRooms() });
+  });
+  return router;
+}

@@ -1,0 +1,140 @@
+/**
+ * One node of a cluster (issue 8), composed from the Redis adapters: its room directory, its room
+ * ownership (leases, placement, the fence), its heartbeat, and the marks of calls that ended on
+ * purpose. createServer builds one when REDIS_URL is set; without it the server is one process with
+ * everything local, as before.
+ */
+import type { Config } from '../config.js';
+import type { RoomDirectory } from '../conference/directory.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../timing/clock.js';
+import { ClusterOwnership } from './ownership.js';
+import { RedisPlacementCounters } from './placement.js';
+import { close as closeRedis, connectRedis, type Redis } from './redisClient.js';
+import { RedisRoomDirectory } from './redisDirectory.js';
+import { RedisRoomLeases } from './redisLeases.js';
+import { RedisNodeRegistry } from './redisNodeRegistry.js';
+import type { NodeLoad, NodeRegistry, NodeState } from './types.js';
+
+/** How often a node writes its heartbeat (ms); the heartbeat lives three times as long. */
+export const HEARTBEAT_MS = 1000;
+/** How long the mark of a call that ended on purpose waits for Twilio's rejoin request (ms). */
+const ENDED_MARK_MS = 120_000;
+
+/**
+ * Calls whose stream ended on purpose (left with *8, removed, conference ended): the rejoin
+ * webhook, on whichever node Twilio reaches, says goodbye to these instead of rejoining them.
+ */
+export interface CallOutcomes {
+  markEnded(callSid: string, reason: string): void;
+  /** True (once) when `callSid` ended on purpose. */
+  takeEnded(callSid: string): Promise<boolean>;
+}
+
+class RedisCallOutcomes implements CallOutcomes {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {}
+  markEnded(callSid: string, reason: string): void {
+    this.redis.set(`${this.prefix}ended:${callSid}`, reason, 'PX', ENDED_MARK_MS).catch((error) => this.log.warn({ callSid, err: error }, 'cluster: could not mark the call as ended'));
+  }
+  async takeEnded(callSid: string): Promise<boolean> {
+    return (await this.redis.getdel(`${this.prefix}ended:${callSid}`)) !== null;
+  }
+}
+
+export interface ClusterNodeDeps {
+  config: Readonly<Config>;
+  clock: Clock;
+  log: Logger;
+  /** This node's load for its heartbeat. */
+  load: () => NodeLoad;
+  /** True while `room` has callers or reserved seats here. */
+  inUse: (room: string) => boolean;
+}
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly redis: Redis;
+  readonly directory: RoomDirectory;
+  readonly ownership: ClusterOwnership;
+  readonly registry: NodeRegistry;
+  readonly outcomes: CallOutcomes;
+  /** Out of placement from now on (its rooms stay until they finish). */
+  setDraining(draining: boolean): void;
+  readonly draining: boolean;
+  state(): NodeState;
+  start(): void;
+  /** Stops heartbeat and renewals, releases this node's leases, removes its heartbeat, closes Redis. */
+  stop(): Promise<void>;
+}
+
+export function createClusterNode({ config, clock, log, load, inUse }: ClusterNodeDeps): ClusterNode {
+  const redisUrl = config.redisUrl;
+  if (!redisUrl) throw new Error('createClusterNode needs REDIS_URL');
+  const prefix = config.redisKeyPrefix;
+  const redis = connectRedis(redisUrl, { log });
+  const internalUrl = config.nodeInternalUrl ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${config.port}`;
+  let draining = false;
+  const state = (): NodeState => ({ id: config.nodeId, publicPrefix: config.nodePublicPrefix, internalUrl, draining, load: load(), at: Date.now() });
+  const registry = new RedisNodeRegistry(redis, { prefix, nodeTtlMs: 3 * HEARTBEAT_MS });
+  const leases = new RedisRoomLeases(redis, { prefix, ttlMs: config.leaseTtlMs });
+  const ownership = new ClusterOwnership({
+    self: state,
+    leases,
+    registry,
+    placement: new RedisPlacementCounters(redis, { prefix }),
+    clock,
+    log,
+    inUse,
+    // A caller redirected here has the ticket's lifetime to connect; then the lease goes back.
+    idleReleaseMs: config.joinTicketTtlSeconds * 1000 + config.leaseTtlMs,
+  });
+  const directory = new RedisRoomDirectory(redis, { prefix });
+  const outcomes = new RedisCallOutcomes(redis, prefix, log);
+  let heartbeat: NodeJS.Timeout | null = null;
+  let beating = false;
+  const beat = () => {
+    if (beating) return;
+    beating = true;
+    registry
+      .heartbeat(state())
+      .catch((error) => log.debug({ err: error }, 'cluster: heartbeat failed'))
+      .finally(() => (beating = false));
+  };
+  return {
+    id: config.nodeId,
+    redis,
+    directory,
+    ownership,
+    registry,
+    outcomes,
+    get draining() {
+      return draining;
+    },
+    setDraining(value) {
+      if (value !== draining) log.info({ node: config.nodeId, draining: value }, value ? 'cluster: draining (no new rooms here)' : 'cluster: taking new rooms again');
+      draining = value;
+      beat();
+    },
+    state,
+    start() {
+      if (heartbeat) return;
+      log.info({ node: config.nodeId, publicPrefix: config.nodePublicPrefix, internalUrl, leaseTtlMs: config.leaseTtlMs }, 'cluster: node starting');
+      beat();
+      heartbeat = setInterval(beat, HEARTBEAT_MS);
+      heartbeat.unref();
+      ownership.start();
+    },
+    async stop() {
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = null;
+      await ownership.stop(true).catch((error) => log.warn({ err: error }, 'cluster: releasing leases failed'));
+      await registry.remove(config.nodeId).catch(() => {});
+      await directory.close();
+      await closeRedis(redis);
+    },
+  };
+}

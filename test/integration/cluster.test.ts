@@ -1,0 +1,188 @@
+/**
+ * Issue 8, end to end on one machine: 3 node processes, Debian's redis-server and nginx, all
+ * started by the test on free loopback ports (tools/cluster/launcher.ts), and callers that behave
+ * like Twilio (webhooks and streams through nginx, the <Connect action> when a stream ends).
+ *
+ * - rooms spread over the nodes; 50 simultaneous first callers of one new room get one owner;
+ * - kill -9 of an owner: its callers hear each other again on another node within 3 s, the room on
+ *   exactly one node, its epoch increased;
+ * - kill -STOP past the lease, a new caller places the room elsewhere, kill -CONT: the old node
+ *   fences itself (closes its streams with 4001) and everyone ends up in one mix;
+ * - Redis restarted mid-call: calls go on (or rejoin once), the room on one node;
+ * - drain takes a node out of placement and moves no call; admin mute and kick work from a node
+ *   that does not own the room.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
+import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
+import { dialIn } from '../../src/sim/twimlFollower.js';
+import { randomSid } from '../../src/sim/simulatedStream.js';
+import { ClusterCall } from '../helpers/clusterCalls.js';
+import { sleep, until } from '../helpers/calls.js';
+
+const skip = redisServerSkipReason() ?? nginxSkipReason();
+const ADMIN_TOKEN = 'cluster-test-admin-token-0123456789';
+const LEASE_TTL_MS = 1500;
+
+describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
+  let cluster: Cluster;
+  let redis: Redis;
+  const calls: ClusterCall[] = [];
+
+  const lease = async (room: string): Promise<{ node: string; epoch: number } | null> => {
+    const v = await redis.get(`conf:lease:${room}`);
+    if (!v) return null;
+    const [node, epoch] = v.split('|');
+    return { node: node!, epoch: Number(epoch) };
+  };
+  const nodeOfPrefix = (prefix: string) => cluster.nodes.find((n) => n.prefix === prefix)!;
+  const health = async (k: number) => (await (await fetch(`${cluster.nodes[k - 1]!.internalUrl}/health`)).json()) as { rooms: number; participants: number; node: string };
+  const admin = (path: string, init: RequestInit = {}) =>
+    fetch(`${cluster.proxyUrl}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  const pair = async (room: string) => {
+    const a = await ClusterCall.start(cluster.proxyUrl, room, 440);
+    const b = await ClusterCall.start(cluster.proxyUrl, room, 1000);
+    calls.push(a, b);
+    return [a, b] as const;
+  };
+  /** Both callers of a pair hear each other now (at -40 dBFS or more over the last 400 ms). */
+  const hearEachOther = async (a: ClusterCall, b: ClusterCall, timeoutMs = 4000) => {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const now = performance.now();
+      if (a.heardDbfs(b.toneHz, now - 400, now) > -40 && b.heardDbfs(a.toneHz, now - 400, now) > -40) return;
+      if (now > deadline) assert.fail(`the pair in room ${a.room} does not hear each other (a hears ${a.heardDbfs(b.toneHz, now - 400, now).toFixed(1)} dBFS, b ${b.heardDbfs(a.toneHz, now - 400, now).toFixed(1)} dBFS)`);
+      await sleep(100);
+    }
+  };
+
+  before(async () => {
+    cluster = await startCluster({ nodes: 3, quiet: true, env: { ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' } });
+    redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+    redis.on('error', () => {}); // the Redis restart test takes it away for a moment
+  });
+
+  after(async () => {
+    for (const c of calls) await c.hangUp();
+    redis?.disconnect();
+    await cluster?.stop();
+  });
+
+  test('rooms spread over the nodes; 50 simultaneous first callers of one new room get one owner', async () => {
+    const dials = await Promise.all(Array.from({ length: 50 }, () => dialIn({ baseUrl: cluster.proxyUrl, callSid: randomSid('CA'), keypresses: ['700'] })));
+    const prefixes = new Set(dials.map((d) => (d.kind === 'stream' ? /\/p\/\d+/.exec(d.streamUrl)?.[0] : `not connected: ${d.said.join('|')}`)));
+    assert.equal(prefixes.size, 1, `one owner for room 700: ${[...prefixes].join(', ')}`);
+    const owner = await lease('700');
+    assert.equal(owner?.node, nodeOfPrefix([...prefixes][0]!).id, 'the lease names the node the streams go to');
+    const placed = new Map<string, number>();
+    for (let i = 0; i < 9; i++) {
+      const d = await dialIn({ baseUrl: cluster.proxyUrl, callSid: randomSid('CA'), keypresses: [String(710 + i)] });
+      assert.equal(d.kind, 'stream');
+      const prefix = d.kind === 'stream' ? /\/p\/\d+/.exec(d.streamUrl)![0] : '';
+      placed.set(prefix, (placed.get(prefix) ?? 0) + 1);
+    }
+    assert.equal(placed.size, 3, `9 new rooms on all 3 nodes: ${JSON.stringify([...placed])}`);
+    for (const [prefix, n] of placed) assert.ok(n <= 5, `${prefix} took ${n} of 9 rooms`);
+  });
+
+  test('kill -9 of a room owner: its callers are back in one mix on another node within 3 s, epoch increased', async () => {
+    const [a, b] = await pair('800');
+    assert.equal(a.prefix, b.prefix, 'both callers on the owner');
+    await hearEachOther(a, b);
+    const before = (await lease('800'))!;
+    const owner = nodeOfPrefix(a.prefix);
+    assert.equal(before.node, owner.id);
+    const killedAt = performance.now();
+    owner.kill('SIGKILL');
+    try {
+      await until(() => a.streams.length >= 2 && b.streams.length >= 2, 'both callers on a new stream', 8000);
+      await hearEachOther(a, b, 8000);
+      const backA = a.firstHeardAfter(b.toneHz, a.streams[1]!.openedAtMs)!;
+      const backB = b.firstHeardAfter(a.toneHz, b.streams[1]!.openedAtMs)!;
+      const gapMs = Math.max(backA, backB) - killedAt;
+      console.log(`# kill -9 rejoin gap: ${gapMs.toFixed(0)} ms (a ${(backA - killedAt).toFixed(0)}, b ${(backB - killedAt).toFixed(0)}), lease ttl ${LEASE_TTL_MS} ms`);
+      assert.ok(gapMs <= 3000, `back in a working mix within 3 s of the kill (${gapMs.toFixed(0)} ms)`);
+      assert.notEqual(a.prefix, owner.prefix, 'a moved to another node');
+      assert.equal(a.prefix, b.prefix, 'both on the same new node');
+      const now = (await lease('800'))!;
+      assert.equal(now.node, nodeOfPrefix(a.prefix).id);
+      assert.ok(now.epoch > before.epoch, `epoch increased (${before.epoch} -> ${now.epoch})`);
+      const mixing = await Promise.all(cluster.nodes.filter((n) => n !== owner).map(async (n) => (await health(n.k)).participants));
+      assert.equal(mixing.filter((p) => p > 0).length >= 1, true);
+    } finally {
+      await cluster.startNode(owner.k);
+    }
+  });
+
+  test('kill -STOP of an owner past its lease, then -CONT: the old node fences itself, one mix', async () => {
+    const [a, b] = await pair('900');
+    await hearEachOther(a, b);
+    const owner = nodeOfPrefix(a.prefix);
+    const first = (await lease('900'))!;
+    owner.kill('SIGSTOP');
+    try {
+      // Past the lease and the heartbeat: a new caller of the room places it on another node.
+      await sleep(3200);
+      const c = await ClusterCall.start(cluster.proxyUrl, '900', 2000);
+      calls.push(c);
+      assert.notEqual(c.prefix, owner.prefix, 'the new caller is not sent to the paused node');
+      const taken = (await lease('900'))!;
+      assert.ok(taken.epoch > first.epoch && taken.node !== owner.id, `the room has a new owner and epoch (${JSON.stringify(taken)})`);
+    } finally {
+      owner.kill('SIGCONT');
+    }
+    // The old node's first act: give up the room, closing its streams as "moved" (4001).
+    await hearEachOther(a, b, 8000);
+    assert.ok(a.streams.some((s) => s.prefix === owner.prefix && s.closeCode === 4001), `a's stream on the old node closed with 4001: ${JSON.stringify(a.streams)}`);
+    const now = (await lease('900'))!;
+    assert.equal(nodeOfPrefix(a.prefix).id, now.node, 'a is on the owner');
+    assert.equal(nodeOfPrefix(b.prefix).id, now.node, 'b is on the owner');
+    assert.equal((await health(owner.k)).rooms, 0, 'the old node mixes nothing');
+  });
+
+  test('Redis restarted mid-call: the call goes on or rejoins once, the room on one node', async () => {
+    const [a, b] = await pair('950');
+    await hearEachOther(a, b);
+    const streamsBefore = a.streams.length + b.streams.length;
+    await cluster.redis!.restart({ downMs: 300 });
+    await sleep(2 * LEASE_TTL_MS);
+    await hearEachOther(a, b, 8000);
+    assert.ok(a.streams.length + b.streams.length <= streamsBefore + 2, `at most one rejoin each (${streamsBefore} -> ${a.streams.length + b.streams.length})`);
+    const now = (await lease('950'))!;
+    assert.equal(nodeOfPrefix(a.prefix).id, now.node);
+    assert.equal(nodeOfPrefix(b.prefix).id, now.node);
+    // The forwarding header makes each node answer for itself (not pass the request to the owner).
+    const mixing = await Promise.all(cluster.nodes.map(async (n) => (await (await admin(`${n.prefix}/api/rooms/950`, { headers: { 'x-conference-forwarded-by': 'test' } })).json()) as { participants?: unknown[] }));
+    assert.equal(mixing.filter((r) => (r.participants?.length ?? 0) > 0).length, 1, 'exactly one node has callers in room 950');
+  });
+
+  test('drain: the node takes no new rooms and keeps its calls; admin mute and kick work from a non-owner', async () => {
+    const [a, b] = await pair('960');
+    await hearEachOther(a, b);
+    const owner = nodeOfPrefix(a.prefix);
+    const drained = await admin(`${owner.prefix}/api/cluster/drain`, { method: 'POST', body: JSON.stringify({ draining: true }) });
+    assert.equal(drained.status, 200);
+    await sleep(1200); // one heartbeat
+    for (let i = 0; i < 6; i++) {
+      const d = await dialIn({ baseUrl: cluster.proxyUrl, callSid: randomSid('CA'), keypresses: [String(970 + i)] });
+      assert.ok(d.kind === 'stream' && !d.streamUrl.includes(`${owner.prefix}/`), `room ${970 + i} not placed on the draining node`);
+    }
+    assert.equal(a.streams.length, 1, 'a was not moved');
+    await hearEachOther(a, b);
+
+    const other = cluster.nodes.find((n) => n !== owner)!;
+    const mute = await admin(`${other.prefix}/api/rooms/960/participants/${a.callSid}`, { method: 'PATCH', body: JSON.stringify({ muted: true }) });
+    assert.equal(mute.status, 200, await mute.clone().text());
+    await sleep(600);
+    const now = performance.now();
+    assert.ok(b.heardDbfs(a.toneHz, now - 300, now) < -60, `muted from a non-owner: b hears a at ${b.heardDbfs(a.toneHz, now - 300, now).toFixed(1)} dBFS`);
+    const kick = await admin(`${other.prefix}/api/rooms/960/participants/${b.callSid}`, { method: 'DELETE' });
+    assert.equal(kick.status, 200, await kick.clone().text());
+    await b.ended;
+    assert.deepEqual(b.finalSaid, ['You have left the conference. Goodbye.'], 'a kicked caller is not rejoined');
+    assert.equal(b.streams.length, 1);
+    await admin(`${owner.prefix}/api/cluster/drain`, { method: 'POST', body: JSON.stringify({ draining: false }) });
+  });
+});
