@@ -22,7 +22,6 @@ async function main(): Promise<void> {
   const development = server.mode === 'development';
   // Before "listening": whoever waits for that line has seen the warning too.
   if (development) log.warn('DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so webhooks and /media upgrades are not checked for Twilio signatures (join tickets still are); set it before exposing this server');
-  log.info({ port, mode: server.mode }, 'conference server listening');
   console.log(
     [
       '',
@@ -43,6 +42,8 @@ async function main(): Promise<void> {
       .filter((line, i, all) => line !== '' || all[i - 1] !== '')
       .join('\n'),
   );
+  // Last: whoever waits for this line has the banner (and its signature-check mode) already.
+  log.info({ port, mode: server.mode }, 'conference server listening');
 
   let stopping = false;
   const stop = (signal: string) => {
