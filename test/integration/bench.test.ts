@@ -37,3 +37,21 @@ test('the benchmark runs a short load against the real server and the baseline a
   assert.ok(scenario.ratios, 'ratios against the baseline');
   assert.equal(scenario.passLine.main?.length, 7, 'the pass line has its seven criteria');
 });
+
+test('--worker-probe reports the server tick, the worker tick and the main thread receipt side by side', { timeout: 30_000 }, async () => {
+  const options = parseOptions(['--callers', '10', '--seconds', '1', '--warmup', '0', '--no-baseline', '--worker-probe', '--out', '-']);
+  assert.notEqual(options, 'help');
+  if (options === 'help') return;
+  options.log = () => undefined;
+  const report = await runBench(options, () => undefined);
+  const run = report.scenarios[0]?.main;
+  assert.ok(run, 'the server ran');
+  const probe = run.figures.workerProbe;
+  assert.ok(probe, 'probe figures reported');
+  assert.equal(probe.callersMixed, 10, 'the worker mixed for every caller');
+  // ~50 ticks in a 1 s window on each clock; a loaded CI machine may drop a few.
+  for (const ticks of [run.figures.ticks, probe.mainDeadlines, probe.workerTicks, probe.receiptDeadlines]) assert.ok(ticks >= 25 && ticks <= 60, `${ticks} ticks`);
+  for (const p of [run.figures.tickLatenessMs, probe.mainPerDeadlineMs, probe.workerLatenessMs, probe.receiptLatenessMs]) {
+    assert.ok(Number.isFinite(p.p99) && p.p50 >= 0 && p.p50 <= p.p99 && p.p99 <= p.max, JSON.stringify(p));
+  }
+});

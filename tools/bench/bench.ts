@@ -25,6 +25,7 @@ import {
   ratios,
   scenarioTable,
   table,
+  workerProbeTable,
   type RunResult,
   type Scenario,
 } from './report.js';
@@ -54,6 +55,8 @@ export const USAGE = `npm run bench -- [options]
                          --resolution 50) until the real-time criteria fail; chart in .svg
     --micro              micro-benchmarks of the per-frame path (ns per frame), main vs baseline
     --cpu-prof           run the real server with node --cpu-prof; prints its top functions
+    --worker-probe       in the real server, a worker thread runs a second 20 ms clock with the
+                         mixing work and signals the main thread; prints both clocks' lateness
   Output:
     --out DIR            where results go (default bench-results; "-" writes nothing)
     --server-env K=V     extra configuration for the real server (repeatable)
@@ -66,6 +69,7 @@ export interface BenchOptions {
   mode: 'scenario' | 'pass-line' | 'find-max' | 'micro';
   findMax: { start: number; step: number; max: number; resolution: number };
   cpuProf: boolean;
+  workerProbe: boolean;
   outDir: string | null;
   serverEnv: Record<string, string>;
   seed: number;
@@ -139,6 +143,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       resolution: { type: 'string' },
       micro: { type: 'boolean' },
       'cpu-prof': { type: 'boolean' },
+      'worker-probe': { type: 'boolean' },
       out: { type: 'string' },
       'server-env': { type: 'string', multiple: true },
       seed: { type: 'string' },
@@ -185,6 +190,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       resolution: int(values.resolution, 'resolution', 50),
     },
     cpuProf: values['cpu-prof'] ?? false,
+    workerProbe: values['worker-probe'] ?? false,
     outDir: values.out === '-' ? null : resolve(values.out ?? join(REPO_ROOT, 'bench-results')),
     serverEnv,
     seed: int(values.seed, 'seed', 1, 0),
@@ -228,7 +234,7 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
     }
   };
   const main = await attempt('main', runOptions);
-  const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null }) : null;
+  const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null, workerProbe: false }) : null;
   if (!main && !baseline) return { scenario, main, baseline, errors, ratios: null, passLine: { main: null, baseline: null } };
   print('');
   print(scenarioTable(main, baseline));
@@ -245,6 +251,7 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
     if (d.joinsPendingAtStart > 0) print(`note (${r.impl}): ${d.joinsPendingAtStart} of ${r.scenario.callers} calls had not got in when measuring began (the server answered too slowly); ${r.figures.callers} were in at the end`);
   }
   if (main?.profile) print(profileTable(main));
+  if (main?.figures.workerProbe) print('\n' + workerProbeTable(main));
   return {
     scenario,
     main,
@@ -398,6 +405,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     cpuProfDir: options.cpuProf ? join(options.outDir ?? join(os.tmpdir(), 'bench'), 'profiles') : null,
     seed: options.seed,
     pin: options.pin,
+    workerProbe: options.workerProbe,
     log: options.log,
   };
 

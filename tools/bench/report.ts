@@ -4,6 +4,7 @@
  */
 import type { JoinReport, LoadgenWindow } from './loadgen.js';
 import type { ServerImpl, ServerReady, ServerSample } from './serverProcess.js';
+import type { WorkerProbeFigures } from './workerProbe.js';
 
 export interface Scenario {
   label: string;
@@ -70,6 +71,8 @@ export interface Figures {
   loadgen: { cpuPercentOfCore: number; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; sendLatenessP99Ms: number; sendLatenessMaxMs: number };
   /** CPU other processes took during the window (machine busy - server - generator), % of a core. */
   otherProcessesPercentOfCore: number;
+  /** --worker-probe only (the main server). */
+  workerProbe?: WorkerProbeFigures;
 }
 
 export interface Diagnostics {
@@ -175,6 +178,7 @@ export function computeFigures(
       sendLatenessMaxMs: lg.sendLatenessMs.max,
     },
     otherProcessesPercentOfCore: round(otherPercent, 1),
+    ...(server.workerProbe ? { workerProbe: server.workerProbe } : {}),
   };
   const diagnostics: Diagnostics = {
     loadgenSaturated: lgCpuPercent > 90 || lg.sendLatenessMs.p99 > 10 || lg.eventLoopDelayMs.p99 > 20,
@@ -347,4 +351,24 @@ export function passTable(main: RunResult | null, baseline: RunResult | null): s
     ...(baseline ? [c.format(baseline.figures), c.pass(baseline.figures) ? 'PASS' : 'FAIL'] : []),
   ]);
   return table([header, ...rows]);
+}
+
+/** --worker-probe: the server's own tick beside a worker thread's clock, same window, same load. */
+export function workerProbeTable(r: RunResult): string {
+  const f = r.figures;
+  const w = f.workerProbe!;
+  const row = (label: string, p: P3, n: string) => [label, fmt(p.p50, 2), fmt(p.p99, 2), fmt(p.max, 2), n];
+  return [
+    `worker probe (${r.impl} server; the worker mixes for ${w.callersMixed} callers, ${fmt(w.phaseOffsetMs, 1)} ms after the server's tick; load average ${r.diagnostics.loadAverage1m}):`,
+    table([
+      ['lateness after the 20 ms deadline', 'p50 ms', 'p99 ms', 'max ms', 'deadlines'],
+      row('server tick, ticks run (its Ticker)', f.tickLatenessMs, `${f.ticks} (+${f.skippedTicks} skipped)`),
+      row('server tick, every deadline', w.mainPerDeadlineMs, String(w.mainDeadlines)),
+      row('worker tick, ticks run (its Ticker)', w.workerLatenessMs, `${w.workerTicks} (+${w.workerSkippedTicks} skipped)`),
+      row("main thread gets the worker's tick, every deadline", w.receiptLatenessMs, String(w.receiptDeadlines)),
+      row('  the same, not after a server tick (optimistic)', w.receiptClearMs, String(w.receiptDeadlines - w.receiptsBehindMainTick)),
+    ]),
+    `server tick duration p99 ${fmt(f.tickMs.p99, 2)} ms; worker mixing work p50/p99 ${fmt(w.workerTickMs.p50, 3)} / ${fmt(w.workerTickMs.p99, 3)} ms; ` +
+      `receipts after a server tick that ended past the worker's deadline: ${w.receiptsBehindMainTick}`,
+  ].join('\n');
 }

@@ -24,6 +24,8 @@ export interface RunOptions {
    * equal, p99 8.3 vs 9.7 ms at 100 callers), and with other load it hurts (neither can move away).
    */
   pin: boolean;
+  /** Run the worker-thread clock probe in the main server (workerProbe.ts). */
+  workerProbe?: boolean;
   log: (line: string) => void;
 }
 
@@ -77,7 +79,7 @@ export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunO
     execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   }
   const pin = options.pin && canPin;
-  const server = new Child(`${impl} server`, forkTs('./serverProcess.ts', [impl, JSON.stringify(options.serverEnv)], execArgv, pin ? 0 : null));
+  const server = new Child(`${impl} server`, forkTs('./serverProcess.ts', [impl, JSON.stringify(options.serverEnv), ...(options.workerProbe ? ['--worker-probe'] : [])], execArgv, pin ? 0 : null));
   let loadgen: Child | null = null;
   try {
     const ready = await server.waitFor<ServerReady>('ready', 60_000);

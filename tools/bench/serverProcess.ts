@@ -8,10 +8,12 @@
  *   reset  -> starts a measurement window (resetStats() and the figures measured here)
  *   close  -> ordered shutdown, then exit (so `--cpu-prof` writes its profile)
  *
- * Usage (forked by the benchmark): serverProcess.ts <main|baseline> [json env for parseConfig]
+ * Usage (forked by the benchmark): serverProcess.ts <main|baseline> [json env for parseConfig] [--worker-probe]
+ * (--worker-probe: the main server only; see workerProbe.ts)
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { emit, serve } from './ipc.js';
+import { startWorkerProbe, type WorkerProbe, type WorkerProbeFigures } from './workerProbe.js';
 
 export type ServerImpl = 'main' | 'baseline';
 
@@ -36,6 +38,8 @@ export interface ServerSample {
   latenessMs: { p50: number; p99: number; max: number };
   /** What the server itself counts as live (the main server only; -1 for the baseline). */
   participants: number;
+  /** With --worker-probe (main server only). */
+  workerProbe?: WorkerProbeFigures;
 }
 
 export interface ServerReady {
@@ -50,6 +54,7 @@ interface Impl {
   stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'latenessMs' | 'participants'>;
   reset(): void;
   close(): Promise<void>;
+  startWorkerProbe?: () => Promise<WorkerProbe>;
 }
 
 /**
@@ -83,6 +88,7 @@ async function createImpl(impl: ServerImpl, env: Record<string, string>): Promis
       },
       reset: () => server.resetStats(),
       close: () => server.close(),
+      startWorkerProbe: () => startWorkerProbe(server.conference, () => server.stats()),
     };
   }
   const { createBaselineServer } = await import('./baseline/server.js');
@@ -101,6 +107,7 @@ async function main(): Promise<void> {
   const env = JSON.parse(process.argv[3] ?? '{}') as Record<string, string>;
   const server = await createImpl(impl, env);
   const port = await server.listen();
+  const probe = process.argv.includes('--worker-probe') ? ((await server.startWorkerProbe?.()) ?? null) : null;
 
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
@@ -119,7 +126,7 @@ async function main(): Promise<void> {
   const ms = (ns: number) => Math.max(0, Math.round(ns / 1000) / 1000 - LOOP_RESOLUTION_MS);
 
   serve({
-    stats: (): ServerSample => {
+    stats: async (): Promise<ServerSample> => {
       const cpu = process.cpuUsage(cpuBase);
       const mem = process.memoryUsage();
       return {
@@ -132,10 +139,12 @@ async function main(): Promise<void> {
         eventLoopDelayMs: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
         gc: { count: gc.count, totalMs: Math.round(gc.totalMs * 100) / 100, maxMs: Math.round(gc.maxMs * 100) / 100 },
         ...server.stats(),
+        ...(probe ? { workerProbe: await probe.stats() } : {}),
       };
     },
     reset: () => {
       server.reset();
+      probe?.reset();
       loopDelay.reset();
       gc.count = 0;
       gc.totalMs = 0;
@@ -145,6 +154,7 @@ async function main(): Promise<void> {
       return true;
     },
     close: async () => {
+      await probe?.stop();
       await server.close();
       setImmediate(() => process.exit(0));
       return true;
