@@ -39,6 +39,7 @@ import { SqliteRoomDirectory } from './rooms/sqliteDirectory.js';
 import { JoinTickets, systemClock } from './security/joinTicket.js';
 import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
+import { DurationHistogram } from './timing/histogram.js';
 
 export interface ServerDeps {
   log?: Logger;
@@ -62,7 +63,12 @@ export interface ServerStats {
     lateTicks: number;
     skippedTicks: number;
     resyncs: number;
+    /** The whole tick: mixMs + sendMs (and the ownership check). */
     tickMs: { count: number; p50: number; p99: number; max: number; mean: number };
+    /** Every room's mixing: decode, jitter buffers, talk detection, sums, limiter, encode. */
+    mixMs: { count: number; p50: number; p99: number; max: number; mean: number };
+    /** Handing the frames to the sockets: one write per listener. */
+    sendMs: { count: number; p50: number; p99: number; max: number; mean: number };
     latenessMs: { count: number; p50: number; p99: number; max: number; mean: number };
   };
   eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
@@ -196,13 +202,21 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
+  // A tick's two parts (the Ticker times the whole): every room's mixing, then every socket write.
+  const mixDuration = new DurationHistogram();
+  const sendDuration = new DurationHistogram();
   const ticker = new Ticker({
     clock,
     periodMs: FRAME_MS,
     maxCatchUpTicks: MAX_CATCH_UP_TICKS,
     onTick: (deadlineMs) => {
-      ownership.enforce(clock.nowMs());
-      conference.tick(deadlineMs);
+      const startMs = clock.nowMs();
+      ownership.enforce(startMs);
+      conference.mix(deadlineMs);
+      const mixedMs = clock.nowMs();
+      conference.send();
+      mixDuration.record(mixedMs - startMs);
+      sendDuration.record(clock.nowMs() - mixedMs);
     },
   });
 
@@ -267,6 +281,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   metrics = new Metrics({
     conference,
     ticker,
+    tickParts: { mix: mixDuration, send: sendDuration },
     sessions: () => sessions,
     statusCallbacks,
     eventLoopDelayMs: () => ({ p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max) }),
@@ -299,6 +314,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         skippedTicks: t.skippedTicks,
         resyncs: t.resyncs,
         tickMs: ticker.tickDuration.summary(),
+        mixMs: mixDuration.summary(),
+        sendMs: sendDuration.summary(),
         latenessMs: ticker.lateness.summary(),
       },
       eventLoopDelayMs: { p50: loopDelayMs(loopDelay.percentile(50)), p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max), mean: loopDelayMs(loopDelay.mean) },
@@ -350,6 +367,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     stats,
     resetStats() {
       ticker.resetStats();
+      mixDuration.reset();
+      sendDuration.reset();
       loopDelay.reset();
       cpuBase = process.cpuUsage();
     },

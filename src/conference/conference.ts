@@ -165,14 +165,36 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return this.roomList;
   }
 
-  /** Mixes one 20 ms frame in every room. A room whose tick throws is closed; others go on. */
+  /** One 20 ms frame in every room: mix(), then send(). */
   tick(nowMs: number): void {
+    this.mix(nowMs);
+    this.send();
+  }
+
+  /**
+   * Mixes one 20 ms frame in every room, every listener's frame left ready for send(). A room
+   * whose mix throws is closed; the others go on.
+   */
+  mix(nowMs: number): void {
     this.ticks++;
     const rooms = this.roomList;
     for (let i = 0; i < rooms.length; i++) {
       const room = rooms[i]!;
       try {
-        room.tick(nowMs);
+        room.mix(nowMs);
+      } catch (error) {
+        this.failRoom(room, error);
+      }
+    }
+  }
+
+  /** Hands every listener the frame mix() made (the socket writes). A room whose send throws is closed. */
+  send(): void {
+    const rooms = this.roomList;
+    for (let i = 0; i < rooms.length; i++) {
+      const room = rooms[i]!;
+      try {
+        room.send();
       } catch (error) {
         this.failRoom(room, error);
       }

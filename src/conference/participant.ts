@@ -65,6 +65,8 @@ export class Participant {
   /** Output scratch for a personal mix. */
   readonly mixPcm = new Int16Array(SAMPLES_PER_FRAME);
   readonly personalFrame = new OutboundFrame();
+  /** The frame the room's last mix() made for this listener, until send() hands it over. */
+  outbound: OutboundFrame | null = null;
   readonly joinedAtMs: number;
   readonly info: Readonly<ParticipantInfo>;
   /** Not fed into the mix; still hears the room. */

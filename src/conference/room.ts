@@ -180,7 +180,19 @@ export class Room {
     return this.cues.length;
   }
 
+  /** One 20 ms frame: mix() then send(). */
   tick(nowMs: number): RoomTickResult {
+    const result = this.mix(nowMs);
+    this.send();
+    return result;
+  }
+
+  /**
+   * Mixes this tick's frame for every listener and leaves it on the participant (`outbound`) for
+   * send(): the conference mixes every room before any socket write, so the mixing work and the
+   * sending are measured apart (issue 6), and no room's mix waits behind another room's writes.
+   */
+  mix(nowMs: number): RoomTickResult {
     const list = this.list;
     const sum = this.sum;
     sum.fill(0);
@@ -238,8 +250,7 @@ export class Room {
         }
         frame = this.sharedFrame;
       }
-      p.stats.framesOut++;
-      p.transport.sendFrame(frame);
+      p.outbound = frame;
     }
     if (this.taps.length > 0) {
       if (!sharedReady) this.renderShared(sum, gains, talkers);
@@ -252,6 +263,20 @@ export class Room {
     this.lastTick.talkers = talkers;
     this.lastTick.personalMixes = personalMixes;
     return this.lastTick;
+  }
+
+  /** Hands every listener the frame mix() made for it, once. */
+  send(): void {
+    const list = this.list;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]!;
+      const frame = p.outbound;
+      // Null for a listener who joined after the mix: its first frame comes next tick.
+      if (frame === null) continue;
+      p.outbound = null;
+      p.stats.framesOut++;
+      p.transport.sendFrame(frame);
+    }
   }
 
   /** The mix of a listener who says nothing: g * S (+ comfort noise when nobody talks), encoded. */

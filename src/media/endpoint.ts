@@ -7,12 +7,14 @@
  * Express middleware does not run on upgrades), and the heartbeat that finds dead sockets.
  */
 import type http from 'node:http';
+import type net from 'node:net';
 import type { Application } from 'express-ws';
 import type { WebSocket } from 'ws';
 import { ERRORS } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkStreamSignature, streamUrlFor } from '../security/twilioSignature.js';
-import { MediaSession, type MediaSessionOptions } from './session.js';
+import { MediaSession, type MediaSessionOptions, type MediaSocket } from './session.js';
+import { textFrameLatin1 } from './wsFrame.js';
 
 export interface MediaEndpointOptions extends Omit<MediaSessionOptions, 'log'> {
   log: Logger;
@@ -35,7 +37,7 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
 
   app.ws(path, (ws: WebSocket, req) => {
     const log = options.log.child({ remote: req.socket.remoteAddress });
-    const session = new MediaSession(ws, { ...sessionOptions, log });
+    const session = new MediaSession(mediaSocketOf(ws), { ...sessionOptions, log });
     const entry = { session, alive: true };
     sessions.add(session);
     live.set(ws, entry);
@@ -89,6 +91,31 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
     stop() {
       if (timer) clearInterval(timer);
       timer = null;
+    },
+  };
+}
+
+/**
+ * The session's view of a ws socket. Text goes out as one prebuilt frame in one write to the TCP
+ * socket (wsFrame.ts) while the WebSocket is open; otherwise, and for non-ASCII text, through
+ * ws.send(). Writing beside ws is safe because permessage-deflate is off (server.ts): ws's sender
+ * then writes each frame to the socket at once and queues nothing, so the order of frames on the
+ * wire is the order of the calls; ws.bufferedAmount counts what the socket holds, these included.
+ */
+export function mediaSocketOf(ws: WebSocket): MediaSocket {
+  // ws keeps its TCP socket in `_socket` (ws 7 and 8); without one, everything goes through send().
+  const tcp = (ws as unknown as { _socket?: net.Socket })._socket;
+  const OPEN = ws.OPEN;
+  return {
+    send(text) {
+      const frame = tcp && ws.readyState === OPEN ? textFrameLatin1(text) : null;
+      if (frame !== null) tcp!.write(frame, 'latin1');
+      else ws.send(text);
+    },
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
     },
   };
 }

@@ -25,6 +25,8 @@ const WEBHOOK_ROUTES = new Set(['/voice', '/voice/room', '/voice/pin', '/voice/s
 export interface MetricsSources {
   conference: Conference;
   ticker: Ticker;
+  /** The tick's two parts: every room's mixing, then the socket writes. */
+  tickParts?: { mix: DurationHistogram; send: DurationHistogram };
   /** The live media sessions (for outbound lead and slow-socket drops). */
   sessions: () => Iterable<MediaSession>;
   statusCallbacks: StatusCallbacks | null;
@@ -139,6 +141,11 @@ export class Metrics {
     totalCounter(r, 'conference_late_ticks_total', 'Mixer ticks that started half a period or more after their deadline', [], (set) => set({}, ticker.stats.lateTicks));
     totalCounter(r, 'conference_skipped_ticks_total', 'Mixer ticks skipped when the clock resynchronised after a long stall', [], (set) => set({}, ticker.stats.skippedTicks));
     r.registerMetric(durationHistogramMetric('conference_tick_duration_seconds', 'Work time of one mixer tick (all rooms)', () => ticker.tickDuration) as never);
+    const parts = sources.tickParts;
+    if (parts) {
+      r.registerMetric(durationHistogramMetric('conference_tick_mix_seconds', 'Part of a mixer tick spent mixing (every room)', () => parts.mix) as never);
+      r.registerMetric(durationHistogramMetric('conference_tick_send_seconds', 'Part of a mixer tick spent handing frames to the sockets (one write per listener)', () => parts.send) as never);
+    }
     r.registerMetric(durationHistogramMetric('conference_tick_lateness_seconds', 'How late each mixer tick started after its deadline', () => ticker.lateness) as never);
 
     totalCounter(r, 'conference_frames_in_total', '20 ms frames received from callers', [], (set) => set({}, this.inputTotals().framesIn));

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseOptions, runBench } from '../../tools/bench/bench.js';
 import { numericLeaves } from '../../tools/bench/report.js';
+import { measureSendPath } from '../../tools/bench/sendPath.js';
 
 test('the benchmark runs a short load against the real server and the baseline and reports every figure', { timeout: 60_000 }, async () => {
   const options = parseOptions(['--callers', '30', '--room-size', '5', '--seconds', '2', '--warmup', '1', '--out', '-']);
@@ -54,4 +55,12 @@ test('--worker-probe reports the server tick, the worker tick and the main threa
   for (const p of [run.figures.tickLatenessMs, probe.mainPerDeadlineMs, probe.workerLatenessMs, probe.receiptLatenessMs]) {
     assert.ok(Number.isFinite(p.p99) && p.p50 >= 0 && p.p50 <= p.p99 && p.p99 <= p.max, JSON.stringify(p));
   }
+});
+
+test('the send-path measurement sends through real WebSockets both ways and reports each cost', { timeout: 60_000 }, async () => {
+  const cost = await measureSendPath();
+  assert.equal(cost.sockets, 300);
+  // 305 bytes of JSON + a 4-byte header: the media message the server sends.
+  assert.equal(cost.messageBytes, 309);
+  for (const us of [cost.wsSendUs, cost.frameWriteUs]) assert.ok(Number.isFinite(us) && us > 0 && us < 1000, `${us} us`);
 });

@@ -106,7 +106,7 @@ describe("one room's tick throws, through a real server", () => {
       void x.stream.play(toneMulaw(700, -20, durationMs), startAtMs);
       await sleep(600);
       const broken = t.server.conference.room('8002')!;
-      broken.tick = () => {
+      broken.mix = () => {
         throw new Error('injected fault in room 8002');
       };
       const [cx, cy] = await Promise.all([x.stream.closed, y.stream.closed]);

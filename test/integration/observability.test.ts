@@ -55,6 +55,13 @@ describe('metrics, health and readiness', () => {
       assert.ok(v !== undefined && v >= previous && v <= count, `bucket le=${le} cumulative (${v})`);
       previous = v;
     }
+    // The tick's two parts: as many of each as ticks, and together no longer than the ticks (the
+    // scrape reads one metric after another: a tick or two may fall between, hence the slack).
+    const mixCount = live.get('conference_tick_mix_seconds_count')!;
+    const sendCount = live.get('conference_tick_send_seconds_count')!;
+    assert.ok(Math.abs(mixCount - count) <= 2 && Math.abs(sendCount - count) <= 2, `mix ${mixCount}, send ${sendCount}, ticks ${count}`);
+    const partsSum = live.get('conference_tick_mix_seconds_sum')! + live.get('conference_tick_send_seconds_sum')!;
+    assert.ok(partsSum > 0 && partsSum <= live.get('conference_tick_duration_seconds_sum')! + 0.005, `parts ${partsSum} s`);
     assert.ok(live.get('conference_frames_in_total')! >= 50, `frames in: ${live.get('conference_frames_in_total')}`);
     assert.ok(live.get('conference_frames_out_total')! >= 50);
     assert.ok(live.has('conference_frames_concealed_total'));

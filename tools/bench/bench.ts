@@ -428,6 +428,11 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
         `write ${fmt(f.writeUs, 2)} us, read ${fmt(f.readUs, 2)} us; with one system call per message no server goes below ` +
         `${fmt(f.perMessageUs, 2)} us per message in+out (the JavaScript above adds ${fmt(micro.totalMainNs / 2000, 2)} us per message for main).`,
     );
+    const sp = micro.sendPath;
+    print(
+      `outbound message (${sp.sockets} WebSockets, ${sp.messageBytes}-byte frames, user + kernel CPU): ws.send() ${fmt(sp.wsSendUs, 2)} us, ` +
+        `the endpoint's one write of a prebuilt frame ${fmt(sp.frameWriteUs, 2)} us (${fmt(sp.wsSendUs / sp.frameWriteUs, 2)}x).`,
+    );
     if (micro.otherProcessesPercentOfCore >= 20) print(`note: other processes used ${micro.otherProcessesPercentOfCore} % of a core meanwhile: the figures are disturbed`);
   } else if (options.mode === 'find-max') {
     report.findMax = await findMax(options, runOptions, print);

@@ -16,6 +16,7 @@ import { JitterBuffer } from '../../src/conference/jitterBuffer.js';
 import { OutboundMessages, parseTwilioMessage } from '../../src/media/messages.js';
 import { speechClips } from './payloads.js';
 import { machineBusyMicros } from './run.js';
+import { measureSendPath, type SendPathCost } from './sendPath.js';
 import { measureSocketFloor, type SocketFloor } from './socketFloor.js';
 
 export interface MicroRow {
@@ -38,6 +39,8 @@ export interface MicroResult {
   totalRatio: number;
   /** One loopback socket write and read on this machine: the floor under CPU per message. */
   socketFloor: SocketFloor;
+  /** One outbound message through ws.send() and through the endpoint's single frame write. */
+  sendPath: SendPathCost;
   /** CPU other processes used while this ran (% of a core; NaN without /proc/stat). */
   otherProcessesPercentOfCore: number;
 }
@@ -186,6 +189,9 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   log('  socket write/read floor (300 loopback sockets, 330-byte messages)');
   const socketFloor = await measureSocketFloor();
   log(`  socket write ${socketFloor.writeUs} us, read ${socketFloor.readUs} us`);
+  log('  outbound message: ws.send() against one prebuilt frame write (300 WebSockets)');
+  const sendPath = await measureSendPath();
+  log(`  ws.send ${sendPath.wsSendUs} us, frame write ${sendPath.frameWriteUs} us`);
 
   // The real server's sound stages (no counterpart in the baseline; not in the totals).
   const jitter = new JitterBuffer();
@@ -217,5 +223,5 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   const cpu = process.cpuUsage(cpuBefore);
   const busyAfter = machineBusyMicros();
   const others = busyBefore !== null && busyAfter !== null ? Math.max(0, busyAfter - busyBefore - cpu.user - cpu.system) / ((performance.now() - startedMs) * 1000) * 100 : NaN;
-  return { rows, totalMainNs, totalBaselineNs, totalRatio: totalBaselineNs / totalMainNs, socketFloor, otherProcessesPercentOfCore: Math.round(others) };
+  return { rows, totalMainNs, totalBaselineNs, totalRatio: totalBaselineNs / totalMainNs, socketFloor, sendPath, otherProcessesPercentOfCore: Math.round(others) };
 }

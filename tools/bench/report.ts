@@ -40,6 +40,9 @@ export interface Figures {
   gcPauses: number;
   gcPauseMaxMs: number;
   tickMs: P3;
+  /** The main server's tick in two parts: mixing every room, then one socket write per listener (the baseline interleaves them: absent). */
+  mixMs?: P3;
+  sendMs?: P3;
   tickLatenessMs: P3;
   ticks: number;
   lateTicks: number;
@@ -146,6 +149,7 @@ export function computeFigures(
     gcPauses: server.gc.count,
     gcPauseMaxMs: server.gc.maxMs,
     tickMs: server.tickMs,
+    ...(server.mixMs && server.sendMs ? { mixMs: server.mixMs, sendMs: server.sendMs } : {}),
     tickLatenessMs: server.latenessMs,
     ticks: server.ticks,
     lateTicks: server.lateTicks,
@@ -221,6 +225,8 @@ export const ROWS: Row[] = [
   { label: 'tick duration p50', get: (f) => f.tickMs.p50, unit: 'ms', digits: 3, lowerIsBetter: true },
   { label: 'tick duration p99', get: (f) => f.tickMs.p99, unit: 'ms', digits: 3, lowerIsBetter: true },
   { label: 'tick duration max', get: (f) => f.tickMs.max, unit: 'ms', digits: 3, lowerIsBetter: true },
+  { label: '  of which mixing p50 / p99', get: (f) => f.mixMs?.p99 ?? NaN, unit: 'ms', digits: 3, lowerIsBetter: null },
+  { label: '  of which socket writes p50 / p99', get: (f) => f.sendMs?.p99 ?? NaN, unit: 'ms', digits: 3, lowerIsBetter: null },
   { label: 'tick lateness p99', get: (f) => f.tickLatenessMs.p99, unit: 'ms', digits: 2, lowerIsBetter: true },
   { label: 'ticks run', get: (f) => f.ticks, unit: '', digits: 0, lowerIsBetter: null },
   { label: 'late ticks (>= 10 ms)', get: (f) => f.lateTicks, unit: '', digits: 0, lowerIsBetter: null },
@@ -311,6 +317,8 @@ export function table(rows: string[][]): string {
 }
 
 function cell(row: Row, f: Figures): string {
+  if (row.label === '  of which mixing p50 / p99') return f.mixMs ? `${fmt(f.mixMs.p50, 3)} / ${fmt(f.mixMs.p99, 3)} ms` : 'n/a';
+  if (row.label === '  of which socket writes p50 / p99') return f.sendMs ? `${fmt(f.sendMs.p50, 3)} / ${fmt(f.sendMs.p99, 3)} ms` : 'n/a';
   if (row.label === 'messages in / out per second') return `${fmt(f.messagesInPerSecond, 0)} / ${fmt(f.messagesOutPerSecond, 0)}`;
   if (row.label === 'RSS idle -> loaded') return `${fmt(f.rssIdleMB, 0)} -> ${fmt(f.rssLoadedMB, 0)} MB`;
   if (row.label === 'delay samples (markers missed)') return `${f.delaySamples} (${f.markersMissed})`;

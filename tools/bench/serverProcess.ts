@@ -35,6 +35,9 @@ export interface ServerSample {
   lateTicks: number;
   skippedTicks: number;
   tickMs: { p50: number; p99: number; max: number };
+  /** The tick's two parts (the main server only): mixing every room, then the socket writes. */
+  mixMs?: { p50: number; p99: number; max: number };
+  sendMs?: { p50: number; p99: number; max: number };
   latenessMs: { p50: number; p99: number; max: number };
   /** What the server itself counts as live (the main server only; -1 for the baseline). */
   participants: number;
@@ -51,7 +54,7 @@ export interface ServerReady {
 
 interface Impl {
   listen(): Promise<number>;
-  stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'latenessMs' | 'participants'>;
+  stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'mixMs' | 'sendMs' | 'latenessMs' | 'participants'>;
   reset(): void;
   close(): Promise<void>;
   startWorkerProbe?: () => Promise<WorkerProbe>;
@@ -84,7 +87,7 @@ async function createImpl(impl: ServerImpl, env: Record<string, string>): Promis
       stats: () => {
         const s = server.stats();
         const m = s.mixer;
-        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), latenessMs: pick3(m.latenessMs), participants: s.participants };
+        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), mixMs: pick3(m.mixMs), sendMs: pick3(m.sendMs), latenessMs: pick3(m.latenessMs), participants: s.participants };
       },
       reset: () => server.resetStats(),
       close: () => server.close(),

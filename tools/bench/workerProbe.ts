@@ -113,22 +113,27 @@ export interface WorkerProbe {
 }
 
 /**
- * Starts the probe beside a running server: wraps `conference.tick` to learn the server tick's
- * phase and when each tick ends, then starts the worker 10 ms out of phase.
+ * Starts the probe beside a running server: wraps `conference.mix` and `conference.send` (the
+ * server's tick calls one, then the other) to learn the server tick's phase and when each tick
+ * ends, then starts the worker 10 ms out of phase.
  */
-export async function startWorkerProbe(conference: { tick(deadlineMs: number): void }, load: () => { participants: number; rooms: number }): Promise<WorkerProbe> {
+export async function startWorkerProbe(conference: { mix(deadlineMs: number): void; send(): void }, load: () => { participants: number; rooms: number }): Promise<WorkerProbe> {
   // The server's clock is performance.now() of this thread; the probe's is hrClock.
   const toHr = hrClock.nowMs() - performance.now();
-  const serverTick = conference.tick.bind(conference);
+  const serverMix = conference.mix.bind(conference);
+  const serverSend = conference.send.bind(conference);
   const mainDue = new PerDeadline();
   let mainDeadlineHr = NaN;
   let mainTickEndHr = -Infinity;
   let firstTick: () => void = () => undefined;
   const ticking = new Promise<void>((resolve) => (firstTick = resolve));
-  conference.tick = (deadlineMs) => {
+  conference.mix = (deadlineMs) => {
     mainDeadlineHr = deadlineMs + toHr;
     mainDue.record(mainDeadlineHr, hrClock.nowMs());
-    serverTick(deadlineMs);
+    serverMix(deadlineMs);
+  };
+  conference.send = () => {
+    serverSend();
     mainTickEndHr = hrClock.nowMs();
     firstTick();
   };
@@ -207,7 +212,8 @@ export async function startWorkerProbe(conference: { tick(deadlineMs: number): v
     },
     async stop() {
       clearInterval(loadTimer);
-      conference.tick = serverTick;
+      conference.mix = serverMix;
+      conference.send = serverSend;
       await worker.terminate();
     },
   };
