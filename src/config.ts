@@ -109,6 +109,7 @@ const schema = z.object({
   COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
   HEARTBEAT_INTERVAL_MS: int(0, 600000).default(5000),
+  OVERLOAD_BUSY_PERCENT: int(0, 100).default(90),
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port (or rediss://)').optional(),
   REDIS_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9:_.-]{1,40}$/, 'expected letters, digits and : _ . - (at most 40)').default('conf:'),
   NODE_ID: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits and _ . - (at most 40)').optional(),
@@ -174,6 +175,11 @@ export interface Config {
   outboundMaxLeadMs: number;
   /** Media sockets are pinged this often (ms); one silent for a whole interval is dropped. 0: off. */
   heartbeatIntervalMs: number;
+  /**
+   * New calls are refused (twiml/busy.xml, /ready 503) while the event loop was busy at least this
+   * share of the last second, until it falls 10 points below (0..1; 0: never refuse for load).
+   */
+  overloadBusyFraction: number;
   /** Issue 8: with REDIS_URL this process is one node of a cluster (rooms, leases and nodes in Redis). */
   redisUrl: string | undefined;
   /** Prefix of every Redis key this cluster uses (several clusters can share one Redis). */
@@ -253,6 +259,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
     outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
+    overloadBusyFraction: c.OVERLOAD_BUSY_PERCENT / 100,
     redisUrl: c.REDIS_URL,
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
     nodeId: c.NODE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import expressWs from 'express-ws';
@@ -34,12 +34,14 @@ import { Admission } from './rooms/admission.js';
 import { createClusterNode, type ClusterNode } from './cluster/node.js';
 import { LocalOwnership, type RoomOwnership } from './cluster/ownership.js';
 import { clusterApi, forwardRoomRequests } from './cluster/forward.js';
+import type { NodeLoad } from './cluster/types.js';
 import { SeatLedger } from './rooms/seats.js';
 import { SqliteRoomDirectory } from './rooms/sqliteDirectory.js';
 import { JoinTickets, systemClock } from './security/joinTicket.js';
 import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 import { DurationHistogram } from './timing/histogram.js';
+import { LoadGuard } from './timing/loadGuard.js';
 
 export interface ServerDeps {
   log?: Logger;
@@ -72,6 +74,8 @@ export interface ServerStats {
     latenessMs: { count: number; p50: number; p99: number; max: number; mean: number };
   };
   eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
+  load: { busyPercent: number; overloaded: boolean };
   memory: { rssBytes: number; heapUsedBytes: number };
   cpuMicros: { user: number; system: number };
 }
@@ -125,13 +129,15 @@ const MAX_MEDIA_PAYLOAD_BYTES = 20 * SAMPLES_PER_FRAME;
 const MAX_BUFFERED_BYTES = 50 * 330;
 /** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
 const MAX_CATCH_UP_TICKS = 5;
+/** The load guard samples event-loop utilisation over this interval (ms). */
+const LOAD_SAMPLE_MS = 1000;
 
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
   const log = deps.log ?? silentLogger();
   const clock = deps.clock ?? monotonicClock;
   // Issue 8: with REDIS_URL this process is one node of a cluster: rooms, leases and nodes in Redis.
   // Everything the node needs of this server is read lazily (the conference is built below).
-  let nodeLoad = (): { rooms: number; calls: number; tickP99Ms: number; loopDelayP99Ms: number } => ({ rooms: 0, calls: 0, tickP99Ms: 0, loopDelayP99Ms: 0 });
+  let nodeLoad = (): NodeLoad => ({ rooms: 0, calls: 0, tickP99Ms: 0, loopDelayP99Ms: 0 });
   let roomInUse = (_room: string): boolean => false;
   const cluster: ClusterNode | null = config.redisUrl
     ? createClusterNode({ config, clock: deps.clock ?? monotonicClock, log, load: () => nodeLoad(), inUse: (room) => roomInUse(room) })
@@ -159,6 +165,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     ttlMs: config.joinTicketTtlSeconds * 1000,
     clock: deps.wallClock ?? systemClock,
   });
+  // Overload protection: new calls are refused while the event loop is busy nearly all the time.
+  const loadGuard = new LoadGuard({ threshold: config.overloadBusyFraction });
   const admission = new Admission({
     directory,
     seats,
@@ -168,6 +176,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     autoCreate: config.autoCreateRooms,
     pinAttempts: config.pinAttempts,
     ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
+    isOverloaded: () => loadGuard.overloaded,
   });
   roomInUse = (room) => conference.room(room) !== undefined || seats.isOpen(room);
   // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
@@ -282,20 +291,37 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     conference,
     ticker,
     tickParts: { mix: mixDuration, send: sendDuration },
+    load: () => loadGuard,
     sessions: () => sessions,
     statusCallbacks,
     eventLoopDelayMs: () => ({ p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max) }),
     activeRecordings: () => recordings.activeCount,
     signatureChecks: Boolean(config.twilioAuthToken),
   });
-  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, nowMs: () => clock.nowMs() });
+  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, load: () => loadGuard, nowMs: () => clock.nowMs() });
   app.use(dashboardPage());
   app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
   app.use(metrics.webhookTimer());
   app.use(voiceWebhooks({ config, admission, log, isAdmitting: () => !shuttingDown, ownership, tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }));
   nodeLoad = () => {
     const c = conference.stats();
-    return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)) };
+    return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)), overloaded: loadGuard.overloaded };
+  };
+  // Once a second: how busy the event loop was (performance.eventLoopUtilization), for the guard.
+  let loadTimer: NodeJS.Timeout | null = null;
+  const startLoadSampling = () => {
+    if (loadTimer) return;
+    let base = performance.eventLoopUtilization();
+    loadTimer = setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const { utilization } = performance.eventLoopUtilization(now, base);
+      base = now;
+      if (!loadGuard.sample(utilization)) return;
+      const busyPercent = Math.round(utilization * 1000) / 10;
+      if (loadGuard.overloaded) log.warn({ busyPercent, calls: conference.stats().participants }, 'overloaded: refusing new calls (twiml/busy.xml) until the event loop is less busy; calls in progress go on');
+      else log.info({ busyPercent, calls: conference.stats().participants }, 'load back to normal: admitting new calls');
+    }, LOAD_SAMPLE_MS);
+    loadTimer.unref();
   };
   let cpuBase = process.cpuUsage();
   const stats = (): ServerStats => {
@@ -319,6 +345,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         latenessMs: ticker.lateness.summary(),
       },
       eventLoopDelayMs: { p50: loopDelayMs(loopDelay.percentile(50)), p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max), mean: loopDelayMs(loopDelay.mean) },
+      load: { busyPercent: Math.round(loadGuard.utilization * 1000) / 10, overloaded: loadGuard.overloaded },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       cpuMicros: { user: cpu.user, system: cpu.system },
     };
@@ -381,6 +408,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         });
       });
       ticker.start();
+      startLoadSampling();
       cluster?.start();
       return { port: (httpServer.address() as AddressInfo).port };
     },
@@ -389,6 +417,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       cluster?.setDraining(true);
       closing ??= (async () => {
         ticker.stop();
+        if (loadTimer) clearInterval(loadTimer);
         // A cluster: no more mixing here, so the rooms are given back before their callers are let
         // go; their rejoin then finds them free and another node takes them.
         await cluster?.stop().catch((error) => log.error({ err: error }, 'cluster: stopping the node failed'));

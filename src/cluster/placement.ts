@@ -11,12 +11,15 @@ import { checkExec, type Redis } from './redisClient.js';
 
 /**
  * The node a new room should go to, or null when no node takes rooms (none, or all draining).
+ * Overloaded nodes (refusing new calls) are left out while any other node takes rooms.
  * `recent`: placements per node id in the last few seconds (missing: 0). `random`: [0, 1), as
  * Math.random (tests pass a seeded one). Pure.
  */
 export function chooseNode(nodes: NodeState[], recent: Map<string, number>, random: () => number): NodeState | null {
-  const open = nodes.filter((n) => !n.draining);
-  if (open.length === 0) return null;
+  const taking = nodes.filter((n) => !n.draining);
+  if (taking.length === 0) return null;
+  const notOverloaded = taking.filter((n) => n.load.overloaded !== true);
+  const open = notOverloaded.length > 0 ? notOverloaded : taking;
   if (open.length === 1) return open[0]!;
   const i = pick(open.length, random);
   let j = pick(open.length - 1, random);

@@ -25,6 +25,7 @@ const nodeStateSchema = z.object({
     calls: z.number(),
     tickP99Ms: z.number(),
     loopDelayP99Ms: z.number(),
+    overloaded: z.boolean().optional(),
   }),
   at: z.number(),
 });

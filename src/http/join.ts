@@ -47,6 +47,7 @@ const REFUSALS: Record<string, [number, string]> = {
   'room-full': [409, 'this conference is full'],
   'server-full': [503, 'the server is full'],
   'too-many-rooms': [503, 'no more rooms can be opened now'],
+  overloaded: [503, 'the server is too busy to take more calls now'],
 };
 
 export function joinPage(deps: JoinDeps): express.Router {

@@ -21,6 +21,7 @@ export const PROMPTS = {
   full: 'Sorry, this conference is full. Please try again later. Goodbye.',
   locked: 'Sorry, this conference is locked. Goodbye.',
   restarting: 'Sorry, the conference service is restarting. Please call again in a minute. Goodbye.',
+  busy: 'Sorry, the conference service is too busy to take your call right now. Please call again in a few minutes. Goodbye.',
   rejoinFailed: 'Sorry, we could not reconnect you to the conference. Please call again. Goodbye.',
 } as const;
 
@@ -97,6 +98,11 @@ export function conferenceFull(): string {
 /** twiml/conference-locked.xml: the room admits nobody new. */
 export function conferenceLocked(): string {
   return sayAndHangUp(PROMPTS.locked);
+}
+
+/** twiml/busy.xml: this process is overloaded and takes no new calls (src/timing/loadGuard.ts). */
+export function busy(): string {
+  return sayAndHangUp(PROMPTS.busy);
 }
 
 /** twiml/restarting.xml: the server is shutting down and admits nobody (issue 5). */

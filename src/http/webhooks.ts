@@ -166,6 +166,7 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
       case 'refused':
         log.info({ callSid, room, reason: result.reason }, 'webhook: room refused');
         if (result.reason === 'locked') return sendTwiml(res, twiml.conferenceLocked());
+        if (result.reason === 'overloaded') return sendTwiml(res, twiml.busy());
         if (result.reason !== 'not-found') return sendTwiml(res, twiml.conferenceFull());
         if (attempt >= config.promptAttempts) return sendTwiml(res, twiml.goodbye());
         return sendTwiml(res, twiml.askRoomAgain(gather(attempt + 1), 'not-found'));

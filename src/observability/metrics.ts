@@ -34,6 +34,8 @@ export interface MetricsSources {
   eventLoopDelayMs: () => { p99: number; max: number };
   /** Twilio signatures are checked (TWILIO_AUTH_TOKEN set): 400/403 answers count as signature failures. */
   signatureChecks: boolean;
+  /** The load guard (src/timing/loadGuard.ts): the last second's event-loop utilisation and its verdict. */
+  load?: () => { utilization: number; overloaded: boolean; episodes: number };
   /** Recordings being written now (0 without the recorder). */
   activeRecordings?: () => number;
 }
@@ -192,6 +194,12 @@ export class Metrics {
         this.set({ stat: 'max' }, d.max / 1000);
       },
     });
+    const load = sources.load;
+    if (load) {
+      new Gauge({ name: 'conference_event_loop_utilization', help: 'Share of the last second the event loop was busy (0..1)', registers: [r], collect() { this.set(load().utilization); } });
+      new Gauge({ name: 'conference_overloaded', help: '1 while new calls are refused because the event loop is too busy (OVERLOAD_BUSY_PERCENT)', registers: [r], collect() { this.set(load().overloaded ? 1 : 0); } });
+      totalCounter(r, 'conference_overload_episodes_total', 'Times the server went into overload and began refusing new calls', [], (set) => set({}, load().episodes));
+    }
     totalCounter(r, 'conference_status_callbacks_total', 'Status callbacks, by outcome (delivered, failed: gave up after the retries, dropped: queue full)', ['outcome'], (set) => {
       const s = sources.statusCallbacks?.stats;
       set({ outcome: 'delivered' }, s?.delivered ?? 0);

@@ -1,6 +1,6 @@
 /**
  * Readiness (GET /ready): may this process take new calls? Yes when the mixer clock is ticking on
- * time, the room database answers, and the server is not shutting down. Liveness (GET /health) is
+ * time, the room database answers, the server is not shutting down and not overloaded. Liveness (GET /health) is
  * only "the process answers".
  */
 import type { RoomDirectory } from '../conference/directory.js';
@@ -15,6 +15,8 @@ export interface ReadinessSources {
   ticker: Ticker;
   directory: RoomDirectory;
   isShuttingDown: () => boolean;
+  /** The load guard's verdict and the last second's event-loop utilisation (0..1). Absent: not checked. */
+  load?: () => { overloaded: boolean; utilization: number };
   /** Monotonic ms. */
   nowMs: () => number;
 }
@@ -26,7 +28,7 @@ export interface ReadinessCheck {
 
 export interface Readiness {
   ready: boolean;
-  checks: { mixerClock: ReadinessCheck; database: ReadinessCheck; shutdown: ReadinessCheck };
+  checks: { mixerClock: ReadinessCheck; database: ReadinessCheck; shutdown: ReadinessCheck; load: ReadinessCheck };
 }
 
 /** Remembers when the tick count last moved, to tell a running clock from a stuck one. */
@@ -68,6 +70,9 @@ export class ReadinessProbe {
     }
     const shuttingDown = this.sources.isShuttingDown();
     const shutdown: ReadinessCheck = shuttingDown ? { ok: false, detail: 'shutting down' } : { ok: true, detail: 'running' };
-    return { ready: mixerClock.ok && database.ok && shutdown.ok, checks: { mixerClock, database, shutdown } };
+    const l = this.sources.load?.();
+    const busy = l ? `event loop busy ${(l.utilization * 100).toFixed(1)} % of the last second` : 'not checked';
+    const load: ReadinessCheck = l?.overloaded ? { ok: false, detail: `overloaded: ${busy}` } : { ok: true, detail: busy };
+    return { ready: mixerClock.ok && database.ok && shutdown.ok && load.ok, checks: { mixerClock, database, shutdown, load } };
   }
 }

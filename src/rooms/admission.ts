@@ -47,6 +47,8 @@ export interface AdmissionOptions {
    * still holds that ownership lease)? Default: yes (one process).
    */
   mayStart?: (room: string, epoch: number) => boolean;
+  /** True while this process is too busy to take more calls (src/timing/loadGuard.ts). Default: never. */
+  isOverloaded?: () => boolean;
 }
 
 export interface CallInfo {
@@ -57,7 +59,7 @@ export interface CallInfo {
   epoch?: number;
 }
 
-export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'too-many-rooms';
+export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'too-many-rooms' | 'overloaded';
 
 export type EntryResult =
   | { kind: 'admitted'; roomId: string; seat: number; ticket: string }
@@ -177,6 +179,8 @@ export class Admission {
     const held = seats.holdingOf(call.callSid);
     if (held?.roomId !== roomId) {
       // No await from here to the reservation: the checks and the seat are one step.
+      // A call already holding a seat here (a repeated webhook) keeps it, whatever the load.
+      if (this.options.isOverloaded?.()) return { kind: 'refused', roomId, reason: 'overloaded' };
       if (!seats.isOpen(roomId) && seats.openRooms() >= limits.maxRooms) return { kind: 'refused', roomId, reason: 'too-many-rooms' };
       if (seats.occupied(roomId) >= this.seatLimit(record)) return { kind: 'refused', roomId, reason: 'room-full' };
       if (seats.total() - (held ? 1 : 0) >= limits.maxParticipants) return { kind: 'refused', roomId, reason: 'server-full' };

@@ -13,9 +13,11 @@ export interface TestServer {
 /**
  * Defaults for tests, under whatever `env` sets: the room database in memory (nothing written to
  * ./data), and quiet rooms (no join/leave beeps, no wait loop), so tests that measure what
- * callers hear measure only the callers. Tests of those sounds turn them on.
+ * callers hear measure only the callers. Tests of those sounds turn them on. No overload guard:
+ * these servers share their event loop with their test's clients (a flood test keeps it busy on
+ * purpose), so load is not the server's own; test/integration/overload.test.ts turns it on.
  */
-export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ ROOMS_DB_PATH: ':memory:', BEEP: 'off', WAIT_TONE: 'off' });
+export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ ROOMS_DB_PATH: ':memory:', BEEP: 'off', WAIT_TONE: 'off', OVERLOAD_BUSY_PERCENT: '0' });
 
 export async function startTestServer(env: Record<string, string> = {}, deps: Omit<ServerDeps, 'log'> = {}): Promise<TestServer> {
   const captured = captureLog('info');

@@ -32,13 +32,13 @@ function seeded(seed: number): () => number {
   };
 }
 
-function node(id: string, over: { rooms?: number; calls?: number; loopDelayP99Ms?: number; draining?: boolean } = {}): NodeState {
+function node(id: string, over: { rooms?: number; calls?: number; loopDelayP99Ms?: number; draining?: boolean; overloaded?: boolean } = {}): NodeState {
   return {
     id,
     publicPrefix: `/p/${id}`,
     internalUrl: `http://127.0.0.1:81${id.length}`,
     draining: over.draining ?? false,
-    load: { rooms: over.rooms ?? 0, calls: over.calls ?? 0, tickP99Ms: 1.5, loopDelayP99Ms: over.loopDelayP99Ms ?? 2 },
+    load: { rooms: over.rooms ?? 0, calls: over.calls ?? 0, tickP99Ms: 1.5, loopDelayP99Ms: over.loopDelayP99Ms ?? 2, ...(over.overloaded !== undefined ? { overloaded: over.overloaded } : {}) },
     at: 1_760_000_000_000,
   };
 }
@@ -52,6 +52,14 @@ describe('chooseNode (pure)', () => {
     const nodes = [node('a', { draining: true }), node('b', { rooms: 50 }), node('c', { draining: true })];
     const random = seeded(1);
     for (let i = 0; i < 200; i++) assert.equal(chooseNode(nodes, none, random)?.id, 'b');
+  });
+
+  test('overloaded nodes are left out while another takes rooms, however few rooms they have; all overloaded: still placed', () => {
+    const random = seeded(3);
+    const nodes = [node('a', { overloaded: true }), node('b', { rooms: 40 }), node('c', { overloaded: true, rooms: 0 }), node('d', { draining: true })];
+    for (let i = 0; i < 200; i++) assert.equal(chooseNode(nodes, none, random)?.id, 'b');
+    const all = [node('a', { overloaded: true, rooms: 3 }), node('c', { overloaded: true, rooms: 1 })];
+    assert.equal(chooseNode(all, none, () => 0)?.id, 'c', 'the less loaded of the overloaded: its admission answers busy.xml');
   });
 
   test('two random candidates, the less loaded wins: the most loaded of three is never chosen, the least about 2/3 of the time', () => {

@@ -16,7 +16,7 @@ import { ManualClock } from '../../src/timing/clock.js';
 const TTL_MS = 30_000;
 const call = (n: number) => ({ callSid: `CA${String(n).padStart(32, '0')}`, from: '+15005550006' });
 
-function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number } = {}) {
+function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number; isOverloaded?: () => boolean } = {}) {
   const clock = new ManualClock(1000);
   const wall = new ManualClock(1_800_000_000_000);
   const directory = new MemoryRoomDirectory();
@@ -30,6 +30,7 @@ function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolea
     limits: { maxRooms: 100, maxParticipantsPerRoom: 250, maxParticipants: 1000, ...options.limits },
     autoCreate: options.autoCreate ?? true,
     pinAttempts: options.pinAttempts ?? 3,
+    ...(options.isOverloaded ? { isOverloaded: options.isOverloaded } : {}),
   });
   const start = (callSid: string, ticket: string | undefined, room?: string) =>
     admission.authorizeStart({ callSid, customParameters: { ...(room ? { room } : {}), ...(ticket ? { ticket } : {}) } });
@@ -118,6 +119,21 @@ describe('Admission', () => {
     assert.equal((await admission.enter('2', call(4))).kind, 'admitted');
     assert.deepEqual(await admission.enter('2', call(5)), { kind: 'refused', roomId: '2', reason: 'server-full' });
     assert.equal((await admission.enter('1', call(1))).kind, 'admitted', 'a call already holding a seat there keeps it');
+  });
+
+  test('overloaded: every new call refused (PIN rooms and rejoins too), a call holding its seat keeps it; admitted again after', async () => {
+    let overloaded = false;
+    const { admission, directory } = setup({ isOverloaded: () => overloaded });
+    await directory.create(record('8', { pinHash: await hashPin('2468') }));
+    assert.equal((await admission.enter('1', call(1))).kind, 'admitted');
+    overloaded = true;
+    assert.deepEqual(await admission.enter('1', call(2)), { kind: 'refused', roomId: '1', reason: 'overloaded' });
+    assert.deepEqual(await admission.enter('2', call(2)), { kind: 'refused', roomId: '2', reason: 'overloaded' });
+    assert.deepEqual(await admission.enterWithPin('8', call(2), '2468'), { kind: 'refused', roomId: '8', reason: 'overloaded' });
+    assert.deepEqual(await admission.enterRejoin('1', call(3)), { kind: 'refused', roomId: '1', reason: 'overloaded' });
+    assert.equal((await admission.enter('1', call(1))).kind, 'admitted', 'a repeated webhook of an admitted call');
+    overloaded = false;
+    assert.equal((await admission.enter('1', call(2))).kind, 'admitted');
   });
 
   test('the last-seat race: two callers at once, exactly one admitted; the seat frees when its reservation lapses', async () => {

@@ -41,6 +41,7 @@ const DEFAULTS: Config = {
   comfortNoiseDbfs: undefined,
   outboundMaxLeadMs: 500,
   heartbeatIntervalMs: 5000,
+  overloadBusyFraction: 0.9,
   redisUrl: undefined,
   redisKeyPrefix: 'conf:',
   nodeId: `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,
@@ -120,6 +121,7 @@ describe('parseConfig', () => {
       COMFORT_NOISE_DBFS: '-65',
       OUTBOUND_MAX_LEAD_MS: '300',
       HEARTBEAT_INTERVAL_MS: '2000',
+      OVERLOAD_BUSY_PERCENT: '75',
       REDIS_URL: 'redis://:pw@10.0.0.5:6380/2',
       REDIS_KEY_PREFIX: 'line2:',
       NODE_ID: 'node-3',
@@ -163,6 +165,7 @@ describe('parseConfig', () => {
         comfortNoiseDbfs: -65,
         outboundMaxLeadMs: 300,
         heartbeatIntervalMs: 2000,
+        overloadBusyFraction: 0.75,
         redisUrl: 'redis://:pw@10.0.0.5:6380/2',
         redisKeyPrefix: 'line2:',
         nodeId: 'node-3',
@@ -321,11 +324,14 @@ describe('parseConfig', () => {
   });
 });
 
-test('sound options: COMFORT_NOISE_DBFS must be a negative level in range; OUTBOUND_MAX_LEAD_MS bounded', () => {
+test('sound and load options: COMFORT_NOISE_DBFS a negative level in range; OUTBOUND_MAX_LEAD_MS and OVERLOAD_BUSY_PERCENT bounded', () => {
   for (const bad of ['65', '-10', '-120', 'loud']) {
     assert.throws(() => parseConfig({ COMFORT_NOISE_DBFS: bad }), /COMFORT_NOISE_DBFS/, bad);
   }
   assert.throws(() => parseConfig({ OUTBOUND_MAX_LEAD_MS: '50' }), /OUTBOUND_MAX_LEAD_MS/);
+  assert.throws(() => parseConfig({ OVERLOAD_BUSY_PERCENT: '101' }), /OVERLOAD_BUSY_PERCENT/);
+  assert.throws(() => parseConfig({ OVERLOAD_BUSY_PERCENT: '90%' }), /OVERLOAD_BUSY_PERCENT/);
+  assert.equal(parseConfig({ OVERLOAD_BUSY_PERCENT: '0' }).overloadBusyFraction, 0);
   assert.throws(() => parseConfig({ MAX_ACTIVE_SPEAKERS: '-1' }), /MAX_ACTIVE_SPEAKERS/);
   assert.equal(parseConfig({ COMFORT_NOISE_DBFS: '-70.5' }).comfortNoiseDbfs, -70.5);
 });
