@@ -43,6 +43,8 @@ export interface Figures {
   /** The main server's tick in two parts: mixing every room, then one socket write per listener (the baseline interleaves them: absent). */
   mixMs?: P3;
   sendMs?: P3;
+  /** The main server's input buffers at the window's end, mean over callers (serverProcess.ts). */
+  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number };
   tickLatenessMs: P3;
   ticks: number;
   lateTicks: number;
@@ -150,6 +152,7 @@ export function computeFigures(
     gcPauseMaxMs: server.gc.maxMs,
     tickMs: server.tickMs,
     ...(server.mixMs && server.sendMs ? { mixMs: server.mixMs, sendMs: server.sendMs } : {}),
+    ...(server.inputBuffers ? { inputBuffers: server.inputBuffers } : {}),
     tickLatenessMs: server.latenessMs,
     ticks: server.ticks,
     lateTicks: server.lateTicks,
@@ -238,6 +241,7 @@ export const ROWS: Row[] = [
   { label: 'longest gap', get: (f) => f.maxGapMs, unit: 'ms', digits: 1, lowerIsBetter: true },
   { label: 'server-added delay p50', get: (f) => f.delayMs.p50, unit: 'ms', digits: 2, lowerIsBetter: true },
   { label: 'server-added delay p99', get: (f) => f.delayMs.p99, unit: 'ms', digits: 2, lowerIsBetter: true },
+  { label: 'input buffer target / held / jitter', get: (f) => f.inputBuffers?.targetFrames ?? NaN, unit: '', digits: 2, lowerIsBetter: null },
   { label: 'delay samples (markers missed)', get: (f) => f.delaySamples, unit: '', digits: 0, lowerIsBetter: null },
   { label: 'RSS idle -> loaded', get: (f) => f.rssLoadedMB, unit: 'MB', digits: 1, lowerIsBetter: null },
   { label: 'RSS per caller', get: (f) => f.rssPerCallerKB, unit: 'KB', digits: 1, lowerIsBetter: true },
@@ -319,6 +323,7 @@ export function table(rows: string[][]): string {
 function cell(row: Row, f: Figures): string {
   if (row.label === '  of which mixing p50 / p99') return f.mixMs ? `${fmt(f.mixMs.p50, 3)} / ${fmt(f.mixMs.p99, 3)} ms` : 'n/a';
   if (row.label === '  of which socket writes p50 / p99') return f.sendMs ? `${fmt(f.sendMs.p50, 3)} / ${fmt(f.sendMs.p99, 3)} ms` : 'n/a';
+  if (row.label === 'input buffer target / held / jitter') return f.inputBuffers ? `${fmt(f.inputBuffers.targetFrames, 2)} / ${fmt(f.inputBuffers.depthFrames, 2)} fr, ${fmt(f.inputBuffers.jitterMs, 1)} ms` : 'n/a';
   if (row.label === 'messages in / out per second') return `${fmt(f.messagesInPerSecond, 0)} / ${fmt(f.messagesOutPerSecond, 0)}`;
   if (row.label === 'RSS idle -> loaded') return `${fmt(f.rssIdleMB, 0)} -> ${fmt(f.rssLoadedMB, 0)} MB`;
   if (row.label === 'delay samples (markers missed)') return `${f.delaySamples} (${f.markersMissed})`;

@@ -41,6 +41,11 @@ export interface ServerSample {
   latenessMs: { p50: number; p99: number; max: number };
   /** What the server itself counts as live (the main server only; -1 for the baseline). */
   participants: number;
+  /**
+   * The main server's input (jitter) buffers at the end of the window, mean over callers: the
+   * target depth (frames), the frames held, and the arrival-jitter estimate that sets the target (ms).
+   */
+  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number };
   /** With --worker-probe (main server only). */
   workerProbe?: WorkerProbeFigures;
 }
@@ -52,9 +57,28 @@ export interface ServerReady {
   idleRssBytes: number;
 }
 
+/** Mean over every caller of its input buffer's target, depth and jitter estimate. */
+function inputBuffers(conference: { listRooms(): readonly { participants(): Iterable<{ input: { stats: { targetFrames: number; depth: number; jitterMs: number } } }> }[] }): { targetFrames: number; depthFrames: number; jitterMs: number } {
+  let n = 0;
+  let target = 0;
+  let depth = 0;
+  let jitter = 0;
+  for (const room of conference.listRooms()) {
+    for (const p of room.participants()) {
+      const q = p.input.stats;
+      n++;
+      target += q.targetFrames;
+      depth += q.depth;
+      jitter += q.jitterMs;
+    }
+  }
+  const mean = (v: number, digits: number) => (n === 0 ? 0 : Math.round((v / n) * 10 ** digits) / 10 ** digits);
+  return { targetFrames: mean(target, 2), depthFrames: mean(depth, 2), jitterMs: mean(jitter, 1) };
+}
+
 interface Impl {
   listen(): Promise<number>;
-  stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'mixMs' | 'sendMs' | 'latenessMs' | 'participants'>;
+  stats(): Pick<ServerSample, 'ticks' | 'lateTicks' | 'skippedTicks' | 'tickMs' | 'mixMs' | 'sendMs' | 'latenessMs' | 'participants' | 'inputBuffers'>;
   reset(): void;
   close(): Promise<void>;
   startWorkerProbe?: () => Promise<WorkerProbe>;
@@ -87,7 +111,7 @@ async function createImpl(impl: ServerImpl, env: Record<string, string>): Promis
       stats: () => {
         const s = server.stats();
         const m = s.mixer;
-        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), mixMs: pick3(m.mixMs), sendMs: pick3(m.sendMs), latenessMs: pick3(m.latenessMs), participants: s.participants };
+        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), mixMs: pick3(m.mixMs), sendMs: pick3(m.sendMs), latenessMs: pick3(m.latenessMs), participants: s.participants, inputBuffers: inputBuffers(server.conference) };
       },
       reset: () => server.resetStats(),
       close: () => server.close(),
