@@ -182,6 +182,33 @@ describe('room tick: mix-minus', () => {
   });
 });
 
+describe('conference: mix, then send', () => {
+  test('mix() writes nothing; send() hands each listener its frame once; a caller who joined between gets none that tick', () => {
+    const { conference, join } = setup();
+    const a = join('1', 'CAa');
+    const b = join('1', 'CAb');
+    const c = join('2', 'CAc');
+    const frame = frameOf(3);
+    steady(conference, [[a, frame]]);
+    const count = () => [a, b, c].map((p) => p.transport.frames.length);
+    const before = count();
+    a.participant.input.pushMulaw(frame, clockMs);
+    clockMs += 20;
+    conference.mix(clockMs);
+    assert.deepEqual(count(), before, 'every room mixed before any socket write');
+    const late = join('1', 'CAlate');
+    conference.send();
+    assert.deepEqual(count(), before.map((n) => n + 1));
+    assert.equal(late.transport.frames.length, 0, 'joined after the mix: nothing this tick');
+    assert.deepEqual(b.transport.last, expectedMix([frame]), 'b hears a, exactly');
+    conference.send();
+    assert.deepEqual(count(), before.map((n) => n + 1), 'a second send() sends nothing');
+    clockMs += 20;
+    conference.tick(clockMs);
+    assert.deepEqual([...count(), late.transport.frames.length], [...before.map((n) => n + 2), 1]);
+  });
+});
+
 describe('conference: rooms', () => {
   test('two rooms never hear each other', () => {
     const { conference, join } = setup();
