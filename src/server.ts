@@ -274,7 +274,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     sessions,
   );
   wsInstance.getWss().on('connection', (ws) => ws.once('close', (code: number) => metrics?.webSocketClosed(code)));
-  const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock });
+  const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock, load: () => loadGuard });
   // Issue 8: a request about one room goes to the node that mixes it.
   if (cluster) app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
   app.use(

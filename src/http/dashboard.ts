@@ -45,6 +45,9 @@ export interface HealthSample {
   cpuPercent: number;
   eventLoopP99Ms: number;
   rssMb: number;
+  /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
+  busyPercent: number;
+  overloaded: boolean;
 }
 
 export interface LiveDeps {
@@ -55,6 +58,8 @@ export interface LiveDeps {
   recordings: Recordings;
   ticker: Ticker;
   clock: Clock;
+  /** The overload guard (src/timing/loadGuard.ts). Absent: busy 0 %, never overloaded. */
+  load?: () => { utilization: number; overloaded: boolean };
 }
 
 /** Static files of the page: /dashboard, /dashboard/app.js, /dashboard/style.css. */
@@ -245,6 +250,8 @@ export class LiveFeed {
       cpuPercent: Math.round(cpuPercent * 10) / 10,
       eventLoopP99Ms: Math.round(((this.loop.count > 0 ? this.loop.percentile(99) : 0) / 1e6) * 100) / 100,
       rssMb: Math.round(process.memoryUsage.rss() / 1e5) / 10,
+      busyPercent: Math.round((this.deps.load?.().utilization ?? 0) * 1000) / 10,
+      overloaded: this.deps.load?.().overloaded ?? false,
     };
     this.loop.reset();
     this.history.push(sample);

@@ -17,6 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 // Run inside the page by playwright (the project's tsconfig has no DOM types).
 declare const document: any;
 declare const sessionStorage: any;
+declare function getComputedStyle(element: unknown, pseudo: string): { content: string };
 
 const ADMIN = 'admin-test-token-0123456789abcdef';
 const ARTIFACTS = joinPath(dirname(fileURLToPath(import.meta.url)), '..', 'artifacts');
@@ -56,6 +57,8 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     assert.ok(!JSON.stringify(t.captured.lines).includes(ADMIN), 'the token is in no server log line');
     // Health charts fill in once a second.
     await page.locator('.metric[data-metric="callers"] .value', { hasText: '0' }).waitFor({ timeout: 3000 });
+    await page.locator('.metric[data-metric="busyPercent"] .value', { hasText: /^\d+(\.\d+)? %$/ }).waitFor({ timeout: 3000 });
+    assert.equal(await page.locator('.metric.alert').count(), 0, 'not overloaded');
   });
 
   test('a room with callers joining and leaving, live; a mute click mutes that caller', async () => {
@@ -124,6 +127,29 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     await page.getByRole('button', { name: 'End and delete room 7600' }).click();
     await page.waitForFunction(() => !document.querySelector('[data-room="7600"]'), undefined, { timeout: 3000 });
     assert.deepEqual(pageErrors, []);
+  });
+
+  test('overloaded: the busy figure turns red and says new calls are refused; back to normal after', { timeout: 20_000 }, async () => {
+    // A second server with the guard on (the shared one runs without), in this process: blocking
+    // this event loop loads it.
+    const busy = await startTestServer({ ADMIN_TOKEN: ADMIN, OVERLOAD_BUSY_PERCENT: '60' });
+    const other = await chromium.context.newPage();
+    try {
+      await other.goto(`${busy.baseUrl}/dashboard#token=${encodeURIComponent(ADMIN)}`);
+      await other.locator('#connection', { hasText: 'Live' }).waitFor({ timeout: 5000 });
+      const end = performance.now() + 1500;
+      while (performance.now() < end) {
+        // the loop stays busy
+      }
+      await other.locator('.metric.alert[data-metric="busyPercent"]').waitFor({ timeout: 4000 });
+      const caption = await other.evaluate(() => getComputedStyle(document.querySelector('.metric.alert figcaption'), '::after').content);
+      assert.match(caption, /refusing new calls/);
+      assert.equal(await other.locator('.metric.alert').getAttribute('title'), 'Overloaded: new calls are refused until the server is less busy');
+      await other.locator('.metric.alert').waitFor({ state: 'detached', timeout: 5000 });
+    } finally {
+      await other.close();
+      await busy.close();
+    }
   });
 
   test('a wrong token is refused and asks to sign in again', async () => {
