@@ -44,7 +44,7 @@ export interface Figures {
   mixMs?: P3;
   sendMs?: P3;
   /** The main server's input buffers at the window's end, mean over callers (serverProcess.ts). */
-  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number };
+  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number; underrunPercent: number };
   tickLatenessMs: P3;
   ticks: number;
   lateTicks: number;
@@ -242,6 +242,7 @@ export const ROWS: Row[] = [
   { label: 'server-added delay p50', get: (f) => f.delayMs.p50, unit: 'ms', digits: 2, lowerIsBetter: true },
   { label: 'server-added delay p99', get: (f) => f.delayMs.p99, unit: 'ms', digits: 2, lowerIsBetter: true },
   { label: 'input buffer target / held / jitter', get: (f) => f.inputBuffers?.targetFrames ?? NaN, unit: '', digits: 2, lowerIsBetter: null },
+  { label: 'input underruns (ticks concealed)', get: (f) => f.inputBuffers?.underrunPercent ?? NaN, unit: '%', digits: 3, lowerIsBetter: null },
   { label: 'delay samples (markers missed)', get: (f) => f.delaySamples, unit: '', digits: 0, lowerIsBetter: null },
   { label: 'RSS idle -> loaded', get: (f) => f.rssLoadedMB, unit: 'MB', digits: 1, lowerIsBetter: null },
   { label: 'RSS per caller', get: (f) => f.rssPerCallerKB, unit: 'KB', digits: 1, lowerIsBetter: true },

@@ -45,7 +45,7 @@ export interface ServerSample {
    * The main server's input (jitter) buffers at the end of the window, mean over callers: the
    * target depth (frames), the frames held, and the arrival-jitter estimate that sets the target (ms).
    */
-  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number };
+  inputBuffers?: { targetFrames: number; depthFrames: number; jitterMs: number; underrunPercent: number };
   /** With --worker-probe (main server only). */
   workerProbe?: WorkerProbeFigures;
 }
@@ -58,11 +58,14 @@ export interface ServerReady {
 }
 
 /** Mean over every caller of its input buffer's target, depth and jitter estimate. */
-function inputBuffers(conference: { listRooms(): readonly { participants(): Iterable<{ input: { stats: { targetFrames: number; depth: number; jitterMs: number } } }> }[] }): { targetFrames: number; depthFrames: number; jitterMs: number } {
+type BufferStats = { targetFrames: number; depth: number; jitterMs: number; underruns: number; framesPlayed: number };
+function inputBuffers(conference: { listRooms(): readonly { participants(): Iterable<{ input: { stats: BufferStats } }> }[] }): NonNullable<ServerSample['inputBuffers']> {
   let n = 0;
   let target = 0;
   let depth = 0;
   let jitter = 0;
+  let underruns = 0;
+  let played = 0;
   for (const room of conference.listRooms()) {
     for (const p of room.participants()) {
       const q = p.input.stats;
@@ -70,10 +73,14 @@ function inputBuffers(conference: { listRooms(): readonly { participants(): Iter
       target += q.targetFrames;
       depth += q.depth;
       jitter += q.jitterMs;
+      underruns += q.underruns;
+      played += q.framesPlayed;
     }
   }
   const mean = (v: number, digits: number) => (n === 0 ? 0 : Math.round((v / n) * 10 ** digits) / 10 ** digits);
-  return { targetFrames: mean(target, 2), depthFrames: mean(depth, 2), jitterMs: mean(jitter, 1) };
+  // Since each call began (warm-up included): ticks with no frame to play, of all ticks played.
+  const underrunPercent = played + underruns === 0 ? 0 : Math.round((underruns / (played + underruns)) * 100_000) / 1000;
+  return { targetFrames: mean(target, 2), depthFrames: mean(depth, 2), jitterMs: mean(jitter, 1), underrunPercent };
 }
 
 interface Impl {
