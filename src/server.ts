@@ -42,6 +42,7 @@ import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 import { DurationHistogram } from './timing/histogram.js';
 import { LoadGuard } from './timing/loadGuard.js';
+import { LoopBusySince } from './timing/busySince.js';
 
 export interface ServerDeps {
   log?: Logger;
@@ -211,6 +212,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
+  // Frames read while the loop has been busy since the tick began may have come in at its start.
+  const busySince = new LoopBusySince(clock);
   // A tick's two parts (the Ticker times the whole): every room's mixing, then every socket write.
   const mixDuration = new DurationHistogram();
   const sendDuration = new DurationHistogram();
@@ -219,6 +222,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     periodMs: FRAME_MS,
     maxCatchUpTicks: MAX_CATCH_UP_TICKS,
     onTick: (deadlineMs) => {
+      busySince.mark();
       const startMs = clock.nowMs();
       ownership.enforce(startMs);
       conference.mix(deadlineMs);
@@ -262,6 +266,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     {
       conference,
       clock,
+      busySinceMs: () => busySince.sinceMs(),
       log,
       // The join ticket from the webhook decides the room and seat; nothing else gets in.
       authorizeStart: (claim) => admission.authorizeStart(claim),

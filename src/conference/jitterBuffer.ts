@@ -94,9 +94,13 @@ export class JitterBuffer {
     return this.stats.targetFrames;
   }
 
-  /** One 20 ms mu-law frame (160 bytes), the next in the caller's sequence. */
-  pushMulaw(frame: Uint8Array, arrivalMs: number): void {
-    this.observeArrival(arrivalMs);
+  /**
+   * One 20 ms mu-law frame (160 bytes), the next in the caller's sequence, read at `arrivalMs`.
+   * `earliestMs` (default: the same): the frame may have come in as early as this, unseen while the
+   * process was busy; for the jitter estimate it then counts as on time if it could have been.
+   */
+  pushMulaw(frame: Uint8Array, arrivalMs: number, earliestMs = arrivalMs): void {
+    this.observeArrival(arrivalMs, earliestMs);
     if (this.count === this.capacity) {
       this.head = (this.head + 1) % this.capacity;
       this.count--;
@@ -160,9 +164,12 @@ export class JitterBuffer {
     this.stats.targetFrames = this.minTarget;
   }
 
-  private observeArrival(arrivalMs: number): void {
-    // Transit against our clock, relative: arrival of frame n minus n frame periods.
-    const transit = arrivalMs - this.pushed * FRAME_MS;
+  private observeArrival(arrivalMs: number, earliestMs: number): void {
+    // Transit against our clock, relative: arrival of frame n minus n frame periods; where the
+    // frame may have come in earlier (read late by a busy process), as on time as it could be.
+    const readTransit = arrivalMs - this.pushed * FRAME_MS;
+    const earliestTransit = earliestMs - this.pushed * FRAME_MS;
+    const transit = Math.max(earliestTransit, Math.min(readTransit, this.minTransitMs + MIN_TRANSIT_RISE_MS_PER_FRAME));
     this.pushed++;
     this.minTransitMs = Math.min(transit, this.minTransitMs + MIN_TRANSIT_RISE_MS_PER_FRAME);
     const jitter = transit - this.minTransitMs;

@@ -55,6 +55,11 @@ export function roomParameterAuthorizer(roomNumberMaxDigits: number): (claim: St
 export interface MediaSessionOptions {
   conference: Conference;
   clock: Clock;
+  /**
+   * Since when (clock ms) this process's event loop has been busy without a pause, or null when
+   * it was idle a moment ago: a frame read now may have arrived any time since (jitterBuffer.ts).
+   */
+  busySinceMs?: () => number | null;
   log: Logger;
   /** Decides which room a `start` joins, or refuses it. Synchronous: no await before joining. */
   authorizeStart: (claim: StartClaim) => StartAuthorization;
@@ -299,7 +304,12 @@ export class MediaSession implements ParticipantTransport {
     this.state = 'streaming';
     const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs(), verdict.info);
     this.participant = participant;
-    this.reframer = new Reframer((frame) => participant.input.pushMulaw(frame, this.options.clock.nowMs()));
+    const { clock, busySinceMs } = this.options;
+    this.reframer = new Reframer((frame) => {
+      const now = clock.nowMs();
+      const since = busySinceMs?.() ?? null;
+      participant.input.pushMulaw(frame, now, since === null || since > now ? now : since);
+    });
     this.log.info({ participants: this.options.conference.room(room)?.size }, 'stream started');
   }
 

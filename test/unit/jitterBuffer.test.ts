@@ -130,6 +130,30 @@ describe('jitter buffer', () => {
     assert.equal(numberOf(out), 12);
   });
 
+  test('frames read late by a busy process count as on time when they could have been (earliestMs)', () => {
+    // A caller sending every 20 ms (arriving at 3 + 20n); every fifth frame is read 35 ms late,
+    // behind a long tick, its socket's data waiting in the kernel since before the tick began.
+    const late = (n: number) => n % 5 === 4;
+    const read = (n: number) => 3 + n * 20 + (late(n) ? 35 : 0);
+    const feed = (withEarliest: boolean) => {
+      const buffer = new JitterBuffer();
+      for (let n = 0; n < 200; n++) buffer.pushMulaw(frameNumbered(n), read(n), withEarliest && late(n) ? read(n) - 36 : read(n));
+      return buffer.stats;
+    };
+    const blind = feed(false);
+    assert.ok(blind.jitterMs >= 30 && blind.jitterMs <= 35, `without it the process lag counts as network jitter: ${blind.jitterMs} ms`);
+    assert.equal(blind.targetFrames, 2);
+    const told = feed(true);
+    assert.ok(told.jitterMs <= 1, `with it: no jitter (${told.jitterMs} ms)`);
+    assert.equal(told.targetFrames, 1);
+    // A frame that cannot have come in on time (its earliest is itself 30 ms late) still counts.
+    const buffer = new JitterBuffer();
+    for (let n = 0; n < 50; n++) buffer.pushMulaw(frameNumbered(n), 3 + n * 20);
+    buffer.pushMulaw(frameNumbered(50), 3 + 50 * 20 + 45, 3 + 50 * 20 + 30);
+    assert.ok(buffer.stats.jitterMs >= 29 && buffer.stats.jitterMs <= 30, `${buffer.stats.jitterMs} ms`);
+    assert.equal(buffer.stats.targetFrames, 2);
+  });
+
   test('the target shrinks back slowly after the jitter stops', () => {
     const bursty = Array.from({ length: 250 }, (_, n) => Math.floor(n / 5) * 100 + 95);
     const calm = Array.from({ length: 3000 }, (_, n) => 5000 + 3 + n * 20);
