@@ -213,7 +213,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
   // Frames read while the loop has been busy since the tick began may have come in at its start.
-  const busySince = new LoopBusySince(clock);
+  const busySince = new LoopBusySince();
   // A tick's two parts (the Ticker times the whole): every room's mixing, then every socket write.
   const mixDuration = new DurationHistogram();
   const sendDuration = new DurationHistogram();
@@ -222,8 +222,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     periodMs: FRAME_MS,
     maxCatchUpTicks: MAX_CATCH_UP_TICKS,
     onTick: (deadlineMs) => {
-      busySince.mark();
       const startMs = clock.nowMs();
+      busySince.mark(startMs);
       ownership.enforce(startMs);
       conference.mix(deadlineMs);
       const mixedMs = clock.nowMs();

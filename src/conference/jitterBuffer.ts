@@ -167,11 +167,10 @@ export class JitterBuffer {
   private observeArrival(arrivalMs: number, earliestMs: number): void {
     // Transit against our clock, relative: arrival of frame n minus n frame periods; where the
     // frame may have come in earlier (read late by a busy process), as on time as it could be.
-    const readTransit = arrivalMs - this.pushed * FRAME_MS;
-    const earliestTransit = earliestMs - this.pushed * FRAME_MS;
-    const transit = Math.max(earliestTransit, Math.min(readTransit, this.minTransitMs + MIN_TRANSIT_RISE_MS_PER_FRAME));
+    const onTime = this.minTransitMs + MIN_TRANSIT_RISE_MS_PER_FRAME;
+    const transit = Math.max(earliestMs - this.pushed * FRAME_MS, Math.min(arrivalMs - this.pushed * FRAME_MS, onTime));
     this.pushed++;
-    this.minTransitMs = Math.min(transit, this.minTransitMs + MIN_TRANSIT_RISE_MS_PER_FRAME);
+    this.minTransitMs = Math.min(transit, onTime);
     const jitter = transit - this.minTransitMs;
     this.jitterEstimateMs = Math.max(jitter, this.jitterEstimateMs - JITTER_DECAY_MS_PER_FRAME);
     const target = Math.ceil((this.jitterEstimateMs + 2) / FRAME_MS);

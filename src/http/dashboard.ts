@@ -242,6 +242,7 @@ export class LiveFeed {
     }
     this.lastTickCounts = [...counts, total];
     const stats = conference.stats();
+    const load = this.deps.load?.();
     const sample: HealthSample = {
       t: Date.now(),
       callers: conference.stats().participants,
@@ -250,8 +251,8 @@ export class LiveFeed {
       cpuPercent: Math.round(cpuPercent * 10) / 10,
       eventLoopP99Ms: Math.round(((this.loop.count > 0 ? this.loop.percentile(99) : 0) / 1e6) * 100) / 100,
       rssMb: Math.round(process.memoryUsage.rss() / 1e5) / 10,
-      busyPercent: Math.round((this.deps.load?.().utilization ?? 0) * 1000) / 10,
-      overloaded: this.deps.load?.().overloaded ?? false,
+      busyPercent: Math.round((load?.utilization ?? 0) * 1000) / 10,
+      overloaded: load?.overloaded ?? false,
     };
     this.loop.reset();
     this.history.push(sample);

@@ -1,7 +1,7 @@
 /**
  * Readiness (GET /ready): may this process take new calls? Yes when the mixer clock is ticking on
- * time, the room database answers, the server is not shutting down and not overloaded. Liveness (GET /health) is
- * only "the process answers".
+ * time, the room database answers, the server is not shutting down and not overloaded. Liveness
+ * (GET /health) is only "the process answers".
  */
 import type { RoomDirectory } from '../conference/directory.js';
 import type { Ticker } from '../timing/ticker.js';

@@ -10,7 +10,6 @@
  * the loop has not waited for anything since.
  */
 import { performance } from 'node:perf_hooks';
-import type { Clock } from './clock.js';
 
 /** Idle time below this since the mark (ms) is a poll that found work waiting, not a pause. */
 const PAUSE_MS = 0.2;
@@ -19,15 +18,12 @@ export class LoopBusySince {
   private markMs: number | null = null;
   private idleAtMarkMs = 0;
 
-  constructor(
-    private readonly clock: Clock,
-    /** Cumulative idle time of the event loop (ms). */
-    private readonly idleTimeMs: () => number = () => performance.nodeTiming.idleTime,
-  ) {}
+  /** `idleTimeMs`: the event loop's cumulative idle time (ms). */
+  constructor(private readonly idleTimeMs: () => number = () => performance.nodeTiming.idleTime) {}
 
-  /** The loop is busy from now on (the mixer tick starts). */
-  mark(): void {
-    this.markMs = this.clock.nowMs();
+  /** The loop is busy from `nowMs` on (the mixer tick starts). */
+  mark(nowMs: number): void {
+    this.markMs = nowMs;
     this.idleAtMarkMs = this.idleTimeMs();
   }
 
