@@ -41,11 +41,12 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
     const entry = { session, alive: true };
     sessions.add(session);
     live.set(ws, entry);
-    ws.on('message', (data: unknown) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
       entry.alive = true;
-      // ws 7 (express-ws) delivers text frames as strings and binary frames as Buffers.
-      if (typeof data === 'string') session.handleText(data);
-      else session.handleBinary();
+      // ws 8 (also under express-ws, through package.json's overrides) delivers every message as
+      // a Buffer and says whether it was a binary frame; a text frame's UTF-8 is already checked.
+      if (isBinary) session.handleBinary();
+      else session.handleText(data.toString());
     });
     ws.on('pong', () => {
       entry.alive = true;
