@@ -108,6 +108,7 @@ const schema = z.object({
   AGC: bool.default(false),
   COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
+  OUTBOUND_MESSAGE_MS: z.enum(['20', '40'], { message: 'expected 20 or 40' }).default('20'),
   HEARTBEAT_INTERVAL_MS: int(0, 600000).default(5000),
   OVERLOAD_BUSY_PERCENT: int(0, 100).default(90),
   REDIS_URL: z.string().trim().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port (or rediss://)').optional(),
@@ -173,6 +174,11 @@ export interface Config {
   comfortNoiseDbfs: number | undefined;
   /** Audio queued at Twilio beyond this (a stall's backlog) is dropped with `clear` (ms). */
   outboundMaxLeadMs: number;
+  /**
+   * Audio per outbound media message (ms): 20, or 40 (half the socket writes; Twilio plays the
+   * stream 20 ms later, since every other frame waits for the next).
+   */
+  outboundMessageMs: 20 | 40;
   /** Media sockets are pinged this often (ms); one silent for a whole interval is dropped. 0: off. */
   heartbeatIntervalMs: number;
   /**
@@ -258,6 +264,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     agc: c.AGC,
     comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
     outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
+    outboundMessageMs: c.OUTBOUND_MESSAGE_MS === '40' ? 40 : 20,
     heartbeatIntervalMs: c.HEARTBEAT_INTERVAL_MS,
     overloadBusyFraction: c.OVERLOAD_BUSY_PERCENT / 100,
     redisUrl: c.REDIS_URL,

@@ -41,7 +41,7 @@ import { JoinTickets, systemClock } from './security/joinTicket.js';
 import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 import { DurationHistogram } from './timing/histogram.js';
-import { LoadGuard } from './timing/loadGuard.js';
+import { Capacity } from './timing/capacity.js';
 import { LoopBusySince } from './timing/busySince.js';
 
 export interface ServerDeps {
@@ -75,8 +75,12 @@ export interface ServerStats {
     latenessMs: { count: number; p50: number; p99: number; max: number; mean: number };
   };
   eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number };
-  /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
-  load: { busyPercent: number; overloaded: boolean };
+  /**
+   * Share of the last second the event loop was busy (%); whether a new call would be refused for
+   * load now; the callers the capacity model projects this process to hold (null: not yet known or
+   * no limit; src/timing/capacity.ts).
+   */
+  load: { busyPercent: number; tickPercent: number; mediaToTick: number; overloaded: boolean; callersHeld: number | null };
   memory: { rssBytes: number; heapUsedBytes: number };
   cpuMicros: { user: number; system: number };
 }
@@ -130,7 +134,7 @@ const MAX_MEDIA_PAYLOAD_BYTES = 20 * SAMPLES_PER_FRAME;
 const MAX_BUFFERED_BYTES = 50 * 330;
 /** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
 const MAX_CATCH_UP_TICKS = 5;
-/** The load guard samples event-loop utilisation over this interval (ms). */
+/** The capacity model samples the event loop and the ticks over this interval (ms). */
 const LOAD_SAMPLE_MS = 1000;
 
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
@@ -166,8 +170,11 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     ttlMs: config.joinTicketTtlSeconds * 1000,
     clock: deps.wallClock ?? systemClock,
   });
-  // Overload protection: new calls are refused while the event loop is busy nearly all the time.
-  const loadGuard = new LoadGuard({ threshold: config.overloadBusyFraction });
+  // Overload protection: a new call is refused when the steady state with it would not fit.
+  const capacity = new Capacity({ budget: config.overloadBusyFraction });
+  let setups = 0;
+  /** Frames per outbound media message (OUTBOUND_MESSAGE_MS). */
+  const framesPerMessage = config.outboundMessageMs / FRAME_MS;
   const admission = new Admission({
     directory,
     seats,
@@ -177,7 +184,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     autoCreate: config.autoCreateRooms,
     pinAttempts: config.pinAttempts,
     ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
-    isOverloaded: () => loadGuard.overloaded,
+    admitsCallers: (callers) => capacity.admits(callers),
+    onSetup: () => setups++,
   });
   roomInUse = (room) => conference.room(room) !== undefined || seats.isOpen(room);
   // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
@@ -212,6 +220,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
+  /** The ticks' time (ms) since the capacity model's last sample. */
+  let tickMsInWindow = 0;
   // Frames read while the loop has been busy since the tick began may have come in at its start.
   const busySince = new LoopBusySince();
   // A tick's two parts (the Ticker times the whole): every room's mixing, then every socket write.
@@ -228,10 +238,29 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       conference.mix(deadlineMs);
       const mixedMs = clock.nowMs();
       conference.send();
+      const endMs = clock.nowMs();
       mixDuration.record(mixedMs - startMs);
-      sendDuration.record(clock.nowMs() - mixedMs);
+      sendDuration.record(endMs - mixedMs);
+      tickMsInWindow += endMs - startMs;
     },
   });
+  // What the rest of the server reads of the load: the last second's busy share, and whether the
+  // next call would be refused now (the seats reserved and taken, and one more).
+  const load = {
+    get utilization() {
+      return capacity.utilization;
+    },
+    get overloaded() {
+      return !capacity.fits(seats.total() + 1);
+    },
+    get episodes() {
+      return capacity.episodes;
+    },
+    get callersHeld() {
+      const held = capacity.callersHeld;
+      return Number.isFinite(held) ? held : null;
+    },
+  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -273,13 +302,15 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       startTimeoutMs: config.startTimeoutMs,
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,
+      maxMessageBytes: WS_MAX_PAYLOAD_BYTES,
       maxLeadMs: config.outboundMaxLeadMs,
+      framesPerMessage: () => framesPerMessage,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
     sessions,
   );
   wsInstance.getWss().on('connection', (ws) => ws.once('close', (code: number) => metrics?.webSocketClosed(code)));
-  const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock, load: () => loadGuard });
+  const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock, load: () => load });
   // Issue 8: a request about one room goes to the node that mixes it.
   if (cluster) app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
   app.use(
@@ -296,35 +327,51 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     conference,
     ticker,
     tickParts: { mix: mixDuration, send: sendDuration },
-    load: () => loadGuard,
+    load: () => load,
     sessions: () => sessions,
     statusCallbacks,
     eventLoopDelayMs: () => ({ p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max) }),
     activeRecordings: () => recordings.activeCount,
     signatureChecks: Boolean(config.twilioAuthToken),
   });
-  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, load: () => loadGuard, nowMs: () => clock.nowMs() });
+  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, load: () => load, nowMs: () => clock.nowMs() });
   app.use(dashboardPage());
   app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
   app.use(metrics.webhookTimer());
   app.use(voiceWebhooks({ config, admission, log, isAdmitting: () => !shuttingDown, ownership, tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }));
   nodeLoad = () => {
     const c = conference.stats();
-    return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)), overloaded: loadGuard.overloaded };
+    return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)), overloaded: load.overloaded };
   };
-  // Once a second: how busy the event loop was (performance.eventLoopUtilization), for the guard.
+  // Once a second: how busy the event loop was (performance.eventLoopUtilization), how long the
+  // ticks took, the callers and the set-ups, for the capacity model; one log line when admission
+  // starts refusing for load and one when it takes calls again.
   let loadTimer: NodeJS.Timeout | null = null;
   const startLoadSampling = () => {
     if (loadTimer) return;
     let base = performance.eventLoopUtilization();
+    let sampledAtMs = clock.nowMs();
+    let callersBefore = conference.stats().participants;
+    let wasOverloaded = false;
+    tickMsInWindow = 0;
+    setups = 0;
     loadTimer = setInterval(() => {
       const now = performance.eventLoopUtilization();
       const { utilization } = performance.eventLoopUtilization(now, base);
+      const nowMs = clock.nowMs();
+      const callersAfter = conference.stats().participants;
+      capacity.sample({ busy: utilization, tick: tickMsInWindow / Math.max(1, nowMs - sampledAtMs), callersBefore, callersAfter, setups });
       base = now;
-      if (!loadGuard.sample(utilization)) return;
-      const busyPercent = Math.round(utilization * 1000) / 10;
-      if (loadGuard.overloaded) log.warn({ busyPercent, calls: conference.stats().participants }, 'overloaded: refusing new calls (twiml/busy.xml) until the event loop is less busy; calls in progress go on');
-      else log.info({ busyPercent, calls: conference.stats().participants }, 'load back to normal: admitting new calls');
+      sampledAtMs = nowMs;
+      callersBefore = callersAfter;
+      tickMsInWindow = 0;
+      setups = 0;
+      const overloaded = load.overloaded;
+      if (overloaded === wasOverloaded) return;
+      wasOverloaded = overloaded;
+      const figures = { busyPercent: Math.round(utilization * 1000) / 10, calls: callersAfter, seats: seats.total(), callersHeld: load.callersHeld };
+      if (overloaded) log.warn(figures, 'at capacity: new calls hear busy.xml until calls leave; calls in progress go on');
+      else log.info(figures, 'below capacity again: admitting new calls');
     }, LOAD_SAMPLE_MS);
     loadTimer.unref();
   };
@@ -350,7 +397,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         latenessMs: ticker.lateness.summary(),
       },
       eventLoopDelayMs: { p50: loopDelayMs(loopDelay.percentile(50)), p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max), mean: loopDelayMs(loopDelay.mean) },
-      load: { busyPercent: Math.round(loadGuard.utilization * 1000) / 10, overloaded: loadGuard.overloaded },
+      load: { busyPercent: Math.round(load.utilization * 1000) / 10, tickPercent: Math.round(capacity.tickShare * 1000) / 10, mediaToTick: Math.round(capacity.mediaToTickRatio * 100) / 100, overloaded: load.overloaded, callersHeld: load.callersHeld },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       cpuMicros: { user: cpu.user, system: cpu.system },
     };

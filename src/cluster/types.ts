@@ -34,7 +34,7 @@ export interface NodeLoad {
   /** Mixer tick p99 (ms) over the last window, and the event loop's delay p99 (ms). */
   tickP99Ms: number;
   loopDelayP99Ms: number;
-  /** Refusing new calls for load (src/timing/loadGuard.ts): placed last. Absent (an older node): no. */
+  /** Refusing new calls for capacity (src/timing/capacity.ts): placed last. Absent (an older node): no. */
   overloaded?: boolean;
 }
 

@@ -58,7 +58,7 @@ export interface LiveDeps {
   recordings: Recordings;
   ticker: Ticker;
   clock: Clock;
-  /** The overload guard (src/timing/loadGuard.ts). Absent: busy 0 %, never overloaded. */
+  /** Admission by capacity (src/timing/capacity.ts). Absent: busy 0 %, never at capacity. */
   load?: () => { utilization: number; overloaded: boolean };
 }
 

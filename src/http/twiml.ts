@@ -100,7 +100,7 @@ export function conferenceLocked(): string {
   return sayAndHangUp(PROMPTS.locked);
 }
 
-/** twiml/busy.xml: this process is overloaded and takes no new calls (src/timing/loadGuard.ts). */
+/** twiml/busy.xml: one more call would not fit this process (src/timing/capacity.ts). */
 export function busy(): string {
   return sayAndHangUp(PROMPTS.busy);
 }

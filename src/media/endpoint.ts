@@ -14,10 +14,13 @@ import { ERRORS } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkStreamSignature, streamUrlFor } from '../security/twilioSignature.js';
 import { MediaSession, type MediaSessionOptions, type MediaSocket } from './session.js';
+import { InboundFrames } from './wsInbound.js';
 import { textFrameLatin1 } from './wsFrame.js';
 
 export interface MediaEndpointOptions extends Omit<MediaSessionOptions, 'log'> {
   log: Logger;
+  /** Largest inbound WebSocket message (ws's maxPayload, the same for the endpoint's own parser). */
+  maxMessageBytes: number;
   /**
    * Every this many ms each socket is pinged; one that answered neither the last ping nor sent
    * any message since is dropped (HEARTBEAT_TIMEOUT). 0: no heartbeat.
@@ -31,7 +34,7 @@ export interface MediaEndpoint {
 }
 
 export function mountMediaEndpoint(app: Application, path: string, options: MediaEndpointOptions, sessions: Set<MediaSession>): MediaEndpoint {
-  const { heartbeatIntervalMs = 0, ...sessionOptions } = options;
+  const { heartbeatIntervalMs = 0, maxMessageBytes, ...sessionOptions } = options;
   /** Socket -> its session and whether it showed life (pong or message) since the last ping. */
   const live = new Map<WebSocket, { session: MediaSession; alive: boolean }>();
 
@@ -50,6 +53,15 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
     });
     ws.on('pong', () => {
       entry.alive = true;
+    });
+    readFramesDirectly(ws, maxMessageBytes, {
+      text(bytes, length) {
+        entry.alive = true;
+        session.handleTextBytes(bytes, length);
+      },
+      pong() {
+        entry.alive = true;
+      },
     });
     ws.on('close', (code: number) => {
       live.delete(ws);
@@ -97,6 +109,26 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
 }
 
 /**
+ * Takes the socket's inbound data from ws (wsInbound.ts): whole text frames and pongs are read here
+ * and handed to `sink`; from the first frame of any other kind on, everything goes to ws's own
+ * parser, as if this had never been (its 'message', 'ping', 'close' and errors, as before). Left to
+ * ws altogether where its socket or data listener is not where ws 8 keeps them.
+ */
+function readFramesDirectly(ws: WebSocket, maxMessageBytes: number, sink: { text(bytes: Buffer, length: number): void; pong(): void }): void {
+  const tcp = (ws as unknown as { _socket?: net.Socket })._socket;
+  const wsOnData = tcp?.listeners('data').find((listener) => listener.name === 'socketOnData') as ((chunk: Buffer) => void) | undefined;
+  if (!tcp || !wsOnData) return;
+  const onData = (chunk: Buffer) => frames.push(chunk);
+  const frames = new InboundFrames(sink, maxMessageBytes, (rest) => {
+    tcp.removeListener('data', onData);
+    tcp.on('data', wsOnData);
+    if (rest.length > 0) wsOnData.call(tcp, rest);
+  });
+  tcp.removeListener('data', wsOnData);
+  tcp.on('data', onData);
+}
+
+/**
  * The session's view of a ws socket. Text goes out as one prebuilt frame in one write to the TCP
  * socket (wsFrame.ts) while the WebSocket is open; otherwise, and for non-ASCII text, through
  * ws.send(). Writing beside ws is safe because permessage-deflate is off (server.ts): ws's sender
@@ -116,7 +148,8 @@ export function mediaSocketOf(ws: WebSocket): MediaSocket {
     close: (code, reason) => ws.close(code, reason),
     terminate: () => ws.terminate(),
     get bufferedAmount() {
-      return ws.bufferedAmount;
+      // With permessage-deflate off, ws queues nothing itself: what the socket holds is all.
+      return tcp ? tcp.writableLength : ws.bufferedAmount;
     },
   };
 }

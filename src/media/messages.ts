@@ -108,6 +108,149 @@ export function isMediaMessage(json: unknown): json is MediaMessage {
   return typeof media.payload === 'string';
 }
 
+/** Where the fields of a media message sit in its bytes (scanMediaBytes). */
+export interface MediaFields {
+  timestampMs: number;
+  payloadStart: number;
+  payloadEnd: number;
+  streamSidStart: number;
+  streamSidEnd: number;
+}
+
+const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const MEDIA_HEAD = ascii('{"event":"media","sequenceNumber":"');
+const MEDIA_OPEN = ascii('","media":{');
+const TRACK = ascii('"track":"');
+const CHUNK = ascii('"chunk":"');
+const TIMESTAMP = ascii('","timestamp":"');
+const PAYLOAD = ascii('","payload":"');
+const STREAM_SID = ascii('"},"streamSid":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+/** The longest decimal the schema takes (/^\d{1,15}$/). */
+const MAX_DIGITS = 15;
+
+/**
+ * A media message in Twilio's own field order and spacing, read from its ASCII bytes without
+ * building a string or parsing JSON (issue 13: 50 messages a second per caller):
+ *
+ *     {"event":"media","sequenceNumber":"N","media":{["track":"T",]"chunk":"N","timestamp":"N","payload":"B"},"streamSid":"S"}
+ *
+ * True only where parseTwilioMessage would accept the message with these values; anything else
+ * (another order, white space, escapes, more fields, a value out of the schema) is false, and
+ * parseTwilioMessage judges it (test/unit/messages.fast.test.ts holds the two together).
+ */
+export function scanMediaBytes(bytes: Uint8Array, length: number, out: MediaFields): boolean {
+  let pos = literal(bytes, length, 0, MEDIA_HEAD);
+  pos = decimalEnd(bytes, length, pos);
+  pos = literal(bytes, length, pos, MEDIA_OPEN);
+  if (pos < 0) return false;
+  const afterTrack = literal(bytes, length, pos, TRACK);
+  if (afterTrack >= 0) {
+    pos = stringEnd(bytes, length, afterTrack);
+    if (pos < 0 || pos + 1 >= length || bytes[pos + 1] !== COMMA) return false;
+    pos += 2;
+  }
+  pos = literal(bytes, length, pos, CHUNK);
+  pos = decimalEnd(bytes, length, pos);
+  pos = literal(bytes, length, pos, TIMESTAMP);
+  if (pos < 0) return false;
+  const timestampStart = pos;
+  pos = decimalEnd(bytes, length, pos);
+  if (pos < 0) return false;
+  let timestampMs = 0;
+  for (let i = timestampStart; i < pos; i++) timestampMs = timestampMs * 10 + (bytes[i]! - 0x30);
+  pos = literal(bytes, length, pos, PAYLOAD);
+  if (pos < 0) return false;
+  const payloadStart = pos;
+  pos = stringEnd(bytes, length, pos);
+  if (pos < 0) return false;
+  const payloadEnd = pos;
+  pos = literal(bytes, length, pos, STREAM_SID);
+  if (pos < 0) return false;
+  const sidStart = pos;
+  pos = stringEnd(bytes, length, pos);
+  if (pos < 0 || pos - sidStart < 1 || pos - sidStart > 64) return false;
+  if (pos + 2 !== length || bytes[pos + 1] !== CLOSE_BRACE) return false;
+  out.timestampMs = timestampMs;
+  out.payloadStart = payloadStart;
+  out.payloadEnd = payloadEnd;
+  out.streamSidStart = sidStart;
+  out.streamSidEnd = pos;
+  return true;
+}
+
+/** The position after `expected` at `pos`, or -1 (also for pos -1). */
+function literal(bytes: Uint8Array, length: number, pos: number, expected: Uint8Array): number {
+  if (pos < 0 || pos + expected.length > length) return -1;
+  for (let i = 0; i < expected.length; i++) if (bytes[pos + i] !== expected[i]) return -1;
+  return pos + expected.length;
+}
+
+/** 1 to 15 digits from `pos`, then a quote: the quote's position, or -1. */
+function decimalEnd(bytes: Uint8Array, length: number, pos: number): number {
+  if (pos < 0) return -1;
+  let i = pos;
+  while (i < length && i - pos <= MAX_DIGITS) {
+    const c = bytes[i]!;
+    if (c === QUOTE) return i > pos ? i : -1;
+    if (c < 0x30 || c > 0x39) return -1;
+    i++;
+  }
+  return -1;
+}
+
+/** A JSON string body with no escape and no control character from `pos`: its closing quote, or -1. */
+function stringEnd(bytes: Uint8Array, length: number, pos: number): number {
+  if (pos < 0) return -1;
+  for (let i = pos; i < length; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) return i;
+    if (c === BACKSLASH || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+/** Base64 alphabet value of each byte; 64 for '=', 255 for anything else. */
+const BASE64_VALUE = (() => {
+  const table = new Uint8Array(256).fill(255);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  table[0x3d] = 64;
+  return table;
+})();
+
+/**
+ * Decodes standard base64 (padded, length a multiple of 4) from `bytes[start, end)` into `out`.
+ * Returns the bytes written, or -1 when a character is outside the alphabet or '=' is anywhere but
+ * the last one or two places.
+ */
+export function decodeBase64Bytes(bytes: Uint8Array, start: number, end: number, out: Uint8Array): number {
+  const n = end - start;
+  if (n % 4 !== 0) return -1;
+  let o = 0;
+  for (let i = start; i < end; i += 4) {
+    const a = BASE64_VALUE[bytes[i]!]!;
+    const b = BASE64_VALUE[bytes[i + 1]!]!;
+    const c = BASE64_VALUE[bytes[i + 2]!]!;
+    const d = BASE64_VALUE[bytes[i + 3]!]!;
+    if ((a | b) >= 64) return -1;
+    if ((c | d) >= 64) {
+      // Padding: only in the last group, "xx==" or "xxx=".
+      if (i + 4 !== end || d !== 64 || c > 64) return -1;
+      out[o++] = (a << 2) | (b >> 4);
+      if (c !== 64) out[o++] = ((b & 15) << 4) | (c >> 2);
+      return o;
+    }
+    out[o++] = (a << 2) | (b >> 4);
+    out[o++] = ((b & 15) << 4) | (c >> 2);
+    out[o++] = ((c & 3) << 6) | d;
+  }
+  return o;
+}
+
 /** Builds the outbound `media` messages of one stream as strings, with no per-frame JSON work. */
 export class OutboundMessages {
   private readonly mediaPrefix: string;

@@ -7,7 +7,7 @@
  * Any protocol violation closes this socket with the code from the error table and one log line;
  * no other caller notices.
  */
-import { FRAME_MS } from '../audio/format.js';
+import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
@@ -15,7 +15,7 @@ import { isValidRoomNumber } from '../conference/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../timing/clock.js';
-import { OutboundMessages, parseTwilioMessage, type MediaMessage, type StartMessage } from './messages.js';
+import { decodeBase64Bytes, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
 import { Reframer } from './reframer.js';
 
 /** The part of a WebSocket the session uses. */
@@ -82,6 +82,12 @@ export interface MediaSessionOptions {
   messageBurst?: number;
   /** Outbound frames dropped in a row (socket not draining) before the socket is dropped (default 250: 5 s). */
   maxStalledFrames?: number;
+  /**
+   * 20 ms frames per outbound media message, asked at every tick (default 1). At 2 every other
+   * tick's mix is held back and goes out with the next one: half the socket writes (Twilio plays
+   * any multiple of 20 ms in order), the held frame 20 ms later. Switching back sends what is held.
+   */
+  framesPerMessage?: () => number;
 }
 
 /**
@@ -108,6 +114,9 @@ export interface MediaSessionStats {
   maxBufferedBytes: number;
 }
 
+/** Most 20 ms frames one outbound media message carries (framesPerMessage). */
+const MAX_FRAMES_PER_MESSAGE = 2;
+
 /** Marks the session sends to measure Twilio's queue are named with this prefix. */
 export const LEAD_MARK_PREFIX = 'lead-';
 
@@ -132,6 +141,15 @@ export class MediaSession implements ParticipantTransport {
   private loggedDiscontinuity = false;
   /** Frames sent when the last clear went out: marks from before it say nothing about the queue. */
   private clearedAtFrame = -1;
+  /** Where the fields of the last media message read from bytes were (handleTextBytes). */
+  private readonly fields: MediaFields = { timestampMs: 0, payloadStart: 0, payloadEnd: 0, streamSidStart: 0, streamSidEnd: 0 };
+  /** Longest base64 payload accepted (maxPayloadBytes decoded). */
+  private readonly maxPayloadChars: number;
+  /** The first 20 ms of `payload`: a payload of exactly one frame is handed on as this view. */
+  private readonly payloadFrame: Buffer;
+  /** Mu-law of the frames held back to go out in one message (framesPerMessage > 1), and how many. */
+  private held: Buffer | null = null;
+  private heldFrames = 0;
 
   constructor(
     private readonly socket: MediaSocket,
@@ -142,12 +160,35 @@ export class MediaSession implements ParticipantTransport {
     this.tokensAtMs = options.clock.nowMs();
     // Decoded payloads land here: no allocation per message. +3 for base64 rounding.
     this.payload = Buffer.allocUnsafeSlow(options.maxPayloadBytes + 3);
+    this.maxPayloadChars = Math.ceil(options.maxPayloadBytes / 3) * 4;
+    this.payloadFrame = this.payload.subarray(0, SAMPLES_PER_FRAME);
     this.startTimer = setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
     this.startTimer.unref();
   }
 
   get callSid(): string | null {
     return this.participant?.callSid ?? null;
+  }
+
+  /**
+   * A text message's ASCII bytes, `bytes[0, length)` (the endpoint's own frame parser, wsInbound.ts;
+   * read before returning). A media message in Twilio's own layout is taken from the bytes as they
+   * are; anything else goes through handleText, which judges it as it always has.
+   */
+  handleTextBytes(bytes: Buffer, length: number): void {
+    if (this.state === 'streaming' && scanMediaBytes(bytes, length, this.fields)) {
+      const f = this.fields;
+      const chars = f.payloadEnd - f.payloadStart;
+      if (chars > 0 && chars <= this.maxPayloadChars && this.isOwnStreamSid(bytes, f.streamSidStart, f.streamSidEnd)) {
+        const written = decodeBase64Bytes(bytes, f.payloadStart, f.payloadEnd, this.payload);
+        if (written > 0) {
+          this.stats.messagesIn++;
+          if (!this.takeToken()) return;
+          return this.acceptPayload(written, f.timestampMs);
+        }
+      }
+    }
+    this.handleText(bytes.toString('latin1', 0, length));
   }
 
   /** A text frame from the socket. */
@@ -226,18 +267,35 @@ export class MediaSession implements ParticipantTransport {
   /** ParticipantTransport: this tick's mix for this caller. */
   sendFrame(frame: OutboundFrame): void {
     if (this.state !== 'streaming') return;
+    let payload: string;
+    let frames = 1;
+    const perMessage = this.options.framesPerMessage?.() ?? 1;
+    if (perMessage > 1 || this.heldFrames > 0) {
+      // Several frames in one message: held until the last of them (or the switch back to one).
+      const held = (this.held ??= Buffer.allocUnsafeSlow(MAX_FRAMES_PER_MESSAGE * SAMPLES_PER_FRAME));
+      frame.mulaw.copy(held, this.heldFrames * SAMPLES_PER_FRAME);
+      frames = ++this.heldFrames;
+      if (frames < Math.min(perMessage, MAX_FRAMES_PER_MESSAGE)) return;
+      this.heldFrames = 0;
+      payload = held.toString('base64', 0, frames * SAMPLES_PER_FRAME);
+    } else {
+      payload = frame.base64();
+    }
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.stats.maxBufferedBytes) this.stats.maxBufferedBytes = buffered;
     if (buffered > this.options.maxBufferedBytes) {
-      this.stats.framesDroppedSlowSocket++;
+      this.stats.framesDroppedSlowSocket += frames;
       // Memory stays bounded either way (nothing is queued); a peer that never drains is dropped.
-      if (++this.stalledFrames >= (this.options.maxStalledFrames ?? 250)) this.fail('SLOW_CONSUMER', `${this.stalledFrames} frames not sent, ${buffered} bytes unsent`);
+      this.stalledFrames += frames;
+      if (this.stalledFrames >= (this.options.maxStalledFrames ?? 250)) this.fail('SLOW_CONSUMER', `${this.stalledFrames} frames not sent, ${buffered} bytes unsent`);
       return;
     }
     this.stalledFrames = 0;
-    this.socket.send(this.outbound!.media(frame.base64()));
-    this.stats.framesSent++;
-    if (this.stats.framesSent % (this.options.markIntervalFrames ?? 25) === 0) {
+    this.socket.send(this.outbound!.media(payload));
+    const sentBefore = this.stats.framesSent;
+    this.stats.framesSent += frames;
+    const markEvery = this.options.markIntervalFrames ?? 25;
+    if (Math.floor(this.stats.framesSent / markEvery) > Math.floor(sentBefore / markEvery)) {
       // Echoed when everything before it has been played (or cleared): what is queued behind it
       // at that moment is how far ahead of the caller's ear we are.
       this.socket.send(this.outbound!.mark(LEAD_MARK_PREFIX + this.stats.framesSent));
@@ -326,16 +384,29 @@ export class MediaSession implements ParticipantTransport {
     // Node skips characters outside the alphabet: a short count means the text was not base64.
     const written = this.payload.write(text, 0, 'base64');
     if (written !== expected) return this.fail('BAD_PAYLOAD', 'invalid base64');
+    this.acceptPayload(written, Number(message.media.timestamp));
+  }
+
+  /** `written` bytes of mu-law decoded into this.payload, stamped `timestampMs` by Twilio. */
+  private acceptPayload(written: number, timestampMs: number): void {
     // Any length is accepted (an odd one too: the payload is bytes of mu-law, one per sample).
     const reframer = this.reframer!;
     const before = reframer.stats.discontinuities;
-    reframer.push(this.payload.subarray(0, written), Number(message.media.timestamp));
+    reframer.push(written === SAMPLES_PER_FRAME ? this.payloadFrame : this.payload, timestampMs, written);
     if (reframer.stats.discontinuities !== before && !this.loggedDiscontinuity) {
       // Once per stream (the count is in "stream ended"): a timestamp that went backwards or jumped
       // ahead is not filled; the audio is kept in arrival order.
       this.loggedDiscontinuity = true;
-      this.log.info({ timestamp: message.media.timestamp }, 'media timestamp discontinuity (backwards or a jump ahead); audio kept in order, gap not filled');
+      this.log.info({ timestamp: String(timestampMs) }, 'media timestamp discontinuity (backwards or a jump ahead); audio kept in order, gap not filled');
     }
+  }
+
+  /** Do `bytes[start, end)` spell this stream's streamSid? */
+  private isOwnStreamSid(bytes: Uint8Array, start: number, end: number): boolean {
+    const sid = this.streamSid!;
+    if (end - start !== sid.length) return false;
+    for (let i = 0; i < sid.length; i++) if (bytes[start + i] !== sid.charCodeAt(i)) return false;
+    return true;
   }
 
   /** True when the message belongs to this stream; otherwise fails the session. */

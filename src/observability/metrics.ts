@@ -34,8 +34,8 @@ export interface MetricsSources {
   eventLoopDelayMs: () => { p99: number; max: number };
   /** Twilio signatures are checked (TWILIO_AUTH_TOKEN set): 400/403 answers count as signature failures. */
   signatureChecks: boolean;
-  /** The load guard (src/timing/loadGuard.ts): the last second's event-loop utilisation and its verdict. */
-  load?: () => { utilization: number; overloaded: boolean; episodes: number };
+  /** Admission by capacity (src/timing/capacity.ts): the last second's utilisation, the verdict, the projection. */
+  load?: () => { utilization: number; overloaded: boolean; episodes: number; callersHeld: number | null };
   /** Recordings being written now (0 without the recorder). */
   activeRecordings?: () => number;
 }
@@ -197,8 +197,9 @@ export class Metrics {
     const load = sources.load;
     if (load) {
       new Gauge({ name: 'conference_event_loop_utilization', help: 'Share of the last second the event loop was busy (0..1)', registers: [r], collect() { this.set(load().utilization); } });
-      new Gauge({ name: 'conference_overloaded', help: '1 while new calls are refused because the event loop is too busy (OVERLOAD_BUSY_PERCENT)', registers: [r], collect() { this.set(load().overloaded ? 1 : 0); } });
-      totalCounter(r, 'conference_overload_episodes_total', 'Times the server went into overload and began refusing new calls', [], (set) => set({}, load().episodes));
+      new Gauge({ name: 'conference_overloaded', help: '1 while a new call would be refused because the steady state with it would not fit (OVERLOAD_BUSY_PERCENT of the event loop)', registers: [r], collect() { this.set(load().overloaded ? 1 : 0); } });
+      totalCounter(r, 'conference_overload_episodes_total', 'Times admission began refusing new calls for capacity', [], (set) => set({}, load().episodes));
+      new Gauge({ name: 'conference_capacity_callers', help: 'Callers this process is projected to hold within OVERLOAD_BUSY_PERCENT of the event loop (-1: not known yet, or no limit)', registers: [r], collect() { this.set(load().callersHeld ?? -1); } });
     }
     totalCounter(r, 'conference_status_callbacks_total', 'Status callbacks, by outcome (delivered, failed: gave up after the retries, dropped: queue full)', ['outcome'], (set) => {
       const s = sources.statusCallbacks?.stats;

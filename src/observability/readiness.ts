@@ -1,6 +1,6 @@
 /**
  * Readiness (GET /ready): may this process take new calls? Yes when the mixer clock is ticking on
- * time, the room database answers, the server is not shutting down and not overloaded. Liveness
+ * time, the room database answers, the server is not shutting down and not at capacity. Liveness
  * (GET /health) is only "the process answers".
  */
 import type { RoomDirectory } from '../conference/directory.js';
@@ -15,8 +15,12 @@ export interface ReadinessSources {
   ticker: Ticker;
   directory: RoomDirectory;
   isShuttingDown: () => boolean;
-  /** The load guard's verdict and the last second's event-loop utilisation (0..1). Absent: not checked. */
-  load?: () => { overloaded: boolean; utilization: number };
+  /**
+   * Admission by capacity (src/timing/capacity.ts): would the next call be refused, the last
+   * second's event-loop utilisation (0..1), and the callers the model projects to fit (null:
+   * not known yet). Absent: not checked.
+   */
+  load?: () => { overloaded: boolean; utilization: number; callersHeld: number | null };
   /** Monotonic ms. */
   nowMs: () => number;
 }
@@ -71,8 +75,9 @@ export class ReadinessProbe {
     const shuttingDown = this.sources.isShuttingDown();
     const shutdown: ReadinessCheck = shuttingDown ? { ok: false, detail: 'shutting down' } : { ok: true, detail: 'running' };
     const l = this.sources.load?.();
-    const busy = l ? `event loop busy ${(l.utilization * 100).toFixed(1)} % of the last second` : 'not checked';
-    const load: ReadinessCheck = l?.overloaded ? { ok: false, detail: `overloaded: ${busy}` } : { ok: true, detail: busy };
+    const held = l?.callersHeld == null ? '' : `; about ${l.callersHeld} callers fit`;
+    const busy = l ? `event loop busy ${(l.utilization * 100).toFixed(1)} % of the last second${held}` : 'not checked';
+    const load: ReadinessCheck = l?.overloaded ? { ok: false, detail: `at capacity: one more call would not fit (${busy})` } : { ok: true, detail: busy };
     return { ready: mixerClock.ok && database.ok && shutdown.ok && load.ok, checks: { mixerClock, database, shutdown, load } };
   }
 }

@@ -47,8 +47,13 @@ export interface AdmissionOptions {
    * still holds that ownership lease)? Default: yes (one process).
    */
   mayStart?: (room: string, epoch: number) => boolean;
-  /** True while this process is too busy to take more calls (src/timing/loadGuard.ts). Default: never. */
-  isOverloaded?: () => boolean;
+  /**
+   * May this process hold this many calls (reserved and streaming, the new one included) without
+   * its steady state overrunning the event loop (src/timing/capacity.ts)? Default: yes.
+   */
+  admitsCallers?: (callers: number) => boolean;
+  /** Told of every call set-up: a seat reserved for a new call, a stream started (the load's model). */
+  onSetup?: () => void;
 }
 
 export interface CallInfo {
@@ -161,6 +166,7 @@ export class Admission {
     }
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
+    this.options.onSetup?.();
     return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
   }
 
@@ -180,10 +186,12 @@ export class Admission {
     if (held?.roomId !== roomId) {
       // No await from here to the reservation: the checks and the seat are one step.
       // A call already holding a seat here (a repeated webhook) keeps it, whatever the load.
-      if (this.options.isOverloaded?.()) return { kind: 'refused', roomId, reason: 'overloaded' };
       if (!seats.isOpen(roomId) && seats.openRooms() >= limits.maxRooms) return { kind: 'refused', roomId, reason: 'too-many-rooms' };
       if (seats.occupied(roomId) >= this.seatLimit(record)) return { kind: 'refused', roomId, reason: 'room-full' };
-      if (seats.total() - (held ? 1 : 0) >= limits.maxParticipants) return { kind: 'refused', roomId, reason: 'server-full' };
+      const others = seats.total() - (held ? 1 : 0);
+      if (others >= limits.maxParticipants) return { kind: 'refused', roomId, reason: 'server-full' };
+      if (this.options.admitsCallers && !this.options.admitsCallers(others + 1)) return { kind: 'refused', roomId, reason: 'overloaded' };
+      this.options.onSetup?.();
     }
     const holding = seats.reserve(roomId, call.callSid, this.options.tickets.ttlMs, call.from);
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0);

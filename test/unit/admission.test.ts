@@ -16,7 +16,7 @@ import { ManualClock } from '../../src/timing/clock.js';
 const TTL_MS = 30_000;
 const call = (n: number) => ({ callSid: `CA${String(n).padStart(32, '0')}`, from: '+15005550006' });
 
-function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number; isOverloaded?: () => boolean } = {}) {
+function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number; admitsCallers?: (callers: number) => boolean; onSetup?: () => void } = {}) {
   const clock = new ManualClock(1000);
   const wall = new ManualClock(1_800_000_000_000);
   const directory = new MemoryRoomDirectory();
@@ -30,7 +30,8 @@ function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolea
     limits: { maxRooms: 100, maxParticipantsPerRoom: 250, maxParticipants: 1000, ...options.limits },
     autoCreate: options.autoCreate ?? true,
     pinAttempts: options.pinAttempts ?? 3,
-    ...(options.isOverloaded ? { isOverloaded: options.isOverloaded } : {}),
+    ...(options.admitsCallers ? { admitsCallers: options.admitsCallers } : {}),
+    ...(options.onSetup ? { onSetup: options.onSetup } : {}),
   });
   const start = (callSid: string, ticket: string | undefined, room?: string) =>
     admission.authorizeStart({ callSid, customParameters: { ...(room ? { room } : {}), ...(ticket ? { ticket } : {}) } });
@@ -121,11 +122,13 @@ describe('Admission', () => {
     assert.equal((await admission.enter('1', call(1))).kind, 'admitted', 'a call already holding a seat there keeps it');
   });
 
-  test('overloaded: every new call refused (PIN rooms and rejoins too), a call holding its seat keeps it; admitted again after', async () => {
+  test('at capacity: every new call refused (PIN rooms and rejoins too), a call holding its seat keeps it; admitted again after', async () => {
     let overloaded = false;
-    const { admission, directory } = setup({ isOverloaded: () => overloaded });
+    const asked: number[] = [];
+    const { admission, directory } = setup({ admitsCallers: (n) => (asked.push(n), !overloaded) });
     await directory.create(record('8', { pinHash: await hashPin('2468') }));
     assert.equal((await admission.enter('1', call(1))).kind, 'admitted');
+    assert.deepEqual(asked, [1], 'asked for the callers with the new one');
     overloaded = true;
     assert.deepEqual(await admission.enter('1', call(2)), { kind: 'refused', roomId: '1', reason: 'overloaded' });
     assert.deepEqual(await admission.enter('2', call(2)), { kind: 'refused', roomId: '2', reason: 'overloaded' });
@@ -134,6 +137,25 @@ describe('Admission', () => {
     assert.equal((await admission.enter('1', call(1))).kind, 'admitted', 'a repeated webhook of an admitted call');
     overloaded = false;
     assert.equal((await admission.enter('1', call(2))).kind, 'admitted');
+  });
+
+  test('capacity is asked with every seat reserved or taken, the new call included; set-ups are counted', async () => {
+    const asked: number[] = [];
+    let setups = 0;
+    const { admission, start, directory } = setup({ admitsCallers: (n) => (asked.push(n), n <= 3), onSetup: () => setups++ });
+    await directory.create(record('2', { maxParticipants: 1 }));
+    const a = await admission.enter('1', call(1));
+    const b = await admission.enter('2', call(2));
+    const c = await admission.enter('1', call(3));
+    assert.deepEqual([a.kind, b.kind, c.kind], ['admitted', 'admitted', 'admitted']);
+    // A fourth seat would not fit; a full room says full, not busy, whatever the load.
+    assert.deepEqual(await admission.enter('3', call(4)), { kind: 'refused', roomId: '3', reason: 'overloaded' });
+    assert.deepEqual(await admission.enter('2', call(5)), { kind: 'refused', roomId: '2', reason: 'room-full' });
+    assert.deepEqual(asked, [1, 2, 3, 4]);
+    assert.equal(setups, 3, 'three seats reserved');
+    if (a.kind !== 'admitted') throw new Error('unreachable');
+    assert.equal(start(call(1).callSid, a.ticket, '1').ok, true);
+    assert.equal(setups, 4, 'and one stream started');
   });
 
   test('the last-seat race: two callers at once, exactly one admitted; the seat frees when its reservation lapses', async () => {
