@@ -145,6 +145,15 @@ export function mediaSocketOf(ws: WebSocket): MediaSocket {
       if (frame !== null) tcp!.write(frame, 'latin1');
       else ws.send(text);
     },
+    sendPair(first, second) {
+      const a = tcp && ws.readyState === OPEN ? textFrameLatin1(first) : null;
+      const b = a !== null ? textFrameLatin1(second) : null;
+      if (b !== null) tcp!.write(a + b, 'latin1');
+      else {
+        this.send(first);
+        this.send(second);
+      }
+    },
     close: (code, reason) => ws.close(code, reason),
     terminate: () => ws.terminate(),
     get bufferedAmount() {

@@ -21,6 +21,8 @@ import { Reframer } from './reframer.js';
 /** The part of a WebSocket the session uses. */
 export interface MediaSocket {
   send(text: string): void;
+  /** Two messages in one write, where the socket can (default: two sends). */
+  sendPair?(first: string, second: string): void;
   close(code: number, reason: string): void;
   /** Drops the connection without a close handshake (a peer that does not read). Optional. */
   terminate?(): void;
@@ -291,14 +293,21 @@ export class MediaSession implements ParticipantTransport {
       return;
     }
     this.stalledFrames = 0;
-    this.socket.send(this.outbound!.media(payload));
     const sentBefore = this.stats.framesSent;
     this.stats.framesSent += frames;
     const markEvery = this.options.markIntervalFrames ?? 25;
     if (Math.floor(this.stats.framesSent / markEvery) > Math.floor(sentBefore / markEvery)) {
       // Echoed when everything before it has been played (or cleared): what is queued behind it
-      // at that moment is how far ahead of the caller's ear we are.
-      this.socket.send(this.outbound!.mark(LEAD_MARK_PREFIX + this.stats.framesSent));
+      // at that moment is how far ahead of the caller's ear we are. In the same write as the media.
+      const media = this.outbound!.media(payload);
+      const mark = this.outbound!.mark(LEAD_MARK_PREFIX + this.stats.framesSent);
+      if (this.socket.sendPair) this.socket.sendPair(media, mark);
+      else {
+        this.socket.send(media);
+        this.socket.send(mark);
+      }
+    } else {
+      this.socket.send(this.outbound!.media(payload));
     }
   }
 

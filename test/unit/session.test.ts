@@ -51,7 +51,7 @@ const media = (payload: Uint8Array, timestamp: number, streamSid = STREAM) =>
   });
 const stop = JSON.stringify({ event: 'stop', sequenceNumber: '99', streamSid: STREAM, stop: { accountSid: 'AC1', callSid: CALL } });
 
-function setup(startTimeoutMs = 10_000) {
+function setup(startTimeoutMs = 10_000, framesPerMessage?: () => number) {
   const conference = new Conference({ echoWhenAlone: true });
   const clock = new ManualClock(0);
   const captured = captureLog();
@@ -64,6 +64,7 @@ function setup(startTimeoutMs = 10_000) {
     startTimeoutMs,
     maxBufferedBytes: 16_000,
     maxPayloadBytes: 3200,
+    ...(framesPerMessage ? { framesPerMessage } : {}),
   });
   return { conference, clock, captured, socket, session };
 }
@@ -304,5 +305,92 @@ describe('media session: issue 5 limits (bounded whatever the peer sends)', () =
     assert.ok(dead.socket.terminated);
     assert.equal(dead.conference.stats().participants, 0);
     for (const x of [big, dead]) assert.equal(x.captured.warnings().length, 1);
+  });
+});
+
+describe('media session: the byte path and multi-frame messages (issue 13)', () => {
+  const bytes = (text: string) => {
+    // As the endpoint's frame parser hands it over: a reused buffer longer than the message.
+    const b = Buffer.alloc(text.length + 50, 0x41);
+    b.write(text, 'latin1');
+    return { b, n: text.length };
+  };
+
+  test('media as bytes is heard exactly as the same media as text', () => {
+    const a = setup();
+    const b = setup();
+    a.session.handleText(start());
+    b.session.handleText(start());
+    for (let i = 0; i < 6; i++) {
+      const audio = toMulaw(noise(SAMPLES_PER_FRAME, 6000, 20 + i));
+      const text = media(audio, 155 + i * 20);
+      a.session.handleText(text);
+      const { b: buf, n } = bytes(text);
+      b.session.handleTextBytes(buf, n);
+      a.conference.tick(20 * (i + 1));
+      b.conference.tick(20 * (i + 1));
+    }
+    assert.equal(b.socket.sent.length, 6);
+    assert.deepEqual(b.socket.sent, a.socket.sent);
+    assert.equal(b.session.stats.messagesIn, a.session.stats.messagesIn);
+  });
+
+  test('as bytes, a wrong streamSid, bad base64 or an odd layout are judged as the text path judges them', () => {
+    const frame = toMulaw(noise(SAMPLES_PER_FRAME, 6000, 30));
+    const cases = [
+      media(frame, 155, 'MZ00000000000000000000000000000002'),
+      media(frame, 155).replace(/"payload":"(.)/, '"payload":"*'),
+      media(frame, 155).replace('{"event"', '{ "event"'),
+      '{"event":"media"',
+    ];
+    for (const text of cases) {
+      const viaText = setup();
+      const viaBytes = setup();
+      viaText.session.handleText(start());
+      viaBytes.session.handleText(start());
+      viaText.session.handleText(text);
+      const { b, n } = bytes(text);
+      viaBytes.session.handleTextBytes(b, n);
+      assert.deepEqual(viaBytes.socket.closedWith, viaText.socket.closedWith, text.slice(0, 60));
+      assert.deepEqual(viaBytes.captured.warnings().map((w) => w.msg), viaText.captured.warnings().map((w) => w.msg));
+    }
+  });
+
+  test('framesPerMessage 2: one message per two ticks with both frames in order, the mark in the same write; back to 1 sends what is held', () => {
+    let perMessage = 2;
+    const { conference, session, socket } = setup(10_000, () => perMessage);
+    const pairs: string[][] = [];
+    socket.sendPair = (first, second) => pairs.push([first, second]);
+    session.handleText(start());
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 26; i++) {
+      const audio = toMulaw(noise(SAMPLES_PER_FRAME, 6000, 40 + i));
+      frames.push(Buffer.from(audio));
+      session.handleText(media(audio, 155 + i * 20));
+      conference.tick(20 * (i + 1));
+    }
+    // 26 frames: 12 messages, and the 13th (frames 25 and 26) carries the mark for 25 frames.
+    assert.equal(socket.sent.length, 12);
+    assert.equal(pairs.length, 1);
+    assert.equal(JSON.parse(pairs[0]![1]!).mark.name, 'lead-26');
+    const payloads = [...socket.sent, pairs[0]![0]!].map((m) => Buffer.from(JSON.parse(m).media.payload, 'base64'));
+    assert.ok(payloads.every((p) => p.length === 2 * SAMPLES_PER_FRAME));
+    // Echo when alone: from the second frame on, each frame is heard exactly as sent (the first fades in).
+    const heard = Buffer.concat(payloads);
+    const sent = Buffer.concat(frames).map((c) => (c === 0x7f ? 0xff : c));
+    assert.deepEqual([...heard.subarray(SAMPLES_PER_FRAME)], [...sent.subarray(SAMPLES_PER_FRAME)]);
+    assert.equal(session.stats.framesSent, 26);
+    // One more frame is held; switching back to one frame per message sends it with the next.
+    session.handleText(media(frames[0]!, 155 + 26 * 20));
+    conference.tick(27 * 20);
+    assert.equal(socket.sent.length, 12);
+    perMessage = 1;
+    session.handleText(media(frames[1]!, 155 + 27 * 20));
+    conference.tick(28 * 20);
+    assert.equal(Buffer.from(JSON.parse(socket.sent[12]!).media.payload, 'base64').length, 2 * SAMPLES_PER_FRAME);
+    session.handleText(media(frames[2]!, 155 + 28 * 20));
+    conference.tick(29 * 20);
+    assert.equal(Buffer.from(JSON.parse(socket.sent[13]!).media.payload, 'base64').length, SAMPLES_PER_FRAME);
+    assert.equal(session.stats.framesSent, 29);
   });
 });
