@@ -39,6 +39,8 @@ export interface TalkState {
   noiseFloorDbfs: number;
   /** Feeds the mix this frame. */
   gateOpen: boolean;
+  /** This frame is above the open threshold: sound, not a pause or the background (AGC's level). */
+  active: boolean;
   /** Confirmed talk (hysteresis + hangover). */
   talking: boolean;
 }
@@ -77,7 +79,7 @@ export class TalkDetector {
   private spectrumPhase = 0;
   /** Feed the mix with whatever is not digital silence (false: a music room). */
   backgroundGate = true;
-  readonly state: TalkState = { levelDbfs: SILENCE_DBFS, noiseFloorDbfs: SILENCE_DBFS, gateOpen: false, talking: false };
+  readonly state: TalkState = { levelDbfs: SILENCE_DBFS, noiseFloorDbfs: SILENCE_DBFS, gateOpen: false, active: false, talking: false };
 
   constructor(options: TalkDetectorOptions = {}) {
     this.absoluteDbfs = options.absoluteThresholdDbfs ?? -45;
@@ -106,6 +108,7 @@ export class TalkDetector {
     s.noiseFloorDbfs = floor;
     const open = Math.max(this.absoluteDbfs, floor + this.marginDb);
     const above = level >= open;
+    s.active = above;
     this.recentAbove = ((this.recentAbove << 1) | (above ? 1 : 0)) & 0b11111;
     if (above) {
       this.below = 0;

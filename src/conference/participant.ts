@@ -81,6 +81,8 @@ export class Participant {
   listenGain = 1;
   /** Current gain of this caller in the mix (0..1), ramped. */
   feedGain = 0;
+  /** The AGC's gain at the end of the last frame (1 without AGC). */
+  private agcGain = 1;
   /** Set by the room when MAX_ACTIVE_SPEAKERS applies: this caller is among those heard. */
   amongLoudest = false;
   /** The talk state last reported to the room's observer (speech events). */
@@ -153,7 +155,9 @@ export class Participant {
    */
   contribute(feed: boolean): Int16Array | null {
     const target = feed ? 1 : 0;
-    const agcGain = this.agc ? this.agc.update(this.talk.state.levelDbfs, this.talk.state.talking) : 1;
+    const agcFrom = this.agcGain;
+    const agcTo = this.agc ? this.agc.update(this.talk.state.levelDbfs, this.talk.state.active) : 1;
+    this.agcGain = agcTo;
     const from = this.feedGain;
     this.feedGain = target;
     if (from === 0 && target === 0) return (this.ownFrame = null);
@@ -162,12 +166,14 @@ export class Participant {
       return (this.ownFrame = null);
     }
     this.stats.framesFed++;
-    if (from === 1 && target === 1 && agcGain === 1) return (this.ownFrame = this.inputPcm);
+    if (from === 1 && target === 1 && agcFrom === 1 && agcTo === 1) return (this.ownFrame = this.inputPcm);
     const x = this.inputPcm;
     const out = this.contribution;
+    // The feed ramps over 10 ms; an AGC step is spread over the whole frame.
+    const agcStep = (agcTo - agcFrom) / SAMPLES_PER_FRAME;
     for (let i = 0; i < SAMPLES_PER_FRAME; i++) {
       const g = i < RAMP_SAMPLES ? from + ((target - from) * (i + 1)) / RAMP_SAMPLES : target;
-      out[i] = clamp16(Math.round(x[i]! * g * agcGain));
+      out[i] = clamp16(Math.round(x[i]! * g * (agcFrom + agcStep * (i + 1))));
     }
     return (this.ownFrame = out);
   }

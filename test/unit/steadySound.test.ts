@@ -217,3 +217,76 @@ describe('issue 14: noise suppression', () => {
     });
   }
 });
+
+describe('issue 14: AGC evens out callers at different loudness', () => {
+  /** Speech of one voice with 0.3 s pauses, `seconds` long, scaled to an active level of `activeDbfs`. */
+  function voiceAt(name: string, activeDbfs: number, seconds: number): Int16Array {
+    const v = fixture(`voices/${name}.wav`);
+    const raw = new Float64Array(seconds * FS);
+    for (let at = 0; at < raw.length; at += v.length + 0.3 * FS) raw.set(v.subarray(0, Math.min(v.length, raw.length - at)), at);
+    const act = activity(Int16Array.from(raw));
+    const g = 10 ** (activeDbfs / 20) * 32768 / rmsOver(raw, act.speech, 0, 0);
+    return Int16Array.from(raw, (x) => Math.max(-32768, Math.min(32767, Math.round(x * g))));
+  }
+
+  test('three callers at -31, -20 and -11 dBFS: within 2 dB of each other after 10 s; unchanged with AGC off', () => {
+    const spec = [['alice', -31], ['bob', -20], ['carol', -11]] as const;
+    const seconds = 40;
+    const results: Record<string, number[]> = {};
+    for (const agc of [false, true]) {
+      const h = new MixerHarness({ agc });
+      // Each caller in a room of its own with a listener: what a listener hears of each.
+      const pairs = spec.map(([name, level], i) => {
+        const signal = voiceAt(name, level, seconds);
+        const talker = h.join(`CA${name}`, String(i + 1), signal);
+        const listener = h.join(`CAl${i}`, String(i + 1));
+        return { talker, listener, signal };
+      });
+      // When each caller's gain last changed (s).
+      const settledS = pairs.map(() => 0);
+      const lastGain = pairs.map(() => 0);
+      h.run(seconds * 50, (t) =>
+        pairs.forEach(({ talker }, i) => {
+          const g = talker.participant.agc?.gainDb ?? 0;
+          if (g !== lastGain[i]) settledS[i] = t / 50;
+          lastGain[i] = g;
+        }),
+      );
+      // Active level (dBFS) of what each listener heard, over the frames where its talker spoke.
+      const heardAt = (from: number, to: number) =>
+        pairs.map(({ listener, talker }) => {
+          const act = activity(talker.sent(from * 50, to * 50));
+          return 20 * Math.log10(rmsOver(listener.heard(from * 50, to * 50), act.speech, 0, 0) / 32768);
+        });
+      const sentAt = (from: number, to: number) =>
+        pairs.map(({ talker }) => {
+          const sent = talker.sent(from * 50, to * 50);
+          return 20 * Math.log10(rmsOver(sent, activity(sent).speech, 0, 0) / 32768);
+        });
+      const first = heardAt(0, 5);
+      const late = heardAt(10, seconds);
+      results[agc ? 'on' : 'off'] = late;
+      const spread = Math.max(...late) - Math.min(...late);
+      console.log(
+        `# AGC ${agc ? 'on' : 'off'}: active levels heard ${late.map((l) => l.toFixed(1)).join(' / ')} dBFS from 10 s on (spread ${spread.toFixed(1)} dB; first 5 s: ${first.map((l) => l.toFixed(1)).join(' / ')}); gains ${pairs.map((p) => p.talker.participant.agc?.gainDb ?? 0).join(' / ')} dB, last changed at ${settledS.map((v) => v.toFixed(1)).join(' / ')} s`,
+      );
+      if (agc) {
+        assert.ok(spread <= 2, `spread ${spread.toFixed(1)} dB`);
+        for (const l of late) assert.ok(Math.abs(l + 20) <= 1.5, `heard at ${l.toFixed(1)} dBFS`);
+      } else {
+        const sent = sentAt(10, seconds);
+        late.forEach((l, i) => assert.ok(Math.abs(l - sent[i]!) <= 0.1, `untouched: ${l.toFixed(2)} against ${sent[i]!.toFixed(2)} dBFS sent`));
+      }
+    }
+  });
+
+  test('a caller already at the target is left as with AGC off, bit-exact', () => {
+    const signal = voiceAt('bob', -20, 20);
+    const on = playThrough(signal, { agc: true });
+    const off = playThrough(signal);
+    const agc = on.talker.participant.agc!;
+    console.log(`# AGC: a caller at -20 dBFS measured at ${agc.activeLevelDbfs.toFixed(1)} dBFS active level, gain ${agc.gainDb} dB`);
+    assert.equal(agc.gainDb, 0);
+    assert.deepEqual(on.heard, off.heard);
+  });
+});
