@@ -25,14 +25,20 @@ const HIGH_BIN = Math.round(3400 / BIN_HZ);
 /** Half-width of the envelope's moving average, in bins (~190 Hz). */
 const SMOOTH_BINS = 12;
 
+/** Complex FFT size: the 512 real samples are packed two per complex value. */
+const HALF = FFT_SIZE / 2;
+
 export class TonalityMeter {
-  private readonly re = new Float64Array(FFT_SIZE);
-  private readonly im = new Float64Array(FFT_SIZE);
+  private readonly re = new Float64Array(HALF);
+  private readonly im = new Float64Array(HALF);
   private readonly power = new Float64Array(FFT_SIZE / 2 + 1);
   private readonly window = new Float64Array(WINDOW);
-  private readonly cos = new Float64Array(FFT_SIZE / 2);
-  private readonly sin = new Float64Array(FFT_SIZE / 2);
-  private readonly reversed = new Uint16Array(FFT_SIZE);
+  /** Twiddles of the 256-point FFT, and of the split into the 512-point real spectrum. */
+  private readonly cos = new Float64Array(HALF / 2);
+  private readonly sin = new Float64Array(HALF / 2);
+  private readonly splitCos = new Float64Array(HALF);
+  private readonly splitSin = new Float64Array(HALF);
+  private readonly reversed = new Uint16Array(HALF);
   /** The previous frame, so each spectrum spans two frames. */
   private readonly previous = new Int16Array(SAMPLES_PER_FRAME);
   private hasPrevious = false;
@@ -41,12 +47,16 @@ export class TonalityMeter {
 
   constructor() {
     for (let i = 0; i < WINDOW; i++) this.window[i] = 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / WINDOW);
-    for (let i = 0; i < FFT_SIZE / 2; i++) {
-      this.cos[i] = Math.cos((2 * Math.PI * i) / FFT_SIZE);
-      this.sin[i] = -Math.sin((2 * Math.PI * i) / FFT_SIZE);
+    for (let i = 0; i < HALF / 2; i++) {
+      this.cos[i] = Math.cos((2 * Math.PI * i) / HALF);
+      this.sin[i] = -Math.sin((2 * Math.PI * i) / HALF);
     }
-    const bits = Math.log2(FFT_SIZE);
-    for (let i = 0; i < FFT_SIZE; i++) {
+    for (let k = 0; k < HALF; k++) {
+      this.splitCos[k] = Math.cos((2 * Math.PI * k) / FFT_SIZE);
+      this.splitSin[k] = -Math.sin((2 * Math.PI * k) / FFT_SIZE);
+    }
+    const bits = Math.log2(HALF);
+    for (let i = 0; i < HALF; i++) {
       let r = 0;
       for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
       this.reversed[i] = r;
@@ -74,25 +84,34 @@ export class TonalityMeter {
     const re = this.re;
     const im = this.im;
     const rev = this.reversed;
+    const w = this.window;
+    const prev = this.previous;
+    const n = SAMPLES_PER_FRAME;
     re.fill(0);
     im.fill(0);
-    const n = SAMPLES_PER_FRAME;
-    for (let i = 0; i < n; i++) {
-      re[rev[i]!] = this.previous[i]! * this.window[i]!;
-      re[rev[n + i]!] = frame[i]! * this.window[n + i]!;
+    // z[m] = x[2m] + i x[2m+1] (x: the windowed 320 samples, zero-padded to 512), bit-reversed.
+    for (let m = 0; m < n; m++) {
+      const i0 = 2 * m;
+      const a = i0 < n ? prev[i0]! : frame[i0 - n]!;
+      const b = i0 + 1 < n ? prev[i0 + 1]! : frame[i0 + 1 - n]!;
+      const j = rev[m]!;
+      re[j] = a * w[i0]!;
+      im[j] = b * w[i0 + 1]!;
     }
-    // Iterative radix-2 FFT on the bit-reversed input.
-    for (let size = 2; size <= FFT_SIZE; size <<= 1) {
+    // Iterative radix-2 FFT of the 256 complex values.
+    for (let size = 2; size <= HALF; size <<= 1) {
       const half = size >> 1;
-      const step = FFT_SIZE / size;
-      for (let start = 0; start < FFT_SIZE; start += size) {
-        for (let k = 0; k < half; k++) {
-          const c = this.cos[k * step]!;
-          const s = this.sin[k * step]!;
+      const step = HALF / size;
+      for (let start = 0; start < HALF; start += size) {
+        for (let k = 0, t = 0; k < half; k++, t += step) {
+          const c = this.cos[t]!;
+          const s = this.sin[t]!;
           const a = start + k;
           const b = a + half;
-          const tr = re[b]! * c - im[b]! * s;
-          const ti = re[b]! * s + im[b]! * c;
+          const br = re[b]!;
+          const bi = im[b]!;
+          const tr = br * c - bi * s;
+          const ti = br * s + bi * c;
           re[b] = re[a]! - tr;
           im[b] = im[a]! - ti;
           re[a]! += tr;
@@ -100,7 +119,26 @@ export class TonalityMeter {
         }
       }
     }
-    for (let k = 0; k <= FFT_SIZE / 2; k++) this.power[k]! += re[k]! * re[k]! + im[k]! * im[k]!;
+    // Split: X[k] = E[k] + W^k O[k], with E, O the spectra of the even and odd samples.
+    const p = this.power;
+    for (let k = 0; k <= HALF; k++) {
+      const k1 = k & (HALF - 1);
+      const k2 = (HALF - k) & (HALF - 1);
+      const zr = re[k1]!;
+      const zi = im[k1]!;
+      const cr = re[k2]!;
+      const ci = -im[k2]!;
+      const er = (zr + cr) / 2;
+      const ei = (zi + ci) / 2;
+      // O[k] = (Z[k] - conj(Z[N/2-k])) / 2i
+      const or = (zi - ci) / 2;
+      const oi = -(zr - cr) / 2;
+      const c = k < HALF ? this.splitCos[k]! : -1;
+      const s = k < HALF ? this.splitSin[k]! : 0;
+      const xr = er + or * c - oi * s;
+      const xi = ei + or * s + oi * c;
+      p[k]! += xr * xr + xi * xi;
+    }
     this.spectra++;
     this.remember(frame);
   }
