@@ -4,7 +4,7 @@
 #   tones/tone-{440,1000}hz.wav     3 s sines at -20 dBFS peak (-23 dBFS RMS), 10 ms fades
 #   sessions/<name>.jsonl           each WAV as the Media Streams session Twilio would send
 #   music/chords.wav                60 s of chords with rhythm (tools/make-music.ts), peak -6 dBFS
-#   music/sung-vowel.wav            a 10 s sung "ah" (espeak-ng, held by sox's tempo), peak -6 dBFS
+#   music/sung-vowel.wav            a 10 s sung "ah" (espeak-ng, held by sox's tempo), peak about -6 dBFS
 #
 # Usage (from anywhere; paths are relative to the repo root):  bash tools/make-fixtures.sh
 # Needs espeak-ng and sox (apt-get install espeak-ng sox). The tests only read the committed files.
