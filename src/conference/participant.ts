@@ -2,8 +2,8 @@
  * A caller in a room, keyed by Twilio's CallSid. Each tick the room asks it for its contribution:
  * the next frame from its jitter buffer, optionally through noise suppression (a room setting),
  * through talk detection, ramped in or out of the mix (10 ms, no clicks) and optionally levelled by
- * AGC. What it adds to the room sum is kept (`ownFrame`) so
- * its own mix can subtract exactly that. It talks to its socket only through `ParticipantTransport`.
+ * AGC. What it adds to the room sum is kept (`ownFrame`) so its own mix can subtract exactly that.
+ * It talks to its socket only through `ParticipantTransport`.
  */
 import { Agc } from '../audio/agc.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
