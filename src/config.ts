@@ -106,6 +106,8 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
   MAX_ACTIVE_SPEAKERS: int(0, 1000).default(0),
   AGC: bool.default(false),
+  NOISE_SUPPRESSION: bool.default(false),
+  TALK_FLOOR_CEILING_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -40').transform(Number).pipe(z.number().min(-70).max(-20)).default(-40),
   COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
   OUTBOUND_MESSAGE_MS: z.enum(['20', '40'], { message: 'expected 20 or 40' }).default('20'),
@@ -170,6 +172,10 @@ export interface Config {
   maxActiveSpeakers: number;
   /** Per-caller automatic gain control. */
   agc: boolean;
+  /** Issue 14: per-caller noise suppression (speexdsp) in rooms that do not set it themselves. */
+  noiseSuppression: boolean;
+  /** Issue 14: the talk gate's noise floor rises above this (dBFS) only under broadband noise. */
+  talkFloorCeilingDbfs: number;
   /** Faint noise while nobody in a room talks, at this level (dBFS); undefined: off. */
   comfortNoiseDbfs: number | undefined;
   /** Audio queued at Twilio beyond this (a stall's backlog) is dropped with `clear` (ms). */
@@ -262,6 +268,8 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
     maxActiveSpeakers: c.MAX_ACTIVE_SPEAKERS,
     agc: c.AGC,
+    noiseSuppression: c.NOISE_SUPPRESSION,
+    talkFloorCeilingDbfs: c.TALK_FLOOR_CEILING_DBFS,
     comfortNoiseDbfs: c.COMFORT_NOISE_DBFS,
     outboundMaxLeadMs: c.OUTBOUND_MAX_LEAD_MS,
     outboundMessageMs: c.OUTBOUND_MESSAGE_MS === '40' ? 40 : 20,

@@ -14,6 +14,7 @@ import { Conference } from './conference/conference.js';
 import type { RoomDirectory } from './conference/directory.js';
 import { InCallKeys } from './conference/inCallKeys.js';
 import { RoomAudio } from './conference/roomAudio.js';
+import { applyRoomSoundSettings } from './rooms/roomSound.js';
 import { ERRORS } from './errors.js';
 import { SpeechActivity } from './events/speech.js';
 import { StatusCallbacks } from './events/statusCallbacks.js';
@@ -157,6 +158,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     maxActiveSpeakers: config.maxActiveSpeakers,
     agc: config.agc,
     comfortNoiseDbfs: config.comfortNoiseDbfs,
+    talk: { floorCeilingDbfs: config.talkFloorCeilingDbfs },
+    audio: { noiseSuppression: config.noiseSuppression },
   });
   conference.on('roomOpened', (room) => log.info({ room: room.id }, 'room opened'));
   conference.on('roomClosed', (room) => log.info({ room: room.id }, 'room closed'));
@@ -207,6 +210,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     if (reason !== 'replaced') speech.forget(p.callSid);
   });
   new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
+  applyRoomSoundSettings(conference, directory, log);
   new InCallKeys(conference, clock, log);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
   statusCallbacks?.attach(conference, speech);

@@ -3,6 +3,8 @@
 #   voices/{alice,bob,carol}.wav    three distinct synthetic speakers, 8 kHz mono 16-bit, peak -3 dBFS
 #   tones/tone-{440,1000}hz.wav     3 s sines at -20 dBFS peak (-23 dBFS RMS), 10 ms fades
 #   sessions/<name>.jsonl           each WAV as the Media Streams session Twilio would send
+#   music/chords.wav                60 s of chords with rhythm (tools/make-music.ts), peak -6 dBFS
+#   music/sung-vowel.wav            a 10 s sung "ah" (espeak-ng, held by sox's tempo), peak about -6 dBFS
 #
 # Usage (from anywhere; paths are relative to the repo root):  bash tools/make-fixtures.sh
 # Needs espeak-ng and sox (apt-get install espeak-ng sox). The tests only read the committed files.
@@ -23,7 +25,7 @@ fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 fixtures=test/fixtures
-mkdir -p "$fixtures/voices" "$fixtures/tones" "$fixtures/sessions"
+mkdir -p "$fixtures/voices" "$fixtures/tones" "$fixtures/sessions" "$fixtures/music"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -63,12 +65,23 @@ tone() {
 tone 440
 tone 1000
 
+# Issue 14: steady sounds the talk gate must let through from start to end.
+# Music: synthesized by a script (no sox or espeak-ng involved).
+npx tsx tools/make-music.ts "$fixtures/music/chords.wav"
+# A sung vowel: espeak-ng holds "ah" for ~0.8 s at a steady pitch; sox keeps 0.45 s of its middle,
+# stretches it 25 times at the same pitch (tempo, speech mode, twice 0.2x), cuts 10 s with 50 ms
+# fades and normalises the peak to -6 dBFS.
+espeak-ng -v en-us+m3 -p 45 -s 80 -w "$work/vowel.wav" "[[A::::::::::::::::::::::::::::::::::::::::]]"
+sox -R -D "$work/vowel.wav" "${out_format[@]}" "$work/vowel-mid.wav" rate 8k silence 1 0.01 0.5% trim 0.15 0.45
+sox -R -D "$work/vowel-mid.wav" "${out_format[@]}" "$fixtures/music/sung-vowel.wav" \
+  tempo -s 0.2 tempo -s 0.2 trim 0.5 10 fade t 0.05 10 0.05 gain -n -6
+
 for wav in "$fixtures"/voices/{alice,bob,carol}.wav "$fixtures"/tones/tone-{440,1000}hz.wav; do
   name=$(basename "$wav" .wav)
   npx tsx tools/wav-to-session.ts "$wav" "$fixtures/sessions/$name.jsonl"
 done
 
 echo "make-fixtures: done"
-for wav in "$fixtures"/voices/*.wav "$fixtures"/tones/*.wav; do
+for wav in "$fixtures"/voices/*.wav "$fixtures"/tones/*.wav "$fixtures"/music/*.wav; do
   printf '  %-40s %s s\n' "$wav" "$(soxi -D "$wav")"
 done

@@ -4,8 +4,8 @@
  * update and delete are each one Lua script, so two nodes creating one id get one 'created' and a
  * PATCH never overwrites another's fields with stale ones.
  *
- * In the HASH a null field is an absent one (label, pinHash, maxParticipants); maxParticipants is
- * decimal text, locked "1" or "0". The same RoomRecord comes back as went in.
+ * In the HASH a null field is an absent one (label, pinHash, maxParticipants, backgroundGate,
+ * noiseSuppression); maxParticipants is decimal text, locked and the two sound settings "1" or "0". The same RoomRecord comes back as went in.
  *
  * Ownership: the directory uses the client it is given and does not close it (other adapters share
  * it); close() only stops this directory from being used. Whoever called connectRedis closes the client.
@@ -135,6 +135,8 @@ function toFields(r: Partial<RoomRecord>): Partial<Record<Field, string | null>>
   if (r.pinHash !== undefined) out.pinHash = r.pinHash;
   if (r.maxParticipants !== undefined) out.maxParticipants = r.maxParticipants === null ? null : String(r.maxParticipants);
   if (r.locked !== undefined) out.locked = r.locked ? '1' : '0';
+  if (r.backgroundGate !== undefined) out.backgroundGate = r.backgroundGate === null ? null : r.backgroundGate ? '1' : '0';
+  if (r.noiseSuppression !== undefined) out.noiseSuppression = r.noiseSuppression === null ? null : r.noiseSuppression ? '1' : '0';
   if (r.createdAt !== undefined) out.createdAt = r.createdAt;
   if (r.updatedAt !== undefined) out.updatedAt = r.updatedAt;
   return out;
@@ -150,9 +152,16 @@ function fromHash(id: string, h: Record<string, string>): RoomRecord | null {
     pinHash: h['pinHash'] ?? null,
     maxParticipants: max === undefined ? null : Number(max),
     locked: h['locked'] === '1',
+    backgroundGate: flag(h['backgroundGate']),
+    noiseSuppression: flag(h['noiseSuppression']),
     createdAt: h['createdAt'],
     updatedAt: h['updatedAt'] ?? h['createdAt'],
   };
+}
+
+/** "1" / "0" / absent -> true / false / null (the server's default). */
+function flag(value: string | undefined): boolean | null {
+  return value === undefined ? null : value === '1';
 }
 
 function pairsToObject(reply: unknown): Record<string, string> {

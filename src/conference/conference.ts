@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
 import type { TalkDetectorOptions } from '../audio/talkDetector.js';
 import type { JitterBufferOptions } from './jitterBuffer.js';
-import { Room, type RoomOptions } from './room.js';
+import { Room, type RoomAudioPatch, type RoomOptions } from './room.js';
 
 /** Listening volume is bounded so a caller cannot make the line distort or vanish. */
 export const MAX_LISTEN_VOLUME_DB = 12;
@@ -101,6 +101,17 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     room.remove(participant.callSid);
     this.emit('participantLeft', participant, room, reason);
     if (room.size === 0) this.dropRoom(room);
+    return true;
+  }
+
+  /**
+   * Changes an open room's sound settings (issue 14: background gate, noise suppression; null: the
+   * server's default). False when the room is not open here (it takes its settings when it opens).
+   */
+  configureRoom(roomId: string, patch: RoomAudioPatch): boolean {
+    const room = this.rooms.get(roomId);
+    if (!room) return false;
+    room.configureAudio(patch);
     return true;
   }
 

@@ -20,13 +20,19 @@ export interface RoomRecord {
   maxParticipants: number | null;
   /** A locked room admits nobody new; who is in stays. */
   locked: boolean;
+  /**
+   * Issue 14, sound settings (absent or null: the server's default). backgroundGate false: the talk
+   * gate lets everything through (a music room); noiseSuppression: each caller's noise suppressed.
+   */
+  backgroundGate?: boolean | null;
+  noiseSuppression?: boolean | null;
   /** ISO 8601 times. */
   createdAt: string;
   updatedAt: string;
 }
 
 /** The fields PATCH may change. */
-export type RoomPatch = Partial<Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked'>>;
+export type RoomPatch = Partial<Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked' | 'backgroundGate' | 'noiseSuppression'>>;
 
 export interface RoomDirectory {
   get(id: string): Promise<RoomRecord | null>;

@@ -1,11 +1,13 @@
 /**
  * A caller in a room, keyed by Twilio's CallSid. Each tick the room asks it for its contribution:
- * the next frame from its jitter buffer, through talk detection, ramped in or out of the mix (10 ms,
- * no clicks) and optionally levelled by AGC. What it adds to the room sum is kept (`ownFrame`) so
- * its own mix can subtract exactly that. It talks to its socket only through `ParticipantTransport`.
+ * the next frame from its jitter buffer, optionally through noise suppression (a room setting),
+ * through talk detection, ramped in or out of the mix (10 ms, no clicks) and optionally levelled by
+ * AGC. What it adds to the room sum is kept (`ownFrame`) so its own mix can subtract exactly that.
+ * It talks to its socket only through `ParticipantTransport`.
  */
 import { Agc } from '../audio/agc.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
+import { NoiseSuppressor } from '../audio/noiseSuppressor.js';
 import { TalkDetector, type TalkDetectorOptions } from '../audio/talkDetector.js';
 import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBuffer.js';
 import { OutboundFrame } from './outboundFrame.js';
@@ -79,6 +81,8 @@ export class Participant {
   listenGain = 1;
   /** Current gain of this caller in the mix (0..1), ramped. */
   feedGain = 0;
+  /** The AGC's gain at the end of the last frame (1 without AGC). */
+  private agcGain = 1;
   /** Set by the room when MAX_ACTIVE_SPEAKERS applies: this caller is among those heard. */
   amongLoudest = false;
   /** The talk state last reported to the room's observer (speech events). */
@@ -86,6 +90,8 @@ export class Participant {
   private readonly contribution = new Int16Array(SAMPLES_PER_FRAME);
   private readonly popInfo = { arrivalMs: 0, silent: true };
   private lastPop: PopKind = 'silence';
+  /** Speex's noise suppression, while the room has it on (issue 14). */
+  private suppressor: NoiseSuppressor | null = null;
 
   constructor(
     readonly callSid: string,
@@ -105,9 +111,33 @@ export class Participant {
     return this.talk.state.talking;
   }
 
+  /** Noise suppression on this caller's audio (the room decides; see Room.configureAudio). */
+  get noiseSuppression(): boolean {
+    return this.suppressor !== null;
+  }
+
+  /**
+   * Switches noise suppression on or off. Its state (~13 KB in the WebAssembly module) is made
+   * here and freed on off or release(); the audio shifts by 10 ms at the switch.
+   */
+  setNoiseSuppression(on: boolean): void {
+    if (on && !this.suppressor) this.suppressor = new NoiseSuppressor();
+    else if (!on && this.suppressor) {
+      this.suppressor.destroy();
+      this.suppressor = null;
+    }
+  }
+
+  /** The room is done with this participant: frees what is not garbage-collected. Idempotent. */
+  release(): void {
+    this.setNoiseSuppression(false);
+  }
+
   /** Step 1 of a tick: take this tick's input and update talk detection. */
   prepare(nowMs: number): void {
     const kind = this.input.pop(this.inputPcm, this.popInfo);
+    // Digital silence (nothing sent) is left alone: nothing to clean, and it costs nothing.
+    if (this.suppressor !== null && !this.popInfo.silent) this.suppressor.process(this.inputPcm);
     this.lastPop = kind;
     if (kind === 'audio') {
       const waitMs = nowMs - this.popInfo.arrivalMs;
@@ -125,7 +155,9 @@ export class Participant {
    */
   contribute(feed: boolean): Int16Array | null {
     const target = feed ? 1 : 0;
-    const agcGain = this.agc ? this.agc.update(this.talk.state.levelDbfs, this.talk.state.talking) : 1;
+    const agcFrom = this.agcGain;
+    const agcTo = this.agc ? this.agc.update(this.talk.state.levelDbfs, this.talk.state.active) : 1;
+    this.agcGain = agcTo;
     const from = this.feedGain;
     this.feedGain = target;
     if (from === 0 && target === 0) return (this.ownFrame = null);
@@ -134,12 +166,14 @@ export class Participant {
       return (this.ownFrame = null);
     }
     this.stats.framesFed++;
-    if (from === 1 && target === 1 && agcGain === 1) return (this.ownFrame = this.inputPcm);
+    if (from === 1 && target === 1 && agcFrom === 1 && agcTo === 1) return (this.ownFrame = this.inputPcm);
     const x = this.inputPcm;
     const out = this.contribution;
+    // The feed ramps over 10 ms; an AGC step is spread over the whole frame.
+    const agcStep = (agcTo - agcFrom) / SAMPLES_PER_FRAME;
     for (let i = 0; i < SAMPLES_PER_FRAME; i++) {
       const g = i < RAMP_SAMPLES ? from + ((target - from) * (i + 1)) / RAMP_SAMPLES : target;
-      out[i] = clamp16(Math.round(x[i]! * g * agcGain));
+      out[i] = clamp16(Math.round(x[i]! * g * (agcFrom + agcStep * (i + 1))));
     }
     return (this.ownFrame = out);
   }

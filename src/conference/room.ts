@@ -20,9 +20,25 @@ import { accumulate, accumulateMeasured, mixDown, type FrameMeasure } from '../a
 import { OutboundFrame } from './outboundFrame.js';
 import { RAMP_SAMPLES, type LeaveReason, type Participant } from './participant.js';
 
+/** A room's sound settings (issue 14), set per room by the administrator, else the server's. */
+export interface RoomAudioSettings {
+  /**
+   * The talk gate keeps background (steady noise, quiet sound) out of the mix. Off (a music room):
+   * every caller's sound feeds the mix, however quiet or steady. Default on.
+   */
+  backgroundGate: boolean;
+  /** Each caller's stationary noise is suppressed before the mix (speexdsp). Default off. */
+  noiseSuppression: boolean;
+}
+
+/** A change of settings: null puts a setting back to the server's default, undefined leaves it. */
+export type RoomAudioPatch = { [K in keyof RoomAudioSettings]?: RoomAudioSettings[K] | null };
+
 export interface RoomOptions {
   /** A lone participant hears its own audio (a line test) instead of silence. */
   echoWhenAlone: boolean;
+  /** The server's sound settings, for rooms that do not set their own. */
+  audio?: Partial<RoomAudioSettings>;
   /** At most this many callers feed the mix at once (0: no cap); the rest are ramped out. */
   maxActiveSpeakers?: number;
   /** Faint noise while nobody talks, at this RMS level (dBFS); undefined: off. */
@@ -94,6 +110,8 @@ export class Room {
   /** Scratch for listeners whose mix differs from the shared one only by a cue. */
   private readonly cueScratch = new Int32Array(SAMPLES_PER_FRAME);
   readonly lastTick: RoomTickResult = { talkers: 0, personalMixes: 0 };
+  private readonly audioDefaults: RoomAudioSettings;
+  private readonly audioSettings: RoomAudioSettings;
 
   constructor(
     readonly id: string,
@@ -103,6 +121,27 @@ export class Room {
     this.silenceFrame.encode(new Int16Array(SAMPLES_PER_FRAME));
     this.limiter = new Limiter(options.limiter);
     this.comfortNoise = options.comfortNoiseDbfs === undefined ? null : new ComfortNoise(options.comfortNoiseDbfs);
+    this.audioDefaults = { backgroundGate: options.audio?.backgroundGate ?? true, noiseSuppression: options.audio?.noiseSuppression ?? false };
+    this.audioSettings = { ...this.audioDefaults };
+  }
+
+  /** The sound settings in force. */
+  get audio(): Readonly<RoomAudioSettings> {
+    return this.audioSettings;
+  }
+
+  /** Changes the room's sound settings for everyone in it now and later (null: the server's). */
+  configureAudio(patch: RoomAudioPatch): void {
+    for (const key of ['backgroundGate', 'noiseSuppression'] as const) {
+      const value = patch[key];
+      if (value !== undefined) this.audioSettings[key] = value ?? this.audioDefaults[key];
+    }
+    for (const p of this.list) this.applyAudio(p);
+  }
+
+  private applyAudio(p: Participant): void {
+    p.talk.backgroundGate = this.audioSettings.backgroundGate;
+    p.setNoiseSuppression(this.audioSettings.noiseSuppression);
   }
 
   /** The limiter's current gain (1: not limiting) and how many frames it has touched. */
@@ -130,6 +169,7 @@ export class Room {
     if (this.closed) throw new Error(`room ${this.id} is closed`);
     this.members.set(participant.callSid, participant);
     this.list = [...this.members.values()];
+    this.applyAudio(participant);
   }
 
   /**
@@ -141,6 +181,7 @@ export class Room {
     if (!p) return false;
     this.members.delete(callSid);
     this.list = [...this.members.values()];
+    p.release();
     const last = p.ownFrame?.[SAMPLES_PER_FRAME - 1] ?? 0;
     if (p.feedGain > 0 && last !== 0 && !this.closed) {
       const tail = Int16Array.from({ length: RAMP_SAMPLES }, (_, i) => Math.round((last * (RAMP_SAMPLES - 1 - i)) / RAMP_SAMPLES));
@@ -351,7 +392,10 @@ export class Room {
     const left = this.list;
     this.members.clear();
     this.list = [];
-    for (const p of left) p.transport.end(reason);
+    for (const p of left) {
+      p.release();
+      p.transport.end(reason);
+    }
     return left;
   }
 }

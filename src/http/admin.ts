@@ -1,6 +1,6 @@
 /**
  * The administrator's API (JSON under /api, `Authorization: Bearer $ADMIN_TOKEN`): rooms ahead of
- * time (number, label, PIN, seat limit, locked), the live participants of a room, mute / hold /
+ * time (number, label, PIN, seat limit, locked, sound settings), the live participants of a room, mute / hold /
  * kick, ending a room. Handlers validate the body (zod) and call the directory, admission and the
  * conference; nothing here decides who may enter a room.
  *
@@ -21,6 +21,7 @@ import type { SpeechActivity } from '../events/speech.js';
 import type { Logger } from '../log.js';
 import type { Admission } from '../rooms/admission.js';
 import { hashPin, PIN_PATTERN } from '../rooms/pin.js';
+import { roomSoundPatch } from '../rooms/roomSound.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import type { Clock } from '../timing/clock.js';
 import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
@@ -91,12 +92,23 @@ export function tokenMatches(given: string, expected: string): boolean {
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
 const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
-const createBody = z.strictObject({ id: z.string(), label: label.optional(), pin: pin.optional(), maxParticipants: seats.optional() });
+/** Issue 14: a room's sound settings; null: the server's default. */
+const soundSetting = z.boolean().nullable().optional();
+const createBody = z.strictObject({
+  id: z.string(),
+  label: label.optional(),
+  pin: pin.optional(),
+  maxParticipants: seats.optional(),
+  backgroundGate: soundSetting,
+  noiseSuppression: soundSetting,
+});
 const patchRoomBody = z.strictObject({
   label: label.nullable().optional(),
   pin: pin.nullable().optional(),
   maxParticipants: seats.nullable().optional(),
   locked: z.boolean().optional(),
+  backgroundGate: soundSetting,
+  noiseSuppression: soundSetting,
 });
 const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional() });
 
@@ -161,6 +173,10 @@ export function adminApi(deps: AdminDeps): express.Router {
     maxParticipants: record?.maxParticipants ?? null,
     seatLimit: admission.seatLimit(record),
     administered: record !== null,
+    // The room's own sound settings (null: the server's default); soundInForce while it is open.
+    backgroundGate: record?.backgroundGate ?? null,
+    noiseSuppression: record?.noiseSuppression ?? null,
+    soundInForce: conference.room(id) ? { ...conference.room(id)!.audio } : null,
     participants: conference.room(id)?.size ?? 0,
     createdAt: record?.createdAt ?? null,
     updatedAt: record?.updatedAt ?? null,
@@ -211,10 +227,13 @@ export function adminApi(deps: AdminDeps): express.Router {
       pinHash: body.pin ? await hashPin(body.pin) : null,
       maxParticipants: body.maxParticipants ?? null,
       locked: false,
+      backgroundGate: body.backgroundGate ?? null,
+      noiseSuppression: body.noiseSuppression ?? null,
       createdAt: now,
       updatedAt: now,
     };
     if ((await directory.create(record)) === 'exists') throw new ApiError('CONFLICT', `room ${body.id} exists`);
+    conference.configureRoom(body.id, roomSoundPatch(record));
     log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
     res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
   }));
@@ -248,10 +267,18 @@ export function adminApi(deps: AdminDeps): express.Router {
       if ((await directory.count()) >= admission.limits.maxRooms) throw new ApiError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
       await directory.create({ id, label: null, pinHash: null, maxParticipants: null, locked: false, createdAt: now, updatedAt: now });
     }
-    const patch: RoomPatch = { label: body.label, maxParticipants: body.maxParticipants, locked: body.locked };
+    const patch: RoomPatch = {
+      label: body.label,
+      maxParticipants: body.maxParticipants,
+      locked: body.locked,
+      backgroundGate: body.backgroundGate,
+      noiseSuppression: body.noiseSuppression,
+    };
     if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
     record = await directory.update(id, patch, now);
     if (!record) throw new ApiError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
+    // Issue 14: the sound settings take effect at once in an open room.
+    if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
     log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
     res.json(roomView(id, record));
   }));

@@ -10,7 +10,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from '../conference/directory.js';
 
-const SCHEMA_VERSION = 1;
+/** 1: the rooms table; 2 (issue 14): background_gate, noise_suppression (NULL: the server's default). */
+const SCHEMA_VERSION = 2;
 
 interface Row {
   id: string;
@@ -18,6 +19,8 @@ interface Row {
   pin_hash: string | null;
   max_participants: number | null;
   locked: number;
+  background_gate: number | null;
+  noise_suppression: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -28,6 +31,8 @@ const toRecord = (r: Row): RoomRecord => ({
   pinHash: r.pin_hash,
   maxParticipants: r.max_participants,
   locked: r.locked === 1,
+  backgroundGate: r.background_gate === null ? null : r.background_gate === 1,
+  noiseSuppression: r.noise_suppression === null ? null : r.noise_suppression === 1,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -58,7 +63,14 @@ export class SqliteRoomDirectory implements RoomDirectory {
           created_at TEXT NOT NULL,
           updated_at TEXT NOT NULL
         ) STRICT;
-        PRAGMA user_version = ${SCHEMA_VERSION};
+        PRAGMA user_version = 1;
+      `);
+    }
+    if (version < 2) {
+      this.db.exec(`
+        ALTER TABLE rooms ADD COLUMN background_gate INTEGER;
+        ALTER TABLE rooms ADD COLUMN noise_suppression INTEGER;
+        PRAGMA user_version = 2;
       `);
     }
     this.statements = {
@@ -66,13 +78,14 @@ export class SqliteRoomDirectory implements RoomDirectory {
       list: this.db.prepare<[], Row>('SELECT * FROM rooms ORDER BY id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rooms'),
       insert: this.db.prepare<[Row]>(
-        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, created_at, updated_at)
-         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @created_at, @updated_at)
+        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression, created_at, updated_at)
+         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression, @created_at, @updated_at)
          ON CONFLICT (id) DO NOTHING`,
       ),
       update: this.db.prepare<[Row]>(
         `UPDATE rooms SET label = @label, pin_hash = @pin_hash, max_participants = @max_participants,
-         locked = @locked, updated_at = @updated_at WHERE id = @id`,
+         locked = @locked, background_gate = @background_gate, noise_suppression = @noise_suppression,
+         updated_at = @updated_at WHERE id = @id`,
       ),
       delete: this.db.prepare<[string]>('DELETE FROM rooms WHERE id = ?'),
     };
@@ -125,6 +138,8 @@ function toRow(r: RoomRecord): Row {
     pin_hash: r.pinHash,
     max_participants: r.maxParticipants,
     locked: r.locked ? 1 : 0,
+    background_gate: r.backgroundGate == null ? null : r.backgroundGate ? 1 : 0,
+    noise_suppression: r.noiseSuppression == null ? null : r.noiseSuppression ? 1 : 0,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };

@@ -9,6 +9,8 @@ export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord =
   pinHash: null,
   maxParticipants: null,
   locked: false,
+  backgroundGate: null,
+  noiseSuppression: null,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   ...over,
@@ -27,6 +29,11 @@ export async function contract(directory: RoomDirectory) {
   assert.deepEqual(updated, record('10', { locked: true, pinHash: null, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' }));
   assert.deepEqual(await directory.get('10'), updated);
   assert.equal(await directory.update('30', { locked: true }, 'x'), null);
+  // Issue 14: the sound settings; null puts one back to the server's default.
+  const music = await directory.update('10', { backgroundGate: false, noiseSuppression: true }, '2026-02-02T00:00:00.000Z');
+  assert.deepEqual(music, { ...updated, backgroundGate: false, noiseSuppression: true });
+  assert.deepEqual(await directory.get('10'), music);
+  assert.deepEqual(await directory.update('10', { backgroundGate: null, noiseSuppression: null }, '2026-02-02T00:00:00.000Z'), updated);
   assert.equal(await directory.delete('20'), true);
   assert.equal(await directory.delete('20'), false);
   assert.equal(await directory.count(), 1);

@@ -76,7 +76,21 @@ describe('admin API', () => {
     assert.equal(created.headers.get('location'), '/api/rooms/8100');
     assert.deepEqual(
       { ...created.body, createdAt: undefined, updatedAt: undefined },
-      { id: '8100', label: 'Weekly sync', hasPin: true, locked: false, maxParticipants: 5, seatLimit: 5, administered: true, participants: 0, createdAt: undefined, updatedAt: undefined },
+      {
+        id: '8100',
+        label: 'Weekly sync',
+        hasPin: true,
+        locked: false,
+        maxParticipants: 5,
+        seatLimit: 5,
+        administered: true,
+        backgroundGate: null,
+        noiseSuppression: null,
+        soundInForce: null,
+        participants: 0,
+        createdAt: undefined,
+        updatedAt: undefined,
+      },
     );
     assert.doesNotMatch(JSON.stringify(created.body), /1234|scrypt/, 'neither the PIN nor its hash is shown');
     assert.equal((await call('POST', '/api/rooms', { id: '8100' })).status, 409);
@@ -129,6 +143,30 @@ describe('admin API', () => {
     assert.equal(over.status, 422);
     assert.equal(over.body.error.code, 'LIMIT_EXCEEDED');
     for (let i = 0; i < 6; i++) assert.equal((await call('DELETE', `/api/rooms/${8200 + i}`)).status, 200);
+  });
+
+  test('issue 14: sound settings per room: stored, applied when the room opens, changed live, null for the default', async () => {
+    const created = await call('POST', '/api/rooms', { id: '8150', label: 'Music', backgroundGate: false });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.backgroundGate, false);
+    assert.equal(created.body.noiseSuppression, null);
+    for (const bad of [{ backgroundGate: 'off' }, { noiseSuppression: 1 }]) assert.equal((await call('PATCH', '/api/rooms/8150', bad)).status, 400);
+    // A caller joins (straight into the core: no socket needed for what the room does).
+    const conference = t.server.conference;
+    conference.join('8150', 'CA' + '5'.repeat(32), { sendFrame: () => undefined, end: () => undefined });
+    const room = conference.room('8150')!;
+    await until(() => room.audio.backgroundGate === false, 'the stored settings applied to the opened room');
+    const live = await call('GET', '/api/rooms/8150');
+    assert.deepEqual(live.body.soundInForce, { backgroundGate: false, noiseSuppression: false });
+    const on = await call('PATCH', '/api/rooms/8150', { noiseSuppression: true });
+    assert.equal(on.status, 200);
+    assert.deepEqual(on.body.soundInForce, { backgroundGate: false, noiseSuppression: true });
+    assert.equal(room.participants()[0]!.noiseSuppression, true, 'the caller in the room is suppressed at once');
+    const back = await call('PATCH', '/api/rooms/8150', { backgroundGate: null, noiseSuppression: null });
+    assert.deepEqual([back.body.backgroundGate, back.body.noiseSuppression], [null, null]);
+    assert.deepEqual(back.body.soundInForce, { backgroundGate: true, noiseSuppression: false });
+    assert.equal(room.participants()[0]!.noiseSuppression, false);
+    assert.equal((await call('DELETE', '/api/rooms/8150')).status, 200);
   });
 
   test('a live room lists its participants: seat, callSid, masked number, muted, talking, joined at', async () => {

@@ -38,6 +38,8 @@ const DEFAULTS: Config = {
   twilioAuthToken: undefined,
   maxActiveSpeakers: 0,
   agc: false,
+  noiseSuppression: false,
+  talkFloorCeilingDbfs: -40,
   comfortNoiseDbfs: undefined,
   outboundMaxLeadMs: 500,
   outboundMessageMs: 20,
@@ -119,6 +121,8 @@ describe('parseConfig', () => {
       TWILIO_AUTH_TOKEN: 'secret-auth-token',
       MAX_ACTIVE_SPEAKERS: '4',
       AGC: 'on',
+      NOISE_SUPPRESSION: 'on',
+      TALK_FLOOR_CEILING_DBFS: '-45.5',
       COMFORT_NOISE_DBFS: '-65',
       OUTBOUND_MAX_LEAD_MS: '300',
       OUTBOUND_MESSAGE_MS: '40',
@@ -164,6 +168,8 @@ describe('parseConfig', () => {
         twilioAuthToken: 'secret-auth-token',
         maxActiveSpeakers: 4,
         agc: true,
+        noiseSuppression: true,
+        talkFloorCeilingDbfs: -45.5,
         comfortNoiseDbfs: -65,
         outboundMaxLeadMs: 300,
         outboundMessageMs: 40,
@@ -337,4 +343,13 @@ test('sound and load options: COMFORT_NOISE_DBFS a negative level in range; OUTB
   assert.equal(parseConfig({ OVERLOAD_BUSY_PERCENT: '0' }).overloadBusyFraction, 0);
   assert.throws(() => parseConfig({ MAX_ACTIVE_SPEAKERS: '-1' }), /MAX_ACTIVE_SPEAKERS/);
   assert.equal(parseConfig({ COMFORT_NOISE_DBFS: '-70.5' }).comfortNoiseDbfs, -70.5);
+});
+
+test('issue 14: TALK_FLOOR_CEILING_DBFS a negative level in -70..-20; NOISE_SUPPRESSION a boolean', () => {
+  for (const bad of ['40', '-10', '-80', 'quiet']) {
+    assert.throws(() => parseConfig({ TALK_FLOOR_CEILING_DBFS: bad }), /TALK_FLOOR_CEILING_DBFS/, bad);
+  }
+  assert.equal(parseConfig({ TALK_FLOOR_CEILING_DBFS: '-50' }).talkFloorCeilingDbfs, -50);
+  assert.throws(() => parseConfig({ NOISE_SUPPRESSION: 'maybe' }), /NOISE_SUPPRESSION/);
+  assert.equal(parseConfig({ NOISE_SUPPRESSION: 'true' }).noiseSuppression, true);
 });

@@ -8,6 +8,7 @@ import { MemoryRoomDirectory } from '../../src/conference/directory.js';
 import { contract, record } from '../helpers/rooms.js';
 import { hashPin, verifyPin } from '../../src/rooms/pin.js';
 import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
+import Database from 'better-sqlite3';
 
 const FAST = { N: 1024, r: 8, p: 1 };
 
@@ -41,6 +42,25 @@ describe('room directories', () => {
       const second = new SqliteRoomDirectory(path);
       assert.deepEqual(await second.list(), [record('10', { locked: true, maxParticipants: 5, updatedAt: '2026-02-02T00:00:00.000Z' })]);
       await second.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('issue 14: a schema-1 database (before the sound settings) opens, keeps its rooms and takes the settings', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rooms-unit-'));
+    try {
+      const path = join(dir, 'rooms.sqlite');
+      const old = new Database(path);
+      old.exec(`CREATE TABLE rooms (id TEXT PRIMARY KEY NOT NULL, label TEXT, pin_hash TEXT, max_participants INTEGER,
+        locked INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, updated_at TEXT NOT NULL) STRICT;
+        INSERT INTO rooms VALUES ('4711', 'sync', NULL, 20, 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z');
+        PRAGMA user_version = 1;`);
+      old.close();
+      const d = new SqliteRoomDirectory(path);
+      assert.deepEqual(await d.get('4711'), record('4711', { label: 'sync', maxParticipants: 20, locked: true }));
+      assert.equal((await d.update('4711', { backgroundGate: false }, 'u'))?.backgroundGate, false);
+      await d.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

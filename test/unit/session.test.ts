@@ -15,6 +15,7 @@ class FakeSocket implements MediaSocket {
   sent: string[] = [];
   closedWith: { code: number; reason: string } | null = null;
   bufferedAmount = 0;
+  sendPair?: (first: string, second: string) => void;
   send(text: string): void {
     this.sent.push(text);
   }

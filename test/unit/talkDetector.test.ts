@@ -1,6 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { TalkDetector } from '../../src/audio/talkDetector.js';
+import { carNoise, hum, pinkNoise, streetNoise, tone } from '../helpers/audio.js';
+
+const FS = SAMPLE_RATE_HZ;
 
 /** Feeds levels (dBFS), one per 20 ms frame; returns [gateOpen, talking] per frame. */
 function feed(d: TalkDetector, levels: number[]): Array<[boolean, boolean]> {
@@ -10,6 +14,15 @@ function feed(d: TalkDetector, levels: number[]): Array<[boolean, boolean]> {
   });
 }
 const repeat = (level: number, frames: number) => Array<number>(frames).fill(level);
+/** Feeds a signal frame by frame (update: level and spectrum); returns [gateOpen, talking] per frame. */
+function frames(d: TalkDetector, signal: Int16Array): Array<[boolean, boolean]> {
+  const out: Array<[boolean, boolean]> = [];
+  for (let i = 0; i + SAMPLES_PER_FRAME <= signal.length; i += SAMPLES_PER_FRAME) {
+    const s = d.update(signal.subarray(i, i + SAMPLES_PER_FRAME));
+    out.push([s.gateOpen, s.talking]);
+  }
+  return out;
+}
 
 describe('talk detector', () => {
   test('the gate opens on the first frame above -45 dBFS; talk is confirmed on the third', () => {
@@ -41,16 +54,58 @@ describe('talk detector', () => {
     assert.ok(r.slice(3).every(([open, talking]) => open && talking));
   });
 
-  test('a noisy line does not count as talking forever: steady noise is background within 6 s', () => {
+  test('a level with no spectrum (updateLevel) is never taken for noise: the floor stops at the -40 dBFS ceiling', () => {
     const d = new TalkDetector();
-    const r = feed(d, repeat(-30, 500));
-    const lastTalk = r.map(([, t]) => t).lastIndexOf(true);
-    assert.ok(lastTalk >= 0 && lastTalk <= 6 * 50 + 40, `talking until frame ${lastTalk}`);
-    assert.ok(r.slice(350).every(([open]) => !open), 'gated after that');
-    assert.ok(Math.abs(d.state.noiseFloorDbfs + 30) < 0.01, 'the floor is the noise');
-    // Speech 12 dB above that noise still opens it.
-    const speech = feed(d, repeat(-15, 5));
-    assert.ok(speech.at(-1)![0] && speech.at(-1)![1]);
+    feed(d, repeat(-30, 500));
+    assert.equal(d.state.noiseFloorDbfs, -40, 'the floor is capped');
+    const r = feed(d, repeat(-25, 100));
+    assert.ok(r.every(([open]) => open), '-25 dBFS (above -40 + 12) passes for as long as it lasts');
+  });
+
+  test('issue 14: steady broadband noise is still background within 6 s, however loud; a tone at the same level is not', () => {
+    for (const levelDbfs of [-35, -25]) {
+      const d = new TalkDetector();
+      const r = frames(d, pinkNoise(10 * FS, levelDbfs, 3));
+      const lastOpen = r.map(([open]) => open).lastIndexOf(true);
+      assert.ok(lastOpen <= 6 * 50, `pink noise at ${levelDbfs} dBFS: gated from frame ${lastOpen + 1}`);
+      assert.ok(d.state.noiseFloorDbfs > levelDbfs - 6, `the floor (${d.state.noiseFloorDbfs.toFixed(1)}) follows the noise above the ceiling`);
+      // Speech 12 dB above that noise still opens it.
+      assert.ok(d.updateLevel(levelDbfs + 13).gateOpen);
+    }
+    const d = new TalkDetector();
+    const r = frames(d, tone(1000, -20, 60_000));
+    assert.ok(r.every(([open]) => open), 'a 60 s tone at -20 dBFS is never gated');
+    assert.equal(d.state.noiseFloorDbfs, -40);
+  });
+
+  test('issue 14: car and street noise at -30 dBFS become the floor; a floor ceiling of -50 gates less', () => {
+    for (const noise of [carNoise(10 * FS, -30, 5), streetNoise(10 * FS, -30, 5)]) {
+      const d = new TalkDetector();
+      const r = frames(d, noise);
+      assert.ok(r.slice(6 * 50).every(([open]) => !open));
+    }
+    const d = new TalkDetector({ floorCeilingDbfs: -50 });
+    frames(d, tone(1000, -35, 8000));
+    assert.equal(d.state.noiseFloorDbfs, -50);
+    assert.ok(d.state.gateOpen, 'a -38 dBFS tone passes over a -50 dBFS ceiling');
+  });
+
+  test('issue 14: hum at -50 dBFS and pink noise at -45 dBFS never feed the mix after 6 s', () => {
+    for (const [name, signal] of [['hum', hum(10 * FS, -50)], ['pink noise', pinkNoise(10 * FS, -45, 2)]] as const) {
+      const d = new TalkDetector();
+      const r = frames(d, signal);
+      const lastOpen = r.map(([open]) => open).lastIndexOf(true);
+      assert.ok(lastOpen < 6 * 50, `${name}: open until frame ${lastOpen}`);
+    }
+  });
+
+  test('backgroundGate off: everything but digital silence feeds the mix; talk is still detected', () => {
+    const d = new TalkDetector();
+    d.backgroundGate = false;
+    const r = frames(d, pinkNoise(8 * FS, -55, 4));
+    assert.ok(r.every(([open]) => open), 'quiet steady noise passes');
+    assert.ok(r.every(([, talking]) => !talking), 'but is not talk');
+    assert.equal(d.update(new Int16Array(160)).gateOpen, false, 'digital silence does not');
   });
 
   test('the floor follows a quieter background at once', () => {

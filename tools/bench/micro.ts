@@ -11,6 +11,8 @@ import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { Limiter } from '../../src/audio/limiter.js';
 import { accumulate, mixMinus } from '../../src/audio/mix.js';
 import { decodeMulaw, encodeMulaw } from '../../src/audio/mulaw.js';
+import { Agc } from '../../src/audio/agc.js';
+import { NoiseSuppressor } from '../../src/audio/noiseSuppressor.js';
 import { TalkDetector } from '../../src/audio/talkDetector.js';
 import { JitterBuffer } from '../../src/conference/jitterBuffer.js';
 import { OutboundMessages, parseTwilioMessage } from '../../src/media/messages.js';
@@ -43,6 +45,12 @@ export interface MicroResult {
   sendPath: SendPathCost;
   /** CPU other processes used while this ran (% of a core; NaN without /proc/stat). */
   otherProcessesPercentOfCore: number;
+  /**
+   * Issue 14: what noise suppression costs a caller. `perCallerFrameUs` is one caller's frame in and
+   * frame out without it (a socket read and write, and the JavaScript above); callers per core is
+   * 1 s / (50 frames x that), before and with the suppressor.
+   */
+  noiseSuppression: { usPerFrame: number; perCallerFrameUs: number; callersPerCore: number; callersPerCoreWith: number; lostPercent: number };
 }
 
 const WARMUP = 20_000;
@@ -210,6 +218,46 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   );
   const detector = new TalkDetector();
   add('talk detector', measure((i) => (detector.update(pcmFrames[i & 7]!).gateOpen ? 1 : 0), N), NaN, 'TalkDetector#update: level, noise floor, gate, per caller', 'none', false);
+  // Issue 14: the talk detector on a loud steady line (its floor's sound is measured for tonality
+  // a few times a second), and the AGC and the noise suppressor, per caller that has them.
+  const steady = new TalkDetector();
+  let seed = 1;
+  const steadyFrames = Array.from({ length: 8 }, () =>
+    Int16Array.from({ length: SAMPLES_PER_FRAME }, () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 16) / 32 - 1024; // white noise at about -33 dBFS
+    }),
+  );
+  add('talk detector, loud steady sound', measure((i) => (steady.update(steadyFrames[i & 7]!).gateOpen ? 1 : 0), N), NaN, 'TalkDetector#update with the floor above its ceiling: + tonality spectra (at most 10 a second), per caller', 'none', false);
+  const agc = new Agc();
+  add('AGC', measure((i) => agc.update(-20 - (i & 15), (i & 3) !== 0), N), NaN, 'Agc#update: active level, 1 dB steps, per caller with AGC on', 'none', false);
+  const suppressor = new NoiseSuppressor();
+  const work = new Int16Array(SAMPLES_PER_FRAME);
+  const suppressNs = measure((i) => {
+    work.set(pcmFrames[i & 7]!);
+    suppressor.process(work);
+    return work[11]!;
+  }, N / 4);
+  suppressor.destroy();
+  const totalSoFar = rows.reduce((t, r) => t + (r.inTotal ? r.mainNs : 0), 0);
+  const perCallerFrameUs = socketFloor.writeUs + socketFloor.readUs + totalSoFar / 1000;
+  const callersPerCore = 1e6 / (50 * perCallerFrameUs);
+  const callersPerCoreWith = 1e6 / (50 * (perCallerFrameUs + suppressNs / 1000));
+  const noiseSuppression = {
+    usPerFrame: Math.round(suppressNs / 10) / 100,
+    perCallerFrameUs: Math.round(perCallerFrameUs * 100) / 100,
+    callersPerCore: Math.round(callersPerCore),
+    callersPerCoreWith: Math.round(callersPerCoreWith),
+    lostPercent: Math.round((1 - callersPerCoreWith / callersPerCore) * 1000) / 10,
+  };
+  add(
+    'noise suppression',
+    suppressNs,
+    NaN,
+    `NoiseSuppressor#process (speexdsp, WebAssembly), per caller with it on: ${noiseSuppression.usPerFrame} us a frame against ${noiseSuppression.perCallerFrameUs} us of socket read + write + JavaScript; callers per core ${noiseSuppression.callersPerCore} -> ${noiseSuppression.callersPerCoreWith} (${noiseSuppression.lostPercent} % lost)`,
+    'none',
+    false,
+  );
   const limiter = new Limiter();
   const gains = new Float32Array(SAMPLES_PER_FRAME);
   // Alternately a quiet room (unity: the fast path) and 10 loud talkers (limiting).
@@ -223,5 +271,5 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   const cpu = process.cpuUsage(cpuBefore);
   const busyAfter = machineBusyMicros();
   const others = busyBefore !== null && busyAfter !== null ? Math.max(0, busyAfter - busyBefore - cpu.user - cpu.system) / ((performance.now() - startedMs) * 1000) * 100 : NaN;
-  return { rows, totalMainNs, totalBaselineNs, totalRatio: totalBaselineNs / totalMainNs, socketFloor, sendPath, otherProcessesPercentOfCore: Math.round(others) };
+  return { rows, totalMainNs, totalBaselineNs, totalRatio: totalBaselineNs / totalMainNs, socketFloor, sendPath, otherProcessesPercentOfCore: Math.round(others), noiseSuppression };
 }
