@@ -16,10 +16,17 @@
  *   reach the process as an unhandled 'error' event.
  */
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { silentLogger, type Logger } from '../log.js';
 
 export type { Redis };
+
+/**
+ * ioredis, loaded by the first connection rather than at import: one process without REDIS_URL
+ * never needs it, and it is ~9 MB of RSS (issue 13). It is CommonJS, so `require` loads it in step.
+ */
+const loadIoredis = (): typeof import('ioredis') => createRequire(import.meta.url)('ioredis');
 
 export interface ConnectRedisOptions {
   /**
@@ -52,7 +59,7 @@ export function connectRedis(url: string, opts: ConnectRedisOptions = {}): Redis
     autoResendUnfulfilledCommands: false,
     ...(opts.keyPrefix ? { keyPrefix: opts.keyPrefix } : {}),
   };
-  const client = new Redis(url, options);
+  const client = new (loadIoredis().Redis)(url, options);
   const where = redactedUrl(url);
 
   // 'up' after 'ready'; 'down' from the first error or close until the next 'ready'.

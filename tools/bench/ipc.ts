@@ -3,11 +3,11 @@
  * load generator), over Node's IPC channel. A child serves named handlers; the parent awaits
  * answers with a timeout. A child exits when its parent goes away, so no run outlives the benchmark.
  */
-import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 interface Request {
@@ -30,8 +30,48 @@ interface Event {
 }
 type Message = Request | Response | Event;
 
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository: the nearest folder up with a package.json (this module also runs compiled, from dist/tools/bench/). */
+function packageRoot(): string {
+  let dir = fileURLToPath(new URL('.', import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${import.meta.url}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = packageRoot();
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Modules of tools/bench the compiled server process imports; tools/build.mjs compiles them with src/. */
+const COMPILED_BENCH_MODULES = ['serverProcess.ts', 'ipc.ts', 'workerProbe.ts'];
+let built = false;
+
+/** `npm start`'s build, plus the server process's own modules, into dist/: once per benchmark run. */
+function buildOnce(): void {
+  if (built) return;
+  const modules = COMPILED_BENCH_MODULES.map((file) => join(REPO_ROOT, 'tools', 'bench', file));
+  execFileSync(process.execPath, [join(REPO_ROOT, 'tools', 'build.mjs'), ...modules], { cwd: REPO_ROOT, stdio: 'pipe' });
+  built = true;
+}
+
+/**
+ * The main server under test runs as `npm start` runs it (issue 13): compiled, on plain node with
+ * the flags of package.json's start script, without tsx's loader thread (~30 MB of RSS of its
+ * own). Everything else, the baseline server included, runs through tsx.
+ */
+function runsCompiled(script: string, args: readonly string[]): boolean {
+  return script === './serverProcess.ts' && (args[0] ?? 'main') === 'main';
+}
+
+/** node's flags in package.json's start script (`... && exec node <flags> dist/src/main.js`). */
+function startNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start'] ?? '';
+  const flags = /\bnode((?: --\S+)*) dist\/src\/main\.js/.exec(start)?.[1];
+  if (flags === undefined) throw new Error(`package.json's start script does not run node ... dist/src/main.js: ${start}`);
+  return flags.split(' ').filter((flag) => flag !== '');
+}
 
 /** util-linux taskset, when there is one and more than one core to pin to. */
 const TASKSET =
@@ -43,12 +83,18 @@ const TASKSET =
 export const canPin = TASKSET !== null;
 
 /**
- * Forks a TypeScript module of tools/bench (run through tsx) with an IPC channel; with `cpu`, pinned
- * to that core (taskset execs node, which finds the IPC channel it inherits).
+ * Forks a TypeScript module of tools/bench (run through tsx, or compiled: the main server, see
+ * runsCompiled) with an IPC channel; with `cpu`, pinned to that core (taskset execs node, which
+ * finds the IPC channel it inherits).
  */
 export function forkTs(script: string, args: string[], execArgv: string[] = [], cpu: number | null = null): ChildProcess {
-  const file = fileURLToPath(new URL(script, import.meta.url));
-  const nodeArgs = ['--import', TSX_LOADER, ...execArgv];
+  let file = join(REPO_ROOT, 'tools', 'bench', script);
+  let nodeArgs = ['--import', TSX_LOADER, ...execArgv];
+  if (runsCompiled(script, args)) {
+    buildOnce();
+    file = join(REPO_ROOT, 'dist', 'tools', 'bench', script.replace(/\.ts$/, '.js'));
+    nodeArgs = [...startNodeFlags(), ...execArgv];
+  }
   const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc'];
   if (cpu !== null && TASKSET) {
     return spawn(TASKSET, ['--cpu-list', String(cpu), process.execPath, ...nodeArgs, file, ...args], { cwd: REPO_ROOT, stdio, serialization: 'json' });

@@ -3,22 +3,48 @@
  * sampler found that function itself on top of the stack.
  */
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { SourceMap, type SourceMapping } from 'node:module';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from './ipc.js';
 import type { ProfileSummary } from './report.js';
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }>;
   samples: number[];
   timeDeltas: number[];
 }
 
-function location(url: string, line: number): string {
+const sourceMaps = new Map<string, SourceMap | null>();
+
+/** The source map beside a compiled file (tools/build.mjs writes one per module), if any. */
+function sourceMapOf(file: string): SourceMap | null {
+  if (!sourceMaps.has(file)) {
+    let map: SourceMap | null = null;
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')));
+    } catch {
+      // No map: the compiled file's own lines.
+    }
+    sourceMaps.set(file, map);
+  }
+  return sourceMaps.get(file)!;
+}
+
+function location(url: string, line: number, column: number): string {
   if (!url) return '(native)';
   let path = url;
-  if (url.startsWith('file://')) path = relative(REPO_ROOT, fileURLToPath(url));
-  else if (url.startsWith('node:')) path = url;
+  if (url.startsWith('file://')) {
+    let file = fileURLToPath(url);
+    // The main server runs compiled (dist/): report where the function is in src/.
+    // findEntry answers {} where the map has nothing.
+    const entry: Partial<SourceMapping> | undefined = file.endsWith('.js') ? sourceMapOf(file)?.findEntry(line, column) : undefined;
+    if (entry?.originalSource && entry.originalLine !== undefined) {
+      file = resolve(dirname(file), entry.originalSource);
+      line = entry.originalLine;
+    }
+    path = relative(REPO_ROOT, file);
+  } else if (url.startsWith('node:')) path = url;
   // Modules compiled by tsx report line 0 for everything: the file alone says more.
   return line === 0 && /\.[cm]?ts$/.test(path) ? path : `${path}:${line + 1}`;
 }
@@ -32,11 +58,11 @@ export function topSelfTime(file: string, count = 10): ProfileSummary {
     const node = byId.get(id);
     if (!node) return;
     const delta = profile.timeDeltas[i] ?? 0;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
     if (functionName === '(idle)') return;
     totalUs += delta;
     const name = functionName || '(anonymous)';
-    const loc = name.startsWith('(') ? '' : location(url, lineNumber);
+    const loc = name.startsWith('(') ? '' : location(url, lineNumber, columnNumber);
     const key = `${name}@${loc}`;
     const entry = selfUs.get(key) ?? { functionName: name, location: loc, us: 0 };
     entry.us += delta;

@@ -1,7 +1,9 @@
 /**
  * The server under test, in its own process: `main` (src/server.ts createServer, as `npm start`
  * builds it, logging off) or `baseline` (tools/bench/baseline). Listens on 127.0.0.1, any port,
- * and answers the benchmark over IPC:
+ * and answers the benchmark over IPC. `main` runs as `npm start` runs it: this file compiled with
+ * src/ by tools/build.mjs (dist/tools/bench/serverProcess.js, importing dist/src/) on plain node;
+ * `baseline` runs from source through tsx (ipc.ts forkTs decides). Over IPC:
  *
  *   stats  -> ServerSample (tick figures from the server itself; CPU, RSS and event-loop delay
  *             measured here, the same way for both servers)
