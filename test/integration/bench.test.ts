@@ -1,9 +1,9 @@
 /**
- * CI smoke of `npm run bench` (issue 6): a few seconds with a few dozen callers against both the
- * real server and the baseline, each in its own process with the load generator in another.
- * Asserts only that the benchmark completes and reports: every figure a finite number, and frames
- * delivered. The figures themselves are not judged here (CI machines vary); the pass line is the
- * benchmark's to print.
+ * CI smoke of `npm run bench` (issues 6 and 13): a few seconds with a few dozen callers against
+ * both the real server and the baseline, each in its own process with the load generator in
+ * another. Asserts only that the benchmark completes and reports: every figure a finite number,
+ * frames delivered, calls refused counted. The figures themselves are not judged here (CI
+ * machines vary); the pass line is the benchmark's to print.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,12 +31,19 @@ test('the benchmark runs a short load against the real server and the baseline a
       assert.ok(typeof value === 'number' && Number.isFinite(value), `${run.impl}: ${path} is ${String(value)}`);
     }
     assert.equal(run.figures.callers, 30, `${run.impl}: every caller connected`);
+    assert.equal(run.figures.callsRefused, 0, `${run.impl}: calls refused counted (none at 30 callers)`);
+    assert.equal(run.scenario.dialConcurrency, 16, 'users dial 16 at a time by default');
     assert.ok(run.figures.messagesOutPerSecond > 0, `${run.impl}: frames delivered`);
     assert.ok(run.figures.framesDeliveredPercent > 0, `${run.impl}: frames delivered`);
     assert.ok(run.figures.delaySamples > 0, `${run.impl}: delay markers measured`);
   }
   assert.ok(scenario.ratios, 'ratios against the baseline');
   assert.equal(scenario.passLine.main?.length, 7, 'the pass line has its seven criteria');
+  assert.deepEqual(
+    scenario.held.main?.map((c) => c.id),
+    ['admitted', 'delivered', 'gaps'],
+    "issue 13's criteria: every call admitted, frames delivered, intervals over 60 ms",
+  );
 });
 
 test('--worker-probe reports the server tick, the worker tick and the main thread receipt side by side', { timeout: 30_000 }, async () => {

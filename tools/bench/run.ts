@@ -70,6 +70,14 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | unde
   }
 }
 
+/**
+ * How long to wait for every call to get in: a server that cannot even admit the callers in this
+ * time is measured with those it did. With a rate cap, 3x the ramp; without, 30 ms a call.
+ */
+function joinDeadlineMs(callers: number, joinsPerSecond: number | null): number {
+  return 30_000 + (joinsPerSecond !== null ? (callers / joinsPerSecond) * 1000 * 3 : callers * 30);
+}
+
 export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunOptions): Promise<RunResult> {
   const execArgv = ['--expose-gc'];
   let profileDir: string | null = null;
@@ -92,16 +100,17 @@ export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunO
       roomSize: scenario.roomSize,
       talkersMin: scenario.talkersMin,
       talkersMax: scenario.talkersMax,
+      dialConcurrency: scenario.dialConcurrency,
       joinsPerSecond: scenario.joinsPerSecond,
       silence: scenario.silence,
       churnPerSecond: scenario.churnPerSecond,
       seed: options.seed,
-      // A server that cannot even admit the callers in this time is measured with those it did.
-      joinDeadlineMs: (scenario.callers / scenario.joinsPerSecond) * 1000 * 3 + 30_000,
+      joinDeadlineMs: joinDeadlineMs(scenario.callers, scenario.joinsPerSecond),
     };
-    options.log(`${impl}: ${scenario.callers} callers dialling in (${scenario.joinsPerSecond}/s)`);
+    options.log(`${impl}: ${scenario.callers} callers dialling in, ${scenario.dialConcurrency} at a time${scenario.joinsPerSecond !== null ? ` (at most ${scenario.joinsPerSecond}/s)` : ''}`);
     const joined = await loadgen.request<JoinReport>('start', config, config.joinDeadlineMs + 10_000);
-    if (joined.joined === 0) throw new Error(`no call connected to the ${impl} server: ${joined.firstError}`);
+    if (joined.joined === 0) throw new Error(`no call connected to the ${impl} server: ${joined.firstError ?? joined.firstRefusal}`);
+    if (joined.refused > 0) options.log(`${impl}: ${joined.refused} calls refused by the server (first heard: ${joined.firstRefusal})`);
     if (joined.failed > 0) options.log(`${impl}: ${joined.failed} calls failed to connect (first: ${joined.firstError})`);
     if (joined.pending > 0) options.log(`${impl}: ${joined.pending} calls still dialling after ${(config.joinDeadlineMs / 1000).toFixed(0)} s; measuring with those that got in`);
     options.log(`${impl}: ${joined.joined} in after ${(joined.ms / 1000).toFixed(1)} s; warming up ${scenario.warmupSeconds} s`);
@@ -140,3 +149,4 @@ export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunO
     await server.kill();
   }
 }
+
