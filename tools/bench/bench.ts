@@ -27,10 +27,11 @@ import {
   scenarioTable,
   table,
   workerProbeTable,
+  type ProfileSummary,
   type RunResult,
   type Scenario,
 } from './report.js';
-import { runOne, waitForQuiet, type RunOptions } from './run.js';
+import { runOne, runSetupCost, waitForQuiet, type RunOptions, type SetupCostResult } from './run.js';
 
 export const USAGE = `npm run bench -- [options]
 
@@ -61,6 +62,10 @@ export const USAGE = `npm run bench -- [options]
                          --resolution 50. A step holds (issue 13) when every call was admitted,
                          >= 99.5 % of frames arrived and < 0.5 % of intervals were > 60 ms;
                          chart in .svg
+    --setup-cost         server CPU per call set-up (us), real server and baseline: --callers
+                         calls (default 400, after a quarter as many to warm up) dialled into an
+                         idle server, each hung up at its first mix; idle CPU subtracted. With
+                         --cpu-prof, the real server's profile of just those set-ups
     --micro              micro-benchmarks of the per-frame path (ns per frame), main vs baseline
     --cpu-prof           run the real server with node --cpu-prof; prints its top functions
     --worker-probe       in the real server, a worker thread runs a second 20 ms clock with the
@@ -74,8 +79,10 @@ export const USAGE = `npm run bench -- [options]
 export interface BenchOptions {
   scenario: Scenario;
   baseline: boolean;
-  mode: 'scenario' | 'pass-line' | 'find-max' | 'micro';
+  mode: 'scenario' | 'pass-line' | 'find-max' | 'micro' | 'setup-cost';
   findMax: { start: number; step: number; max: number; resolution: number };
+  /** --setup-cost: measured calls and warm-up calls. */
+  setupCost: { calls: number; warmupCalls: number };
   cpuProf: boolean;
   workerProbe: boolean;
   outDir: string | null;
@@ -96,6 +103,16 @@ export interface ScenarioReport {
   held: { main: ReturnType<typeof passLine> | null; baseline: ReturnType<typeof passLine> | null };
   /** Issue 6's pass line. */
   passLine: { main: ReturnType<typeof passLine> | null; baseline: ReturnType<typeof passLine> | null };
+}
+
+export interface SetupCostReport {
+  main: SetupCostResult | null;
+  baseline: SetupCostResult | null;
+  /** Baseline CPU per set-up / main's (above 1: main cheaper). */
+  ratio: number | null;
+  included: string;
+  excluded: string;
+  errors: string[];
 }
 
 export interface FindMaxReport {
@@ -120,6 +137,7 @@ export interface BenchReport {
   };
   scenarios: ScenarioReport[];
   findMax: FindMaxReport | null;
+  setupCost: SetupCostReport | null;
   micro: MicroResult | null;
   files: { json: string | null; svg: string | null };
 }
@@ -144,6 +162,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       warmup: { type: 'string' },
       ramp: { type: 'string' },
       'dial-concurrency': { type: 'string' },
+      'setup-cost': { type: 'boolean' },
       churn: { type: 'boolean' },
       'churn-rate': { type: 'string' },
       silence: { type: 'string' },
@@ -179,8 +198,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     if (eq <= 0) throw new Error(`--server-env: expected KEY=VALUE, got "${kv}"`);
     serverEnv[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const modes = [values['pass-line'], values['find-max'], values.micro].filter(Boolean).length;
-  if (modes > 1) throw new Error('choose one of --pass-line, --find-max, --micro');
+  const modes = [values['pass-line'], values['find-max'], values.micro, values['setup-cost']].filter(Boolean).length;
+  if (modes > 1) throw new Error('choose one of --pass-line, --find-max, --micro, --setup-cost');
   const scenario: Scenario = {
     label: 'custom',
     callers,
@@ -195,16 +214,18 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     churnPerSecond: values.churn ? int(values['churn-rate'], 'churn-rate', Math.max(1, Math.round(callers / 30)), 0.1) : 0,
     silence,
   };
+  const setupCalls = int(values.callers, 'callers', 400);
   return {
     scenario,
     baseline: !values['no-baseline'],
-    mode: values.micro ? 'micro' : values['find-max'] ? 'find-max' : values['pass-line'] ? 'pass-line' : 'scenario',
+    mode: values.micro ? 'micro' : values['find-max'] ? 'find-max' : values['pass-line'] ? 'pass-line' : values['setup-cost'] ? 'setup-cost' : 'scenario',
     findMax: {
       start: int(values.start, 'start', 200),
       step: int(values.step, 'step', 200),
       max: int(values.max, 'max', 3000),
       resolution: int(values.resolution, 'resolution', 50),
     },
+    setupCost: { calls: setupCalls, warmupCalls: Math.max(16, Math.round(setupCalls / 4)) },
     cpuProf: values['cpu-prof'] ?? false,
     workerProbe: values['worker-probe'] ?? false,
     outDir: values.out === '-' ? null : resolve(values.out ?? join(REPO_ROOT, 'bench-results')),
@@ -280,11 +301,19 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
   };
 }
 
-function profileTable(r: RunResult): string {
+function profileTable(r: { impl: string; profile?: ProfileSummary }, span = 'whole process life', withTotal = false): string {
   const p = r.profile!;
   return [
-    `\nCPU profile of the ${r.impl} server (${p.file}, ${fmt(p.totalMs / 1000, 1)} s of CPU outside idle, whole process life): top self time`,
-    table([['function', 'where', 'self ms', 'self %'], ...p.top.map((e) => [e.functionName, e.location, fmt(e.selfMs, 0), fmt(e.selfPercent, 1)])]),
+    `\nCPU profile of the ${r.impl} server (${p.file}, ${fmt(p.totalMs / 1000, 2)} s of CPU outside idle, ${span}): top self time`,
+    table([['function', 'where', 'self ms', 'self %'], ...p.top.map((e) => [e.functionName, e.location, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)])]),
+    ...(withTotal
+      ? [
+          '\nself time by where the code lives',
+          table([['where', 'self ms', 'self %'], ...p.byArea.map((e) => [e.functionName, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)])]),
+          "\nthe project's functions (src/) by total time: the function and everything it called",
+          table([['function', 'where', 'total ms', 'total %'], ...p.topTotal.map((e) => [e.functionName, e.location, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)])]),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -404,6 +433,62 @@ async function findMax(options: BenchOptions, runOptions: RunOptions, print: (te
   };
 }
 
+const SETUP_INCLUDED =
+  'the webhook POST /voice?room=N and its TwiML (admission, join ticket), the WebSocket upgrade, connected + start, the frame or two the call sent until its first mix, ' +
+  'the mix ticks while it was in, stop + close and the teardown, and the garbage collection all this caused within the round';
+const SETUP_EXCLUDED = "the server's idle clock (its CPU measured for 1 s just before, subtracted), the load generator's work";
+
+async function setupCost(options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<SetupCostReport> {
+  const s = options.scenario;
+  const setup = { calls: options.setupCost.calls, warmupCalls: options.setupCost.warmupCalls, roomSize: s.roomSize, dialConcurrency: s.dialConcurrency, joinsPerSecond: s.joinsPerSecond };
+  print(
+    `\n== set-up cost: ${setup.calls} call set-ups (after ${setup.warmupCalls} to warm up) into an idle server, rooms of ${setup.roomSize}, dialled ${setup.dialConcurrency} at a time` +
+      `${setup.joinsPerSecond !== null ? ` (at most ${setup.joinsPerSecond}/s)` : ''}, each call hung up as soon as its first mix arrived`,
+  );
+  const errors: string[] = [];
+  const attempt = async (impl: 'main' | 'baseline', o: RunOptions): Promise<SetupCostResult | null> => {
+    try {
+      return await runSetupCost(impl, setup, o);
+    } catch (error) {
+      const message = `${impl}: the run did not complete: ${error instanceof Error ? error.message : String(error)}`;
+      errors.push(message);
+      print(message);
+      return null;
+    }
+  };
+  const main = await attempt('main', runOptions);
+  const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null, workerProbe: false }) : null;
+  const ratio = main && baseline && main.cpuUsPerSetup > 0 ? Math.round((baseline.cpuUsPerSetup / main.cpuUsPerSetup) * 100) / 100 : null;
+  const runs = [main, baseline].filter((r): r is SetupCostResult => r !== null);
+  if (runs.length > 0) {
+    const row = (label: string, get: (r: SetupCostResult) => string, ratioCell = '') => [label, ...runs.map(get), ...(runs.length === 2 ? [ratioCell] : [])];
+    print('');
+    print(
+      table([
+        ['figure', ...runs.map((r) => r.impl), ...(runs.length === 2 ? ['main better by'] : [])],
+        row('server CPU per set-up', (r) => `${fmt(r.cpuUsPerSetup, 0)} us`, ratio !== null ? `${fmt(ratio, 2)}x` : 'n/a'),
+        row('  of which user / system', (r) => `${fmt(r.userUsPerSetup, 0)} / ${fmt(r.systemUsPerSetup, 0)} us`),
+        row(`set-ups per second (${setup.dialConcurrency} dialling)`, (r) => fmt(r.setupsPerSecond, 0)),
+        row('set-up (webhook -> first mix) p50 / p99', (r) => `${fmt(r.setupMs.p50, 1)} / ${fmt(r.setupMs.p99, 1)} ms`),
+        row('calls admitted / refused / failed', (r) => `${r.admitted} / ${r.refused} / ${r.failed}`),
+        row('server CPU during the set-ups', (r) => `${fmt(r.cpuPercentOfCore, 1)} % core`),
+        row('idle CPU subtracted', (r) => `${fmt(r.idleCpuPercentOfCore, 1)} % core`),
+        row('GC pauses in the round', (r) => String(r.gcPauses)),
+        row('load generator CPU', (r) => `${fmt(r.loadgenCpuPercentOfCore, 1)} % core`),
+        row('other processes on the machine', (r) => `${fmt(r.otherProcessesPercentOfCore, 1)} % core`),
+      ]),
+    );
+    print(`included: ${SETUP_INCLUDED}.\nnot included: ${SETUP_EXCLUDED}.`);
+    for (const r of runs) {
+      if (r.refused > 0) print(`note (${r.impl}): ${r.refused} calls refused ("${r.firstRefusal ?? ''}"): their webhooks' CPU is in the total, divided by the calls admitted`);
+      if (r.failed > 0) print(`note (${r.impl}): ${r.failed} calls failed (first: ${r.firstError})`);
+      if (r.otherProcessesPercentOfCore >= 20) print(`note (${r.impl}): other processes used ${fmt(r.otherProcessesPercentOfCore, 0)} % of a core during the round: the figures are disturbed`);
+    }
+    if (main?.profile) print(profileTable(main, `the ${setup.calls} measured set-ups only`, true));
+  }
+  return { main, baseline, ratio, included: SETUP_INCLUDED, excluded: SETUP_EXCLUDED, errors };
+}
+
 /** Runs what the options ask for; prints tables (through `print`) and writes the result files. */
 export async function runBench(options: BenchOptions, print: (text: string) => void = (t) => console.log(t)): Promise<BenchReport> {
   const started = Date.now();
@@ -412,6 +497,7 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     meta: { startedAt: new Date(started).toISOString(), durationSeconds: 0, machine: machine(), git: gitState(), command: `bench ${process.argv.slice(2).join(' ')}`.trim(), pinned: options.pin && canPin },
     scenarios: [],
     findMax: null,
+    setupCost: null,
     micro: null,
     files: { json: null, svg: null },
   };
@@ -457,6 +543,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     if (micro.otherProcessesPercentOfCore >= 20) print(`note: other processes used ${micro.otherProcessesPercentOfCore} % of a core meanwhile: the figures are disturbed`);
   } else if (options.mode === 'find-max') {
     report.findMax = await findMax(options, runOptions, print);
+  } else if (options.mode === 'setup-cost') {
+    report.setupCost = await setupCost(options, runOptions, print);
   } else {
     const scenarios: Scenario[] =
       options.mode === 'pass-line'

@@ -59,6 +59,8 @@ export interface LoadConfig {
   seed: number;
   /** Stop waiting for joins after this long (the rest keep dialling, and are counted as late). */
   joinDeadlineMs: number;
+  /** Set-up cost runs: every call hangs up (stop, close) as soon as its first mix arrives. */
+  hangUpAfterFirstMix?: boolean;
 }
 
 export interface JoinReport {
@@ -72,6 +74,22 @@ export interface JoinReport {
   /** What the first refused call heard (its <Say>s). */
   firstRefusal: string | null;
   ms: number;
+}
+
+/** One set-up round (`setupRound`): every call dialled, streamed until its first mix, hung up. */
+export interface SetupRoundReport {
+  calls: number;
+  admitted: number;
+  refused: number;
+  failed: number;
+  firstError: string | null;
+  firstRefusal: string | null;
+  /** Wall time of the round, first webhook to last socket closed (ms). */
+  ms: number;
+  /** Webhook request to the first mix, per admitted call (ms). */
+  setupMs: { p50: number; p99: number };
+  /** The generator's own CPU over the round (us). */
+  cpuMicros: number;
 }
 
 type DialOutcome = 'admitted' | 'refused' | 'failed';
@@ -406,6 +424,41 @@ class LoadGenerator {
   }
 
   /**
+   * Set-up cost: dials `calls` calls into the rooms (`dialConcurrency` at a time), each hanging up
+   * (stop, close) as soon as its first mix arrives; resolves when every socket has closed.
+   */
+  async setupRound(calls: number): Promise<SetupRoundReport> {
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    this.startClock();
+    const perRoom = this.config.roomSize;
+    const callers = Array.from({ length: calls }, (_, i) => new Caller(this.rooms[Math.floor(i / perRoom) % this.rooms.length]!));
+    const count = { admitted: 0, refused: 0, failed: 0 };
+    await new Promise<void>((resolve) => {
+      this.dialAll(callers, (outcome) => {
+        count[outcome]++;
+        if (count.admitted + count.refused + count.failed === calls) resolve();
+      });
+    });
+    // Admitted calls hang up at their first mix: wait for every socket to close (30 s at most).
+    const until = performance.now() + 30_000;
+    while (callers.some((c) => c.ws !== null && !c.socketClosed) && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const setupMs = callers.filter((c) => c.firstRecvAt > 0).map((c) => c.firstRecvAt - c.dialAt).sort((x, y) => x - y);
+    const pick = (f: number) => (setupMs.length ? Math.round(setupMs[Math.min(setupMs.length - 1, Math.ceil(f * setupMs.length) - 1)]! * 10) / 10 : NaN);
+    return {
+      calls,
+      admitted: count.admitted,
+      refused: count.refused,
+      failed: count.failed,
+      firstError: this.firstError,
+      firstRefusal: this.firstRefusal,
+      ms: Math.round(performance.now() - started),
+      setupMs: { p50: pick(0.5), p99: pick(0.99) },
+      cpuMicros: ((cpu) => cpu.user + cpu.system)(process.cpuUsage(cpuBefore)),
+    };
+  }
+
+  /**
    * Dials `callers` as users do: at most `dialConcurrency` dialling at once (a call dials from its
    * webhook request until its stream has sent `start`, or it was refused or failed), and, with
    * `joinsPerSecond`, no more than that many starting per second.
@@ -610,6 +663,11 @@ class LoadGenerator {
     if (c.firstRecvAt === 0) {
       c.firstRecvAt = now;
       this.joinLatencies.push(now - c.dialAt);
+      // Set-up cost runs: the call is set up once its first mix is here; hang up (outside the read).
+      if (this.config.hangUpAfterFirstMix) {
+        setImmediate(() => this.hangUp(c));
+        return;
+      }
     }
     if (now >= this.winStart && now < this.winEnd) {
       c.winFrames += frames;
@@ -850,6 +908,11 @@ serve({
     if (generator) throw new Error('already started');
     generator = new LoadGenerator(config);
     return generator.start();
+  },
+  /** Set-up cost: a round of calls each hung up at its first mix (the first round's config is kept). */
+  setupRound: (p: { config: LoadConfig; calls: number }) => {
+    generator ??= new LoadGenerator({ ...p.config, hangUpAfterFirstMix: true });
+    return generator.setupRound(p.calls);
   },
   window: (p: { durationMs: number; settleMs: number }) => {
     if (!generator) throw new Error('not started');

@@ -124,6 +124,10 @@ export interface ProfileSummary {
   totalMs: number;
   /** Top functions by self time, excluding (idle). */
   top: ProfileEntry[];
+  /** The project's (src/) functions by total time: itself and all it called (`selfMs` is that total). */
+  topTotal: ProfileEntry[];
+  /** Self time summed by where the code lives: src/<folder>, a package, Node, native, GC. */
+  byArea: ProfileEntry[];
 }
 
 export function percentile(values: readonly number[], fraction: number): number {
