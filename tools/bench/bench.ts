@@ -418,10 +418,13 @@ async function findMax(options: BenchOptions, runOptions: RunOptions, print: (te
         }),
     ]),
   );
-  const said = (r: { pass: number; limited: boolean }) => `${r.pass || 'none'}${r.limited ? ' (or more: the load generator saturated first)' : ''}`;
+  const said = (impl: 'main' | 'baseline', r: { pass: number; limited: boolean }) => {
+    const atMax = steps.find((s) => s.impl === impl && s.callers === r.pass && s.held);
+    return `${r.pass || 'none'}${r.limited ? ' (or more: the load generator saturated first)' : atMax?.loadgenSaturated ? ' (the load generator was near its limit there)' : ''}`;
+  };
   print(
     `\nlargest caller count that held (every call admitted, >= 99.5 % of frames delivered, < 0.5 % of intervals > 60 ms; rooms of ${roomSize}, ` +
-      `dialled ${base.dialConcurrency} at a time, ${base.seconds} s measured): main ${said(main)}${baseline ? `, baseline ${said(baseline)}` : ''}` +
+      `dialled ${base.dialConcurrency} at a time, ${base.seconds} s measured): main ${said('main', main)}${baseline ? `, baseline ${said('baseline', baseline)}` : ''}` +
       (baseline && main.pass > 0 && baseline.pass > 0 ? ` (main holds ${fmt(main.pass / baseline.pass, 2)}x the baseline's callers)` : ''),
   );
   return {

@@ -121,6 +121,8 @@ export interface ProfileEntry {
 }
 export interface ProfileSummary {
   file: string;
+  /** When only part of the profile was read: that window, on the monotonic clock (us). */
+  windowUs?: { fromUs: number; toUs: number };
   totalMs: number;
   /** Top functions by self time, excluding (idle). */
   top: ProfileEntry[];
