@@ -5,6 +5,10 @@
  * - Every call follows the webhook flow: POST /voice?room=N (src/sim/twimlFollower.ts), then opens
  *   the <Stream url> from the TwiML and passes back ALL its <Parameter>s in start.customParameters
  *   (so a join ticket or anything else the server puts there works unchanged).
+ * - Calls dial the way users do at the start of a busy hour: at most `dialConcurrency` (16) at a
+ *   time, a call "dialling" from its webhook request until its stream has sent `start` (or it was
+ *   refused, or failed), and optionally no more than `joinsPerSecond`. A webhook whose TwiML has no
+ *   <Connect><Stream> (busy, conference full ...) is a call REFUSED, counted apart from failures.
  * - WebSocket: `connected` and `start` on open, then `media` every 20 ms, then `stop` and close.
  *   Twilio's field order and string-typed sequenceNumber/chunk/timestamp (first timestamp 155).
  *   Each call keeps Twilio's playout clock of the audio it receives: a `mark` is echoed when the
@@ -45,23 +49,50 @@ export interface LoadConfig {
   talkersMin: number;
   /** ... and up to this many in all, the others joining in intermittently. */
   talkersMax: number;
-  joinsPerSecond: number;
+  /** Calls dialling at once (webhook request until `start` sent, or refused / failed). */
+  dialConcurrency: number;
+  /** A cap on calls starting to dial per second; null: none (only `dialConcurrency`). */
+  joinsPerSecond: number | null;
   silence: SilenceKind;
   /** Calls hanging up per second (each replaced at once by a new call to the same room); 0: none. */
   churnPerSecond: number;
   seed: number;
   /** Stop waiting for joins after this long (the rest keep dialling, and are counted as late). */
   joinDeadlineMs: number;
+  /** Set-up cost runs: every call hangs up (stop, close) as soon as its first mix arrives. */
+  hangUpAfterFirstMix?: boolean;
 }
 
 export interface JoinReport {
   joined: number;
+  /** Calls the server turned away: its TwiML had no <Connect><Stream> (busy, full ...). */
+  refused: number;
   failed: number;
   /** Still dialling at the deadline (a server too slow to answer its webhooks in time). */
   pending: number;
   firstError: string | null;
+  /** What the first refused call heard (its <Say>s). */
+  firstRefusal: string | null;
   ms: number;
 }
+
+/** One set-up round (`setupRound`): every call dialled, streamed until its first mix, hung up. */
+export interface SetupRoundReport {
+  calls: number;
+  admitted: number;
+  refused: number;
+  failed: number;
+  firstError: string | null;
+  firstRefusal: string | null;
+  /** Wall time of the round, first webhook to last socket closed (ms). */
+  ms: number;
+  /** Webhook request to the first mix, per admitted call (ms). */
+  setupMs: { p50: number; p99: number };
+  /** The generator's own CPU over the round (us). */
+  cpuMicros: number;
+}
+
+type DialOutcome = 'admitted' | 'refused' | 'failed';
 
 export interface LoadgenWindow {
   windowMs: number;
@@ -85,6 +116,8 @@ export interface LoadgenWindow {
   joins: number;
   leaves: number;
   joinFailures: number;
+  /** Calls the server refused (TwiML without <Connect><Stream>) that dialled in the window. */
+  joinRefusals: number;
   /** Webhook request to the first mix received, for every call so far (not only this window). */
   joinLatencyMs: number[];
   unexpectedCloses: number;
@@ -109,8 +142,6 @@ const MARKER_TIMEOUT_MS = 3000;
  * skipped and counted, so a stalled server cannot make the generator hoard memory (and GC).
  */
 const MAX_BUFFERED_BYTES = 32 * 1024;
-/** Calls arrive at the configured rate whatever the server's speed (as on the phone network). */
-const MAX_CALLS_DIALLING = 2000;
 /** Twilio gives up on a webhook after 15 s; a WebSocket handshake gets 10 s here. */
 const WEBHOOK_TIMEOUT_MS = 15_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -288,6 +319,7 @@ function emptyWindow(): LoadgenWindow {
     joins: 0,
     leaves: 0,
     joinFailures: 0,
+    joinRefusals: 0,
     joinLatencyMs: [],
     unexpectedCloses: 0,
     closeCodes: {},
@@ -327,6 +359,7 @@ class LoadGenerator {
   private readonly sendLateness = new DurationHistogram();
   private cpuBase = process.cpuUsage();
   private firstError: string | null = null;
+  private firstRefusal: string | null = null;
   private stopping = false;
   /** The last 256 arrival times of mixes (any caller): where the server's ticks fall. */
   private readonly arrivals = new Float64Array(256);
@@ -350,58 +383,117 @@ class LoadGenerator {
     return t >= this.winStart && t < this.winEnd;
   }
 
-  /** Dials every caller (at `joinsPerSecond`) and starts the clock; resolves when all are in. */
+  /** Starts the shared 20 ms clock (once). */
+  private startClock(): void {
+    if (this.timer) return;
+    this.t0 = performance.now() + 5;
+    this.timer = setTimeout(this.loop, 5);
+  }
+
+  /** Dials every caller (`dialConcurrency` at a time) and starts the clock; resolves when all are in. */
   start(): Promise<JoinReport> {
     const started = performance.now();
-    this.t0 = started + 5;
-    this.timer = setTimeout(this.loop, 5);
-    for (let i = 0; i < this.config.callers; i++) this.dialQueue.push(new Caller(this.rooms[Math.floor(i / this.config.roomSize)]!));
-    const total = this.config.callers;
+    this.startClock();
+    const callers = Array.from({ length: this.config.callers }, (_, i) => new Caller(this.rooms[Math.floor(i / this.config.roomSize)]!));
+    const total = callers.length;
     return new Promise((resolve) => {
-      let done = 0;
-      let failed = 0;
+      const count = { admitted: 0, refused: 0, failed: 0 };
       let settled = false;
       const finish = () => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         if (this.config.churnPerSecond > 0) this.startChurn();
-        resolve({ joined: done - failed, failed, pending: total - done, firstError: this.firstError, ms: Math.round(performance.now() - started) });
+        const done = count.admitted + count.refused + count.failed;
+        resolve({
+          joined: count.admitted,
+          refused: count.refused,
+          failed: count.failed,
+          pending: total - done,
+          firstError: this.firstError,
+          firstRefusal: this.firstRefusal,
+          ms: Math.round(performance.now() - started),
+        });
       };
       const deadline = setTimeout(finish, this.config.joinDeadlineMs);
-      const onDone = (ok: boolean) => {
-        done++;
-        if (!ok) failed++;
-        if (done === total) finish();
-      };
-      this.pumpJoins(onDone);
+      this.dialAll(callers, (outcome) => {
+        count[outcome]++;
+        if (count.admitted + count.refused + count.failed === total) finish();
+      });
     });
   }
 
-  private pumpJoins(onDone: (ok: boolean) => void): void {
-    const tickMs = 20;
-    let last = performance.now();
-    const step = () => {
-      const now = performance.now();
-      const rate = this.config.joinsPerSecond;
-      this.joinCredit = Math.min(this.joinCredit + (rate * (now - last)) / 1000, Math.max(1, rate / 10));
-      last = now;
-      while (this.joinCredit >= 1 && this.dialQueue.length > 0 && this.dialsInFlight < MAX_CALLS_DIALLING) {
-        this.joinCredit--;
-        const c = this.dialQueue.shift()!;
-        this.dialsInFlight++;
-        void this.dial(c).then((ok) => {
-          this.dialsInFlight--;
-          onDone(ok);
-        });
-      }
-      this.joinTimer = this.dialQueue.length > 0 ? setTimeout(step, tickMs) : null;
+  /**
+   * Set-up cost: dials `calls` calls into the rooms (`dialConcurrency` at a time), each hanging up
+   * (stop, close) as soon as its first mix arrives; resolves when every socket has closed.
+   */
+  async setupRound(calls: number): Promise<SetupRoundReport> {
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    this.startClock();
+    const perRoom = this.config.roomSize;
+    const callers = Array.from({ length: calls }, (_, i) => new Caller(this.rooms[Math.floor(i / perRoom) % this.rooms.length]!));
+    const count = { admitted: 0, refused: 0, failed: 0 };
+    await new Promise<void>((resolve) => {
+      this.dialAll(callers, (outcome) => {
+        count[outcome]++;
+        if (count.admitted + count.refused + count.failed === calls) resolve();
+      });
+    });
+    // Admitted calls hang up at their first mix: wait for every socket to close (30 s at most).
+    const until = performance.now() + 30_000;
+    while (callers.some((c) => c.ws !== null && !c.socketClosed) && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const setupMs = callers.filter((c) => c.firstRecvAt > 0).map((c) => c.firstRecvAt - c.dialAt).sort((x, y) => x - y);
+    const pick = (f: number) => (setupMs.length ? Math.round(setupMs[Math.min(setupMs.length - 1, Math.ceil(f * setupMs.length) - 1)]! * 10) / 10 : NaN);
+    return {
+      calls,
+      admitted: count.admitted,
+      refused: count.refused,
+      failed: count.failed,
+      firstError: this.firstError,
+      firstRefusal: this.firstRefusal,
+      ms: Math.round(performance.now() - started),
+      setupMs: { p50: pick(0.5), p99: pick(0.99) },
+      cpuMicros: ((cpu) => cpu.user + cpu.system)(process.cpuUsage(cpuBefore)),
     };
-    step();
   }
 
-  /** One call: webhook, TwiML, WebSocket, connected + start; resolves when streaming (or failed). */
-  private async dial(c: Caller): Promise<boolean> {
+  /**
+   * Dials `callers` as users do: at most `dialConcurrency` dialling at once (a call dials from its
+   * webhook request until its stream has sent `start`, or it was refused or failed), and, with
+   * `joinsPerSecond`, no more than that many starting per second.
+   */
+  private dialAll(callers: Caller[], onDone: (outcome: DialOutcome) => void): void {
+    this.dialQueue.push(...callers);
+    const rate = this.config.joinsPerSecond;
+    const launch = () => {
+      while (this.dialQueue.length > 0 && this.dialsInFlight < this.config.dialConcurrency && (rate === null || this.joinCredit >= 1)) {
+        if (rate !== null) this.joinCredit--;
+        const c = this.dialQueue.shift()!;
+        this.dialsInFlight++;
+        void this.dial(c).then((outcome) => {
+          this.dialsInFlight--;
+          onDone(outcome);
+          launch();
+        });
+      }
+    };
+    if (rate !== null) {
+      // The rate cap: credit accrues every 20 ms (at most a tenth of a second's worth banked).
+      let last = performance.now();
+      const step = () => {
+        const now = performance.now();
+        this.joinCredit = Math.min(this.joinCredit + (rate * (now - last)) / 1000, Math.max(1, rate / 10));
+        last = now;
+        launch();
+        this.joinTimer = this.dialQueue.length > 0 ? setTimeout(step, 20) : null;
+      };
+      step();
+    } else launch();
+  }
+
+  /** One call: webhook, TwiML, WebSocket, connected + start; resolves when streaming, refused or failed. */
+  private async dial(c: Caller): Promise<DialOutcome> {
     c.dialAt = performance.now();
     this.everyone.push(c);
     try {
@@ -411,15 +503,22 @@ class LoadGenerator {
         WEBHOOK_TIMEOUT_MS,
         'the webhook did not answer within 15 s (Twilio gives up)',
       );
-      if (answer.kind !== 'stream') throw new Error(`the webhook did not connect the call (TwiML ended with a hang-up; said: ${answer.said.join(' / ')})`);
+      if (answer.kind !== 'stream') {
+        // The server answered, and turned the call away (busy, conference full ...): refused.
+        c.state = State.Stopped;
+        c.leftAt = performance.now();
+        this.firstRefusal ??= answer.said.join(' / ') || '(hung up without a word)';
+        if (this.inWindow(c.leftAt)) this.win.joinRefusals++;
+        return 'refused';
+      }
       await this.openStream(c, answer.streamUrl, answer.parameters);
-      return true;
+      return 'admitted';
     } catch (error) {
       c.state = State.Stopped;
       c.leftAt = performance.now();
       this.firstError ??= error instanceof Error ? error.message : String(error);
       if (this.inWindow(performance.now())) this.win.joinFailures++;
-      return false;
+      return 'failed';
     }
   }
 
@@ -564,6 +663,11 @@ class LoadGenerator {
     if (c.firstRecvAt === 0) {
       c.firstRecvAt = now;
       this.joinLatencies.push(now - c.dialAt);
+      // Set-up cost runs: the call is set up once its first mix is here; hang up (outside the read).
+      if (this.config.hangUpAfterFirstMix) {
+        setImmediate(() => this.hangUp(c));
+        return;
+      }
     }
     if (now >= this.winStart && now < this.winEnd) {
       c.winFrames += frames;
@@ -804,6 +908,11 @@ serve({
     if (generator) throw new Error('already started');
     generator = new LoadGenerator(config);
     return generator.start();
+  },
+  /** Set-up cost: a round of calls each hung up at its first mix (the first round's config is kept). */
+  setupRound: (p: { config: LoadConfig; calls: number }) => {
+    generator ??= new LoadGenerator({ ...p.config, hangUpAfterFirstMix: true });
+    return generator.setupRound(p.calls);
   },
   window: (p: { durationMs: number; settleMs: number }) => {
     if (!generator) throw new Error('not started');
