@@ -32,7 +32,12 @@ export class InboundFrames {
   /** Bytes of a frame whose end has not arrived yet. */
   private pending: Buffer | null = null;
   private handedOff = false;
+  /** Unmasked payloads land here (word-aligned), seen as bytes and as 32-bit words. */
   private readonly unmasked: Buffer;
+  private readonly words: Uint32Array;
+  /** The frame's masking key, as bytes and as one word in the machine's byte order. */
+  private readonly key32 = new Uint32Array(1);
+  private readonly key8 = new Uint8Array(this.key32.buffer);
 
   constructor(
     private readonly sink: InboundSink,
@@ -40,7 +45,10 @@ export class InboundFrames {
     /** Takes every byte from here on (the rest of this chunk first): ws's own parser. */
     private readonly handOff: (rest: Buffer) => void,
   ) {
-    this.unmasked = Buffer.allocUnsafeSlow(maxPayloadBytes);
+    // Whole words, one spare: the last partial word is XORed whole.
+    const words = Math.ceil(maxPayloadBytes / 4) + 1;
+    this.words = new Uint32Array(words);
+    this.unmasked = Buffer.from(this.words.buffer, 0, words * 4);
   }
 
   /** True once the rest of the stream went to ws. */
@@ -81,32 +89,27 @@ export class InboundFrames {
         this.sink.pong();
         continue;
       }
-      const m0 = buf[dataStart - 4]!;
-      const m1 = buf[dataStart - 3]!;
-      const m2 = buf[dataStart - 2]!;
-      const m3 = buf[dataStart - 1]!;
-      const out = this.unmasked;
+      // Unmasked a word at a time: copied (memcpy) into the aligned buffer, then XORed in place with
+      // the 4-byte key read as one word in the machine's byte order.
+      buf.copy(this.unmasked, 0, dataStart, dataStart + length);
+      this.key8[0] = buf[dataStart - 4]!;
+      this.key8[1] = buf[dataStart - 3]!;
+      this.key8[2] = buf[dataStart - 2]!;
+      this.key8[3] = buf[dataStart - 1]!;
+      const key = this.key32[0]!;
+      const words = this.words;
+      const whole = length >> 2;
       let high = 0;
-      let i = 0;
-      for (; i + 3 < length; i += 4) {
-        const p = dataStart + i;
-        const a = buf[p]! ^ m0;
-        const b = buf[p + 1]! ^ m1;
-        const c = buf[p + 2]! ^ m2;
-        const d = buf[p + 3]! ^ m3;
-        out[i] = a;
-        out[i + 1] = b;
-        out[i + 2] = c;
-        out[i + 3] = d;
-        high |= a | b | c | d;
-      }
-      for (; i < length; i++) {
-        const x = buf[dataStart + i]! ^ (i % 4 === 0 ? m0 : i % 4 === 1 ? m1 : i % 4 === 2 ? m2 : m3);
-        out[i] = x;
+      for (let w = 0; w < whole; w++) {
+        const x = words[w]! ^ key;
+        words[w] = x;
         high |= x;
       }
+      if (whole * 4 < length) words[whole] = words[whole]! ^ key;
+      const out = this.unmasked;
+      for (let i = whole * 4; i < length; i++) high |= out[i]!;
       // Not ASCII: ws checks the UTF-8 (and closes with 1007 where it is not).
-      if (high & 0x80) return this.giveUp(buf, pos);
+      if (high & 0x80808080) return this.giveUp(buf, pos);
       pos = dataStart + length;
       this.sink.text(out, length);
     }

@@ -38,6 +38,8 @@ export interface CapacityOptions {
   initialK?: number;
   /** Starting busy share with no calls (default 0.02). */
   initialBase?: number;
+  /** Starting tick share per caller, until a second with callers was measured (default 0.001). */
+  initialPerCallerTick?: number;
 }
 
 /** One interval's figures. */
@@ -62,16 +64,21 @@ const K_MIN = 1;
 const K_MAX = 6;
 /**
  * The benchmark's figures on a 2-core VM (issue 13): the loop busy about twice as long as its ticks
- * took at 100-600 callers, and ~2 % busy with no calls. Only where to start: both are learnt.
+ * took at 100-600 callers, ~2 % busy with no calls, and the ticks 12-24 % of each second with 200
+ * callers. Only where to start (the first burst of dial-ins comes before any measurement): all
+ * three are learnt.
  */
 const DEFAULT_K = 2.0;
 const DEFAULT_BASE = 0.02;
+const DEFAULT_PER_CALLER_TICK = 0.001;
 
 export class Capacity {
   private k: number;
   private base: number;
-  /** Tick share per caller; NaN until a second with callers was seen. */
-  private perCallerTick = NaN;
+  /** Tick share per caller. */
+  private perCallerTick: number;
+  /** Has a second with enough callers been measured? */
+  private measured = false;
   private lastBusy = 0;
   private lastTick = 0;
   private refusing = false;
@@ -81,6 +88,7 @@ export class Capacity {
   constructor(private readonly options: CapacityOptions) {
     this.k = options.initialK ?? DEFAULT_K;
     this.base = options.initialBase ?? DEFAULT_BASE;
+    this.perCallerTick = options.initialPerCallerTick ?? DEFAULT_PER_CALLER_TICK;
   }
 
   get enabled(): boolean {
@@ -102,16 +110,20 @@ export class Capacity {
     return this.k;
   }
 
-  /** Projected steady busy share (0..1) with `callers` calls; the base alone before any callers were seen. */
+  /** Projected steady busy share (0..1) with `callers` calls. */
   projectedBusy(callers: number): number {
-    const perCaller = Number.isNaN(this.perCallerTick) ? 0 : this.perCallerTick;
-    return this.base + this.k * perCaller * callers;
+    return this.base + this.k * this.perCallerTick * callers;
   }
 
-  /** How many callers the budget holds, by the projection (Infinity when unknown or unlimited). */
+  /** How many callers the budget holds, by the projection (Infinity when unlimited). */
   get callersHeld(): number {
-    if (!this.enabled || !(this.perCallerTick > 0)) return Infinity;
-    return Math.max(0, Math.floor((this.options.budget - this.base) / (this.k * this.perCallerTick)));
+    if (!this.enabled) return Infinity;
+    return Math.max(0, Math.floor((this.options.budget - this.base) / (this.k * Math.max(this.perCallerTick, 1e-9))));
+  }
+
+  /** False until a second with enough callers was measured: the projection is the starting figures'. */
+  get isMeasured(): boolean {
+    return this.measured;
   }
 
   /** Would the steady state with `callers` calls fit the budget? */
@@ -141,7 +153,8 @@ export class Capacity {
       return;
     }
     if (callers < MIN_CALLERS || s.tick <= 0) return;
-    this.perCallerTick = Number.isNaN(this.perCallerTick) ? s.tick / callers : smooth(this.perCallerTick, s.tick / callers);
+    this.perCallerTick = this.measured ? smooth(this.perCallerTick, s.tick / callers) : s.tick / callers;
+    this.measured = true;
     if (steady) this.k = smooth(this.k, clamp((s.busy - this.base) / s.tick, K_MIN, K_MAX));
   }
 }

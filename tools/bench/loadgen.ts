@@ -37,7 +37,7 @@ import { FRAME_MS, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { dialIn } from '../../src/sim/twimlFollower.js';
 import { DurationHistogram } from '../../src/timing/histogram.js';
 import { serve } from './ipc.js';
-import { hasMarker, markerFrameBase64, prng, silenceFrames, speechClips, type SilenceKind } from './payloads.js';
+import { markerFrameBase64, markerFrameIndex, prng, silenceFrames, speechClips, type SilenceKind } from './payloads.js';
 import { MiniWebSocket } from './wsClient.js';
 
 export interface LoadConfig {
@@ -682,9 +682,14 @@ class LoadGenerator {
     c.playoutEnd = (c.playoutEnd > now ? c.playoutEnd : now) + frames * FRAME_MS;
     this.arrivals[this.arrivalCount++ & 255] = now;
     const room = c.room;
-    if (room.markerSentAt > 0 && c.markerSeen !== room.markerSeq && room.markerFrom !== c && hasMarker(data, payloadStart, payloadEnd)) {
-      c.markerSeen = room.markerSeq;
-      room.heard(now);
+    if (room.markerSentAt > 0 && c.markerSeen !== room.markerSeq && room.markerFrom !== c) {
+      // A message may carry several frames (OUTBOUND_MESSAGE_MS=40): the k-th plays k * 20 ms after
+      // the first, so that is when the marker reaches the ear.
+      const k = markerFrameIndex(data, payloadStart, payloadEnd);
+      if (k >= 0) {
+        c.markerSeen = room.markerSeq;
+        room.heard(now + k * FRAME_MS);
+      }
     }
   }
 

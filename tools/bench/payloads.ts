@@ -106,16 +106,20 @@ export function markerFrameBase64(): string {
 const B64 = new Uint8Array(256).fill(255);
 for (let i = 0; i < 64; i++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
 
-const scratch = new Uint8Array(SAMPLES_PER_FRAME + 3);
+/** Received payloads are decoded here: up to 20 frames (400 ms) per message are probed. */
+const MAX_PROBED_FRAMES = 20;
+const scratch = new Uint8Array(MAX_PROBED_FRAMES * SAMPLES_PER_FRAME + 3);
 
 /**
- * True when the base64 text `bytes[start, end)` (a received media payload, 160 mu-law bytes) holds
- * the marker burst. Decodes into a scratch buffer: no allocation.
+ * Which 20 ms frame of the base64 text `bytes[start, end)` (a received media payload of one or
+ * more 160-byte frames) holds the marker burst: its index, or -1. Decodes into a scratch buffer:
+ * no allocation.
  */
-export function hasMarker(bytes: Uint8Array, start: number, end: number): boolean {
-  if (end - start !== 216) return false; // 160 bytes; other frame sizes are not probed
+export function markerFrameIndex(bytes: Uint8Array, start: number, end: number): number {
+  const frames = Math.floor(((end - start) / 4) * 3 / SAMPLES_PER_FRAME);
+  if (frames < 1 || frames > MAX_PROBED_FRAMES) return -1;
   let o = 0;
-  for (let i = start; i + 3 < end && o < SAMPLES_PER_FRAME; i += 4) {
+  for (let i = start; i + 3 < end; i += 4) {
     const a = B64[bytes[i]!]!;
     const b = B64[bytes[i + 1]!]!;
     const c = B64[bytes[i + 2]!]!;
@@ -124,11 +128,15 @@ export function hasMarker(bytes: Uint8Array, start: number, end: number): boolea
     scratch[o++] = ((b & 15) << 4) | ((c & 255) >> 2);
     scratch[o++] = ((c & 3) << 6) | (d & 63);
   }
-  const inside = nyquist(MARKER_FROM, MARKER_TO);
-  if (inside < MARKER_THRESHOLD) return false;
-  const before = nyquist(0, MARKER_LEN);
-  const after = nyquist(SAMPLES_PER_FRAME - MARKER_LEN, SAMPLES_PER_FRAME);
-  return inside > 3 * Math.max(before, after);
+  for (let f = 0; f < frames; f++) {
+    const base = f * SAMPLES_PER_FRAME;
+    const inside = nyquist(base + MARKER_FROM, base + MARKER_TO);
+    if (inside < MARKER_THRESHOLD) continue;
+    const before = nyquist(base, base + MARKER_LEN);
+    const after = nyquist(base + SAMPLES_PER_FRAME - MARKER_LEN, base + SAMPLES_PER_FRAME);
+    if (inside > 3 * Math.max(before, after)) return f;
+  }
+  return -1;
 }
 
 function nyquist(from: number, to: number): number {
