@@ -1,4 +1,5 @@
 /** A real server on a real port (0: any free one), configured as a test needs. */
+import { createServer as createNetServer } from 'node:net';
 import { parseConfig } from '../../src/config.js';
 import { createServer, type ConferenceServer, type ServerDeps } from '../../src/server.js';
 import { captureLog, type CapturedLog } from './log.js';
@@ -24,4 +25,16 @@ export async function startTestServer(env: Record<string, string> = {}, deps: Om
   const server = createServer(parseConfig({ ...TEST_ENV_DEFAULTS, ...env }), { ...deps, log: captured.log });
   const { port } = await server.listen(0, '127.0.0.1');
   return { baseUrl: `http://127.0.0.1:${port}`, server, captured, close: () => server.close() };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a server started in another process). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

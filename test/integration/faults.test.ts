@@ -7,23 +7,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { join as joinPath } from 'node:path';
 import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
-import { startTestServer } from '../helpers/server.js';
+import { freePort, startTestServer } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('graceful shutdown of the real process (node src/main.ts)', () => {
   test('SIGTERM: streams end with 1001, the process exits 0 within a bounded time', { timeout: 30_000 }, async () => {

@@ -9,22 +9,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { join as joinPath } from 'node:path';
 import { until } from '../helpers/calls.js';
+import { freePort } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `pid`'s only child process and its command line (Linux), or null where /proc cannot say. */
 function onlyChild(pid: number): { pid: number; command: string } | null {

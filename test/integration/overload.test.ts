@@ -35,7 +35,8 @@ const newCall = (baseUrl: string, n: number) =>
 describe('a busy loop is not load: default settings', () => {
   let t: TestServer;
   before(async () => {
-    t = await startTestServer({ ADMIN_TOKEN: 'overload-test-admin-token-0123' });
+    // The product's default (the test helper's own default turns admission by capacity off).
+    t = await startTestServer({ OVERLOAD_BUSY_PERCENT: '90', ADMIN_TOKEN: 'overload-test-admin-token-0123' });
   });
   after(() => t.close());
 

@@ -74,15 +74,21 @@ test('a machine twice as slow per caller (ticks twice as long) holds half as man
   assert.ok(ratio > 0.4 && ratio < 0.6, `slow/fast ${ratio}`);
 });
 
-test('seconds with set-ups move the tick cost per caller but not the media/tick ratio', () => {
-  const capacity = new Capacity({ budget: 0.9, initialK: 2 });
-  // 100 callers, a second nearly all busy with 60 set-ups: the ratio stays where it was.
+test('seconds with set-ups may lower the tick cost per caller, never raise it, and leave the media/tick ratio alone', () => {
+  const capacity = new Capacity({ budget: 0.9, initialK: 2, initialPerCallerTick: 0.0005 });
+  // 100 callers, a second nearly all busy with 60 set-ups and its ticks long (joins, beeps): no change.
   capacity.sample(sample([98, 10, 100, 100, 60]));
   assert.equal(capacity.mediaToTickRatio, 2);
-  assert.ok(Math.abs(capacity.projectedBusy(100) - (0.02 + 2 * 0.1)) < 1e-9);
-  // The same second without set-ups is the media path's own cost: the ratio moves toward it.
+  assert.ok(Math.abs(capacity.projectedBusy(100) - (0.02 + 2 * 0.0005 * 100)) < 1e-9);
+  assert.equal(capacity.isMeasured, false);
+  // A burst second whose ticks were cheaper than the starting figure: the estimate comes down.
+  capacity.sample(sample([60, 3, 100, 100, 60]));
+  assert.ok(Math.abs(capacity.projectedBusy(100) - (0.02 + 2 * 0.00046 * 100)) < 1e-9);
+  // The same second without set-ups is the media path's own cost: ratio and tick cost move to it.
   capacity.sample(sample([98, 10, 100, 100, 0]));
+  assert.equal(capacity.isMeasured, true);
   assert.ok(capacity.mediaToTickRatio > 2.5);
+  assert.ok(Math.abs(capacity.projectedBusy(100) - (0.02 + capacity.mediaToTickRatio * 0.001 * 100)) < 1e-9);
 });
 
 test('a saturated steady loop refuses the next call', () => {

@@ -257,12 +257,11 @@ function gitState(): BenchReport['meta']['git'] {
   }
 }
 
-async function runScenario(scenario: Scenario, options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<ScenarioReport> {
-  print(`\n== ${scenario.label}: ${describeScenario(scenario)}`);
-  const errors: string[] = [];
-  const attempt = async (impl: 'main' | 'baseline', o: RunOptions): Promise<RunResult | null> => {
+/** Runs one server's part; a run that throws is reported (printed and kept in `errors`) as null. */
+function attempter<T>(run: (impl: 'main' | 'baseline', o: RunOptions) => Promise<T>, errors: string[], print: (text: string) => void) {
+  return async (impl: 'main' | 'baseline', o: RunOptions): Promise<T | null> => {
     try {
-      return await runOne(impl, scenario, o);
+      return await run(impl, o);
     } catch (error) {
       const message = `${impl}: the run did not complete: ${error instanceof Error ? error.message : String(error)}`;
       errors.push(message);
@@ -270,6 +269,12 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
       return null;
     }
   };
+}
+
+async function runScenario(scenario: Scenario, options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<ScenarioReport> {
+  print(`\n== ${scenario.label}: ${describeScenario(scenario)}`);
+  const errors: string[] = [];
+  const attempt = attempter((impl, o) => runOne(impl, scenario, o), errors, print);
   const main = await attempt('main', runOptions);
   const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null, workerProbe: false }) : null;
   if (!main && !baseline) return { scenario, main, baseline, errors, ratios: null, held: { main: null, baseline: null }, passLine: { main: null, baseline: null } };
@@ -449,16 +454,7 @@ async function setupCost(options: BenchOptions, runOptions: RunOptions, print: (
       `${setup.joinsPerSecond !== null ? ` (at most ${setup.joinsPerSecond}/s)` : ''}, each call hung up as soon as its first mix arrived`,
   );
   const errors: string[] = [];
-  const attempt = async (impl: 'main' | 'baseline', o: RunOptions): Promise<SetupCostResult | null> => {
-    try {
-      return await runSetupCost(impl, setup, o);
-    } catch (error) {
-      const message = `${impl}: the run did not complete: ${error instanceof Error ? error.message : String(error)}`;
-      errors.push(message);
-      print(message);
-      return null;
-    }
-  };
+  const attempt = attempter((impl, o) => runSetupCost(impl, setup, o), errors, print);
   const main = await attempt('main', runOptions);
   const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null, workerProbe: false }) : null;
   const ratio = main && baseline && main.cpuUsPerSetup > 0 ? Math.round((baseline.cpuUsPerSetup / main.cpuUsPerSetup) * 100) / 100 : null;
