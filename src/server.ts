@@ -284,7 +284,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       // Refuse before the WebSocket opens: another path (404; Twilio reports 31920), shutting down
       // (503), and with TWILIO_AUTH_TOKEN an unsigned or wrongly signed upgrade (403).
       verifyClient: observeUpgrades(
-        mediaUpgradeCheck({ path: MEDIA_PATH, authToken: config.twilioAuthToken, publicUrl: config.publicUrl, isAdmitting: () => !shuttingDown, ticketAccepted: (ticket) => tickets.isRedeemable(ticket), log,
+        mediaUpgradeCheck({ markBusy: () => busySince.mark(clock.nowMs()), path: MEDIA_PATH, authToken: config.twilioAuthToken, publicUrl: config.publicUrl, isAdmitting: () => !shuttingDown, ticketAccepted: (ticket) => tickets.isRedeemable(ticket), log,
           // Every seat, and room for that many again waiting for their start: beyond, 503.
           hasRoom: () => wsInstance.getWss().clients.size < 2 * config.maxParticipants, publicPrefix: config.nodePublicPrefix }),
         (status, hasSignature) => metrics?.upgradeRefused(status, hasSignature),
@@ -314,6 +314,11 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     sessions,
   );
   wsInstance.getWss().on('connection', (ws) => ws.once('close', (code: number) => metrics?.webSocketClosed(code)));
+  // Call set-ups hold the loop too: frames read after them may have been waiting (busySince.ts).
+  app.use((_req, _res, next) => {
+    busySince.mark(clock.nowMs());
+    next();
+  });
   const live = new LiveFeed({ conference, directory, admission, speech, recordings, ticker, clock, load: () => load });
   // Issue 8: a request about one room goes to the node that mixes it.
   if (cluster) app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));

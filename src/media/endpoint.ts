@@ -179,6 +179,8 @@ export interface UpgradeCheckOptions {
   ticketAccepted?: (ticket: string) => boolean;
   /** False when no more sockets may open (a connection flood): 503. */
   hasRoom?: () => boolean;
+  /** Told at each upgrade: the loop is busy with a call set-up from now (timing/busySince.ts). */
+  markBusy?: () => void;
   /**
    * Issue 8: this node's public path prefix (/p/<k>): the proxy strips it and says so in
    * X-Forwarded-Prefix; the signed stream URL has it. '' or absent: none.
@@ -199,6 +201,7 @@ type VerifyDone = (ok: boolean, code?: number, message?: string) => void;
 export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: http.IncomingMessage }, done: VerifyDone) => void {
   const refuse = (done: VerifyDone, code: keyof typeof ERRORS) => done(false, ERRORS[code].httpStatus, ERRORS[code].text);
   return ({ req }, done) => {
+    options.markBusy?.();
     let requested: URL;
     try {
       requested = new URL(req.url ?? '/', 'http://x');

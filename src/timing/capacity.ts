@@ -40,7 +40,7 @@ export interface CapacityOptions {
   initialK?: number;
   /** Starting busy share with no calls (default 0.02). */
   initialBase?: number;
-  /** Starting tick share per caller, until a second with callers was measured (default 0.0005). */
+  /** Starting tick share per caller, until a steady second with callers was measured (default 0.0006). */
   initialPerCallerTick?: number;
 }
 
@@ -68,11 +68,11 @@ const K_MAX = 6;
  * The benchmark's figures on a 2-core VM (issue 13): the loop busy 1.75-2 times as long as its ticks
  * took at 200-500 callers, ~2 % busy with no calls, and the ticks 0.056-0.065 % of each second per
  * caller (13 % at 200 callers, 28 % at 500, the machine quiet). Only where to start (the first burst
- * of dial-ins comes before any measurement: about 880 callers fit by these): all three are learnt.
+ * of dial-ins comes before any measurement: about 730 callers fit by these): all three are learnt.
  */
 const DEFAULT_K = 2.0;
 const DEFAULT_BASE = 0.02;
-const DEFAULT_PER_CALLER_TICK = 0.0005;
+const DEFAULT_PER_CALLER_TICK = 0.0006;
 
 export class Capacity {
   private k: number;

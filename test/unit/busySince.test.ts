@@ -19,6 +19,23 @@ test('the mark while the loop has not paused since; null once it has, and before
   assert.equal(busy.sinceMs(), 1020);
 });
 
+test('within a stretch of work with no pause the first mark stands, for 200 ms at most', () => {
+  const clock = new ManualClock(1000);
+  let idleMs = 50;
+  const busy = new LoopBusySince(() => idleMs);
+  busy.mark(clock.nowMs()); // a webhook at 1000
+  clock.advance(30);
+  busy.mark(clock.nowMs()); // the tick at 1030, the loop busy all along
+  assert.equal(busy.sinceMs(), 1000, 'frames read now may have waited since the webhook');
+  clock.advance(180);
+  busy.mark(clock.nowMs()); // 210 ms of work without a pause: saturated, the stretch starts again
+  assert.equal(busy.sinceMs(), 1210);
+  idleMs += 1; // a pause
+  clock.advance(10);
+  busy.mark(clock.nowMs());
+  assert.equal(busy.sinceMs(), 1220);
+});
+
 test('with the real event loop: busy since the mark while this code runs, null after a wait', async () => {
   const busy = new LoopBusySince();
   const markedAt = performance.now();

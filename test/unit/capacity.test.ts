@@ -98,13 +98,13 @@ test('a saturated steady loop refuses the next call', () => {
   assert.ok(capacity.callersHeld < 600, `held ${capacity.callersHeld}`);
 });
 
-test('before any measurement the starting figures hold 880 (the first burst comes before any sample); few callers say nothing of the cost per caller; no callers and no set-ups teach the idle base', () => {
+test('before any measurement the starting figures hold 733 (the first burst comes before any sample); few callers say nothing of the cost per caller; no callers and no set-ups teach the idle base', () => {
   const capacity = new Capacity({ budget: 0.9, initialBase: 0.02 });
   assert.equal(capacity.isMeasured, false);
-  assert.equal(capacity.callersHeld, 880);
+  assert.equal(capacity.callersHeld, 733);
   capacity.sample(sample([30, 1, 3, 3, 0]));
   assert.equal(capacity.isMeasured, false);
-  assert.equal(capacity.callersHeld, 880);
+  assert.equal(capacity.callersHeld, 733);
   for (let i = 0; i < 30; i++) capacity.sample(sample([5, 0.5, 0, 0, 0]));
   assert.ok(Math.abs(capacity.projectedBusy(0) - 0.05) < 0.001);
 });
