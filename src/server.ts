@@ -268,6 +268,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
 
   const app = express();
   app.disable('x-powered-by');
+  // No ETag on webhook and API answers (res.send hashed every body: 1 % of a call set-up's CPU).
+  app.set('etag', false);
   const httpServer = http.createServer(app);
   // Slow senders (slowloris) are cut off: Twilio sends a webhook in one go and waits 15 s at most.
   httpServer.headersTimeout = 15_000;

@@ -80,7 +80,9 @@ export class JitterBuffer {
     this.capacity = options.capacityFrames ?? 25;
     this.minTarget = options.minTargetFrames ?? 1;
     this.maxTarget = Math.min(options.maxTargetFrames ?? 10, this.capacity - 1);
-    this.slots = Array.from({ length: this.capacity }, () => new Int16Array(SAMPLES_PER_FRAME));
+    // One allocation for every slot (a call set-up made 25 separate ones: issue 13).
+    const store = new Int16Array(this.capacity * SAMPLES_PER_FRAME);
+    this.slots = Array.from({ length: this.capacity }, (_, i) => store.subarray(i * SAMPLES_PER_FRAME, (i + 1) * SAMPLES_PER_FRAME));
     this.silentSlot = new Uint8Array(this.capacity);
     this.arrivalMs = new Float64Array(this.capacity);
     this.stats = { framesIn: 0, framesPlayed: 0, underruns: 0, concealed: 0, driftDrops: 0, overflowDrops: 0, depth: 0, targetFrames: this.minTarget, jitterMs: 0 };
