@@ -174,10 +174,10 @@ function renderHealth() {
     const unit = fig.dataset.unit ?? '';
     const values = state.history.map((s) => s[key]);
     const value = last ? last[key] : null;
-    // data-alert names a flag of the sample that marks this figure (overloaded: refusing new calls).
+    // data-alert names a flag of the sample that marks this figure (overloaded: at capacity, refusing new calls).
     const alert = fig.dataset.alert !== undefined && last?.[fig.dataset.alert] === true;
     fig.classList.toggle('alert', alert);
-    fig.title = alert ? 'Overloaded: new calls are refused until the server is less busy' : '';
+    fig.title = alert ? 'At capacity: one more call would not fit, so new calls are refused until calls leave' : '';
     $('.value', fig).textContent = value === null || value === undefined ? '–' : `${formatNumber(value)}${unit ? ' ' + unit : ''}`;
     const max = Math.max(1e-9, ...values) * 1.15;
     const n = values.length;
