@@ -79,7 +79,7 @@ export class Capacity {
   private base: number;
   /** Tick share per caller. */
   private perCallerTick: number;
-  /** Has a second with enough callers been measured? */
+  /** Has a steady second with enough callers been measured? */
   private measured = false;
   private lastBusy = 0;
   private lastTick = 0;
