@@ -309,6 +309,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       maxBufferedBytes: MAX_BUFFERED_BYTES,
       maxPayloadBytes: MAX_MEDIA_PAYLOAD_BYTES,
       maxMessageBytes: WS_MAX_PAYLOAD_BYTES,
+      markBusy: () => busySince.mark(clock.nowMs()),
       maxLeadMs: config.outboundMaxLeadMs,
       framesPerMessage: () => framesPerMessage,
       heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -21,6 +21,8 @@ export interface MediaEndpointOptions extends Omit<MediaSessionOptions, 'log'> {
   log: Logger;
   /** Largest inbound WebSocket message (ws's maxPayload, the same for the endpoint's own parser). */
   maxMessageBytes: number;
+  /** Told at each read from a media socket: the loop is busy with media from now (timing/busySince.ts). */
+  markBusy?: () => void;
   /**
    * Every this many ms each socket is pinged; one that answered neither the last ping nor sent
    * any message since is dropped (HEARTBEAT_TIMEOUT). 0: no heartbeat.
@@ -34,7 +36,7 @@ export interface MediaEndpoint {
 }
 
 export function mountMediaEndpoint(app: Application, path: string, options: MediaEndpointOptions, sessions: Set<MediaSession>): MediaEndpoint {
-  const { heartbeatIntervalMs = 0, maxMessageBytes, ...sessionOptions } = options;
+  const { heartbeatIntervalMs = 0, maxMessageBytes, markBusy, ...sessionOptions } = options;
   /** Socket -> its session and whether it showed life (pong or message) since the last ping. */
   const live = new Map<WebSocket, { session: MediaSession; alive: boolean }>();
 
@@ -54,7 +56,7 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
     ws.on('pong', () => {
       entry.alive = true;
     });
-    readFramesDirectly(ws, maxMessageBytes, {
+    readFramesDirectly(ws, maxMessageBytes, markBusy, {
       text(bytes, length) {
         entry.alive = true;
         session.handleTextBytes(bytes, length);
@@ -114,11 +116,14 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
  * parser, as if this had never been (its 'message', 'ping', 'close' and errors, as before). Left to
  * ws altogether where its socket or data listener is not where ws 8 keeps them.
  */
-function readFramesDirectly(ws: WebSocket, maxMessageBytes: number, sink: { text(bytes: Buffer, length: number): void; pong(): void }): void {
+function readFramesDirectly(ws: WebSocket, maxMessageBytes: number, markBusy: (() => void) | undefined, sink: { text(bytes: Buffer, length: number): void; pong(): void }): void {
   const tcp = (ws as unknown as { _socket?: net.Socket })._socket;
   const wsOnData = tcp?.listeners('data').find((listener) => listener.name === 'socketOnData') as ((chunk: Buffer) => void) | undefined;
   if (!tcp || !wsOnData) return;
-  const onData = (chunk: Buffer) => frames.push(chunk);
+  const onData = (chunk: Buffer) => {
+    markBusy?.();
+    frames.push(chunk);
+  };
   const frames = new InboundFrames(sink, maxMessageBytes, (rest) => {
     tcp.removeListener('data', onData);
     tcp.on('data', wsOnData);
