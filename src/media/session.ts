@@ -85,11 +85,11 @@ export interface MediaSessionOptions {
   /** Outbound frames dropped in a row (socket not draining) before the socket is dropped (default 250: 5 s). */
   maxStalledFrames?: number;
   /**
-   * 20 ms frames per outbound media message, asked at every tick (default 1). At 2 every other
-   * tick's mix is held back and goes out with the next one: half the socket writes (Twilio plays
-   * any multiple of 20 ms in order), the held frame 20 ms later. Switching back sends what is held.
+   * 20 ms frames per outbound media message: 1 (default) or 2. At 2 every other tick's mix is held
+   * back and goes out with the next one: half the socket writes (Twilio plays any multiple of 20 ms
+   * in order), everything 20 ms later at the ear.
    */
-  framesPerMessage?: () => number;
+  framesPerMessage?: 1 | 2;
 }
 
 /**
@@ -115,9 +115,6 @@ export interface MediaSessionStats {
   /** Largest socket bufferedAmount seen when sending (bytes): bounded by maxBufferedBytes + a frame. */
   maxBufferedBytes: number;
 }
-
-/** Most 20 ms frames one outbound media message carries (framesPerMessage). */
-const MAX_FRAMES_PER_MESSAGE = 2;
 
 /** Marks the session sends to measure Twilio's queue are named with this prefix. */
 export const LEAD_MARK_PREFIX = 'lead-';
@@ -149,8 +146,8 @@ export class MediaSession implements ParticipantTransport {
   private readonly maxPayloadChars: number;
   /** The first 20 ms of `payload`: a payload of exactly one frame is handed on as this view. */
   private readonly payloadFrame: Buffer;
-  /** Mu-law of the frames held back to go out in one message (framesPerMessage > 1), and how many. */
-  private held: Buffer | null = null;
+  /** Mu-law of the frames held back to go out in one message (framesPerMessage 2), and how many. */
+  private readonly held: Buffer | null;
   private heldFrames = 0;
 
   constructor(
@@ -164,6 +161,7 @@ export class MediaSession implements ParticipantTransport {
     this.payload = Buffer.allocUnsafeSlow(options.maxPayloadBytes + 3);
     this.maxPayloadChars = Math.ceil(options.maxPayloadBytes / 3) * 4;
     this.payloadFrame = this.payload.subarray(0, SAMPLES_PER_FRAME);
+    this.held = options.framesPerMessage === 2 ? Buffer.allocUnsafeSlow(2 * SAMPLES_PER_FRAME) : null;
     this.startTimer = setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
     this.startTimer.unref();
   }
@@ -271,15 +269,14 @@ export class MediaSession implements ParticipantTransport {
     if (this.state !== 'streaming') return;
     let payload: string;
     let frames = 1;
-    const perMessage = this.options.framesPerMessage?.() ?? 1;
-    if (perMessage > 1 || this.heldFrames > 0) {
-      // Several frames in one message: held until the last of them (or the switch back to one).
-      const held = (this.held ??= Buffer.allocUnsafeSlow(MAX_FRAMES_PER_MESSAGE * SAMPLES_PER_FRAME));
+    const held = this.held;
+    if (held !== null) {
+      // Two frames in one message: the first is held until the second.
       frame.mulaw.copy(held, this.heldFrames * SAMPLES_PER_FRAME);
       frames = ++this.heldFrames;
-      if (frames < Math.min(perMessage, MAX_FRAMES_PER_MESSAGE)) return;
+      if (frames < 2) return;
       this.heldFrames = 0;
-      payload = held.toString('base64', 0, frames * SAMPLES_PER_FRAME);
+      payload = held.toString('base64');
     } else {
       payload = frame.base64();
     }
