@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import expressWs from 'express-ws';
@@ -43,6 +43,7 @@ import { monotonicClock, type Clock } from './timing/clock.js';
 import { Ticker } from './timing/ticker.js';
 import { DurationHistogram } from './timing/histogram.js';
 import { Capacity } from './timing/capacity.js';
+import { LoadSampler } from './timing/loadSampler.js';
 import { LoopBusySince } from './timing/busySince.js';
 
 export interface ServerDeps {
@@ -135,8 +136,6 @@ const MAX_MEDIA_PAYLOAD_BYTES = 20 * SAMPLES_PER_FRAME;
 const MAX_BUFFERED_BYTES = 50 * 330;
 /** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
 const MAX_CATCH_UP_TICKS = 5;
-/** The capacity model samples the event loop and the ticks over this interval (ms). */
-const LOAD_SAMPLE_MS = 1000;
 
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
   const log = deps.log ?? silentLogger();
@@ -173,9 +172,17 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     ttlMs: config.joinTicketTtlSeconds * 1000,
     clock: deps.wallClock ?? systemClock,
   });
-  // Overload protection: a new call is refused when the steady state with it would not fit.
-  const capacity = new Capacity({ budget: config.overloadBusyFraction });
-  let setups = 0;
+  // Admission by capacity: a new call is refused when the steady state with it would not fit.
+  const load = new LoadSampler({
+    capacity: new Capacity({ budget: config.overloadBusyFraction }),
+    clock,
+    callers: () => conference.stats().participants,
+    seatsTaken: () => seats.total(),
+    onChange: (overloaded, figures) => {
+      if (overloaded) log.warn(figures, 'at capacity: new calls hear busy.xml until calls leave; calls in progress go on');
+      else log.info(figures, 'below capacity again: admitting new calls');
+    },
+  });
   const admission = new Admission({
     directory,
     seats,
@@ -185,8 +192,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     autoCreate: config.autoCreateRooms,
     pinAttempts: config.pinAttempts,
     ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
-    admitsCallers: (callers) => capacity.admits(callers),
-    onSetup: () => setups++,
+    admitsCallers: (callers) => load.admits(callers),
+    onSetup: () => load.setUp(),
   });
   roomInUse = (room) => conference.room(room) !== undefined || seats.isOpen(room);
   // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
@@ -222,8 +229,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }));
-  /** The ticks' time (ms) since the capacity model's last sample. */
-  let tickMsInWindow = 0;
   // Frames read while the loop has been busy since the tick began may have come in at its start.
   const busySince = new LoopBusySince();
   // A tick's two parts (the Ticker times the whole): every room's mixing, then every socket write.
@@ -243,26 +248,9 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       const endMs = clock.nowMs();
       mixDuration.record(mixedMs - startMs);
       sendDuration.record(endMs - mixedMs);
-      tickMsInWindow += endMs - startMs;
+      load.tickTook(endMs - startMs);
     },
   });
-  // What the rest of the server reads of the load: the last second's busy share, and whether the
-  // next call would be refused now (the seats reserved and taken, and one more).
-  const load = {
-    get utilization() {
-      return capacity.utilization;
-    },
-    get overloaded() {
-      return !capacity.fits(seats.total() + 1);
-    },
-    get episodes() {
-      return capacity.episodes;
-    },
-    get callersHeld() {
-      const held = capacity.callersHeld;
-      return Number.isFinite(held) ? held : null;
-    },
-  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -353,38 +341,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     const c = conference.stats();
     return { rooms: c.rooms, calls: c.participants, tickP99Ms: ticker.tickDuration.summary().p99, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99)), overloaded: load.overloaded };
   };
-  // Once a second: how busy the event loop was (performance.eventLoopUtilization), how long the
-  // ticks took, the callers and the set-ups, for the capacity model; one log line when admission
-  // starts refusing for load and one when it takes calls again.
-  let loadTimer: NodeJS.Timeout | null = null;
-  const startLoadSampling = () => {
-    if (loadTimer) return;
-    let base = performance.eventLoopUtilization();
-    let sampledAtMs = clock.nowMs();
-    let callersBefore = conference.stats().participants;
-    let wasOverloaded = false;
-    tickMsInWindow = 0;
-    setups = 0;
-    loadTimer = setInterval(() => {
-      const now = performance.eventLoopUtilization();
-      const { utilization } = performance.eventLoopUtilization(now, base);
-      const nowMs = clock.nowMs();
-      const callersAfter = conference.stats().participants;
-      capacity.sample({ busy: utilization, tick: tickMsInWindow / Math.max(1, nowMs - sampledAtMs), callersBefore, callersAfter, setups });
-      base = now;
-      sampledAtMs = nowMs;
-      callersBefore = callersAfter;
-      tickMsInWindow = 0;
-      setups = 0;
-      const overloaded = load.overloaded;
-      if (overloaded === wasOverloaded) return;
-      wasOverloaded = overloaded;
-      const figures = { busyPercent: Math.round(utilization * 1000) / 10, calls: callersAfter, seats: seats.total(), callersHeld: load.callersHeld };
-      if (overloaded) log.warn(figures, 'at capacity: new calls hear busy.xml until calls leave; calls in progress go on');
-      else log.info(figures, 'below capacity again: admitting new calls');
-    }, LOAD_SAMPLE_MS);
-    loadTimer.unref();
-  };
   let cpuBase = process.cpuUsage();
   const stats = (): ServerStats => {
     const c = conference.stats();
@@ -407,7 +363,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         latenessMs: ticker.lateness.summary(),
       },
       eventLoopDelayMs: { p50: loopDelayMs(loopDelay.percentile(50)), p99: loopDelayMs(loopDelay.percentile(99)), max: loopDelayMs(loopDelay.max), mean: loopDelayMs(loopDelay.mean) },
-      load: { busyPercent: Math.round(load.utilization * 1000) / 10, tickPercent: Math.round(capacity.tickShare * 1000) / 10, mediaToTick: Math.round(capacity.mediaToTickRatio * 100) / 100, overloaded: load.overloaded, callersHeld: load.callersHeld },
+      load: { busyPercent: Math.round(load.utilization * 1000) / 10, tickPercent: Math.round(load.tickShare * 1000) / 10, mediaToTick: Math.round(load.mediaToTickRatio * 100) / 100, overloaded: load.overloaded, callersHeld: load.callersHeld },
       memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       cpuMicros: { user: cpu.user, system: cpu.system },
     };
@@ -470,7 +426,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
         });
       });
       ticker.start();
-      startLoadSampling();
+      load.start();
       cluster?.start();
       return { port: (httpServer.address() as AddressInfo).port };
     },
@@ -479,7 +435,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
       cluster?.setDraining(true);
       closing ??= (async () => {
         ticker.stop();
-        if (loadTimer) clearInterval(loadTimer);
+        load.stop();
         // A cluster: no more mixing here, so the rooms are given back before their callers are let
         // go; their rejoin then finds them free and another node takes them.
         await cluster?.stop().catch((error) => log.error({ err: error }, 'cluster: stopping the node failed'));
