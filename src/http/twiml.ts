@@ -136,7 +136,7 @@ export function connectToRoom(p: { streamUrl: string; room: string; seat: number
 const XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
 
 /** An attribute value escaped as xmlbuilder (VoiceResponse) escapes it. */
-export function attribute(value: string): string {
+function attribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
 }
 
