@@ -141,31 +141,59 @@ function readFramesDirectly(ws: WebSocket, maxMessageBytes: number, markBusy: ((
  * wire is the order of the calls; ws.bufferedAmount counts what the socket holds, these included.
  */
 export function mediaSocketOf(ws: WebSocket): MediaSocket {
-  // ws keeps its TCP socket in `_socket` (ws 7 and 8); without one, everything goes through send().
-  const tcp = (ws as unknown as { _socket?: net.Socket })._socket;
-  const OPEN = ws.OPEN;
-  return {
-    send(text) {
-      const frame = tcp && ws.readyState === OPEN ? textFrameLatin1(text) : null;
-      if (frame !== null) tcp!.write(frame, 'latin1');
-      else ws.send(text);
-    },
-    sendPair(first, second) {
-      const a = tcp && ws.readyState === OPEN ? textFrameLatin1(first) : null;
-      const b = a !== null ? textFrameLatin1(second) : null;
-      if (b !== null) tcp!.write(a + b, 'latin1');
-      else {
-        this.send(first);
-        this.send(second);
-      }
-    },
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    get bufferedAmount() {
-      // With permessage-deflate off, ws queues nothing itself: what the socket holds is all.
-      return tcp ? tcp.writableLength : ws.bufferedAmount;
-    },
-  };
+  return new WsMediaSocket(ws);
+}
+
+/** A class, so every session's socket has one shape and its getter one home (the tick reads it per frame). */
+class WsMediaSocket implements MediaSocket {
+  /** ws keeps its TCP socket in `_socket` (ws 7 and 8); without one, everything goes through send(). */
+  private readonly tcp: net.Socket | null;
+
+  constructor(private readonly ws: WebSocket) {
+    this.tcp = (ws as unknown as { _socket?: net.Socket })._socket ?? null;
+  }
+
+  private get open(): boolean {
+    return this.tcp !== null && this.ws.readyState === this.ws.OPEN;
+  }
+
+  send(text: string): void {
+    const frame = this.open ? textFrameLatin1(text) : null;
+    if (frame !== null) this.tcp!.write(frame, 'latin1');
+    else this.ws.send(text);
+  }
+
+  sendPair(first: string, second: string): void {
+    const a = this.open ? textFrameLatin1(first) : null;
+    const b = a !== null ? textFrameLatin1(second) : null;
+    if (b !== null) this.tcp!.write(a + b, 'latin1');
+    else {
+      this.send(first);
+      this.send(second);
+    }
+  }
+
+  writeFrame(frame: Buffer): 'released' | 'held' | 'refused' {
+    if (!this.open) return 'refused';
+    const tcp = this.tcp!;
+    tcp.write(frame);
+    // Nothing left in the stream: the bytes went to the kernel in the write itself and the stream
+    // kept no reference. Otherwise the stream (or libuv) holds `frame` until it drains.
+    return tcp.writableLength === 0 ? 'released' : 'held';
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  get bufferedAmount(): number {
+    // With permessage-deflate off, ws queues nothing itself: what the socket holds is all.
+    return this.tcp !== null ? this.tcp.writableLength : this.ws.bufferedAmount;
+  }
 }
 
 export interface UpgradeCheckOptions {

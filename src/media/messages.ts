@@ -252,13 +252,17 @@ export function decodeBase64Bytes(bytes: Uint8Array, start: number, end: number,
 }
 
 /** Builds the outbound `media` messages of one stream as strings, with no per-frame JSON work. */
+/** What follows a media message's payload. */
+export const MEDIA_SUFFIX = '"}}';
+
 export class OutboundMessages {
-  private readonly mediaPrefix: string;
+  /** A media message up to its payload. */
+  readonly mediaPrefix: string;
   constructor(readonly streamSid: string) {
     this.mediaPrefix = `{"event":"media","streamSid":${JSON.stringify(streamSid)},"media":{"payload":"`;
   }
   media(payloadBase64: string): string {
-    return this.mediaPrefix + payloadBase64 + '"}}';
+    return this.mediaPrefix + payloadBase64 + MEDIA_SUFFIX;
   }
   mark(name: string): string {
     return JSON.stringify({ event: 'mark', streamSid: this.streamSid, mark: { name } });

@@ -15,14 +15,21 @@ import { isValidRoomNumber } from '../conference/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../timing/clock.js';
-import { decodeBase64Bytes, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
+import { decodeBase64Bytes, MEDIA_SUFFIX, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
 import { Reframer } from './reframer.js';
+import { TextFrameTemplate } from './wsFrame.js';
 
 /** The part of a WebSocket the session uses. */
 export interface MediaSocket {
   send(text: string): void;
   /** Two messages in one write, where the socket can (default: two sends). */
   sendPair?(first: string, second: string): void;
+  /**
+   * One whole prebuilt WebSocket frame (wsFrame.ts) in one write. 'released': written through, the
+   * caller may refill `frame`; 'held': sent, but the socket keeps `frame` until it drains;
+   * 'refused': not sent (no raw socket, or not open): use send(). Optional.
+   */
+  writeFrame?(frame: Buffer): 'released' | 'held' | 'refused';
   close(code: number, reason: string): void;
   /** Drops the connection without a close handshake (a peer that does not read). Optional. */
   terminate?(): void;
@@ -149,6 +156,8 @@ export class MediaSession implements ParticipantTransport {
   /** Mu-law of the frames held back to go out in one message (framesPerMessage 2), and how many. */
   private readonly held: Buffer | null;
   private heldFrames = 0;
+  /** This stream's media message as one reusable WebSocket frame (null: messages built as text). */
+  private mediaFrame: TextFrameTemplate | null = null;
 
   constructor(
     private readonly socket: MediaSocket,
@@ -304,7 +313,11 @@ export class MediaSession implements ParticipantTransport {
         this.socket.send(mark);
       }
     } else {
-      this.socket.send(this.outbound!.media(payload));
+      const template = this.mediaFrame;
+      const bytes = template !== null ? template.fill(payload) : null;
+      const written = bytes !== null ? this.socket.writeFrame!(bytes) : 'refused';
+      if (written === 'held') template!.release();
+      else if (written === 'refused') this.socket.send(this.outbound!.media(payload));
     }
   }
 
@@ -364,6 +377,8 @@ export class MediaSession implements ParticipantTransport {
     this.startTimer = null;
     this.streamSid = message.streamSid;
     this.outbound = new OutboundMessages(message.streamSid);
+    const bytesPerMessage = (this.held === null ? 1 : 2) * SAMPLES_PER_FRAME;
+    this.mediaFrame = this.socket.writeFrame ? TextFrameTemplate.of(this.outbound.mediaPrefix, MEDIA_SUFFIX, Math.ceil(bytesPerMessage / 3) * 4) : null;
     this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room, seat: verdict.info?.seat });
     this.state = 'streaming';
     const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs(), verdict.info);

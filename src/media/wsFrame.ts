@@ -31,3 +31,48 @@ export function textFrameLatin1(text: string): string | null {
   if (n < 126) return SHORT[n]! + text;
   return EXTENDED_16 + String.fromCharCode(n >> 8, n & 0xff) + text;
 }
+
+/**
+ * One outbound text frame of the form `prefix + variable + suffix`, where only `variable` changes
+ * from message to message and always has the same length (a media message's base64 payload): its
+ * bytes are built once and refilled in place, so a message costs one copy of the payload and no
+ * string building, no flattening and no garbage. The socket reports whether it let go of the bytes
+ * (written through to the kernel); when it kept them (a socket that is not draining), `release()`
+ * gives the template a fresh buffer and leaves the old one to the socket.
+ */
+export class TextFrameTemplate {
+  private bytes: Buffer;
+
+  /**
+   * The template for `prefix`, `variableLength` bytes and `suffix`, or null when the frame would not
+   * be pure ASCII or would not fit the fast path (see textFrameLatin1).
+   */
+  static of(prefix: string, suffix: string, variableLength: number): TextFrameTemplate | null {
+    const text = prefix + 'A'.repeat(variableLength) + suffix;
+    const frame = textFrameLatin1(text);
+    return frame === null ? null : new TextFrameTemplate(frame, frame.length - text.length + prefix.length, variableLength);
+  }
+
+  private constructor(
+    private readonly frame: string,
+    private readonly variableOffset: number,
+    readonly variableLength: number,
+  ) {
+    this.bytes = Buffer.from(frame, 'latin1');
+  }
+
+  /**
+   * The whole frame with `variable` in place, or null when `variable` is not `variableLength` long.
+   * `variable` must be ASCII (base64 is): its chars are written as bytes, unchecked.
+   */
+  fill(variable: string): Buffer | null {
+    if (variable.length !== this.variableLength) return null;
+    this.bytes.write(variable, this.variableOffset, 'latin1');
+    return this.bytes;
+  }
+
+  /** The socket still holds the last frame: the next one is built in a buffer of its own. */
+  release(): void {
+    this.bytes = Buffer.from(this.frame, 'latin1');
+  }
+}
