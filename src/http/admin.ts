@@ -59,6 +59,8 @@ export interface AdminDeps {
   admission: Admission;
   seats: SeatLedger;
   conference: Conference;
+  /** Ends a room: closes its streams and releases its seats (the server's one way to do it). */
+  endRoom: (room: string) => boolean;
   speech: SpeechActivity;
   /** The conference's clock, to turn join times into wall-clock times. */
   clock: Clock;
@@ -289,8 +291,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const reserved = deps.seats.isOpen(id);
     const deleted = await directory.delete(id);
     // Every stream is closed; Twilio then plays the goodbye after </Connect>.
-    const ended = conference.closeRoom(id, 'room-closed');
-    admission.roomEnded(id);
+    const ended = deps.endRoom(id);
     if (!deleted && !ended && !reserved) throw new ApiError('NOT_FOUND', `no room ${id}`);
     log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
     res.json({ id, deleted: true, participantsRemoved: participants });
