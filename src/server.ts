@@ -7,7 +7,7 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCore, type Core } from './app/core.js';
-import { closeHttpServer, createHttpApp, mountHttpRoutes } from './app/httpApp.js';
+import { createHttpApp, mountHttpRoutes } from './app/httpApp.js';
 import { createMediaServer } from './app/mediaServer.js';
 import { createMixerClock } from './app/mixerClock.js';
 import { readServerStats, type ServerStats } from './app/stats.js';
@@ -49,7 +49,7 @@ export interface ConferenceServer {
   resetStats(): void;
   /** Starts listening (port 0: any free port) and the mixer clock; resolves with the bound port. */
   listen(port?: number, host?: string): Promise<{ port: number }>;
-  /** Ordered shutdown: the steps in `close()` below, each logged. Idempotent. */
+  /** Ordered shutdown: the `shutdown` steps in createServer, each logged. Idempotent. */
   close(): Promise<void>;
   readonly conference: Conference;
   readonly ticker: Ticker;
@@ -109,7 +109,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   });
   const stats = () => readServerStats({ conference, ticker, health, load: core.load });
 
-  const { app, httpServer } = createHttpApp();
+  const web = createHttpApp();
+  const { app, httpServer } = web;
   // The WebSocket route first: no middleware may run (or defer) before its handlers attach.
   const media = createMediaServer(app, httpServer, { config, clock, log, conference, admission: core.admission, tickets: core.tickets, metrics, busySince: mixer.busySince, markBusy: mixer.markBusy, isAdmitting: () => !shuttingDown });
   const routes = mountHttpRoutes(app, { config, log, clock, core, ticker, health, metrics, markBusy: mixer.markBusy, isShuttingDown: () => shuttingDown, stats, mode });
@@ -120,7 +121,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     cluster?.setDraining(true);
   };
   const logFailure = (what: string) => (error: unknown) => log.error({ err: error }, `${what} failed`);
-  let httpClosed: Promise<void> = Promise.resolve();
   /** Shutdown, in order, each step logged as it begins. */
   const shutdown: Array<[step: string, run: () => unknown]> = [
     ['stop the mixer clock and the capacity sampler', () => (ticker.stop(), core.load.stop())],
@@ -129,15 +129,14 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     ['cluster: give back this node\'s rooms', () => cluster?.stop().catch(logFailure('cluster: stopping the node'))],
     ['stop the media sockets\' heartbeat', () => media.stopHeartbeat()],
     ['stop sampling health', () => health.stop()],
-    // Not awaited here: the HTTP server closes once its last connection has (step "close the HTTP server").
-    ['stop accepting connections', () => void (httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve())))],
+    ['stop accepting connections', () => web.stopAccepting()],
     ['end the dashboards\' live feeds', () => routes.live.close()],
     // Recordings before the rooms: their files get their last samples and true sizes.
     ['close recordings', () => recordings.close().catch(logFailure('recordings: close'))],
     ['close every room (1001)', () => conference.close('shutdown')],
     // Sockets that never started a stream are not in any room: end them too.
     ['close media sockets not in a room', () => media.closeAll()],
-    ['close the HTTP server', () => closeHttpServer(httpServer, httpClosed, () => media.terminateAll())],
+    ['close the HTTP server (2 s for the last connections)', () => web.close(() => media.terminateAll())],
     ['forget the media sessions', () => media.clearSessions()],
     // The rooms' last events (participant-leave, conference-end) get a moment to go out.
     ['send the last status callbacks', () => statusCallbacks?.close(STATUS_CALLBACK_FLUSH_MS)],

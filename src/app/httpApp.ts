@@ -26,9 +26,19 @@ import type { Ticker } from '../timing/ticker.js';
 import type { Core } from './core.js';
 import type { ServerStats } from './stats.js';
 
+/** After this long (ms) at shutdown the connections that have not closed are dropped. */
+const SHUTDOWN_GRACE_MS = 2000;
+
 export interface HttpApp {
   readonly app: express.Express;
   readonly httpServer: http.Server;
+  /** Shutdown's first HTTP step: no new connections; those open go on. */
+  stopAccepting(): void;
+  /**
+   * Shutdown's last HTTP step: idle connections close at once; the rest, and the sockets
+   * `terminateSockets` drops, after SHUTDOWN_GRACE_MS. Resolves once the server has closed.
+   */
+  close(terminateSockets: () => void): Promise<void>;
 }
 
 export function createHttpApp(): HttpApp {
@@ -40,24 +50,23 @@ export function createHttpApp(): HttpApp {
   // Slow senders (slowloris) are cut off: Twilio sends a webhook in one go and waits 15 s at most.
   httpServer.headersTimeout = 15_000;
   httpServer.requestTimeout = 30_000;
-  return { app, httpServer };
-}
-
-/** After this long (ms) at shutdown the connections that have not closed are dropped. */
-const SHUTDOWN_GRACE_MS = 2000;
-
-/**
- * Waits for the HTTP server to close (`closed`: its close() callback): idle connections go at once,
- * the rest, and the sockets `terminateSockets` drops, after SHUTDOWN_GRACE_MS.
- */
-export async function closeHttpServer(httpServer: http.Server, closed: Promise<void>, terminateSockets: () => void): Promise<void> {
-  const grace = setTimeout(() => {
-    terminateSockets();
-    httpServer.closeAllConnections();
-  }, SHUTDOWN_GRACE_MS);
-  httpServer.closeIdleConnections();
-  await closed;
-  clearTimeout(grace);
+  let closed: Promise<void> | null = null;
+  const stopAccepting = () => void (closed ??= new Promise<void>((resolve) => httpServer.close(() => resolve())));
+  return {
+    app,
+    httpServer,
+    stopAccepting,
+    async close(terminateSockets) {
+      stopAccepting();
+      const grace = setTimeout(() => {
+        terminateSockets();
+        httpServer.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
+      httpServer.closeIdleConnections();
+      await closed;
+      clearTimeout(grace);
+    },
+  };
 }
 
 export interface HttpRoutesDeps {
