@@ -94,9 +94,9 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
 
   const health = deps.health ?? new HealthMonitor();
   const core: Core = createCore(config, { ...deps, log, clock, health });
-  const { conference, cluster, recordings, statusCallbacks, directory } = core;
+  const { conference, admission, tickets, cluster, recordings, statusCallbacks, directory } = core;
   const mixer = createMixerClock({ clock, conference, ownership: core.ownership, load: core.load, health });
-  const { ticker } = mixer;
+  const { ticker, busySince, markBusy } = mixer;
   const metrics = new Metrics({
     conference,
     ticker,
@@ -111,9 +111,10 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
 
   const web = createHttpApp();
   const { app, httpServer } = web;
+  const isAdmitting = () => !shuttingDown;
   // The WebSocket route first: no middleware may run (or defer) before its handlers attach.
-  const media = createMediaServer(app, httpServer, { config, clock, log, conference, admission: core.admission, tickets: core.tickets, metrics, busySince: mixer.busySince, markBusy: mixer.markBusy, isAdmitting: () => !shuttingDown });
-  const routes = mountHttpRoutes(app, { config, log, clock, core, ticker, health, metrics, markBusy: mixer.markBusy, isShuttingDown: () => shuttingDown, stats, mode });
+  const media = createMediaServer(app, httpServer, { config, clock, log, conference, admission, tickets, metrics, busySince, markBusy, isAdmitting });
+  const routes = mountHttpRoutes(app, { config, log, clock, core, ticker, health, metrics, markBusy, isShuttingDown: () => shuttingDown, stats, mode });
 
   const stopAdmitting = () => {
     if (!shuttingDown) log.info('not admitting new calls (shutting down)');
@@ -149,9 +150,9 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     conference,
     ticker,
     httpServer,
-    admission: core.admission,
+    admission,
     seats: core.seats,
-    tickets: core.tickets,
+    tickets,
     speech: core.speech,
     statusCallbacks,
     metrics,

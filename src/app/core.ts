@@ -107,7 +107,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
         log,
         load: () => {
           const c = conference.stats();
-          return { rooms: c.rooms, calls: c.participants, tickP99Ms: health.tickMs.summary().p99, loopDelayP99Ms: health.loopDelayMs().p99, overloaded: load.overloaded };
+          const loopDelayP99Ms = health.loopDelayMs().p99;
+          return { rooms: c.rooms, calls: c.participants, tickP99Ms: health.tickMs.summary().p99, loopDelayP99Ms, overloaded: load.overloaded };
         },
         inUse: (room) => conference.room(room) !== undefined || seats.isOpen(room),
       })
@@ -163,9 +164,10 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   statusCallbacks?.attach(conference, speech);
   const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, clock, log });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
-  recordings.on('stopped', (r) =>
-    statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: String(Math.round(r.durationSeconds)) }),
-  );
+  recordings.on('stopped', (r) => {
+    const duration = String(Math.round(r.durationSeconds));
+    statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
+  });
 
   return { conference, seats, tickets, admission, speech, statusCallbacks, recordings, directory, ownership, cluster, load, callControl, endRoom };
 }

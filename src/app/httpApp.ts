@@ -99,7 +99,9 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   });
   const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load });
   // A request about one room goes to the node that mixes it.
-  if (cluster) app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
+  if (cluster) {
+    app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
+  }
   app.use(
     '/api',
     adminApi({

@@ -35,7 +35,13 @@ describe('mountHttpRoutes', () => {
     const real = createCore(config, { log, clock, health });
     core = { ...real, endRoom: (room, reason) => (ended.push([room, reason]), real.endRoom(room, reason)) };
     const { ticker } = createMixerClock({ clock, conference: core.conference, ownership: core.ownership, load: core.load, health });
-    const metrics = new Metrics({ conference: core.conference, ticker, statusCallbacks: null, eventLoopDelayMs: () => health.loopDelayMs(), signatureChecks: false });
+    const metrics = new Metrics({
+      conference: core.conference,
+      ticker,
+      statusCallbacks: null,
+      eventLoopDelayMs: () => health.loopDelayMs(),
+      signatureChecks: false,
+    });
     const { app, httpServer } = createHttpApp();
     routes = mountHttpRoutes(app, {
       config,
