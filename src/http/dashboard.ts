@@ -19,8 +19,8 @@ import express, { type Request, type Response } from 'express';
 import type { Conference } from '../conference/conference.js';
 import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
 import type { Participant } from '../conference/participant.js';
-import type { HealthMonitor } from '../observability/health.js';
 import type { SpeechActivity } from '../events/speech.js';
+import type { HealthMonitor } from '../observability/health.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
@@ -40,7 +40,7 @@ export interface HealthSample {
   rooms: number;
   tickP99Ms: number;
   cpuPercent: number;
-  /** The event loop's delay p99 (ms) as /health reports it: since start, its sampling interval subtracted. */
+  /** The event loop's delay p99 (ms) as /health reports it: since start or resetStats(), its sampling interval subtracted. */
   eventLoopP99Ms: number;
   rssMb: number;
   /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
