@@ -59,6 +59,8 @@ export interface AdminDeps {
   admission: Admission;
   seats: SeatLedger;
   conference: Conference;
+  /** Ends a room: closes its streams and releases its seats (the server's one way to do it). */
+  endRoom: (room: string) => boolean;
   speech: SpeechActivity;
   /** The conference's clock, to turn join times into wall-clock times. */
   clock: Clock;
@@ -92,7 +94,7 @@ export function tokenMatches(given: string, expected: string): boolean {
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
 const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
-/** Issue 14: a room's sound settings; null: the server's default. */
+/** A room's sound settings; null: the server's default. */
 const soundSetting = z.boolean().nullable().optional();
 const createBody = z.strictObject({
   id: z.string(),
@@ -277,7 +279,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
     record = await directory.update(id, patch, now);
     if (!record) throw new ApiError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
-    // Issue 14: the sound settings take effect at once in an open room.
+    // The sound settings take effect at once in an open room.
     if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
     log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
     res.json(roomView(id, record));
@@ -289,8 +291,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const reserved = deps.seats.isOpen(id);
     const deleted = await directory.delete(id);
     // Every stream is closed; Twilio then plays the goodbye after </Connect>.
-    const ended = conference.closeRoom(id, 'room-closed');
-    admission.roomEnded(id);
+    const ended = deps.endRoom(id);
     if (!deleted && !ended && !reserved) throw new ApiError('NOT_FOUND', `no room ${id}`);
     log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
     res.json({ id, deleted: true, participantsRemoved: participants });

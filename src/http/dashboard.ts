@@ -15,16 +15,15 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import express, { type Request, type Response } from 'express';
 import type { Conference } from '../conference/conference.js';
 import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
 import type { Participant } from '../conference/participant.js';
 import type { SpeechActivity } from '../events/speech.js';
+import type { HealthMonitor } from '../observability/health.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
-import type { Ticker } from '../timing/ticker.js';
 import { maskPhoneNumber } from './admin.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
@@ -33,8 +32,6 @@ const SNAPSHOT_INTERVAL_MS = 250;
 /** Health samples: one a second, two minutes kept. */
 const HEALTH_INTERVAL_MS = 1000;
 const HEALTH_POINTS = 120;
-/** Bounds (ms) at which the tick histogram is read each second, for a per-second p99. */
-const TICK_BOUNDS_MS = Array.from({ length: 48 }, (_, i) => 0.005 * 1.25 ** i);
 
 export interface HealthSample {
   /** Unix ms. */
@@ -43,6 +40,7 @@ export interface HealthSample {
   rooms: number;
   tickP99Ms: number;
   cpuPercent: number;
+  /** The event loop's delay p99 (ms) as /health reports it: since start or resetStats(), its sampling interval subtracted. */
   eventLoopP99Ms: number;
   rssMb: number;
   /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
@@ -56,7 +54,8 @@ export interface LiveDeps {
   admission: Admission;
   speech: SpeechActivity;
   recordings: Recordings;
-  ticker: Ticker;
+  /** The server's one health monitor: CPU % and tick p99 per second, the event loop's delay. */
+  health: Pick<HealthMonitor, 'window' | 'loopDelayMs'>;
   clock: Clock;
   /** Admission by capacity (src/timing/capacity.ts). Absent: busy 0 %, never at capacity. */
   load?: () => { utilization: number; overloaded: boolean };
@@ -91,10 +90,6 @@ export class LiveFeed {
   private readonly history: HealthSample[] = [];
   private pending = false;
   private building = false;
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
-  private lastCpu = process.cpuUsage();
-  private lastCpuAtMs = performance.now();
-  private lastTickCounts: number[] | null = null;
   private closed = false;
 
   constructor(private readonly deps: LiveDeps) {
@@ -145,8 +140,7 @@ export class LiveFeed {
       this.snapshotTimer.unref();
     }
     if (!this.healthTimer) {
-      this.loop.enable();
-      this.sampleHealth(); // starts the per-second deltas
+      this.deps.health.window(); // starts the per-second window
       this.healthTimer = setInterval(() => this.broadcast('health', this.sampleHealth()), HEALTH_INTERVAL_MS);
       this.healthTimer.unref();
     }
@@ -156,8 +150,6 @@ export class LiveFeed {
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.healthTimer) clearInterval(this.healthTimer);
     this.snapshotTimer = this.healthTimer = null;
-    this.loop.disable();
-    this.lastTickCounts = null;
   }
 
   /** A snapshot goes out on the next turn of the event loop (events in one tick coalesce). */
@@ -221,40 +213,21 @@ export class LiveFeed {
   }
 
   private sampleHealth(): HealthSample {
-    const { conference, ticker } = this.deps;
-    const now = performance.now();
-    const cpu = process.cpuUsage(this.lastCpu);
-    const cpuPercent = ((cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastCpuAtMs)) * 100;
-    this.lastCpu = process.cpuUsage();
-    this.lastCpuAtMs = now;
-    // p99 of the ticks of the last second, from the difference of cumulative bucket counts.
-    const counts = TICK_BOUNDS_MS.map((ms) => ticker.tickDuration.countAtMost(ms));
-    const total = ticker.tickDuration.count;
-    let tickP99Ms = 0;
-    if (this.lastTickCounts) {
-      const lastTotal = this.lastTickCounts[this.lastTickCounts.length - 1]!;
-      const n = total - lastTotal;
-      if (n > 0) {
-        const rank = Math.ceil(0.99 * n);
-        const index = TICK_BOUNDS_MS.findIndex((_, i) => counts[i]! - this.lastTickCounts![i]! >= rank);
-        tickP99Ms = index < 0 ? ticker.tickDuration.max : TICK_BOUNDS_MS[index]!;
-      }
-    }
-    this.lastTickCounts = [...counts, total];
+    const { conference, health } = this.deps;
+    const { cpuPercent, tickP99Ms } = health.window();
     const stats = conference.stats();
     const load = this.deps.load?.();
     const sample: HealthSample = {
       t: Date.now(),
       callers: conference.stats().participants,
       rooms: stats.rooms,
-      tickP99Ms: Math.round(tickP99Ms * 1000) / 1000,
-      cpuPercent: Math.round(cpuPercent * 10) / 10,
-      eventLoopP99Ms: Math.round(((this.loop.count > 0 ? this.loop.percentile(99) : 0) / 1e6) * 100) / 100,
+      tickP99Ms,
+      cpuPercent,
+      eventLoopP99Ms: health.loopDelayMs().p99,
       rssMb: Math.round(process.memoryUsage.rss() / 1e5) / 10,
       busyPercent: Math.round((load?.utilization ?? 0) * 1000) / 10,
       overloaded: load?.overloaded ?? false,
     };
-    this.loop.reset();
     this.history.push(sample);
     if (this.history.length > HEALTH_POINTS) this.history.shift();
     return sample;

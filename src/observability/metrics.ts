@@ -27,8 +27,6 @@ export interface MetricsSources {
   ticker: Ticker;
   /** The tick's two parts: every room's mixing, then the socket writes. */
   tickParts?: { mix: DurationHistogram; send: DurationHistogram };
-  /** The live media sessions (for outbound lead and slow-socket drops). */
-  sessions: () => Iterable<MediaSession>;
   statusCallbacks: StatusCallbacks | null;
   /** Event-loop delay p99 and max, ms (from the server's monitor). */
   eventLoopDelayMs: () => { p99: number; max: number };
@@ -99,6 +97,11 @@ function durationHistogramMetric(name: string, help: string, source: () => Durat
 
 export class Metrics {
   readonly registry = new Registry();
+  /**
+   * The live media sessions (for outbound lead and slow-socket drops): the media endpoint adds and
+   * removes them; a removed session's counters are folded into the totals.
+   */
+  readonly sessions: Set<MediaSession> = new ObservedSessions((session) => this.sessionEnded(session));
   /** Input counters of calls that have left. */
   private readonly goneInput = zeroInput();
   private goneSlowSocketDrops = 0;
@@ -179,7 +182,7 @@ export class Metrics {
       registers: [r],
       collect() {
         setMeanMax(this, function* () {
-          for (const s of self.sources.sessions()) if (s.callSid !== null) yield s.stats.leadMs / 1000;
+          for (const s of self.sessions) if (s.callSid !== null) yield s.stats.leadMs / 1000;
         }());
       },
     });
@@ -266,7 +269,7 @@ export class Metrics {
 
   private sum(read: (s: MediaSession) => number): number {
     let total = 0;
-    for (const s of this.sources.sessions()) total += read(s);
+    for (const s of this.sessions) total += read(s);
     return total;
   }
 }
@@ -299,7 +302,7 @@ function signatureFailure(status: number, hasSignature: boolean): 'invalid' | 'm
 }
 
 /** A Set of live sessions that tells the metrics when one is removed (its socket closed). */
-export class ObservedSessions extends Set<MediaSession> {
+class ObservedSessions extends Set<MediaSession> {
   constructor(private readonly onRemoved: (session: MediaSession) => void) {
     super();
   }

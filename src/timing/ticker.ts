@@ -28,6 +28,9 @@ export interface TickerOptions {
   /** A tick running this many ms or more after its deadline is counted late. */
   lateThresholdMs?: number;
   timers?: TimerApi;
+  /** Where tick durations and lateness are recorded (default: histograms of its own). */
+  tickDuration?: DurationHistogram;
+  lateness?: DurationHistogram;
   /** Runs the tick; gets the tick's deadline (not the wake-up time) and its index. */
   onTick(deadlineMs: number, index: number): void;
 }
@@ -51,11 +54,13 @@ export class Ticker {
   private index = 0;
   readonly stats: TickerStats = { ticks: 0, lateTicks: 0, skippedTicks: 0, resyncs: 0, lastLatenessMs: 0, maxLatenessMs: 0 };
   /** How long each tick's work took (ms). */
-  readonly tickDuration = new DurationHistogram();
+  readonly tickDuration: DurationHistogram;
   /** How late each tick started after its deadline (ms). */
-  readonly lateness = new DurationHistogram();
+  readonly lateness: DurationHistogram;
 
   constructor(private readonly options: TickerOptions) {
+    this.tickDuration = options.tickDuration ?? new DurationHistogram();
+    this.lateness = options.lateness ?? new DurationHistogram();
     this.timers = options.timers ?? nodeTimers;
     this.lateThresholdMs = options.lateThresholdMs ?? options.periodMs / 2;
   }

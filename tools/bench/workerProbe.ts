@@ -72,7 +72,7 @@ const hrClock: Clock = {
 
 /** Mixing buffers for at most this many callers (2 x 1.6 MB of shared memory). */
 const MAX_CALLERS = 10_000;
-/** As the server's clock (src/server.ts): missed ticks made up at one wake-up before resyncing. */
+/** As the server's clock (src/app/mixerClock.ts): missed ticks made up at one wake-up before resyncing. */
 const MAX_CATCH_UP_TICKS = 5;
 
 interface WorkerInit {

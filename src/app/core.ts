@@ -1,0 +1,173 @@
+/**
+ * The conference core without any transport: the rooms and their mixer, seats, join tickets,
+ * admission (by rooms, PINs, limits and capacity), where rooms are stored and who owns them (this
+ * process, or a cluster node with REDIS_URL), room sounds and in-call keys, speech and status
+ * events, recordings, and `endRoom`, the one way a room is ended on purpose.
+ *
+ * No HTTP, no WebSocket, no timers of its own but the capacity sampler's and a cluster node's
+ * (both started by the server): a test can build it and drive the conference with a manual clock.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import type { Config } from '../config.js';
+import { createClusterNode, type ClusterNode } from '../cluster/node.js';
+import { LocalOwnership, type RoomOwnership } from '../cluster/ownership.js';
+import { Conference } from '../conference/conference.js';
+import type { RoomDirectory } from '../conference/directory.js';
+import { InCallKeys } from '../conference/inCallKeys.js';
+import { RoomAudio } from '../conference/roomAudio.js';
+import { SpeechActivity } from '../events/speech.js';
+import { StatusCallbacks } from '../events/statusCallbacks.js';
+import { twilioCallControl, type CallControl } from '../http/callControl.js';
+import type { Logger } from '../log.js';
+import type { HealthMonitor } from '../observability/health.js';
+import { Recordings } from '../recording/recordings.js';
+import { Admission } from '../rooms/admission.js';
+import { applyRoomSoundSettings } from '../rooms/roomSound.js';
+import { SeatLedger } from '../rooms/seats.js';
+import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
+import { JoinTickets, systemClock } from '../security/joinTicket.js';
+import { Capacity } from '../timing/capacity.js';
+import type { Clock } from '../timing/clock.js';
+import { LoadSampler } from '../timing/loadSampler.js';
+
+export interface CoreDeps {
+  log: Logger;
+  /** Monotonic ms: the mixer's, the seats' and the recordings' clock. */
+  clock: Clock;
+  /** Wall clock (Unix ms) for join-ticket expiry. Default: Date.now. */
+  wallClock?: Clock;
+  /** Default: the cluster's (REDIS_URL), else SQLite at ROOMS_DB_PATH. */
+  directory?: RoomDirectory;
+  /** Default: Twilio's REST API when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are set. */
+  callControl?: CallControl;
+  /** Read for a cluster node's heartbeat (tick and event-loop p99). */
+  health: HealthMonitor;
+}
+
+/** Why a room is ended on purpose: by the admin API, or moved away by the cluster's fence. */
+export type EndRoomReason = 'room-closed' | 'moved';
+
+export interface Core {
+  readonly conference: Conference;
+  readonly seats: SeatLedger;
+  readonly tickets: JoinTickets;
+  readonly admission: Admission;
+  /** The talk detector's hook: report(participant, talking) -> speaking indicator and speech events. */
+  readonly speech: SpeechActivity;
+  /** Null without STATUS_CALLBACK_URL. */
+  readonly statusCallbacks: StatusCallbacks | null;
+  readonly recordings: Recordings;
+  readonly directory: RoomDirectory;
+  /** Who mixes which room: always this process, or the cluster's leases and fence. */
+  readonly ownership: RoomOwnership;
+  /** This node of a cluster (REDIS_URL), or null for one process. */
+  readonly cluster: ClusterNode | null;
+  /** Admission by capacity: the once-a-second sampler the mixer clock reports its ticks to. */
+  readonly load: LoadSampler;
+  readonly callControl: CallControl | undefined;
+  /**
+   * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
+   * False when no stream was open in it.
+   */
+  endRoom(room: string, reason: EndRoomReason): boolean;
+}
+
+export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
+  const { log, clock, health } = deps;
+  const conference = new Conference({
+    echoWhenAlone: config.echoWhenAlone,
+    maxActiveSpeakers: config.maxActiveSpeakers,
+    agc: config.agc,
+    comfortNoiseDbfs: config.comfortNoiseDbfs,
+    talk: { floorCeilingDbfs: config.talkFloorCeilingDbfs },
+    audio: { noiseSuppression: config.noiseSuppression },
+  });
+  conference.on('roomOpened', (room) => log.info({ room: room.id }, 'room opened'));
+  conference.on('roomClosed', (room) => log.info({ room: room.id }, 'room closed'));
+  conference.on('roomFailed', (room, error) => log.error({ room: room.id, err: error }, 'room tick failed; room closed, others keep mixing'));
+  const seats = new SeatLedger(clock);
+  // A new call is refused when the steady state with it would not fit (timing/capacity.ts).
+  const load = new LoadSampler({
+    capacity: new Capacity({ budget: config.overloadBusyFraction }),
+    clock,
+    callers: () => conference.stats().participants,
+    seatsTaken: () => seats.total(),
+    onChange: (overloaded, figures) => {
+      if (overloaded) log.warn(figures, 'at capacity: new calls hear busy.xml until calls leave; calls in progress go on');
+      else log.info(figures, 'below capacity again: admitting new calls');
+    },
+  });
+
+  // With REDIS_URL this process is one node of a cluster: rooms, leases and nodes live in Redis.
+  const cluster = config.redisUrl
+    ? createClusterNode({
+        config,
+        clock,
+        log,
+        load: () => {
+          const c = conference.stats();
+          const loopDelayP99Ms = health.loopDelayMs().p99;
+          return { rooms: c.rooms, calls: c.participants, tickP99Ms: health.tickMs.summary().p99, loopDelayP99Ms, overloaded: load.overloaded };
+        },
+        inUse: (room) => conference.room(room) !== undefined || seats.isOpen(room),
+      })
+    : null;
+  const ownership: RoomOwnership = cluster?.ownership ?? new LocalOwnership();
+  const directory = deps.directory ?? cluster?.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
+  const callControl =
+    deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
+
+  // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
+  const tickets = new JoinTickets({
+    secret: config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32),
+    ttlMs: config.joinTicketTtlSeconds * 1000,
+    clock: deps.wallClock ?? systemClock,
+  });
+  const admission = new Admission({
+    directory,
+    seats,
+    tickets,
+    clock,
+    limits: { maxRooms: config.maxRooms, maxParticipantsPerRoom: config.maxParticipantsPerRoom, maxParticipants: config.maxParticipants },
+    autoCreate: config.autoCreateRooms,
+    pinAttempts: config.pinAttempts,
+    ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
+    admitsCallers: (callers) => load.admits(callers),
+    onSetup: () => load.setUp(),
+  });
+  const endRoom = (room: string, reason: EndRoomReason): boolean => {
+    const ended = conference.closeRoom(room, reason);
+    admission.roomEnded(room);
+    return ended;
+  };
+  // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
+  ownership.on('fenced', (room) => endRoom(room, 'moved'));
+  // A call that ended on purpose is not rejoined by the cluster's rejoin webhook.
+  if (cluster) {
+    conference.on('participantLeft', (p, _room, reason) => {
+      if (reason === 'left' || reason === 'kicked' || reason === 'room-closed') cluster.outcomes.markEnded(p.callSid, reason);
+    });
+  }
+
+  const speech = new SpeechActivity();
+  // The talk detector's confirmed talk -> speaking indicator (admin API) and speech callbacks.
+  conference.on('participantSpeech', (p, talking) => speech.report(p, talking));
+  conference.on('participantLeft', (p, room, reason) => {
+    admission.participantLeft(room.id, p.callSid, reason);
+    if (reason !== 'replaced') speech.forget(p.callSid);
+  });
+  new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
+  applyRoomSoundSettings(conference, directory, log);
+  new InCallKeys(conference, clock, log);
+  const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
+  statusCallbacks?.attach(conference, speech);
+  const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, clock, log });
+  recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
+  recordings.on('stopped', (r) => {
+    const duration = String(Math.round(r.durationSeconds));
+    statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
+  });
+
+  return { conference, seats, tickets, admission, speech, statusCallbacks, recordings, directory, ownership, cluster, load, callControl, endRoom };
+}

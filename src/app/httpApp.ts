@@ -1,0 +1,153 @@
+/**
+ * The HTTP side: the Express app and its server (hardened against slow senders), then every HTTP
+ * route in the order they are matched: Twilio's voice webhooks, the admin API (with the
+ * dashboard's live feed, recordings and, in a cluster, forwarding to a room's node), the dashboard
+ * and join pages, /health, /ready, /metrics, and last the 404 and error answers.
+ *
+ * The media WebSocket route is mounted between `createHttpApp` and `mountHttpRoutes`: before any
+ * middleware, so nothing runs (or defers) before its handlers attach.
+ */
+import http from 'node:http';
+import express from 'express';
+import type { Config } from '../config.js';
+import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
+import { ERRORS } from '../errors.js';
+import { adminApi } from '../http/admin.js';
+import { dashboardPage, LiveFeed } from '../http/dashboard.js';
+import { joinPage } from '../http/join.js';
+import { recordingsApi } from '../http/recordings.js';
+import { voiceWebhooks } from '../http/webhooks.js';
+import type { Logger } from '../log.js';
+import type { HealthMonitor } from '../observability/health.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ReadinessProbe } from '../observability/readiness.js';
+import type { Clock } from '../timing/clock.js';
+import type { Ticker } from '../timing/ticker.js';
+import type { Core } from './core.js';
+import type { ServerStats } from './stats.js';
+
+/** After this long (ms) at shutdown the connections that have not closed are dropped. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+export interface HttpApp {
+  readonly app: express.Express;
+  readonly httpServer: http.Server;
+  /** Shutdown's first HTTP step: no new connections; those open go on. */
+  stopAccepting(): void;
+  /**
+   * Shutdown's last HTTP step: idle connections close at once; the rest, and the sockets
+   * `terminateSockets` drops, after SHUTDOWN_GRACE_MS. Resolves once the server has closed.
+   */
+  close(terminateSockets: () => void): Promise<void>;
+}
+
+export function createHttpApp(): HttpApp {
+  const app = express();
+  app.disable('x-powered-by');
+  // No ETag on webhook and API answers (res.send hashed every body: 1 % of a call set-up's CPU).
+  app.set('etag', false);
+  const httpServer = http.createServer(app);
+  // Slow senders (slowloris) are cut off: Twilio sends a webhook in one go and waits 15 s at most.
+  httpServer.headersTimeout = 15_000;
+  httpServer.requestTimeout = 30_000;
+  let closed: Promise<void> | null = null;
+  const stopAccepting = () => void (closed ??= new Promise<void>((resolve) => httpServer.close(() => resolve())));
+  return {
+    app,
+    httpServer,
+    stopAccepting,
+    async close(terminateSockets) {
+      stopAccepting();
+      const grace = setTimeout(() => {
+        terminateSockets();
+        httpServer.closeAllConnections();
+      }, SHUTDOWN_GRACE_MS);
+      httpServer.closeIdleConnections();
+      await closed;
+      clearTimeout(grace);
+    },
+  };
+}
+
+export interface HttpRoutesDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  clock: Clock;
+  core: Core;
+  ticker: Ticker;
+  health: HealthMonitor;
+  metrics: Metrics;
+  /** A call set-up holds the loop: frames read after it may have been waiting (timing/busySince.ts). */
+  markBusy: () => void;
+  /** True once shutdown has begun: webhooks answer twiml/restarting.xml, /ready 503. */
+  isShuttingDown: () => boolean;
+  stats: () => ServerStats;
+  mode: 'production' | 'development';
+}
+
+export interface HttpRoutes {
+  /** The dashboard's live feed (ended at shutdown). */
+  readonly live: LiveFeed;
+}
+
+export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): HttpRoutes {
+  const { config, log, clock, core, ticker, health, metrics, isShuttingDown } = deps;
+  const { conference, directory, admission, seats, speech, recordings, cluster, load } = core;
+  app.use((_req, _res, next) => {
+    deps.markBusy();
+    next();
+  });
+  const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load });
+  // A request about one room goes to the node that mixes it.
+  if (cluster) {
+    app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
+  }
+  app.use(
+    '/api',
+    adminApi({
+      routers: [recordingsApi(recordings), live.router(), ...(cluster ? [clusterApi(cluster, log)] : [])],
+      adminToken: config.adminToken,
+      roomNumberMaxDigits: config.roomNumberMaxDigits,
+      directory,
+      admission,
+      seats,
+      conference,
+      endRoom: (room) => core.endRoom(room, 'room-closed'),
+      speech,
+      clock,
+      callControl: core.callControl,
+      log,
+    }),
+  );
+  app.use(dashboardPage());
+  app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
+  app.use(metrics.webhookTimer());
+  app.use(
+    voiceWebhooks({ config, admission, log, isAdmitting: () => !isShuttingDown(), ownership: core.ownership, tickets: core.tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }),
+  );
+
+  const startedAtMs = Date.now();
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', mode: deps.mode, node: config.redisUrl ? config.nodeId : undefined, uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...deps.stats() });
+  });
+  const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown, load: () => load, nowMs: () => clock.nowMs() });
+  app.get('/ready', async (_req, res) => {
+    const r = await readiness.check();
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', ...r.checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.render());
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method.slice(0, 16)} ${req.path.slice(0, 100)}` } });
+  });
+  app.use((error: Error & { status?: number; type?: string }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+    if (status === 500) log.error({ err: error, path: req.path }, 'request failed');
+    else log.warn({ path: req.path, status, type: error.type }, `request refused: ${error.message}`);
+    const code = status === 500 ? 'INTERNAL' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
+    res.status(status).json({ error: { code, message: status === 500 ? ERRORS.INTERNAL.text : error.message.slice(0, 200) } });
+  });
+  return { live };
+}
