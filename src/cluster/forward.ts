@@ -14,7 +14,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ClusterNode } from './node.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
-import { safeEqual } from '../security/joinTicket.js';
+import { hasBearer } from '../security/bearer.js';
 import type { NodeState } from './types.js';
 
 const FORWARDED_HEADER = 'x-conference-forwarded-by';
@@ -34,8 +34,9 @@ export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: Forwar
     const match = /^\/rooms\/([^/?]+)/.exec(req.path);
     const room = match?.[1];
     if (!room || !isValidRoomNumber(room, 32) || req.get(FORWARDED_HEADER)) return next();
-    // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner.
-    if (!adminToken || !safeEqual(req.get('authorization') ?? '', `Bearer ${adminToken}`)) return next();
+    // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner;
+    // the header is read as the admin API reads it, so what the owner accepts is forwarded.
+    if (!adminToken || !hasBearer(req.get('authorization'), adminToken)) return next();
     let owner: NodeState | null;
     try {
       owner = await ownerOf(room);

@@ -10,7 +10,6 @@
  * 429 RATE_LIMITED (too many wrong tokens from this address: Retry-After says when to try again),
  * 503 ADMIN_DISABLED (ADMIN_TOKEN unset).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Conference } from '../conference/conference.js';
@@ -24,6 +23,7 @@ import { hashPin, PIN_PATTERN } from '../rooms/pin.js';
 import { roomSoundPatch } from '../rooms/roomSound.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import type { Clock } from '../timing/clock.js';
+import { bearerToken, sameSecret } from '../security/bearer.js';
 import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
 import type { CallControl } from './callControl.js';
 
@@ -82,13 +82,6 @@ export function maskPhoneNumber(from: string | undefined): string | null {
   return '*'.repeat(Math.min(from.length, 12));
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
-
-/** Constant-time token check (hashing first makes the compare independent of the lengths). */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(sha256(given), sha256(expected));
-}
-
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
 const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
@@ -143,13 +136,12 @@ export function adminApi(deps: AdminDeps): express.Router {
       res.set('Retry-After', String(Math.ceil(blockedMs / 1000)));
       return sendError(res, new ApiError('RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`));
     }
-    const header = req.get('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) {
+    const token = bearerToken(req.get('authorization'));
+    if (token === null) {
       res.set('WWW-Authenticate', 'Bearer realm="conference-admin"');
       return sendError(res, new ApiError('UNAUTHORIZED', 'send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"'));
     }
-    if (!tokenMatches(m[1]!, deps.adminToken)) {
+    if (!sameSecret(token, deps.adminToken)) {
       const count = failures.fail(address, deps.clock.nowMs());
       log.warn({ path: req.path, remote: address, failures: count }, 'admin: wrong token');
       return sendError(res, new ApiError('FORBIDDEN', 'the bearer token is not the admin token'));
