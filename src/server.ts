@@ -21,6 +21,7 @@ import { StatusCallbacks } from './events/statusCallbacks.js';
 import { adminApi } from './http/admin.js';
 import { twilioCallControl, type CallControl } from './http/callControl.js';
 import { MEDIA_PATH, voiceWebhooks } from './http/webhooks.js';
+import { errorHandler, noRoute, sendError } from './http/sendError.js';
 import { silentLogger, type Logger } from './log.js';
 import { mediaUpgradeCheck, mountMediaEndpoint } from './media/endpoint.js';
 import { Metrics, ObservedSessions, observeUpgrades } from './observability/metrics.js';
@@ -378,16 +379,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   app.get('/metrics', async (_req, res) => {
     res.type(metrics!.contentType).send(await metrics!.render());
   });
-  app.use((req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method.slice(0, 16)} ${req.path.slice(0, 100)}` } });
-  });
-  app.use((error: Error & { status?: number; type?: string }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
-    if (status === 500) log.error({ err: error, path: req.path }, 'request failed');
-    else log.warn({ path: req.path, status, type: error.type }, `request refused: ${error.message}`);
-    const code = status === 500 ? 'INTERNAL' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
-    res.status(status).json({ error: { code, message: status === 500 ? ERRORS.INTERNAL.text : error.message.slice(0, 200) } });
-  });
+  app.use((req, res) => sendError(res, 'NOT_FOUND', noRoute(req)));
+  app.use(errorHandler(log));
 
   let closing: Promise<void> | null = null;
   return {

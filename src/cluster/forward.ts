@@ -15,6 +15,7 @@ import type { ClusterNode } from './node.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
 import { hasBearer } from '../security/bearer.js';
+import { sendError } from '../http/sendError.js';
 import type { NodeState } from './types.js';
 
 const FORWARDED_HEADER = 'x-conference-forwarded-by';
@@ -64,7 +65,7 @@ export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: Forwar
       res.send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
       log.warn({ room, owner: owner.id, err: error instanceof Error ? error.message : String(error) }, 'admin: the room owner did not answer');
-      if (!res.headersSent) res.status(503).json({ error: { code: 'OWNER_UNAVAILABLE', message: `the node mixing room ${room} (${owner.id}) did not answer; try again` } });
+      if (!res.headersSent) sendError(res, 'OWNER_UNAVAILABLE', `the node mixing room ${room} (${owner.id}) did not answer; try again`);
     }
   };
 }
@@ -98,7 +99,7 @@ export function clusterApi(node: ClusterNode, log: Logger): express.Router {
   router.post('/cluster/drain', express.json({ limit: '1kb' }), (req, res) => {
     const draining = (req.body as { draining?: unknown } | undefined)?.draining;
     if (typeof draining !== 'boolean') {
-      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'body: {"draining": true} or {"draining": false}' } });
+      sendError(res, 'BAD_REQUEST', 'body: {"draining": true} or {"draining": false}');
       return;
     }
     node.setDraining(draining);
