@@ -9,6 +9,7 @@
  */
 import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
+import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
@@ -331,16 +332,9 @@ export class MediaSession implements ParticipantTransport {
   /** ParticipantTransport: the conference has let go of this caller. */
   end(reason: LeaveReason): void {
     if (this.state === 'ended') return;
-    const error =
-      reason === 'replaced' ? ERRORS.REPLACED
-      : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN
-      : reason === 'error' ? ERRORS.INTERNAL
-      : reason === 'kicked' ? ERRORS.KICKED
-      : reason === 'left' ? ERRORS.LEFT
-      : reason === 'moved' ? ERRORS.ROOM_MOVED
-      : ERRORS.ROOM_CLOSED;
+    const close = LEAVE_REASONS[reason].close;
     this.participant = null; // the conference already removed it
-    this.finish(reason, error.wsCode, error.text);
+    this.finish(reason, close && ERRORS[close].wsCode, close ? ERRORS[close].text : '');
   }
 
   private onStart(message: StartMessage): void {

@@ -1,12 +1,13 @@
 /**
- * One error catalog (src/errors.ts), and the README's tables are it: every code has a row, every
- * row is a code the server uses, with the same status. Also the responder's reading of errors
- * that are not the catalog's own.
+ * One error catalog (src/errors.ts) and one table of leave reasons (src/conference/leaveReason.ts),
+ * and the README's tables are them: every code has a row, every row is a code the server uses,
+ * with the same status. Also the responder's reading of errors that are not the catalog's own.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LEAVE_REASONS } from '../../src/conference/leaveReason.js';
 import { AppError, ERRORS, type ErrorEntry } from '../../src/errors.js';
 import { refusalOf } from '../../src/http/sendError.js';
 
@@ -40,6 +41,19 @@ describe('the README is the catalog', () => {
     const catalog = entries.filter(([, e]) => e.httpStatus !== undefined).map(([code, e]) => `${code} ${e.httpStatus}`).sort();
     assert.deepEqual(documented, catalog);
   });
+
+  test('status callbacks: Reason and ReasonConferenceEnded list exactly the leave-reason table', () => {
+    const table = section('### Status callbacks');
+    const row = (field: string) => {
+      const line = table.split('\n').find((l) => l.startsWith(`| \`${field}\``));
+      assert.ok(line, field);
+      return [...line.split('|')[2]!.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!).sort();
+    };
+    assert.deepEqual(row('Reason'), Object.keys(LEAVE_REASONS).sort());
+    const ended = new Set<string>(Object.values(LEAVE_REASONS).map((m) => m.conferenceEnded));
+    ended.add('room-failed'); // the room's tick failed: not a leave
+    assert.deepEqual(row('ReasonConferenceEnded'), [...ended].sort());
+  });
 });
 
 describe('the catalog', () => {
@@ -50,6 +64,11 @@ describe('the catalog', () => {
       if (e.wsCode !== undefined) assert.ok(e.wsCode === 1000 || (e.wsCode > 1000 && e.wsCode < 1012) || (e.wsCode >= 4000 && e.wsCode < 5000), code);
       assert.ok(e.text.length > 0, code);
     }
+  });
+
+  test('the calls that ended on purpose are the ones a cluster does not rejoin: left, kicked, room-closed', () => {
+    const onPurpose = Object.entries(LEAVE_REASONS).filter(([, m]) => m.endedOnPurpose).map(([r]) => r).sort();
+    assert.deepEqual(onPurpose, ['kicked', 'left', 'room-closed']);
   });
 
   test('AppError: the message is the text, then the detail', () => {
