@@ -113,7 +113,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const blockedMs = failures.blockedForMs(address, deps.clock.nowMs());
     if (blockedMs !== null) {
       res.set('Retry-After', String(Math.ceil(blockedMs / 1000)));
-      return sendError(res, new AppError('RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`));
+      return sendError(res, 'RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`);
     }
     const token = bearerToken(req.get('authorization'));
     if (token === null) {

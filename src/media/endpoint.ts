@@ -243,7 +243,7 @@ export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: h
     if (verdict.ok) return done(true);
     const ticket = requested.searchParams.get('ticket');
     if (ticket && options.ticketAccepted?.(ticket.slice(0, 400))) return done(true);
-    // 403 whether missing or wrong (the issue's rule for upgrades); the log says which.
+    // 403 whether missing or wrong: a prober learns nothing from the answer; the log says which.
     const code = verdict.reason === 'missing' ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID';
     options.log.warn({ remote: req.socket.remoteAddress, url: url.slice(0, 200), code, status: 403 }, `media upgrade refused: ${ERRORS[code].text}`);
     refuse(done, 'SIGNATURE_INVALID');
