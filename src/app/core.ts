@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { createClusterNode, type ClusterNode } from '../cluster/node.js';
 import { LocalOwnership, type RoomOwnership } from '../cluster/ownership.js';
 import { Conference } from '../conference/conference.js';
+import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../conference/directory.js';
 import { InCallKeys } from '../conference/inCallKeys.js';
 import { RoomAudio } from '../conference/roomAudio.js';
@@ -146,7 +147,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   // A call that ended on purpose is not rejoined by the cluster's rejoin webhook.
   if (cluster) {
     conference.on('participantLeft', (p, _room, reason) => {
-      if (reason === 'left' || reason === 'kicked' || reason === 'room-closed') cluster.outcomes.markEnded(p.callSid, reason);
+      if (LEAVE_REASONS[reason].endedOnPurpose) cluster.outcomes.markEnded(p.callSid, reason);
     });
   }
 

@@ -11,11 +11,11 @@ import http from 'node:http';
 import express from 'express';
 import type { Config } from '../config.js';
 import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
-import { ERRORS } from '../errors.js';
 import { adminApi } from '../http/admin.js';
 import { dashboardPage, LiveFeed } from '../http/dashboard.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
+import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { voiceWebhooks } from '../http/webhooks.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
@@ -139,15 +139,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     res.type(metrics.contentType).send(await metrics.render());
   });
 
-  app.use((req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: `no route for ${req.method.slice(0, 16)} ${req.path.slice(0, 100)}` } });
-  });
-  app.use((error: Error & { status?: number; type?: string }, req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
-    if (status === 500) log.error({ err: error, path: req.path }, 'request failed');
-    else log.warn({ path: req.path, status, type: error.type }, `request refused: ${error.message}`);
-    const code = status === 500 ? 'INTERNAL' : status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST';
-    res.status(status).json({ error: { code, message: status === 500 ? ERRORS.INTERNAL.text : error.message.slice(0, 200) } });
-  });
+  app.use((req, res) => sendError(res, 'NOT_FOUND', noRoute(req)));
+  app.use(errorHandler(log));
   return { live };
 }

@@ -14,7 +14,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ClusterNode } from './node.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
-import { safeEqual } from '../security/joinTicket.js';
+import { hasBearer } from '../security/bearer.js';
+import { sendError } from '../http/sendError.js';
 import type { NodeState } from './types.js';
 
 const FORWARDED_HEADER = 'x-conference-forwarded-by';
@@ -34,8 +35,9 @@ export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: Forwar
     const match = /^\/rooms\/([^/?]+)/.exec(req.path);
     const room = match?.[1];
     if (!room || !isValidRoomNumber(room, 32) || req.get(FORWARDED_HEADER)) return next();
-    // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner.
-    if (!adminToken || !safeEqual(req.get('authorization') ?? '', `Bearer ${adminToken}`)) return next();
+    // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner;
+    // the header is read as the admin API reads it, so what the owner accepts is forwarded.
+    if (!adminToken || !hasBearer(req.get('authorization'), adminToken)) return next();
     let owner: NodeState | null;
     try {
       owner = await ownerOf(room);
@@ -63,7 +65,7 @@ export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: Forwar
       res.send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
       log.warn({ room, owner: owner.id, err: error instanceof Error ? error.message : String(error) }, 'admin: the room owner did not answer');
-      if (!res.headersSent) res.status(503).json({ error: { code: 'OWNER_UNAVAILABLE', message: `the node mixing room ${room} (${owner.id}) did not answer; try again` } });
+      if (!res.headersSent) sendError(res, 'OWNER_UNAVAILABLE', `the node mixing room ${room} (${owner.id}) did not answer; try again`);
     }
   };
 }
@@ -97,7 +99,7 @@ export function clusterApi(node: ClusterNode, log: Logger): express.Router {
   router.post('/cluster/drain', express.json({ limit: '1kb' }), (req, res) => {
     const draining = (req.body as { draining?: unknown } | undefined)?.draining;
     if (typeof draining !== 'boolean') {
-      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'body: {"draining": true} or {"draining": false}' } });
+      sendError(res, 'BAD_REQUEST', 'body: {"draining": true} or {"draining": false}');
       return;
     }
     node.setDraining(draining);

@@ -10,10 +10,10 @@ import { SAMPLES_PER_FRAME } from '../audio/format.js';
 import { NoiseSuppressor } from '../audio/noiseSuppressor.js';
 import { TalkDetector, type TalkDetectorOptions } from '../audio/talkDetector.js';
 import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBuffer.js';
+import type { LeaveReason } from './leaveReason.js';
 import { OutboundFrame } from './outboundFrame.js';
 
-/** Why a participant left a room; sent to logs and status callbacks. */
-export type LeaveReason = 'hangup' | 'left' | 'socket-closed' | 'replaced' | 'room-closed' | 'kicked' | 'shutdown' | 'error' | 'moved';
+export type { LeaveReason };
 
 /** What is known of the caller beyond the CallSid (from the webhook, through the join ticket). */
 export interface ParticipantInfo {

@@ -10,13 +10,13 @@
  *
  * Fields of every event: StatusCallbackEvent, SequenceNumber (1, 2, 3 ... across the server,
  * from start), Timestamp (RFC 2822, as Twilio), FriendlyName and Room (the room number).
- * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason
- * (hangup, socket-closed, kicked, room-closed, shutdown, error); conference-end adds
- * ReasonConferenceEnded (last-participant-left, last-participant-kicked,
- * conference-ended-via-api, room-failed, shutdown).
+ * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason (a leave reason,
+ * src/conference/leaveReason.ts); conference-end adds ReasonConferenceEnded: the last leave's
+ * (same table), or room-failed when the room's tick failed.
  */
 import type { Conference } from '../conference/conference.js';
-import type { LeaveReason, Participant } from '../conference/participant.js';
+import { LEAVE_REASONS, type LeaveReason } from '../conference/leaveReason.js';
+import type { Participant } from '../conference/participant.js';
 import type { Logger } from '../log.js';
 import type { SpeechActivity } from './speech.js';
 
@@ -106,7 +106,7 @@ export class StatusCallbacks {
     conference.on('roomFailed', (room) => failed.add(room.id));
     conference.on('roomOpened', (room) => this.enqueue('conference-start', { FriendlyName: room.id, Room: room.id }));
     conference.on('roomClosed', (room) => {
-      const ended = failed.delete(room.id) ? 'room-failed' : conferenceEndReason(lastLeave.get(room.id));
+      const ended = failed.delete(room.id) ? 'room-failed' : LEAVE_REASONS[lastLeave.get(room.id) ?? 'hangup'].conferenceEnded;
       lastLeave.delete(room.id);
       this.enqueue('conference-end', { FriendlyName: room.id, Room: room.id, ReasonConferenceEnded: ended });
     });
@@ -219,15 +219,3 @@ function participantFields(p: Participant): Record<string, string> {
   };
 }
 
-function conferenceEndReason(reason: LeaveReason | undefined): string {
-  switch (reason) {
-    case 'room-closed':
-      return 'conference-ended-via-api';
-    case 'kicked':
-      return 'last-participant-kicked';
-    case 'shutdown':
-      return 'shutdown';
-    default:
-      return 'last-participant-left';
-  }
-}

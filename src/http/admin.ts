@@ -4,13 +4,10 @@
  * kick, ending a room. Handlers validate the body (zod) and call the directory, admission and the
  * conference; nothing here decides who may enter a room.
  *
- * Errors are `{error: {code, message}}`: 400 BAD_REQUEST (body), 401 UNAUTHORIZED (no bearer
- * token), 403 FORBIDDEN (wrong token), 404 NOT_FOUND, 409 CONFLICT (room exists), 422
- * LIMIT_EXCEEDED (MAX_ROOMS, MAX_PARTICIPANTS_PER_ROOM; or a REST hangup without credentials),
- * 429 RATE_LIMITED (too many wrong tokens from this address: Retry-After says when to try again),
- * 503 ADMIN_DISABLED (ADMIN_TOKEN unset).
+ * Errors are the catalog's (src/errors.ts), thrown as AppError and answered by sendError:
+ * BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, LIMIT_EXCEEDED,
+ * RATE_LIMITED (with Retry-After), ADMIN_DISABLED.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Conference } from '../conference/conference.js';
@@ -24,32 +21,14 @@ import { hashPin, PIN_PATTERN } from '../rooms/pin.js';
 import { roomSoundPatch } from '../rooms/roomSound.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import type { Clock } from '../timing/clock.js';
+import { AppError } from '../errors.js';
+import { bearerToken, sameSecret } from '../security/bearer.js';
 import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
 import type { CallControl } from './callControl.js';
+import { errorHandler, noRoute, sendError } from './sendError.js';
 
 /** Wrong admin tokens allowed per client address: 10 a minute; 10,000 addresses remembered. */
 export const ADMIN_AUTH_FAILURES: FailureLimiterOptions = { maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 };
-
-export const ADMIN_ERRORS = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  LIMIT_EXCEEDED: 422,
-  RATE_LIMITED: 429,
-  ADMIN_DISABLED: 503,
-} as const;
-export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
-
-class ApiError extends Error {
-  constructor(
-    readonly code: AdminErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface AdminDeps {
   /** undefined: the API answers 503 with how to enable it. */
@@ -84,13 +63,6 @@ export function maskPhoneNumber(from: string | undefined): string | null {
   return '*'.repeat(Math.min(from.length, 12));
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest();
-
-/** Constant-time token check (hashing first makes the compare independent of the lengths). */
-export function tokenMatches(given: string, expected: string): boolean {
-  return timingSafeEqual(sha256(given), sha256(expected));
-}
-
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
 const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
@@ -119,10 +91,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-    throw new ApiError('BAD_REQUEST', `${where}${issue.message}`);
+    throw new AppError('BAD_REQUEST', `${where}${issue.message}`);
   }
   if (result.data && typeof result.data === 'object' && Object.keys(result.data).length === 0) {
-    throw new ApiError('BAD_REQUEST', 'nothing to change: the body names no field');
+    throw new AppError('BAD_REQUEST', 'nothing to change: the body names no field');
   }
   return result.data;
 }
@@ -135,7 +107,7 @@ export function adminApi(deps: AdminDeps): express.Router {
   // Authentication before anything reads the body.
   router.use((req, res, next) => {
     if (!deps.adminToken) {
-      return sendError(res, new ApiError('ADMIN_DISABLED', 'the admin API is off: set ADMIN_TOKEN (a long random string, e.g. `openssl rand -hex 32`) in the environment or .env, restart the server, and send it as "Authorization: Bearer <token>"'));
+      return sendError(res, 'ADMIN_DISABLED');
     }
     // The socket's address, not X-Forwarded-For (anyone can write that). Behind a proxy every
     // client shares the proxy's address: the limit then protects the token, not availability.
@@ -143,18 +115,17 @@ export function adminApi(deps: AdminDeps): express.Router {
     const blockedMs = failures.blockedForMs(address, deps.clock.nowMs());
     if (blockedMs !== null) {
       res.set('Retry-After', String(Math.ceil(blockedMs / 1000)));
-      return sendError(res, new ApiError('RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`));
+      return sendError(res, 'RATE_LIMITED', `too many wrong admin tokens from this address; try again in ${Math.ceil(blockedMs / 1000)} s`);
     }
-    const header = req.get('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) {
+    const token = bearerToken(req.get('authorization'));
+    if (token === null) {
       res.set('WWW-Authenticate', 'Bearer realm="conference-admin"');
-      return sendError(res, new ApiError('UNAUTHORIZED', 'send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"'));
+      return sendError(res, 'UNAUTHORIZED');
     }
-    if (!tokenMatches(m[1]!, deps.adminToken)) {
+    if (!sameSecret(token, deps.adminToken)) {
       const count = failures.fail(address, deps.clock.nowMs());
       log.warn({ path: req.path, remote: address, failures: count }, 'admin: wrong token');
-      return sendError(res, new ApiError('FORBIDDEN', 'the bearer token is not the admin token'));
+      return sendError(res, 'FORBIDDEN');
     }
     next();
   });
@@ -163,7 +134,7 @@ export function adminApi(deps: AdminDeps): express.Router {
 
   const roomId = (req: Request): string => {
     const id: unknown = req.params['id'];
-    if (!isValidRoomNumber(id, deps.roomNumberMaxDigits)) throw new ApiError('NOT_FOUND', `no room ${JSON.stringify(String(id).slice(0, 40))}`);
+    if (!isValidRoomNumber(id, deps.roomNumberMaxDigits)) throw new AppError('NOT_FOUND', `no room ${JSON.stringify(String(id).slice(0, 40))}`);
     return id;
   };
 
@@ -202,25 +173,25 @@ export function adminApi(deps: AdminDeps): express.Router {
     const id = roomId(req);
     const callSid = String(req.params['callSid'] ?? '');
     const p = conference.participant(callSid);
-    if (!p || p.roomId !== id) throw new ApiError('NOT_FOUND', `no participant ${JSON.stringify(callSid.slice(0, 64))} in room ${id}`);
+    if (!p || p.roomId !== id) throw new AppError('NOT_FOUND', `no participant ${JSON.stringify(callSid.slice(0, 64))} in room ${id}`);
     return p;
   };
 
   const checkSeatLimit = (maxParticipants: number | null | undefined) => {
     const server = admission.limits.maxParticipantsPerRoom;
     if (maxParticipants != null && maxParticipants > server) {
-      throw new ApiError('LIMIT_EXCEEDED', `maxParticipants ${maxParticipants} is above this server's MAX_PARTICIPANTS_PER_ROOM (${server})`);
+      throw new AppError('LIMIT_EXCEEDED', `maxParticipants ${maxParticipants} is above this server's MAX_PARTICIPANTS_PER_ROOM (${server})`);
     }
   };
 
   router.post('/rooms', route(async (req, res) => {
     const body = parse(createBody, req.body);
     if (!isValidRoomNumber(body.id, deps.roomNumberMaxDigits)) {
-      throw new ApiError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
+      throw new AppError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
     }
     checkSeatLimit(body.maxParticipants);
     if ((await directory.count()) >= admission.limits.maxRooms) {
-      throw new ApiError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+      throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
     }
     const now = new Date().toISOString();
     const record: RoomRecord = {
@@ -234,7 +205,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       createdAt: now,
       updatedAt: now,
     };
-    if ((await directory.create(record)) === 'exists') throw new ApiError('CONFLICT', `room ${body.id} exists`);
+    if ((await directory.create(record)) === 'exists') throw new AppError('CONFLICT', `room ${body.id} exists`);
     conference.configureRoom(body.id, roomSoundPatch(record));
     log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
     res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
@@ -252,7 +223,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const id = roomId(req);
     const record = await directory.get(id);
     const room = conference.room(id);
-    if (!record && !room) throw new ApiError('NOT_FOUND', `no room ${id}`);
+    if (!record && !room) throw new AppError('NOT_FOUND', `no room ${id}`);
     const participants = (room?.participants() ?? []).map(participantView).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
     res.json({ ...roomView(id, record), participants });
   }));
@@ -265,8 +236,8 @@ export function adminApi(deps: AdminDeps): express.Router {
     let record = await directory.get(id);
     if (!record) {
       // A room callers opened: from now on it is administered (and kept).
-      if (!conference.room(id) && !deps.seats.isOpen(id)) throw new ApiError('NOT_FOUND', `no room ${id}`);
-      if ((await directory.count()) >= admission.limits.maxRooms) throw new ApiError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+      if (!conference.room(id) && !deps.seats.isOpen(id)) throw new AppError('NOT_FOUND', `no room ${id}`);
+      if ((await directory.count()) >= admission.limits.maxRooms) throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
       await directory.create({ id, label: null, pinHash: null, maxParticipants: null, locked: false, createdAt: now, updatedAt: now });
     }
     const patch: RoomPatch = {
@@ -278,7 +249,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     };
     if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
     record = await directory.update(id, patch, now);
-    if (!record) throw new ApiError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
+    if (!record) throw new AppError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
     // The sound settings take effect at once in an open room.
     if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
     log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
@@ -292,7 +263,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const deleted = await directory.delete(id);
     // Every stream is closed; Twilio then plays the goodbye after </Connect>.
     const ended = deps.endRoom(id);
-    if (!deleted && !ended && !reserved) throw new ApiError('NOT_FOUND', `no room ${id}`);
+    if (!deleted && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
     log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
     res.json({ id, deleted: true, participantsRemoved: participants });
   }));
@@ -310,7 +281,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const p = participantIn(req);
     const hangup = req.query['hangup'] === 'true';
     if (hangup && !deps.callControl) {
-      throw new ApiError('LIMIT_EXCEEDED', 'hangup=true needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; without it the kick closes the stream and Twilio says goodbye');
+      throw new AppError('LIMIT_EXCEEDED', 'hangup=true needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; without it the kick closes the stream and Twilio says goodbye');
     }
     conference.kick(p.callSid);
     log.info({ room: p.roomId, callSid: p.callSid, hangup }, 'admin: participant kicked');
@@ -326,22 +297,9 @@ export function adminApi(deps: AdminDeps): express.Router {
     res.json({ callSid: p.callSid, kicked: true, callEnded });
   }));
 
-  router.use((req: Request, res: Response) => sendError(res, new ApiError('NOT_FOUND', `no route for ${req.method} ${req.baseUrl}${req.path}`)));
-  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof ApiError) return sendError(res, error);
-    const e = error as { status?: number; type?: string; message?: string };
-    if (e.status && e.status >= 400 && e.status < 500) {
-      // body-parser: malformed JSON, too large, wrong charset.
-      return sendError(res, new ApiError('BAD_REQUEST', e.type === 'entity.parse.failed' ? 'the body is not valid JSON' : (e.message ?? 'bad request')));
-    }
-    log.error({ err: error, path: req.path }, 'admin: request failed');
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
-  });
+  router.use((req: Request, res: Response) => sendError(res, 'NOT_FOUND', noRoute(req)));
+  router.use(errorHandler(log));
   return router;
-}
-
-function sendError(res: Response, error: ApiError): void {
-  res.status(ADMIN_ERRORS[error.code]).json({ error: { code: error.code, message: error.message } });
 }
 
 /** Express 5 passes rejected promises to the error handler; this only types the handler. */

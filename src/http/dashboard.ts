@@ -25,6 +25,7 @@ import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
 import { maskPhoneNumber } from './admin.js';
+import { sendError } from './sendError.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
 /** Snapshots per second while anyone watches. */
@@ -120,7 +121,7 @@ export class LiveFeed {
   }
 
   private attach(req: Request, res: Response): void {
-    if (this.closed) return void res.status(503).end();
+    if (this.closed) return sendError(res, 'SHUTTING_DOWN');
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     req.socket.setNoDelay(true);

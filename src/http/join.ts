@@ -20,10 +20,12 @@ import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import type { Logger } from '../log.js';
-import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
+import type { HttpErrorCode } from '../errors.js';
+import type { Admission, EntryResult, PinResult, Refusal } from '../rooms/admission.js';
 import { PIN_PATTERN } from '../rooms/pin.js';
+import { hasBearer } from '../security/bearer.js';
 import { FailureLimiter } from '../security/failureLimiter.js';
-import { tokenMatches } from './admin.js';
+import { sendError } from './sendError.js';
 import { MEDIA_PATH } from './webhooks.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'join');
@@ -41,13 +43,14 @@ export interface JoinDeps {
   nowMs: () => number;
 }
 
-const REFUSALS: Record<string, [number, string]> = {
-  'not-found': [404, 'there is no conference with that number'],
-  locked: [403, 'this conference is locked'],
-  'room-full': [409, 'this conference is full'],
-  'server-full': [503, 'the server is full'],
-  'too-many-rooms': [503, 'no more rooms can be opened now'],
-  overloaded: [503, 'the server is too busy to take more calls now'],
+/** Admission's refusals as the browser is told them (the phone hears the same in TwiML). */
+const REFUSALS: Record<Refusal, { code: HttpErrorCode; detail?: string }> = {
+  'not-found': { code: 'NOT_FOUND', detail: 'there is no conference with that number' },
+  locked: { code: 'LOCKED' },
+  'room-full': { code: 'ROOM_FULL' },
+  'server-full': { code: 'SERVER_FULL' },
+  'too-many-rooms': { code: 'TOO_MANY_ROOMS' },
+  overloaded: { code: 'OVERLOADED' },
 };
 
 export function joinPage(deps: JoinDeps): express.Router {
@@ -68,24 +71,23 @@ export function joinPage(deps: JoinDeps): express.Router {
   });
   router.post('/join/ticket', express.json({ limit: '2kb' }), async (req: Request, res: Response) => {
     const address = req.socket.remoteAddress ?? 'unknown';
-    const fail = (status: number, code: string, message: string) => res.status(status).json({ error: { code, message } });
     const blocked = failures.blockedForMs(address, deps.nowMs());
     if (blocked !== null) {
       res.set('Retry-After', String(Math.ceil(blocked / 1000)));
-      return fail(429, 'RATE_LIMITED', 'too many wrong PINs or tokens: try again later');
+      return sendError(res, 'RATE_LIMITED', 'too many wrong PINs or tokens: try again later');
     }
     const body = ticketBody.safeParse(req.body);
-    if (!body.success) return fail(400, 'BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+    if (!body.success) return sendError(res, 'BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
     const roomId = body.data.room.trim();
-    if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits)) return fail(400, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
+    if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits)) return sendError(res, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
     const header = req.get('authorization');
     let admin = false;
+    // Any Authorization header claims the admin's way in: it is the admin token, or a failure.
     if (header) {
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!deps.adminToken || !m || !tokenMatches(m[1]!, deps.adminToken)) {
+      if (!deps.adminToken || !hasBearer(header, deps.adminToken)) {
         failures.fail(address, deps.nowMs());
         deps.log.warn({ remote: address }, 'join: wrong admin token');
-        return fail(403, 'FORBIDDEN', 'the admin token is wrong');
+        return sendError(res, 'FORBIDDEN');
       }
       admin = true;
     }
@@ -96,15 +98,15 @@ export function joinPage(deps: JoinDeps): express.Router {
     if (admin) result = await deps.admission.enterAsAdministrator(roomId, call);
     else if (body.data.pin) result = await deps.admission.enterWithPin(roomId, call, body.data.pin);
     else result = await deps.admission.enter(roomId, call);
-    if (result.kind === 'pin-required') return fail(401, 'PIN_REQUIRED', 'this conference needs its PIN (or the admin token)');
+    if (result.kind === 'pin-required') return sendError(res, 'PIN_REQUIRED');
     if (result.kind === 'wrong-pin') {
       failures.fail(address, deps.nowMs());
       deps.log.warn({ remote: address, room: roomId }, 'join: wrong PIN');
-      return fail(403, 'WRONG_PIN', 'that PIN is not right');
+      return sendError(res, 'WRONG_PIN');
     }
     if (result.kind === 'refused') {
-      const [status, message] = REFUSALS[result.reason] ?? [403, result.reason];
-      return fail(status, result.reason.toUpperCase().replace(/-/g, '_'), message);
+      const refusal = REFUSALS[result.reason];
+      return sendError(res, refusal.code, refusal.detail);
     }
     deps.log.info({ room: roomId, seat: result.seat, callSid, admin }, 'join: browser admitted');
     res.set('Cache-Control', 'no-store').json({

@@ -7,26 +7,23 @@
  *   GET    /api/recordings/:rid[?track=seat2]             the WAV (audio/wav)
  *   DELETE /api/recordings/:rid                           delete it and its tracks
  *
- * Errors as the admin API's: {error: {code, message}} with 400, 404, 409.
+ * Errors are thrown as AppError (BAD_REQUEST, NOT_FOUND, CONFLICT) and answered by the admin API's
+ * error handler, as every other admin route's.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { RecordingError, type Recordings } from '../recording/recordings.js';
+import { AppError } from '../errors.js';
+import type { Recordings } from '../recording/recordings.js';
 
-const STATUS = { BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409 } as const;
 const startBody = z.strictObject({ tracks: z.boolean().optional() });
 
 export function recordingsApi(recordings: Recordings): express.Router {
   const router = express.Router();
-  const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) =>
-    handler(req, res).catch((error: unknown) => {
-      if (error instanceof RecordingError) return void res.status(STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
-      next(error);
-    });
+  const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
 
   router.post('/rooms/:id/recording', route(async (req, res) => {
     const body = startBody.safeParse(req.body ?? {});
-    if (!body.success) throw new RecordingError('BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+    if (!body.success) throw new AppError('BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
     const info = await recordings.start(String(req.params['id']), { tracks: body.data.tracks });
     res.status(201).location(`/api/recordings/${info.id}`).json(info);
   }));

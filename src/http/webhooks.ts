@@ -30,6 +30,7 @@ import { PIN_MAX_DIGITS } from '../rooms/pin.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import { checkWebhookSignature, webhookUrl } from '../security/twilioSignature.js';
 import { publicBaseUrl, websocketUrl, type RequestOrigin } from './publicUrl.js';
+import { sendError } from './sendError.js';
 import * as twiml from './twiml.js';
 
 export interface WebhookDeps {
@@ -53,11 +54,6 @@ export function originOf(req: Request): RequestOrigin {
   return { protocol: req.protocol, host: req.get('host'), forwardedProto: req.get('x-forwarded-proto'), forwardedHost: req.get('x-forwarded-host') };
 }
 
-/** A 4xx/5xx answer to something that is not a Twilio webhook: JSON, never a stack trace. */
-function refuse(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
-}
-
 /** The path of the media endpoint, as it appears in the stream URL. */
 export const MEDIA_PATH = '/media';
 
@@ -70,8 +66,8 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
   const prefixOf = (req: Request): string => (ownPrefix !== '' && req.get('x-forwarded-prefix') === ownPrefix ? ownPrefix : '');
   const router = express.Router();
   router.use('/voice', express.urlencoded({ extended: false, limit: '32kb', parameterLimit: 200 }));
-  // Issue 5: with TWILIO_AUTH_TOKEN, only requests Twilio signed get past here (missing: 400,
-  // wrong: 403, one warn line each). Without it: development mode, said at start and in /health.
+  // With TWILIO_AUTH_TOKEN, only requests Twilio signed get past here (missing: 400, wrong: 403,
+  // one warn line each). Without it: development mode, said at start and in /health.
   const authToken = config.twilioAuthToken;
   if (authToken) {
     router.use('/voice', (req, res, next) => {
@@ -81,8 +77,9 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
       if (verdict.ok) return next();
       // The URL it was checked over is what an operator needs to see a proxy/PUBLIC_URL mismatch.
       log.warn({ path: req.path, url: url.slice(0, 200), remote: req.socket.remoteAddress, reason: verdict.reason }, `webhook refused: X-Twilio-Signature ${verdict.reason === 'missing' ? 'missing' : 'does not match'}`);
-      if (verdict.reason === 'missing') return refuse(res, 400, 'SIGNATURE_MISSING', 'missing X-Twilio-Signature (this endpoint is for Twilio voice webhooks)');
-      return refuse(res, 403, 'SIGNATURE_INVALID', 'X-Twilio-Signature does not match this request');
+      // Not a Twilio webhook, so JSON (the catalog's answer), not TwiML.
+      if (verdict.reason === 'missing') return sendError(res, 'SIGNATURE_MISSING', 'missing X-Twilio-Signature (this endpoint is for Twilio voice webhooks)');
+      return sendError(res, 'SIGNATURE_INVALID', 'X-Twilio-Signature does not match this request');
     });
   }
   // Shutting down: no new callers and no next prompt; a polite "call again" instead.
@@ -182,7 +179,7 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     const callSid = req.body?.CallSid;
     if (typeof callSid === 'string' && /^[A-Za-z0-9]{1,64}$/.test(callSid)) return callSid;
     log.warn({ path: req.path }, 'webhook: request without a valid CallSid');
-    refuse(res, 400, 'BAD_REQUEST', 'missing CallSid (this endpoint is for Twilio voice webhooks)');
+    sendError(res, 'BAD_REQUEST', 'missing CallSid (this endpoint is for Twilio voice webhooks)');
     return null;
   };
   const fromOf = (req: Request): string | undefined => (typeof req.body?.From === 'string' && req.body.From.length <= 64 ? req.body.From : undefined);

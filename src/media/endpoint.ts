@@ -10,7 +10,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Application } from 'express-ws';
 import type { WebSocket } from 'ws';
-import { ERRORS } from '../errors.js';
+import { ERRORS, type HttpErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkStreamSignature, streamUrlFor } from '../security/twilioSignature.js';
 import { MediaSession, type MediaSessionOptions, type MediaSocket } from './session.js';
@@ -232,7 +232,8 @@ type VerifyDone = (ok: boolean, code?: number, message?: string) => void;
  * refusal; the token never appears.
  */
 export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: http.IncomingMessage }, done: VerifyDone) => void {
-  const refuse = (done: VerifyDone, code: keyof typeof ERRORS) => done(false, ERRORS[code].httpStatus, ERRORS[code].text);
+  // ws answers the status with the text as a plain body: no WebSocket, and no JSON (no route runs).
+  const refuse = (done: VerifyDone, code: HttpErrorCode, detail?: string) => done(false, ERRORS[code].httpStatus, detail ?? ERRORS[code].text);
   return ({ req }, done) => {
     options.markBusy?.();
     let requested: URL;
@@ -242,14 +243,14 @@ export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: h
       // An absolute-form target that is no URL (`GET http://x:99999/media`): this runs in the
       // server's upgrade event, where a throw would take the process down.
       options.log.warn({ remote: req.socket.remoteAddress, target: String(req.url).slice(0, 100) }, 'media upgrade refused: request target is not a URL');
-      return done(false, 400, 'Bad Request');
+      return refuse(done, 'BAD_REQUEST', 'the request target is not a URL');
     }
     const pathname = requested.pathname;
     if (pathname !== options.path && pathname !== `${options.path}/`) return refuse(done, 'NOT_FOUND');
-    if (!options.isAdmitting()) return refuse(done, 'NOT_ADMITTING');
+    if (!options.isAdmitting()) return refuse(done, 'SHUTTING_DOWN');
     if (options.hasRoom && !options.hasRoom()) {
       options.log.warn({ remote: req.socket.remoteAddress }, 'media upgrade refused: too many open media sockets');
-      return done(false, 503, 'Service Unavailable');
+      return refuse(done, 'TOO_MANY_SOCKETS');
     }
     if (!options.authToken) return done(true);
     const header = (name: string) => {
@@ -270,7 +271,7 @@ export function mediaUpgradeCheck(options: UpgradeCheckOptions): (info: { req: h
     if (verdict.ok) return done(true);
     const ticket = requested.searchParams.get('ticket');
     if (ticket && options.ticketAccepted?.(ticket.slice(0, 400))) return done(true);
-    // 403 whether missing or wrong (the issue's rule for upgrades); the log says which.
+    // 403 whether missing or wrong: a prober learns nothing from the answer; the log says which.
     const code = verdict.reason === 'missing' ? 'SIGNATURE_MISSING' : 'SIGNATURE_INVALID';
     options.log.warn({ remote: req.socket.remoteAddress, url: url.slice(0, 200), code, status: 403 }, `media upgrade refused: ${ERRORS[code].text}`);
     refuse(done, 'SIGNATURE_INVALID');

@@ -9,10 +9,11 @@
  */
 import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
+import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
-import { AppError, ERRORS, WS_NORMAL_CLOSE, type ErrorCode } from '../errors.js';
+import { AppError, ERRORS, WS_NORMAL_CLOSE, type StreamErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../timing/clock.js';
 import { decodeBase64Bytes, MEDIA_SUFFIX, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
@@ -47,7 +48,7 @@ export interface StartClaim {
 /** The authorizer's verdict: the room to join (and what is known of the caller), or a refusal. */
 export type StartAuthorization =
   | { ok: true; roomId: string; info?: ParticipantInfo }
-  | { ok: false; code: ErrorCode; detail: string };
+  | { ok: false; code: StreamErrorCode; detail: string };
 
 /**
  * The default authorizer: the room named by the `room` parameter, for anyone. The join-ticket
@@ -344,16 +345,9 @@ export class MediaSession implements ParticipantTransport {
   /** ParticipantTransport: the conference has let go of this caller. */
   end(reason: LeaveReason): void {
     if (this.state === 'ended') return;
-    const error =
-      reason === 'replaced' ? ERRORS.REPLACED
-      : reason === 'shutdown' ? ERRORS.SHUTTING_DOWN
-      : reason === 'error' ? ERRORS.INTERNAL
-      : reason === 'kicked' ? ERRORS.KICKED
-      : reason === 'left' ? ERRORS.LEFT
-      : reason === 'moved' ? ERRORS.ROOM_MOVED
-      : ERRORS.ROOM_CLOSED;
+    const close = LEAVE_REASONS[reason].close;
     this.participant = null; // the conference already removed it
-    this.finish(reason, error.wsCode, error.text);
+    this.finish(reason, close && ERRORS[close].wsCode, close ? ERRORS[close].text : '');
   }
 
   private onStart(message: StartMessage): void {
@@ -443,11 +437,10 @@ export class MediaSession implements ParticipantTransport {
     return true;
   }
 
-  private fail(code: ErrorCode, detail?: string): void {
+  private fail(code: StreamErrorCode, detail?: string): void {
     if (this.state === 'ended') return;
-    const error = new AppError(code, detail);
     const entry: { wsCode: number; text: string; drop?: boolean } = ERRORS[code];
-    this.log.warn({ code, wsCode: error.wsCode }, `closing stream: ${error.message}`);
+    this.log.warn({ code, wsCode: entry.wsCode }, `closing stream: ${new AppError(code, detail).message}`);
     // 1006 cannot be sent: it is what the peer sees when the socket is dropped.
     this.finish('error', entry.wsCode === 1006 ? null : entry.wsCode, entry.text);
     if (entry.drop) this.socket.terminate?.();

@@ -20,6 +20,7 @@ import { SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
 import type { LeaveReason } from '../conference/participant.js';
 import type { Room, RoomTap } from '../conference/room.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../timing/clock.js';
 import { WavFileWriter } from './wavFileWriter.js';
@@ -60,15 +61,6 @@ export interface RecordingsOptions {
   log: Logger;
   /** How often buffered audio is written (ms); default 500. */
   flushIntervalMs?: number;
-}
-
-export class RecordingError extends Error {
-  constructor(
-    readonly code: 'NOT_FOUND' | 'CONFLICT' | 'BAD_REQUEST',
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 
@@ -172,13 +164,13 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     return this.active.get(roomId)?.info() ?? null;
   }
 
-  /** Starts recording a live room. Throws RecordingError NOT_FOUND (no such live room) or CONFLICT. */
+  /** Starts recording a live room. Throws AppError NOT_FOUND (no such live room) or CONFLICT. */
   async start(roomId: string, options: { tracks?: boolean } = {}): Promise<RecordingInfo> {
     const { conference, log } = this.options;
     await this.ensureDir();
     const room = conference.room(roomId);
-    if (!room || room.size === 0) throw new RecordingError('NOT_FOUND', `room ${roomId} has nobody in it: a recording starts once callers are in`);
-    if (this.active.has(roomId)) throw new RecordingError('CONFLICT', `room ${roomId} is being recorded already`);
+    if (!room || room.size === 0) throw new AppError('NOT_FOUND', `room ${roomId} has nobody in it: a recording starts once callers are in`);
+    if (this.active.has(roomId)) throw new AppError('CONFLICT', `room ${roomId} is being recorded already`);
     const id = `RE${randomBytes(8).toString('hex')}`;
     const startedAt = new Date().toISOString();
     // Synchronously from here to the tap: two starts cannot both pass the check above.
@@ -202,7 +194,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
   /** Stops a room's recording; resolves when its files are complete. */
   async stop(roomId: string): Promise<RecordingInfo> {
     const recorder = this.active.get(roomId);
-    if (!recorder) throw new RecordingError('NOT_FOUND', `room ${roomId} is not being recorded`);
+    if (!recorder) throw new AppError('NOT_FOUND', `room ${roomId} is not being recorded`);
     return this.finish(recorder, 'left');
   }
 
@@ -236,11 +228,11 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
 
   /** The path of a recording's mix or one of its tracks; throws NOT_FOUND. */
   async filePath(id: string, track?: string): Promise<string> {
-    if (!ID_PATTERN.test(id)) throw new RecordingError('NOT_FOUND', 'no such recording');
-    if (track !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(track)) throw new RecordingError('NOT_FOUND', 'no such track');
+    if (!ID_PATTERN.test(id)) throw new AppError('NOT_FOUND', 'no such recording');
+    if (track !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(track)) throw new AppError('NOT_FOUND', 'no such track');
     const path = joinPath(this.options.dir, track ? `${id}.${track}.wav` : `${id}.wav`);
     await stat(path).catch(() => {
-      throw new RecordingError('NOT_FOUND', track ? `recording ${id} has no track ${track}` : `no recording ${id}`);
+      throw new AppError('NOT_FOUND', track ? `recording ${id} has no track ${track}` : `no recording ${id}`);
     });
     return path;
   }
@@ -248,7 +240,7 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
   /** Deletes a finished recording and its tracks; CONFLICT while it is being written. */
   async delete(id: string): Promise<void> {
     await this.filePath(id);
-    if ([...this.active.values()].some((r) => r.id === id)) throw new RecordingError('CONFLICT', `recording ${id} is in progress: stop it first`);
+    if ([...this.active.values()].some((r) => r.id === id)) throw new AppError('CONFLICT', `recording ${id} is in progress: stop it first`);
     for (const name of await readdir(this.options.dir)) {
       if (name.startsWith(`${id}.`)) await rm(joinPath(this.options.dir, name), { force: true });
     }

@@ -16,7 +16,7 @@
  */
 import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
 import type { LeaveReason, ParticipantInfo } from '../conference/participant.js';
-import type { ErrorCode } from '../errors.js';
+import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Clock } from '../timing/clock.js';
 import { verifyPin } from './pin.js';
@@ -74,7 +74,7 @@ export type EntryResult =
 export type PinResult = EntryResult | { kind: 'wrong-pin'; roomId: string; attemptsLeft: number };
 
 /** What the media session needs to hear back (mirrors MediaSession's StartAuthorization). */
-export type StartVerdict = { ok: true; roomId: string; info: ParticipantInfo } | { ok: false; code: ErrorCode; detail: string };
+export type StartVerdict = { ok: true; roomId: string; info: ParticipantInfo } | { ok: false; code: StreamErrorCode; detail: string };
 
 export interface StartClaimLike {
   callSid: string;
@@ -82,7 +82,7 @@ export interface StartClaimLike {
 }
 
 /** Ticket refusals close the stream with 1008 ("start has no valid join ticket"). */
-export const TICKET_REFUSAL_CODE: ErrorCode = 'BAD_TICKET';
+export const TICKET_REFUSAL_CODE: StreamErrorCode = 'BAD_TICKET';
 
 /** Wrong-PIN counts are forgotten this long after the last wrong try (ms). */
 const PIN_FAILURE_MEMORY_MS = 10 * 60_000;

@@ -19,8 +19,9 @@
  * The codec (issue/verify) is pure: time comes in as an argument. `JoinTickets` adds the secret,
  * the clock and the memory of used nonces.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../timing/clock.js';
+import { sameSecret } from './bearer.js';
 
 export interface TicketClaims {
   callSid: string;
@@ -45,13 +46,6 @@ function mac(secret: Buffer, fields: readonly string[]): string {
   return createHmac('sha256', secret).update(fields.join('.')).digest('base64url');
 }
 
-/** Constant-time string equality (for equal lengths; unequal lengths are simply unequal). */
-export function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
 /** The ticket text for `claims`, signed with `secret`. */
 export function encodeTicket(secret: Buffer, claims: TicketClaims): string {
   const fields = claims.epoch
@@ -72,8 +66,8 @@ export function decodeTicket(secret: Buffer, ticket: string | undefined, callSid
   // v1 has no epoch field: read it as "0".
   const [, ticketCallSid, room, seat, epochText, expires, nonce, signature] = (withEpoch ? parts : [...parts.slice(0, 4), '0', ...parts.slice(4)]) as [string, string, string, string, string, string, string, string];
   if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,15}$/.test(epochText) || !/^[0-9]{1,12}$/.test(expires)) return { ok: false, reason: 'malformed' };
-  if (!safeEqual(signature, mac(secret, parts.slice(0, parts.length - 1)))) return { ok: false, reason: 'bad-signature' };
-  if (!safeEqual(ticketCallSid, callSid)) return { ok: false, reason: 'other-call' };
+  if (!sameSecret(signature, mac(secret, parts.slice(0, parts.length - 1)))) return { ok: false, reason: 'bad-signature' };
+  if (!sameSecret(ticketCallSid, callSid)) return { ok: false, reason: 'other-call' };
   const expiresAtSeconds = Number(expires);
   if (nowMs >= expiresAtSeconds * 1000) return { ok: false, reason: 'expired' };
   const epoch = Number(epochText);
@@ -177,5 +171,5 @@ export function rejoinPass(secret: Buffer, callSid: string, room: string, count:
 }
 
 export function rejoinPassValid(secret: Buffer, pass: unknown, callSid: string, room: string, count: number): boolean {
-  return typeof pass === 'string' && safeEqual(pass, rejoinPass(secret, callSid, room, count));
+  return typeof pass === 'string' && sameSecret(pass, rejoinPass(secret, callSid, room, count));
 }

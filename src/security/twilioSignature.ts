@@ -13,9 +13,9 @@
  * port retry turns `wss://host/media` into `wss://host:80/media`, so the upgrade is compared over
  * the exact `wss://` URL from the TwiML, and that URL with a trailing slash (Twilio's advice).
  */
-import { timingSafeEqual } from 'node:crypto';
 import twilio from 'twilio';
 import { publicBaseUrl, websocketUrl, type RequestOrigin } from '../http/publicUrl.js';
+import { sameSecret } from './bearer.js';
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: 'missing' | 'mismatch' };
 
@@ -44,13 +44,11 @@ export function checkWebhookSignature(authToken: string, signature: string | und
  */
 export function checkStreamSignature(authToken: string, signature: string | undefined, streamUrl: string): SignatureVerdict {
   if (!signature) return { ok: false, reason: 'missing' };
-  const given = Buffer.from(signature);
   const other = streamUrl.endsWith('/') ? streamUrl.slice(0, -1) : `${streamUrl}/`;
   let match = false;
   // Both candidates are always computed and compared: the time taken says nothing about which matched.
   for (const candidate of [streamUrl, other]) {
-    const expected = Buffer.from(twilio.getExpectedTwilioSignature(authToken, candidate, {}));
-    if (given.length === expected.length && timingSafeEqual(given, expected)) match = true;
+    if (sameSecret(signature, twilio.getExpectedTwilioSignature(authToken, candidate, {}))) match = true;
   }
   return match ? { ok: true } : { ok: false, reason: 'mismatch' };
 }

@@ -46,6 +46,19 @@ describe('admin API', () => {
   });
   after(() => t.close());
 
+  test('/join/ticket answers its refusals as the admin API does (the catalog in src/errors.ts)', async () => {
+    assert.equal((await call('POST', '/api/rooms', { id: '8300', pin: '2468' })).status, 201);
+    const ticket = (body: unknown, authorization?: string, raw?: string) =>
+      fetch(`${t.baseUrl}/join/ticket`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: raw ?? JSON.stringify(body) }).then(async (res) => ({ status: res.status, error: ((await res.json()) as { error: unknown }).error }));
+    assert.deepEqual(await ticket({ room: '8300' }, `Bearer ${ADMIN}x`), { status: 403, error: { code: 'FORBIDDEN', message: 'the bearer token is not the admin token' } });
+    assert.deepEqual(await ticket({ room: '8300' }), { status: 401, error: { code: 'PIN_REQUIRED', message: 'this conference needs its PIN (or the admin token)' } });
+    assert.deepEqual(await ticket({ room: '8300', pin: '1111' }), { status: 403, error: { code: 'WRONG_PIN', message: 'that PIN is not right' } });
+    assert.deepEqual(await ticket(undefined, undefined, '{"room": '), { status: 400, error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON' } });
+    const admitted = await fetch(`${t.baseUrl}/join/ticket`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `bearer   ${ADMIN}` }, body: JSON.stringify({ room: '8300' }) });
+    assert.equal(admitted.status, 200, 'the admin API\'s bearer form is the rule here too');
+    assert.equal((await call('DELETE', '/api/rooms/8300')).status, 200);
+  });
+
   test('without ADMIN_TOKEN: 503 saying how to enable it', async () => {
     const off = await startTestServer();
     try {
@@ -111,6 +124,10 @@ describe('admin API', () => {
     const notJson = await call('POST', '/api/rooms', undefined, '{"id": ');
     assert.equal(notJson.status, 400);
     assert.match(notJson.body.error.message, /not valid JSON/);
+    // Too large is 413 here as on every other route (it was a 400 in the admin API alone).
+    const tooLarge = await call('POST', '/api/rooms', undefined, JSON.stringify({ id: '8101', label: 'x'.repeat(17 * 1024) }));
+    assert.equal(tooLarge.status, 413);
+    assert.equal(tooLarge.body.error.code, 'PAYLOAD_TOO_LARGE');
     const tooMany = await call('POST', '/api/rooms', { id: '8101', maxParticipants: 11 });
     assert.equal(tooMany.status, 422);
     assert.match(tooMany.body.error.message, /MAX_PARTICIPANTS_PER_ROOM/);

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { Conference } from '../../src/conference/conference.js';
+import type { LeaveReason } from '../../src/conference/leaveReason.js';
 import { MediaSession, roomParameterAuthorizer, type MediaSocket } from '../../src/media/session.js';
 import { ManualClock } from '../../src/timing/clock.js';
 import { captureLog } from '../helpers/log.js';
@@ -142,6 +143,28 @@ describe('media session: a well-behaved stream', () => {
     session.handleText(start());
     session.handleClose(1006);
     assert.equal(conference.participant(CALL), undefined);
+  });
+
+  test('the conference letting go closes the stream as the leave reason says (src/conference/leaveReason.ts)', () => {
+    const closes: Record<LeaveReason, [number, string] | null> = {
+      left: [1000, 'left the conference'],
+      kicked: [1000, 'removed from the conference'],
+      'room-closed': [1000, 'the conference has ended'],
+      shutdown: [1001, 'server is shutting down'],
+      error: [1011, 'internal error'],
+      replaced: [4000, 'replaced by a newer stream of the same call'],
+      moved: [4001, 'the conference moved to another server; rejoining'],
+      // The stream ended itself: nothing more to close.
+      hangup: null,
+      'socket-closed': null,
+    };
+    for (const [reason, close] of Object.entries(closes) as [LeaveReason, [number, string] | null][]) {
+      const { conference, session, socket } = setup();
+      session.handleText(start());
+      conference.leave(conference.participant(CALL)!, reason);
+      session.end(reason);
+      assert.deepEqual(socket.closedWith && [socket.closedWith.code, socket.closedWith.reason], close, reason);
+    }
   });
 
   test('dtmf and marks are accepted', () => {

@@ -1,6 +1,8 @@
 /** Status callbacks (src/events/statusCallbacks.ts) with a fake POST: order, retries, give-up, bounds. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Conference } from '../../src/conference/conference.js';
+import { SpeechActivity } from '../../src/events/speech.js';
 import { rfc2822, StatusCallbacks, type PostForm } from '../../src/events/statusCallbacks.js';
 import { captureLog } from '../helpers/log.js';
 
@@ -100,5 +102,27 @@ describe('StatusCallbacks', () => {
     stuck.enqueue('conference-end', { Room: '3' });
     assert.equal(stuck.stats.enqueued, 2, 'nothing is queued after close');
     never();
+  });
+});
+
+describe('StatusCallbacks attached to a conference', () => {
+  test('participant-leave carries the leave reason; conference-end says why, from the last leave', async () => {
+    const bodies: URLSearchParams[] = [];
+    const cb = new StatusCallbacks({ url: 'http://x.test/cb', log: captureLog().log, post: async (_u, body) => (bodies.push(new URLSearchParams(body)), 200) });
+    const conference = new Conference({ echoWhenAlone: false });
+    cb.attach(conference, new SpeechActivity());
+    const transport = { sendFrame: () => undefined, end: () => undefined };
+    conference.join('1', 'CA1', transport);
+    conference.kick('CA1');
+    conference.join('2', 'CA2', transport);
+    conference.closeRoom('2', 'room-closed');
+    conference.join('3', 'CA3', transport);
+    conference.close('shutdown');
+    conference.join('4', 'CA4', transport);
+    conference.leave(conference.participant('CA4')!, 'hangup');
+    await cb.idle();
+    const said = (event: string) => bodies.filter((b) => b.get('StatusCallbackEvent') === event).map((b) => `${b.get('Room')} ${b.get('Reason') ?? b.get('ReasonConferenceEnded')}`);
+    assert.deepEqual(said('participant-leave'), ['1 kicked', '2 room-closed', '3 shutdown', '4 hangup']);
+    assert.deepEqual(said('conference-end'), ['1 last-participant-kicked', '2 conference-ended-via-api', '3 shutdown', '4 last-participant-left']);
   });
 });
