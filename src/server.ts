@@ -224,7 +224,6 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     dir: resolvePath(config.recordingsDir),
     mode: config.recordRooms,
     tracks: config.recordTracks,
-    clock,
     log,
   });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));

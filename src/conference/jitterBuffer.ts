@@ -150,22 +150,6 @@ export class JitterBuffer {
     return 'audio';
   }
 
-  /** Forgets everything (a stream restarted). */
-  clear(): void {
-    this.head = 0;
-    this.count = 0;
-    this.started = false;
-    this.pushed = 0;
-    this.minTransitMs = Infinity;
-    this.jitterEstimateMs = 0;
-    this.windowTicks = 0;
-    this.windowMinDepth = Infinity;
-    this.excessWindows = 0;
-    this.lastKind = 'silence';
-    this.stats.depth = 0;
-    this.stats.targetFrames = this.minTarget;
-  }
-
   private observeArrival(arrivalMs: number, earliestMs: number): void {
     // Transit against our clock, relative: arrival of frame n minus n frame periods; where the
     // frame may have come in earlier (read late by a busy process), as on time as it could be.

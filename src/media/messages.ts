@@ -56,12 +56,8 @@ const stop = z.object({
 export const twilioMessageSchema = z.discriminatedUnion('event', [connected, start, media, dtmf, mark, stop]);
 
 export type TwilioMessage = z.infer<typeof twilioMessageSchema>;
-export type ConnectedMessage = z.infer<typeof connected>;
 export type StartMessage = z.infer<typeof start>;
 export type MediaMessage = z.infer<typeof media>;
-export type DtmfMessage = z.infer<typeof dtmf>;
-export type MarkMessage = z.infer<typeof mark>;
-export type StopMessage = z.infer<typeof stop>;
 
 export type ParseResult = { ok: true; message: TwilioMessage } | { ok: false; reason: string };
 

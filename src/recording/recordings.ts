@@ -21,7 +21,6 @@ import type { Conference } from '../conference/conference.js';
 import type { LeaveReason } from '../conference/participant.js';
 import type { Room, RoomTap } from '../conference/room.js';
 import type { Logger } from '../log.js';
-import type { Clock } from '../timing/clock.js';
 import { WavFileWriter } from './wavFileWriter.js';
 
 /** A recording id: what its file names start with. */
@@ -56,7 +55,6 @@ export interface RecordingsOptions {
   mode: 'off' | 'always';
   /** Per-participant tracks by default. */
   tracks: boolean;
-  clock: Clock;
   log: Logger;
   /** How often buffered audio is written (ms); default 500. */
   flushIntervalMs?: number;
