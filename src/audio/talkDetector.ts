@@ -21,6 +21,7 @@
  * - `backgroundGate = false` (a room setting, e.g. a music room): every frame that is not digital
  *   silence feeds the mix, however quiet or steady; talk is still detected for the indicator.
  */
+import { FULL_SCALE } from './format.js';
 import { TonalityMeter } from './tonality.js';
 
 export interface TalkDetectorOptions {
@@ -94,7 +95,7 @@ export class TalkDetector {
   update(frame: Int16Array): TalkState {
     let energy = 0;
     for (let i = 0; i < frame.length; i++) energy += frame[i]! * frame[i]!;
-    const level = energy === 0 ? SILENCE_DBFS : Math.max(SILENCE_DBFS, 10 * Math.log10(energy / frame.length / (32768 * 32768)));
+    const level = energy === 0 ? SILENCE_DBFS : Math.max(SILENCE_DBFS, 10 * Math.log10(energy / frame.length / (FULL_SCALE * FULL_SCALE)));
     this.observeSpectrum(frame, level);
     return this.updateLevel(level);
   }
