@@ -33,7 +33,7 @@ export const ERRORS = {
   LEFT: { wsCode: 1000, httpStatus: 410, text: 'left the conference' },
   /** An administrator removed the caller. */
   KICKED: { wsCode: 1000, httpStatus: 410, text: 'removed from the conference' },
-  /** Issue 8: this node lost the room's ownership lease; Twilio rejoins the call through the webhook. */
+  /** A cluster: this node lost the room's ownership lease; Twilio rejoins the call through the webhook. */
   ROOM_MOVED: { wsCode: 4001, httpStatus: 409, text: 'the conference moved to another server; rejoining' },
   /** The server is shutting down. */
   SHUTTING_DOWN: { wsCode: 1001, httpStatus: 503, text: 'server is shutting down' },

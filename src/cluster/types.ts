@@ -1,5 +1,5 @@
 /**
- * Scale-out seams (issue 8). A room is never split: exactly one process (a "node") mixes it, and a
+ * Scale-out seams. A room is never split: exactly one process (a "node") mixes it, and a
  * shared store says which. These interfaces are what the server and the webhooks see; the Redis
  * adapters (src/cluster/redis*.ts) implement them for several processes, and a single process
  * needs none of them (no REDIS_URL: everything local, as before).

@@ -90,7 +90,7 @@ export class Participant {
   private readonly contribution = new Int16Array(SAMPLES_PER_FRAME);
   private readonly popInfo = { arrivalMs: 0, silent: true };
   private lastPop: PopKind = 'silence';
-  /** Speex's noise suppression, while the room has it on (issue 14). */
+  /** Speex's noise suppression, while the room has it on. */
   private suppressor: NoiseSuppressor | null = null;
 
   constructor(

@@ -82,7 +82,7 @@ export function tokenMatches(given: string, expected: string): boolean {
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
 const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
-/** Issue 14: a room's sound settings; null: the server's default. */
+/** A room's sound settings; null: the server's default. */
 const soundSetting = z.boolean().nullable().optional();
 const createBody = z.strictObject({
   id: z.string(),
@@ -239,7 +239,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
     record = await directory.update(id, patch, now);
     if (!record) throw new ApiError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
-    // Issue 14: the sound settings take effect at once in an open room.
+    // The sound settings take effect at once in an open room, not only for later callers.
     if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
     log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
     res.json(roomView(id, record));
