@@ -172,9 +172,9 @@ export interface Config {
   maxActiveSpeakers: number;
   /** Per-caller automatic gain control. */
   agc: boolean;
-  /** Issue 14: per-caller noise suppression (speexdsp) in rooms that do not set it themselves. */
+  /** Per-caller noise suppression (speexdsp) in rooms that do not set it themselves. */
   noiseSuppression: boolean;
-  /** Issue 14: the talk gate's noise floor rises above this (dBFS) only under broadband noise. */
+  /** The talk gate's noise floor rises above this (dBFS) only under broadband noise. */
   talkFloorCeilingDbfs: number;
   /** Faint noise while nobody in a room talks, at this level (dBFS); undefined: off. */
   comfortNoiseDbfs: number | undefined;
@@ -192,7 +192,7 @@ export interface Config {
    * share of the last second, until it falls 10 points below (0..1; 0: never refuse for load).
    */
   overloadBusyFraction: number;
-  /** Issue 8: with REDIS_URL this process is one node of a cluster (rooms, leases and nodes in Redis). */
+  /** With REDIS_URL this process is one node of a cluster (rooms, leases and nodes in Redis). */
   redisUrl: string | undefined;
   /** Prefix of every Redis key this cluster uses (several clusters can share one Redis). */
   redisKeyPrefix: string;

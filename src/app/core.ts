@@ -163,7 +163,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   new InCallKeys(conference, clock, log);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
   statusCallbacks?.attach(conference, speech);
-  const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, clock, log });
+  const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, log });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => {
     const duration = String(Math.round(r.durationSeconds));

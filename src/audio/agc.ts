@@ -1,7 +1,7 @@
 /**
  * Slow automatic gain control for one caller, off by default (AGC=true turns it on): brings a
- * caller's level to a target (-20 dBFS) so that callers on quiet and hot lines come out even
- * (issue 14). Slow on purpose: it corrects a line, it does not ride the voice.
+ * caller's level to a target (-20 dBFS) so that callers on quiet and hot lines come out even.
+ * Slow on purpose: it corrects a line, it does not ride the voice.
  *
  * - Level: the caller's *active* level, the power average (~2 s) of the frames above the talk
  *   gate's open threshold, as ITU-T P.56 measures speech: pauses and background do not pull it down.

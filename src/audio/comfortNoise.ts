@@ -3,6 +3,7 @@
  * the room talks, so a gated, silent line does not sound dead. White noise through a one-pole
  * low-pass (a gentler, pinker spectrum), at an RMS level in dBFS. Deterministic (seeded).
  */
+import { clip16, FULL_SCALE } from './format.js';
 export class ComfortNoise {
   private state: number;
   private lowpass = 0;
@@ -11,7 +12,7 @@ export class ComfortNoise {
   constructor(levelDbfs: number, seed = 0x9e3779b9) {
     this.state = seed >>> 0 || 1;
     // Uniform noise in [-1, 1) has RMS 1/sqrt(3); the low-pass (a = 0.5) keeps 1/sqrt(3) of that.
-    this.scale = 32768 * 10 ** (levelDbfs / 20) * Math.sqrt(3) * Math.sqrt(3);
+    this.scale = FULL_SCALE * 10 ** (levelDbfs / 20) * Math.sqrt(3) * Math.sqrt(3);
   }
 
   /** Adds this frame's noise into `out` (saturating). */
@@ -26,7 +27,7 @@ export class ComfortNoise {
       const white = this.state / 2147483648 - 1;
       this.lowpass += 0.5 * (white - this.lowpass);
       const v = out[i]! + Math.round(this.lowpass * this.scale);
-      out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      out[i] = clip16(v);
     }
   }
 }

@@ -17,6 +17,7 @@
  * -65 dB; THD+N of the mix -37 dB, the G.711 floor; a peak-driven version of the same limiter
  * left -56 dB of own voice and -19 dB THD+N, and plain clipping -49 dB and -8 dB.
  */
+import { FULL_SCALE } from './format.js';
 
 export interface LimiterOptions {
   thresholdDbfs?: number;
@@ -31,8 +32,6 @@ export interface LimiterOptions {
   /** Peak-to-RMS ratio assumed for a sum of independent talkers. */
   crest?: number;
 }
-
-const FULL_SCALE = 32768;
 
 export class Limiter {
   private readonly thresholdDb: number;

@@ -7,6 +7,7 @@
  * (the Asterisk failure mode, saturating at every addition, leaves a residue of yourself).
  * There is no divide-by-N: a lone talker is heard at unity gain.
  */
+import { clip16 } from './format.js';
 
 /** Adds `frame` into the 32-bit accumulator `sum`. */
 export function accumulate(sum: Int32Array, frame: Int16Array): void {
@@ -38,7 +39,7 @@ export function accumulateMeasured(sum: Int32Array, frame: Int16Array | Int32Arr
 export function clipSum(sum: Int32Array, out: Int16Array): void {
   for (let i = 0; i < sum.length; i++) {
     const v = sum[i]!;
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[i] = clip16(v);
   }
 }
 
@@ -46,7 +47,7 @@ export function clipSum(sum: Int32Array, out: Int16Array): void {
 export function mixMinus(sum: Int32Array, own: Int16Array, out: Int16Array): void {
   for (let i = 0; i < sum.length; i++) {
     const v = sum[i]! - own[i]!;
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[i] = clip16(v);
   }
 }
 
@@ -70,6 +71,6 @@ export function mixDown(sum: Int32Array, own: Int16Array | null, gains: Float32A
   for (let i = 0; i < sum.length; i++) {
     const g = (gains === null ? 1 : gains[i]!) * volume;
     const v = Math.round((sum[i]! - (own === null ? 0 : own[i]!)) * g);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    out[i] = clip16(v);
   }
 }

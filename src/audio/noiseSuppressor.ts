@@ -1,5 +1,5 @@
 /**
- * Per-caller noise suppression (issue 14): SpeexDSP's preprocessor (speex_preprocess_run, denoise
+ * Per-caller noise suppression (a room setting, NOISE_SUPPRESSION): SpeexDSP's preprocessor (speex_preprocess_run, denoise
  * on; its AGC, VAD and dereverberation off), the WebAssembly build that @sapphi-red/speex-preprocess-wasm
  * ships, loaded from the package's own file: nothing is fetched at run time.
  *

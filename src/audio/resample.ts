@@ -6,6 +6,8 @@
  * placed at 0.45 of the lower of the two rates, so downsampling 16/22.05/44.1/48 kHz speech to
  * 8 kHz does not fold energy above 4 kHz back into the band.
  */
+import { clip16 } from './format.js';
+
 const HALF_TAPS = 32;
 
 export function resample(samples: Int16Array, fromHz: number, toHz: number): Int16Array {
@@ -33,7 +35,7 @@ export function resample(samples: Int16Array, fromHz: number, toHz: number): Int
     }
     // Normalising by the weights' sum keeps DC gain exactly 1, also near the edges.
     const value = weightSum > 0 ? acc / weightSum : 0;
-    out[n] = value > 32767 ? 32767 : value < -32768 ? -32768 : Math.round(value);
+    out[n] = clip16(Math.round(value));
   }
   return out;
 }

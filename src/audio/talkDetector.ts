@@ -6,12 +6,12 @@
  * - Level: RMS of the 20 ms frame, in dBFS.
  * - Noise floor: the minimum of the frame levels over the last ~5 s (minimum statistics, kept as
  *   five one-second minima). Speech has pauses, so the floor follows the background.
- * - Floor ceiling (issue 14): the floor never rises above `floorCeilingDbfs` (default -40 dBFS)
+ * - Floor ceiling: the floor never rises above `floorCeilingDbfs` (default -40 dBFS)
  *   unless the steady sound under it is broadband noise (TonalityMeter: the quietest frames of every
  *   one of the five seconds read as noise). So a fan, hiss or traffic becomes the floor and is
  *   gated, as before, however loud; a held tone, a sung note or music never does: with the floor at
  *   most -40 dBFS, anything above -28 dBFS passes for as long as it lasts, and a caller unmuted after
- *   holding such a sound is heard at once. Before issue 14 a steady tone became the floor after
+ *   holding such a sound is heard at once. Without the ceiling a steady tone became the floor after
  *   5 to 6 s and was cut from the mix.
  * - Open threshold: max(absolute threshold, floor + margin). The gate opens on the first frame
  *   above it (so no syllable onset is lost) and closes after a hangover below the close threshold
@@ -21,6 +21,7 @@
  * - `backgroundGate = false` (a room setting, e.g. a music room): every frame that is not digital
  *   silence feeds the mix, however quiet or steady; talk is still detected for the indicator.
  */
+import { FULL_SCALE } from './format.js';
 import { TonalityMeter } from './tonality.js';
 
 export interface TalkDetectorOptions {
@@ -94,7 +95,7 @@ export class TalkDetector {
   update(frame: Int16Array): TalkState {
     let energy = 0;
     for (let i = 0; i < frame.length; i++) energy += frame[i]! * frame[i]!;
-    const level = energy === 0 ? SILENCE_DBFS : Math.max(SILENCE_DBFS, 10 * Math.log10(energy / frame.length / (32768 * 32768)));
+    const level = energy === 0 ? SILENCE_DBFS : Math.max(SILENCE_DBFS, 10 * Math.log10(energy / frame.length / (FULL_SCALE * FULL_SCALE)));
     this.observeSpectrum(frame, level);
     return this.updateLevel(level);
   }

@@ -1,6 +1,6 @@
 /**
  * Tells broadband noise (hiss, a fan, traffic, a car) from tonal sound (a held note, a test tone,
- * music, a sung vowel, hum), for the talk gate's noise floor (issue 14): a steady noise may become
+ * music, a sung vowel, hum), for the talk gate's noise floor: a steady noise may become
  * the floor and be gated; a steady tonal sound may not.
  *
  * The measure is a *local* spectral flatness: the power spectrum, averaged over several frames

@@ -5,6 +5,7 @@
  * float, and G.711 mu-law, any number of channels (mixed down to mono by averaging), and
  * WAVE_FORMAT_EXTENSIBLE headers. Writing produces 16-bit PCM mono.
  */
+import { clip16 } from './format.js';
 import { MULAW_DECODE } from './mulaw.js';
 
 export interface PcmAudio {
@@ -21,10 +22,6 @@ const FORMAT_PCM = 1;
 const FORMAT_FLOAT = 3;
 const FORMAT_MULAW = 7;
 const FORMAT_EXTENSIBLE = 0xfffe;
-
-function clamp16(x: number): number {
-  return x > 32767 ? 32767 : x < -32768 ? -32768 : Math.round(x);
-}
 
 /** Parses a WAV file into mono 16-bit samples at the file's own rate. */
 export function parseWav(bytes: Uint8Array): PcmAudio {
@@ -81,7 +78,7 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
   for (let i = 0; i < frames; i++) {
     let sum = 0;
     for (let c = 0; c < channels; c++) sum += read(i * frameBytes + c * bytesPerSample);
-    samples[i] = clamp16(sum / channels);
+    samples[i] = clip16(Math.round(sum / channels));
   }
   return { sampleRateHz, samples };
 }

@@ -1,13 +1,13 @@
 /**
- * Admin API from any node (issue 8): a request about one room (`/api/rooms/<id>...`) that reaches a
+ * Admin API from any node: a request about one room (`/api/rooms/<id>...`) that reaches a
  * node which does not mix the room is passed, as it came (method, path, body, Authorization), to the
  * node that does, over its internal URL, and the owner's answer goes back unchanged. So mute, kick,
  * end and the participant list work whichever node the proxy picked; the owner checks the token
  * itself. A forwarded request is never forwarded again (one hop). No owner (no lease, or its node
  * is gone): the node answers itself, from the shared directory.
  *
- * (The issue sketched Redis pub/sub for these commands; a direct HTTP hop to the owner does the
- * same with one moving part less: the owner's address is in its heartbeat, and "no owner" is
+ * (Not Redis pub/sub for these commands: a direct HTTP hop to the owner does the same with one
+ * moving part less: the owner's address is in its heartbeat, and "no owner" is
  * known before sending.)
  */
 import express, { type NextFunction, type Request, type Response } from 'express';

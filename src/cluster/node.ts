@@ -1,5 +1,5 @@
 /**
- * One node of a cluster (issue 8), composed from the Redis adapters: its room directory, its room
+ * One node of a cluster, composed from the Redis adapters: its room directory, its room
  * ownership (leases, placement, the fence), its heartbeat, and the marks of calls that ended on
  * purpose. createServer builds one when REDIS_URL is set; without it the server is one process with
  * everything local, as before.

@@ -1,6 +1,6 @@
 /**
  * Room ownership as the server sees it: which node mixes a room, and the fence that keeps a node
- * from mixing a room it no longer owns (issue 8).
+ * from mixing a room it no longer owns.
  *
  * `LocalOwnership` is the single process: every room is here, epoch 0, nothing to renew.
  * `ClusterOwnership` keeps this node's leases (src/cluster/types.ts RoomLeases) and:

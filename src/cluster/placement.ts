@@ -1,5 +1,5 @@
 /**
- * Where a new room goes (issue 8): the less loaded of two nodes picked at random ("power of two
+ * Where a new room goes: the less loaded of two nodes picked at random ("power of two
  * choices"). Two random candidates rather than the least loaded of all, because every node places
  * rooms from a view of the others' load that is up to a heartbeat old: all of them picking "the
  * least loaded" would send a burst to the same node. The recent-placement counters (placed:<node>

@@ -24,7 +24,7 @@ export type { Redis };
 
 /**
  * ioredis, loaded by the first connection rather than at import: one process without REDIS_URL
- * never needs it, and it is ~9 MB of RSS (issue 13). It is CommonJS, so `require` loads it in step.
+ * never needs it, and it is ~9 MB of RSS. It is CommonJS, so `require` loads it in step.
  */
 const loadIoredis = (): typeof import('ioredis') => createRequire(import.meta.url)('ioredis');
 

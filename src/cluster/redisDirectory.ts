@@ -1,5 +1,5 @@
 /**
- * The room directory in Redis (issue 8), shared by every node of a cluster: `room:<id>` is a HASH
+ * The room directory in Redis, shared by every node of a cluster: `room:<id>` is a HASH
  * of one RoomRecord, `rooms` a ZSET of the ids (all score 0, so Redis orders them by id). Create,
  * update and delete are each one Lua script, so two nodes creating one id get one 'created' and a
  * PATCH never overwrites another's fields with stale ones.

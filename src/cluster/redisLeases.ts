@@ -1,5 +1,5 @@
 /**
- * Room ownership leases in Redis (issue 8): `lease:<room>` = "<node>|<epoch>" with PX ttl, and
+ * Room ownership leases in Redis: `lease:<room>` = "<node>|<epoch>" with PX ttl, and
  * `epoch:<room>`, the last epoch handed out (src/cluster/types.ts). Every change is one Lua script,
  * so it is a compare-and-set: Redis runs a script alone, nothing interleaves between its GET and
  * its SET. Reads (get) are a script too, so the value and its PTTL are of the same instant.

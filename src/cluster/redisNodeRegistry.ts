@@ -1,5 +1,5 @@
 /**
- * Live nodes in Redis (issue 8): `node:<id>` holds the node's NodeState as JSON with PX nodeTtlMs,
+ * Live nodes in Redis: `node:<id>` holds the node's NodeState as JSON with PX nodeTtlMs,
  * rewritten every heartbeat, so a node that stops heartbeating vanishes by itself; the `nodes` SET
  * lists every id seen, and ids whose key has expired are pruned from it when it is read.
  */

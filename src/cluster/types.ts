@@ -1,5 +1,5 @@
 /**
- * Scale-out seams (issue 8). A room is never split: exactly one process (a "node") mixes it, and a
+ * Scale-out seams. A room is never split: exactly one process (a "node") mixes it, and a
  * shared store says which. These interfaces are what the server and the webhooks see; the Redis
  * adapters (src/cluster/redis*.ts) implement them for several processes, and a single process
  * needs none of them (no REDIS_URL: everything local, as before).
@@ -87,12 +87,3 @@ export interface PlacementCounters {
   /** Recent placements for each of `nodes` (0 when none). */
   recent(nodes: readonly string[]): Promise<Map<string, number>>;
 }
-
-/** Commands for a room, sent to its owner (admin API on any node). */
-export type RoomCommand =
-  | { kind: 'mute'; room: string; callSid: string; muted: boolean }
-  | { kind: 'kick'; room: string; callSid: string }
-  | { kind: 'end'; room: string }
-  | { kind: 'participants'; room: string };
-
-export type RoomCommandReply = { ok: true; result?: unknown } | { ok: false; error: 'no-room' | 'no-participant' | 'owner-gone' | 'timeout' };

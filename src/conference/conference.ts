@@ -105,7 +105,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   }
 
   /**
-   * Changes an open room's sound settings (issue 14: background gate, noise suppression; null: the
+   * Changes an open room's sound settings (background gate, noise suppression; null: the
    * server's default). False when the room is not open here (it takes its settings when it opens).
    */
   configureRoom(roomId: string, patch: RoomAudioPatch): boolean {

@@ -21,7 +21,7 @@ export interface RoomRecord {
   /** A locked room admits nobody new; who is in stays. */
   locked: boolean;
   /**
-   * Issue 14, sound settings (absent or null: the server's default). backgroundGate false: the talk
+   * The room's sound settings (absent or null: the server's default). backgroundGate false: the talk
    * gate lets everything through (a music room); noiseSuppression: each caller's noise suppressed.
    */
   backgroundGate?: boolean | null;

@@ -80,7 +80,7 @@ export class JitterBuffer {
     this.capacity = options.capacityFrames ?? 25;
     this.minTarget = options.minTargetFrames ?? 1;
     this.maxTarget = Math.min(options.maxTargetFrames ?? 10, this.capacity - 1);
-    // One allocation for every slot (a call set-up made 25 separate ones: issue 13).
+    // One allocation for every slot, not one per slot (25 objects less per call set-up for the GC).
     const store = new Int16Array(this.capacity * SAMPLES_PER_FRAME);
     this.slots = Array.from({ length: this.capacity }, (_, i) => store.subarray(i * SAMPLES_PER_FRAME, (i + 1) * SAMPLES_PER_FRAME));
     this.silentSlot = new Uint8Array(this.capacity);
@@ -148,22 +148,6 @@ export class JitterBuffer {
     this.last.set(out);
     this.lastKind = 'audio';
     return 'audio';
-  }
-
-  /** Forgets everything (a stream restarted). */
-  clear(): void {
-    this.head = 0;
-    this.count = 0;
-    this.started = false;
-    this.pushed = 0;
-    this.minTransitMs = Infinity;
-    this.jitterEstimateMs = 0;
-    this.windowTicks = 0;
-    this.windowMinDepth = Infinity;
-    this.excessWindows = 0;
-    this.lastKind = 'silence';
-    this.stats.depth = 0;
-    this.stats.targetFrames = this.minTarget;
   }
 
   private observeArrival(arrivalMs: number, earliestMs: number): void {

@@ -6,7 +6,7 @@
  * It talks to its socket only through `ParticipantTransport`.
  */
 import { Agc } from '../audio/agc.js';
-import { SAMPLES_PER_FRAME } from '../audio/format.js';
+import { clip16, SAMPLES_PER_FRAME } from '../audio/format.js';
 import { NoiseSuppressor } from '../audio/noiseSuppressor.js';
 import { TalkDetector, type TalkDetectorOptions } from '../audio/talkDetector.js';
 import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBuffer.js';
@@ -90,7 +90,7 @@ export class Participant {
   private readonly contribution = new Int16Array(SAMPLES_PER_FRAME);
   private readonly popInfo = { arrivalMs: 0, silent: true };
   private lastPop: PopKind = 'silence';
-  /** Speex's noise suppression, while the room has it on (issue 14). */
+  /** Speex's noise suppression, while the room has it on. */
   private suppressor: NoiseSuppressor | null = null;
 
   constructor(
@@ -173,12 +173,8 @@ export class Participant {
     const agcStep = (agcTo - agcFrom) / SAMPLES_PER_FRAME;
     for (let i = 0; i < SAMPLES_PER_FRAME; i++) {
       const g = i < RAMP_SAMPLES ? from + ((target - from) * (i + 1)) / RAMP_SAMPLES : target;
-      out[i] = clamp16(Math.round(x[i]! * g * (agcFrom + agcStep * (i + 1))));
+      out[i] = clip16(Math.round(x[i]! * g * (agcFrom + agcStep * (i + 1))));
     }
     return (this.ownFrame = out);
   }
-}
-
-function clamp16(v: number): number {
-  return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
 }

@@ -20,7 +20,7 @@ import { accumulate, accumulateMeasured, mixDown, type FrameMeasure } from '../a
 import { OutboundFrame } from './outboundFrame.js';
 import { RAMP_SAMPLES, type LeaveReason, type Participant } from './participant.js';
 
-/** A room's sound settings (issue 14), set per room by the administrator, else the server's. */
+/** A room's sound settings, set per room by the administrator, else the server's. */
 export interface RoomAudioSettings {
   /**
    * The talk gate keeps background (steady noise, quiet sound) out of the mix. Off (a music room):
@@ -231,7 +231,7 @@ export class Room {
   /**
    * Mixes this tick's frame for every listener and leaves it on the participant (`outbound`) for
    * send(): the conference mixes every room before any socket write, so the mixing work and the
-   * sending are measured apart (issue 6), and no room's mix waits behind another room's writes.
+   * sending are measured apart (tick parts in /metrics), and no room's mix waits behind another room's writes.
    */
   mix(nowMs: number): RoomTickResult {
     const list = this.list;

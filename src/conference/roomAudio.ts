@@ -36,11 +36,6 @@ export class RoomAudio {
     conference.on('roomClosed', (room) => this.waiting.delete(room.id));
   }
 
-  /** The lone caller of a room hearing the wait loop, if any (for tests and the admin view). */
-  waitingIn(roomId: string): string | undefined {
-    return this.waiting.get(roomId)?.callSid;
-  }
-
   private joined(p: Participant, room: Room): void {
     this.stopWaiting(room);
     if (room.size > 1 && (this.options.beep === 'on' || this.options.beep === 'onEnter')) {

@@ -26,6 +26,7 @@ import { bearerToken, sameSecret } from '../security/bearer.js';
 import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
 import type { CallControl } from './callControl.js';
 import { errorHandler, noRoute, sendError } from './sendError.js';
+import * as views from './views.js';
 
 /** Wrong admin tokens allowed per client address: 10 a minute; 10,000 addresses remembered. */
 export const ADMIN_AUTH_FAILURES: FailureLimiterOptions = { maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 };
@@ -50,17 +51,6 @@ export interface AdminDeps {
   routers?: express.Router[];
   /** Wrong-token limit per client address (default ADMIN_AUTH_FAILURES). */
   authFailures?: FailureLimiterOptions;
-}
-
-/**
- * A caller's number for display: the country prefix and last four digits, the rest as stars
- * (+12025550100 -> +1******0100). Anything that is not a phone number shows only its length.
- */
-export function maskPhoneNumber(from: string | undefined): string | null {
-  if (!from) return null;
-  const m = /^(\+?\d)(\d+)(\d{4})$/.exec(from);
-  if (m && from.replace('+', '').length >= 7) return m[1]! + '*'.repeat(m[2]!.length) + m[3]!;
-  return '*'.repeat(Math.min(from.length, 12));
 }
 
 const pin = z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits');
@@ -138,36 +128,8 @@ export function adminApi(deps: AdminDeps): express.Router {
     return id;
   };
 
-  const roomView = (id: string, record: RoomRecord | null) => ({
-    id,
-    label: record?.label ?? null,
-    hasPin: Boolean(record?.pinHash),
-    locked: record?.locked ?? false,
-    maxParticipants: record?.maxParticipants ?? null,
-    seatLimit: admission.seatLimit(record),
-    administered: record !== null,
-    // The room's own sound settings (null: the server's default); soundInForce while it is open.
-    backgroundGate: record?.backgroundGate ?? null,
-    noiseSuppression: record?.noiseSuppression ?? null,
-    soundInForce: conference.room(id) ? { ...conference.room(id)!.audio } : null,
-    participants: conference.room(id)?.size ?? 0,
-    createdAt: record?.createdAt ?? null,
-    updatedAt: record?.updatedAt ?? null,
-  });
-
-  const participantView = (p: Participant) => {
-    const wallOffsetMs = Date.now() - deps.clock.nowMs();
-    return {
-      seat: p.info.seat ?? null,
-      callSid: p.callSid,
-      from: maskPhoneNumber(p.info.from),
-      muted: p.muted,
-      hold: p.onHold,
-      talking: deps.speech.isTalking(p.callSid),
-      listenVolumeDb: p.listenVolumeDb,
-      joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
-    };
-  };
+  const roomView = (id: string, record: RoomRecord | null) => views.roomView(deps, id, record);
+  const participantView = (p: Participant) => views.participantView(deps, p);
 
   const participantIn = (req: Request): Participant => {
     const id = roomId(req);
@@ -215,7 +177,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const records = await directory.list();
     const ids = new Set(records.map((r) => r.id));
     const live = conference.listRooms().filter((r) => !ids.has(r.id)).map((r) => roomView(r.id, null));
-    const rooms = [...records.map((r) => roomView(r.id, r)), ...live].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const rooms = views.sortRooms([...records.map((r) => roomView(r.id, r)), ...live]);
     res.json({ rooms });
   }));
 
@@ -224,7 +186,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     const record = await directory.get(id);
     const room = conference.room(id);
     if (!record && !room) throw new AppError('NOT_FOUND', `no room ${id}`);
-    const participants = (room?.participants() ?? []).map(participantView).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
+    const participants = views.participantsInSeatOrder(room, participantView);
     res.json({ ...roomView(id, record), participants });
   }));
 
@@ -250,7 +212,7 @@ export function adminApi(deps: AdminDeps): express.Router {
     if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
     record = await directory.update(id, patch, now);
     if (!record) throw new AppError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
-    // The sound settings take effect at once in an open room.
+    // The sound settings take effect at once in an open room, not only for later callers.
     if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
     log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
     res.json(roomView(id, record));

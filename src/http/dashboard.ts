@@ -24,8 +24,9 @@ import type { HealthMonitor } from '../observability/health.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
-import { maskPhoneNumber } from './admin.js';
 import { sendError } from './sendError.js';
+import type { Ticker } from '../timing/ticker.js';
+import { liveParticipantView, participantsInSeatOrder, roomView, sortRooms } from './views.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
 /** Snapshots per second while anyone watches. */
@@ -175,41 +176,19 @@ export class LiveFeed {
   }
 
   private async snapshot() {
-    const { conference, directory, admission, speech, recordings, clock } = this.deps;
+    const { conference, directory, recordings } = this.deps;
     const records = await directory.list();
     const byId = new Map<string, RoomRecord>(records.map((r) => [r.id, r]));
     const ids = new Set<string>([...byId.keys(), ...conference.listRooms().map((r) => r.id)]);
-    const wallOffsetMs = Date.now() - clock.nowMs();
-    const nowMs = clock.nowMs();
-    const participant = (p: Participant) => ({
-      callSid: p.callSid,
-      seat: p.info.seat ?? null,
-      // A /join browser has no number; everyone else's is masked as in the admin API.
-      from: p.info.from === 'browser' ? 'browser' : maskPhoneNumber(p.info.from),
-      joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
-      joinedForSeconds: Math.max(0, Math.round((nowMs - p.joinedAtMs) / 1000)),
-      muted: p.muted,
-      hold: p.onHold,
-      talking: speech.isTalking(p.callSid),
-      levelDbfs: Math.round(Math.max(-96, p.talk.state.levelDbfs) * 10) / 10,
-      jitterDepthFrames: p.input.stats.depth,
-      jitterMs: p.input.stats.jitterMs,
-    });
-    const rooms = [...ids].sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0)).map((id) => {
+    const live = (p: Participant) => liveParticipantView(this.deps, p);
+    const rooms = sortRooms([...ids].map((id) => {
       const record = byId.get(id) ?? null;
-      const live = conference.room(id);
-      const people = (live?.participants() ?? []).map(participant).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
       return {
-        id,
-        label: record?.label ?? null,
-        hasPin: Boolean(record?.pinHash),
-        locked: record?.locked ?? false,
-        administered: record !== null,
-        seatLimit: admission.seatLimit(record),
+        ...roomView(this.deps, id, record),
         recording: recordings.isRecording(id),
-        participants: people,
+        participants: participantsInSeatOrder(conference.room(id), live),
       };
-    });
+    }));
     return { t: Date.now(), rooms };
   }
 

@@ -106,7 +106,7 @@ export function busy(): string {
   return sayAndHangUp(PROMPTS.busy);
 }
 
-/** twiml/restarting.xml: the server is shutting down and admits nobody (issue 5). */
+/** twiml/restarting.xml: the server is shutting down and admits nobody. */
 export function restarting(): string {
   return sayAndHangUp(PROMPTS.restarting);
 }
@@ -124,7 +124,7 @@ function sayAndHangUp(text: string): string {
  */
 export function connectToRoom(p: { streamUrl: string; room: string; seat: number; ticket: string }): string {
   // Every admitted call gets this answer: written out directly, the same bytes VoiceResponse makes
-  // (test/unit/twimlText.test.ts), without an XML document built per element (issue 13: 7 % of a
+  // (test/unit/twimlText.test.ts), without an XML document built per element (that was 7 % of a
   // call set-up's CPU).
   return (
     `${XML_DECLARATION}<Response><Say>${seatPrompt(p.seat)}</Say><Connect><Stream url="${attribute(p.streamUrl)}">` +
@@ -141,7 +141,7 @@ function attribute(value: string): string {
 }
 
 /**
- * twiml/connect-rejoinable.xml (issue 8, a cluster): as connect.xml, but when the stream ends
+ * twiml/connect-rejoinable.xml (a cluster): as connect.xml, but when the stream ends
  * Twilio asks `action` (the rejoin webhook) what next: a goodbye when the call left on purpose,
  * else the room again on whichever node owns it now. A rejoin skips the seat announcement (every
  * second of it is a second of the gap).
@@ -155,14 +155,14 @@ export function connectRejoinable(p: { streamUrl: string; room: string; seat: nu
   return vr.toString();
 }
 
-/** twiml/redirect.xml (issue 8): the room lives on another node; Twilio asks it (`url`, relative) instead. */
+/** twiml/redirect.xml (a cluster): the room lives on another node; Twilio asks it (`url`, relative) instead. */
 export function redirect(url: string): string {
   const vr = new VoiceResponse();
   vr.redirect({ method: 'POST' }, url);
   return vr.toString();
 }
 
-/** twiml/rejoin-wait.xml (issue 8): no node can take the room this second; ask again in one. */
+/** twiml/rejoin-wait.xml (a cluster): no node can take the room this second; ask again in one. */
 export function rejoinWait(url: string): string {
   const vr = new VoiceResponse();
   vr.pause({ length: 1 });
@@ -170,12 +170,12 @@ export function rejoinWait(url: string): string {
   return vr.toString();
 }
 
-/** twiml/left.xml (issue 8): the stream ended on purpose (left, removed, conference ended). */
+/** twiml/left.xml (a cluster): the stream ended on purpose (left, removed, conference ended). */
 export function left(): string {
   return sayAndHangUp(PROMPTS.goodbyeAfterCall);
 }
 
-/** twiml/rejoin-failed.xml (issue 8): out of rejoin attempts. */
+/** twiml/rejoin-failed.xml (a cluster): out of rejoin attempts. */
 export function rejoinFailed(): string {
   return sayAndHangUp(PROMPTS.rejoinFailed);
 }

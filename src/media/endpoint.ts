@@ -3,8 +3,9 @@
  * touches ws objects. Handlers are attached synchronously when the socket opens, so Twilio's
  * `connected` and `start` (sent immediately) are never missed.
  *
- * Also the upgrade check (issue 5), which runs before any WebSocket exists (ws's verifyClient:
- * Express middleware does not run on upgrades), and the heartbeat that finds dead sockets.
+ * Also the upgrade check (path, Twilio signature or join ticket, open sockets), which runs before
+ * any WebSocket exists (ws's verifyClient: Express middleware does not run on upgrades), and the
+ * heartbeat that finds dead sockets.
  */
 import type http from 'node:http';
 import type net from 'node:net';
@@ -215,7 +216,7 @@ export interface UpgradeCheckOptions {
   /** Told at each upgrade: the loop is busy with a call set-up from now (timing/busySince.ts). */
   markBusy?: () => void;
   /**
-   * Issue 8: this node's public path prefix (/p/<k>): the proxy strips it and says so in
+   * In a cluster, this node's public path prefix (/p/<k>): the proxy strips it and says so in
    * X-Forwarded-Prefix; the signed stream URL has it. '' or absent: none.
    */
   publicPrefix?: string;

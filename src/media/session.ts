@@ -84,7 +84,7 @@ export interface MediaSessionOptions {
   /** When more than this is queued at Twilio (a stall flushed), send `clear` (default 500 ms). */
   maxLeadMs?: number;
   /**
-   * Inbound message budget (issue 5): a bucket of `messageBurst` messages refilled at
+   * Inbound message budget, so one socket cannot flood the loop: a bucket of `messageBurst` messages refilled at
    * `messagesPerSecond`. Twilio sends ~50 media messages a second plus marks; a backlog after a
    * network stall arrives at once. Past the budget: closed with 1008. Defaults 150/s, 500.
    */

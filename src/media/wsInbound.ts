@@ -4,7 +4,7 @@
  * The other half of wsFrame.ts. ws's Receiver is a Writable stream: each chunk goes through the
  * stream machinery, then the message is copied into a new Buffer and emitted twice (receiver,
  * then WebSocket) before the endpoint turns it into a string; here the payload is unmasked into
- * one reused buffer and handed over as bytes (issue 13: the per-message cost of the media path).
+ * one reused buffer and handed over as bytes (the per-message cost is most of the media path's).
  *
  * Anything else (a close or ping frame, a binary or fragmented message, reserved bits, a payload
  * over `maxPayloadBytes`, non-ASCII text, an unmasked frame) is handed, from the first byte of that

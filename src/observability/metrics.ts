@@ -20,7 +20,7 @@ export const TICK_BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50] as co
 /** Webhook latency buckets (seconds): Twilio waits 15 s, callers notice 0.5 s. */
 const WEBHOOK_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** The webhook paths measured; anything else under /voice is `other`. */
-const WEBHOOK_ROUTES = new Set(['/voice', '/voice/room', '/voice/pin', '/voice/status']);
+const WEBHOOK_ROUTES = new Set(['/voice', '/voice/room', '/voice/pin']);
 
 export interface MetricsSources {
   conference: Conference;

@@ -22,7 +22,6 @@ import type { LeaveReason } from '../conference/participant.js';
 import type { Room, RoomTap } from '../conference/room.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Clock } from '../timing/clock.js';
 import { WavFileWriter } from './wavFileWriter.js';
 
 /** A recording id: what its file names start with. */
@@ -57,7 +56,6 @@ export interface RecordingsOptions {
   mode: 'off' | 'always';
   /** Per-participant tracks by default. */
   tracks: boolean;
-  clock: Clock;
   log: Logger;
   /** How often buffered audio is written (ms); default 500. */
   flushIntervalMs?: number;

@@ -43,7 +43,7 @@ export interface AdmissionOptions {
   /** Wrong PINs allowed per call before the goodbye. */
   pinAttempts: number;
   /**
-   * Issue 8: may a stream whose ticket carries `epoch` join `room` on this node now (the node
+   * In a cluster: may a stream whose ticket carries `epoch` join `room` on this node now (the node
    * still holds that ownership lease)? Default: yes (one process).
    */
   mayStart?: (room: string, epoch: number) => boolean;
@@ -60,7 +60,7 @@ export interface CallInfo {
   callSid: string;
   /** Twilio's From. */
   from?: string;
-  /** The room's ownership lease on this node (issue 8), carried in the ticket; 0 or absent: none. */
+  /** The room's ownership lease on this node (a cluster), carried in the ticket; 0 or absent: none. */
   epoch?: number;
 }
 
@@ -126,7 +126,7 @@ export class Admission {
   }
 
   /**
-   * A call whose stream dropped comes back (issue 8: its node died or gave the room up) with a
+   * A call whose stream dropped comes back (a cluster: its node died or gave the room up) with a
    * valid rejoin pass: it was admitted before, so no PIN and no lock; the seat limits still hold.
    */
   async enterRejoin(roomId: string, call: CallInfo): Promise<EntryResult> {

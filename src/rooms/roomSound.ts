@@ -1,5 +1,5 @@
 /**
- * Issue 14: a room's sound settings (background gate, noise suppression) live in the room
+ * A room's sound settings (background gate, noise suppression) live in the room
  * directory with the rest of its configuration; this applies them to the room when it opens. A
  * change through the admin API is applied to an open room there (Conference.configureRoom).
  *

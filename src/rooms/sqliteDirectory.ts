@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from '../conference/directory.js';
 
-/** 1: the rooms table; 2 (issue 14): background_gate, noise_suppression (NULL: the server's default). */
+/** 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default). */
 const SCHEMA_VERSION = 2;
 
 interface Row {

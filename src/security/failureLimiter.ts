@@ -1,6 +1,6 @@
 /**
- * Failed-attempt limiting per client address (issue 5: the admin token cannot be guessed at line
- * rate). Each address may fail `maxFailures` times in a fixed window of `windowMs`; after that,
+ * Failed-attempt limiting per client address, so that the admin token cannot be guessed at line
+ * rate. Each address may fail `maxFailures` times in a fixed window of `windowMs`; after that,
  * every request from it is refused (even with the right token: otherwise the limit would still
  * tell a guesser when it hit) until the window ends.
  *

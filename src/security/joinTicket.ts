@@ -8,7 +8,7 @@
  *     v1.<callSid>.<room>.<seat>.<expiresAtSeconds>.<nonce>.<mac>
  *     v2.<callSid>.<room>.<seat>.<epoch>.<expiresAtSeconds>.<nonce>.<mac>
  *
- * - epoch (v2, issue 8): the fencing number of the room's ownership lease the ticket was issued
+ * - epoch (v2, a cluster): the fencing number of the room's ownership lease the ticket was issued
  *   under; the owner admits the stream only while it still holds that lease. v1 = epoch 0 (one
  *   process, no leases);
  * - expiresAtSeconds: Unix time (wall clock, so processes sharing the secret agree);
@@ -128,7 +128,7 @@ export class JoinTickets {
   /**
    * True when `ticket` is one of ours, unexpired and not yet redeemed, for the CallSid it names;
    * nothing is marked (the stream's `start` still redeems it). Lets a client that cannot sign its
-   * WebSocket upgrade like Twilio (a browser) show it was admitted (issue 5).
+   * WebSocket upgrade like Twilio (a browser) show it was admitted.
    */
   isRedeemable(ticket: string): boolean {
     const nowMs = this.clock.nowMs();
@@ -161,7 +161,7 @@ export class JoinTickets {
 }
 
 /**
- * The rejoin pass (issue 8): proves in the `<Connect action>` URL that this call was admitted to
+ * The rejoin pass (a cluster): proves in the `<Connect action>` URL that this call was admitted to
  * this room, so a call whose stream dropped (its node died) re-enters without the PIN. It binds
  * the CallSid, the room and the rejoin count (so the count cannot be reset); the action URL is
  * Twilio's to call, and in production the request is signed by Twilio as well.

@@ -3,11 +3,11 @@
  * has been busy since the mixer's tick began may have been waiting in the kernel all that time:
  * the media session hands that moment to the jitter buffer as the frame's earliest possible
  * arrival, so that the process's own lag is not taken for network jitter (measured with the
- * benchmark, issue 6: at 500 callers the buffers' jitter estimate was 21-52 ms with the read time
+ * benchmark: at 500 callers the buffers' jitter estimate was 21-52 ms with the read time
  * alone, and 0.3-8.9 ms with this; the delay p50 went from 38-73 ms to 17-34 ms).
  *
  * The loop's idle time is libuv's (time spent waiting in epoll): unchanged since the mark means
- * the loop has not waited for anything since. Call set-ups mark too (issue 13): a burst of
+ * the loop has not waited for anything since. Call set-ups mark too: a burst of
  * webhooks and upgrades holds the loop for tens of ms, and the frames read after it had been
  * waiting; taken for network jitter, they raised every caller's input buffer for half a minute
  * (delay p50 61 ms at 500 callers dialled 16 at a time, against 15-23 ms without such a stall).

@@ -1,5 +1,5 @@
 /**
- * Admission by capacity (issue 13): a new call is refused only when the steady state with it would
+ * Admission by capacity: a new call is refused only when the steady state with it would
  * not fit in the event loop, judged from what the calls in progress cost, never from how busy the
  * loop was while calls were being set up.
  *
@@ -65,7 +65,7 @@ const SMOOTHING = 0.2;
 const K_MIN = 1;
 const K_MAX = 6;
 /**
- * The benchmark's figures on a 2-core VM (issue 13): the loop busy 1.75-2 times as long as its ticks
+ * The benchmark's figures on a 2-core VM: the loop busy 1.75-2 times as long as its ticks
  * took at 200-500 callers, ~2 % busy with no calls, and the ticks 0.056-0.065 % of each second per
  * caller (13 % at 200 callers, 28 % at 500, the machine quiet). Only where to start (the first burst
  * of dial-ins comes before any measurement: about 730 callers fit by these): all three are learnt.

@@ -1,5 +1,5 @@
 /**
- * The capacity model's adapter (issue 13): once a second it hands Capacity (capacity.ts) the event
+ * The capacity model's adapter: once a second it hands Capacity (capacity.ts) the event
  * loop's utilisation, the ticks' share of the second, the callers and the call set-ups, and says
  * when admission goes from taking calls to refusing them and back. It is also the view of the load
  * the rest of the server reads (/ready, /metrics, the dashboard, a cluster node's heartbeat).

@@ -325,6 +325,46 @@ describe('admin API', () => {
   });
 });
 
+describe('one view of rooms and callers (src/http/views.ts)', () => {
+  test('the admin API and the dashboard feed list rooms in room number order, callers with the same fields', async () => {
+    const t = await startTestServer({ ADMIN_TOKEN: ADMIN });
+    const call = api(t.baseUrl);
+    const a = await join(t.baseUrl, ['9'], { from: '+12025550100' });
+    const feed = new AbortController();
+    try {
+      for (const id of ['100', '10']) assert.equal((await call('POST', '/api/rooms', { id })).status, 201);
+      const listed = (await call('GET', '/api/rooms')).body.rooms;
+      assert.deepEqual(listed.map((r: { id: string }) => r.id), ['9', '10', '100'], 'numeric, not text order (10, 100, 9)');
+      const adminCaller = (await call('GET', '/api/rooms/9')).body.participants[0];
+
+      // The dashboard's feed: server-sent events; read until the first room snapshot.
+      const res = await fetch(`${t.baseUrl}/api/live`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: feed.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      let snapshot: any = null;
+      while (!snapshot) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the feed sent a snapshot before ending');
+        text += value;
+        const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
+        if (m) snapshot = JSON.parse(m[1]!);
+      }
+      assert.deepEqual(snapshot.rooms.map((r: { id: string }) => r.id), ['9', '10', '100']);
+      const [liveCaller] = snapshot.rooms[0].participants;
+      // joinedAt is computed from two clocks at each read, so it may differ by a millisecond.
+      for (const key of Object.keys(adminCaller)) if (key !== 'joinedAt') assert.deepEqual(liveCaller[key], adminCaller[key], key);
+      assert.ok(Math.abs(Date.parse(liveCaller.joinedAt) - Date.parse(adminCaller.joinedAt)) <= 1, liveCaller.joinedAt);
+      assert.equal(liveCaller.from, '+1******0100');
+      assert.equal(typeof liveCaller.levelDbfs, 'number', 'and the meters the dashboard draws');
+    } finally {
+      feed.abort();
+      await a.stream.stop();
+      await t.close();
+    }
+  });
+});
+
 describe('persistence', () => {
   test('rooms made by the administrator survive a restart (same database file, new server)', async () => {
     const dir = await mkdtemp(joinPath(tmpdir(), 'rooms-db-'));

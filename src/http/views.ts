@@ -1,0 +1,116 @@
+/**
+ * What an administrator sees of rooms and callers, written once: the admin API's JSON
+ * (GET /api/rooms, /api/rooms/<id>, ...) and the dashboard's live snapshot (GET /api/live) are built
+ * from these views, so both show the same fields the same way, rooms in one order (room number
+ * order) and callers in seat order.
+ *
+ * Read only: nothing here changes a room. Not on the mixer's 20 ms path (an API request, or the
+ * dashboard's snapshot four times a second while someone watches).
+ */
+import type { Conference } from '../conference/conference.js';
+import type { RoomRecord } from '../conference/directory.js';
+import type { Participant } from '../conference/participant.js';
+import type { Room } from '../conference/room.js';
+import type { SpeechActivity } from '../events/speech.js';
+import type { Admission } from '../rooms/admission.js';
+import type { Clock } from '../timing/clock.js';
+
+/** What the views read. */
+export interface ViewSources {
+  conference: Conference;
+  admission: Admission;
+  speech: SpeechActivity;
+  /** The conference's clock, to turn join times into wall-clock times. */
+  clock: Clock;
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * Room number order: numeric where both ids are numbers (9 before 10 before 100, as a caller reads
+ * them), else by the text; ids that differ only in leading zeros by the text, so the order is total.
+ */
+export function compareRoomIds(a: string, b: string): number {
+  if (DIGITS.test(a) && DIGITS.test(b)) {
+    const x = a.replace(/^0+(?=.)/, '');
+    const y = b.replace(/^0+(?=.)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sorts `rooms` in place in room number order (compareRoomIds) and returns it. */
+export function sortRooms<T extends { id: string }>(rooms: T[]): T[] {
+  return rooms.sort((a, b) => compareRoomIds(a.id, b.id));
+}
+
+/**
+ * A caller's number for display: the country prefix and last four digits, the rest as stars
+ * (+12025550100 -> +1******0100). A /join browser (no number) shows as `browser`; anything else
+ * that is not a phone number shows only its length.
+ */
+export function maskPhoneNumber(from: string | undefined): string | null {
+  if (!from) return null;
+  if (from === 'browser') return 'browser';
+  const m = /^(\+?\d)(\d+)(\d{4})$/.exec(from);
+  if (m && from.replace('+', '').length >= 7) return m[1]! + '*'.repeat(m[2]!.length) + m[3]!;
+  return '*'.repeat(Math.min(from.length, 12));
+}
+
+/** A room: its administered settings (`record`, null for a room callers opened) and what is live now. */
+export function roomView(sources: ViewSources, id: string, record: RoomRecord | null) {
+  const { conference, admission } = sources;
+  const live = conference.room(id);
+  return {
+    id,
+    label: record?.label ?? null,
+    hasPin: Boolean(record?.pinHash),
+    locked: record?.locked ?? false,
+    maxParticipants: record?.maxParticipants ?? null,
+    seatLimit: admission.seatLimit(record),
+    administered: record !== null,
+    // The room's own sound settings (null: the server's default); soundInForce while it is open.
+    backgroundGate: record?.backgroundGate ?? null,
+    noiseSuppression: record?.noiseSuppression ?? null,
+    soundInForce: live ? { ...live.audio } : null,
+    participants: live?.size ?? 0,
+    createdAt: record?.createdAt ?? null,
+    updatedAt: record?.updatedAt ?? null,
+  };
+}
+
+export type RoomView = ReturnType<typeof roomView>;
+
+/** A caller in a room, as the admin API shows one. */
+export function participantView(sources: ViewSources, p: Participant) {
+  const wallOffsetMs = Date.now() - sources.clock.nowMs();
+  return {
+    seat: p.info.seat ?? null,
+    callSid: p.callSid,
+    from: maskPhoneNumber(p.info.from),
+    muted: p.muted,
+    hold: p.onHold,
+    talking: sources.speech.isTalking(p.callSid),
+    listenVolumeDb: p.listenVolumeDb,
+    joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
+  };
+}
+
+export type ParticipantView = ReturnType<typeof participantView>;
+
+/** participantView and the meters the dashboard draws: time in the call, input level, jitter. */
+export function liveParticipantView(sources: ViewSources, p: Participant) {
+  return {
+    ...participantView(sources, p),
+    joinedForSeconds: Math.max(0, Math.round((sources.clock.nowMs() - p.joinedAtMs) / 1000)),
+    levelDbfs: Math.round(Math.max(-96, p.talk.state.levelDbfs) * 10) / 10,
+    jitterDepthFrames: p.input.stats.depth,
+    jitterMs: p.input.stats.jitterMs,
+  };
+}
+
+/** A room's callers through `view`, in seat order (seatless callers first). */
+export function participantsInSeatOrder<T extends { seat: number | null }>(room: Room | undefined, view: (p: Participant) => T): T[] {
+  return (room?.participants() ?? []).map(view).sort((a, b) => (a.seat ?? 0) - (b.seat ?? 0));
+}
