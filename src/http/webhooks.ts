@@ -8,14 +8,14 @@
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
  *   POST /voice/rejoin?room=N&n=K&pass=P  (a cluster) the stream ended: goodbye, or the room again
  *
- * Issue 8, a cluster (REDIS_URL): before admission the room's owner is resolved; when it is
+ * In a cluster (REDIS_URL), before admission the room's owner is resolved; when it is
  * another node the answer is a <Redirect> to that node's public prefix (/p/<k>/voice?room=N), so
  * admission, the PIN and the stream all happen on the node that mixes the room. Its <Connect> has
  * an action: when the stream ends Twilio asks /voice/rejoin (any node), which says goodbye to a
  * call that left on purpose and otherwise sends it back to the room's owner now (another node
  * when its node died), REJOIN_ATTEMPTS times at most.
  *
- * Issue 5: with TWILIO_AUTH_TOKEN every request must carry Twilio's signature (checked by the
+ * With TWILIO_AUTH_TOKEN every request must carry Twilio's signature (checked by the
  * plain function in src/security/twilioSignature.ts over the public URL and every parameter);
  * while the server shuts down every webhook answers twiml/restarting.xml.
  */
@@ -39,9 +39,9 @@ export interface WebhookDeps {
   log: Logger;
   /** False once the server is shutting down: every webhook answers twiml/restarting.xml. */
   isAdmitting?: () => boolean;
-  /** Issue 8: which node mixes which room (default: this process, every room). */
+  /** Which node mixes which room (default: this process, every room). */
   ownership?: RoomOwnership;
-  /** Issue 8 (with ownership clustered): calls that ended on purpose, and the rejoin passes' key. */
+  /** With ownership clustered: calls that ended on purpose, and the rejoin passes' key. */
   outcomes?: CallOutcomes;
   tickets?: JoinTickets;
 }
@@ -241,7 +241,7 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     answer(req, res, callSid, result, config.promptAttempts);
   });
 
-  // Issue 8: the <Connect action> of a cluster. Twilio asks it whenever the call's stream ended.
+  // The <Connect action> of a cluster. Twilio asks it whenever the call's stream ended.
   router.post('/voice/rejoin', async (req, res) => {
     const callSid = callSidOf(req, res);
     if (!callSid) return;
