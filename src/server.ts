@@ -159,6 +159,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     comfortNoiseDbfs: config.comfortNoiseDbfs,
     talk: { floorCeilingDbfs: config.talkFloorCeilingDbfs },
     audio: { noiseSuppression: config.noiseSuppression },
+    log,
   });
   conference.on('roomOpened', (room) => log.info({ room: room.id }, 'room opened'));
   conference.on('roomClosed', (room) => log.info({ room: room.id }, 'room closed'));
