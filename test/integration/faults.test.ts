@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join as joinPath } from 'node:path';
 import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
-import { freePort, startTestServer } from '../helpers/server.js';
+import { childProcessEnv, freePort, startTestServer } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
@@ -19,7 +19,7 @@ describe('graceful shutdown of the real process (node src/main.ts)', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', BEEP: 'off', WAIT_TONE: 'off', LOG_PRETTY: 'false' },
+      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', BEEP: 'off', WAIT_TONE: 'off', LOG_PRETTY: 'false' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -57,7 +57,7 @@ describe('the real process in production mode', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'process-test-auth-token' },
+      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'process-test-auth-token' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
