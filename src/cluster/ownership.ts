@@ -14,6 +14,9 @@
  *    the moment it runs again, before it mixes one more frame; its callers' streams are closed
  *    (ROOM_MOVED) and Twilio brings them back through the rejoin webhook to the room's new owner.
  *  - admits a stream only with the epoch of the lease it holds now (`mayStart`).
+ *
+ * Time comes in from outside (a monotonic clock for leases, a wall clock for other nodes'
+ * heartbeats, timers for renewals and waits), so test/unit/ownership.test.ts drives the fence by hand.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
