@@ -27,9 +27,9 @@ import { Admission } from '../rooms/admission.js';
 import { applyRoomSoundSettings } from '../rooms/roomSound.js';
 import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
-import { JoinTickets, systemClock } from '../security/joinTicket.js';
+import { JoinTickets } from '../security/joinTicket.js';
 import { Capacity } from '../timing/capacity.js';
-import type { Clock } from '../timing/clock.js';
+import { systemClock, type Clock } from '../timing/clock.js';
 import { LoadSampler } from '../timing/loadSampler.js';
 
 export interface CoreDeps {
@@ -77,6 +77,7 @@ export interface Core {
 export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   const { log, clock, health } = deps;
   const conference = new Conference({
+    log,
     echoWhenAlone: config.echoWhenAlone,
     maxActiveSpeakers: config.maxActiveSpeakers,
     agc: config.agc,

@@ -8,7 +8,8 @@ import type { Conference } from '../conference/conference.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { LoopBusySince } from '../timing/busySince.js';
 import type { Clock } from '../timing/clock.js';
-import { Ticker, type TimerApi } from '../timing/ticker.js';
+import type { Timers } from '../timing/clock.js';
+import { Ticker } from '../timing/ticker.js';
 
 /** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
 const MAX_CATCH_UP_TICKS = 5;
@@ -22,7 +23,7 @@ export interface MixerClockDeps {
   load: { tickTook(ms: number): void };
   health: HealthMonitor;
   /** Default: node's timers. */
-  timers?: TimerApi;
+  timers?: Timers;
 }
 
 export interface MixerClock {

@@ -7,7 +7,7 @@
 import type { Config } from '../config.js';
 import type { RoomDirectory } from '../conference/directory.js';
 import type { Logger } from '../log.js';
-import type { Clock } from '../timing/clock.js';
+import { systemClock, type Clock } from '../timing/clock.js';
 import { ClusterOwnership } from './ownership.js';
 import { RedisPlacementCounters } from './placement.js';
 import { close as closeRedis, connectRedis, type Redis } from './redisClient.js';
@@ -47,7 +47,10 @@ class RedisCallOutcomes implements CallOutcomes {
 
 export interface ClusterNodeDeps {
   config: Readonly<Config>;
+  /** Monotonic, for the lease fence. */
   clock: Clock;
+  /** Unix ms, for heartbeats other nodes read (default: systemClock). */
+  wallClock?: Clock;
   log: Logger;
   /** This node's load for its heartbeat. */
   load: () => NodeLoad;
@@ -71,14 +74,14 @@ export interface ClusterNode {
   stop(): Promise<void>;
 }
 
-export function createClusterNode({ config, clock, log, load, inUse }: ClusterNodeDeps): ClusterNode {
+export function createClusterNode({ config, clock, wallClock = systemClock, log, load, inUse }: ClusterNodeDeps): ClusterNode {
   const redisUrl = config.redisUrl;
   if (!redisUrl) throw new Error('createClusterNode needs REDIS_URL');
   const prefix = config.redisKeyPrefix;
   const redis = connectRedis(redisUrl, { log });
   const internalUrl = config.nodeInternalUrl ?? `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${config.port}`;
   let draining = false;
-  const state = (): NodeState => ({ id: config.nodeId, publicPrefix: config.nodePublicPrefix, internalUrl, draining, load: load(), at: Date.now() });
+  const state = (): NodeState => ({ id: config.nodeId, publicPrefix: config.nodePublicPrefix, internalUrl, draining, load: load(), at: wallClock.nowMs() });
   const registry = new RedisNodeRegistry(redis, { prefix, nodeTtlMs: 3 * HEARTBEAT_MS });
   const leases = new RedisRoomLeases(redis, { prefix, ttlMs: config.leaseTtlMs });
   const ownership = new ClusterOwnership({
@@ -87,6 +90,7 @@ export function createClusterNode({ config, clock, log, load, inUse }: ClusterNo
     registry,
     placement: new RedisPlacementCounters(redis, { prefix }),
     clock,
+    wallClock,
     log,
     inUse,
     // A caller redirected here has the ticket's lifetime to connect; then the lease goes back.

@@ -14,10 +14,13 @@
  *    the moment it runs again, before it mixes one more frame; its callers' streams are closed
  *    (ROOM_MOVED) and Twilio brings them back through the rejoin webhook to the room's new owner.
  *  - admits a stream only with the epoch of the lease it holds now (`mayStart`).
+ *
+ * Time comes in from outside (a monotonic clock for leases, a wall clock for other nodes'
+ * heartbeats, timers for renewals and waits), so test/unit/ownership.test.ts drives the fence by hand.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
-import type { Clock } from '../timing/clock.js';
+import { backgroundTimers, delay, systemClock, type Clock, type Timers } from '../timing/clock.js';
 import { chooseNode } from './placement.js';
 import type { NodeRegistry, NodeState, PlacementCounters, RoomLeases } from './types.js';
 
@@ -80,7 +83,12 @@ export interface ClusterOwnershipOptions {
   leases: RoomLeases;
   registry: NodeRegistry;
   placement: PlacementCounters;
+  /** Monotonic: when leases were sent for and run out. */
   clock: Clock;
+  /** Unix ms, to judge other nodes' heartbeats (NodeState.at, written by their wall clocks). Default: systemClock. */
+  wallClock?: Clock;
+  /** Renewals and the wait for a dead owner's lease (default: node's, unref'd). */
+  timers?: Timers;
   log: Logger;
   /** True while the room has callers or reserved seats here. */
   inUse: (room: string) => boolean;
@@ -112,13 +120,20 @@ const FENCE_MARGIN_FRACTION = 0.15;
 export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements RoomOwnership {
   readonly clustered = true;
   private readonly held = new Map<string, Held>();
-  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private timer: unknown = null;
   private renewing: Promise<void> | null = null;
   private readonly marginMs: number;
+  private readonly renewEveryMs: number;
+  private readonly wallClock: Clock;
+  private readonly timers: Timers;
 
   constructor(private readonly options: ClusterOwnershipOptions) {
     super();
     this.marginMs = Math.round(options.leases.ttlMs * FENCE_MARGIN_FRACTION);
+    this.renewEveryMs = Math.max(50, Math.floor(options.leases.ttlMs / 4));
+    this.wallClock = options.wallClock ?? systemClock;
+    this.timers = options.timers ?? backgroundTimers;
   }
 
   async resolve(room: string, resolveOptions: { suspectOwner?: boolean } = {}): Promise<Resolution> {
@@ -131,15 +146,15 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
       if (lease) {
         if (lease.node === me) return this.adopt(room, lease.epoch, sentAt, lease.ttlMs);
         const owner = await registry.get(lease.node);
-        const fresh = owner !== null && Date.now() - owner.at <= STALE_HEARTBEAT_MS;
+        const fresh = owner !== null && this.wallClock.nowMs() - owner.at <= STALE_HEARTBEAT_MS;
         if (owner && fresh && (!resolveOptions.suspectOwner || (await (this.options.probe ?? probeHealth)(owner)))) return { kind: 'remote', node: owner };
         // Its heartbeat is gone: dead or paused. Never take an unexpired lease: wait it out.
         this.options.log.info({ room, owner: lease.node, epoch: lease.epoch, waitMs: lease.ttlMs }, 'cluster: room owner is gone (no heartbeat, or no answer); waiting for its lease to expire');
-        await delay(Math.min(lease.ttlMs, leases.ttlMs) + 20);
+        await delay(this.timers, Math.min(lease.ttlMs, leases.ttlMs) + 20);
         continue;
       }
       // A node whose last heartbeat is older than two beats may be paused: no new rooms for it.
-      const live = (await registry.live()).filter((n) => Date.now() - n.at <= STALE_HEARTBEAT_MS);
+      const live = (await registry.live()).filter((n) => this.wallClock.nowMs() - n.at <= STALE_HEARTBEAT_MS);
       const recent = await this.options.placement.recent(live.map((n) => n.id));
       const chosen = chooseNode(live, recent, this.options.random ?? Math.random);
       if (!chosen) return { kind: 'unavailable', why: 'no live node takes new rooms' };
@@ -179,15 +194,14 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.renewing ??= this.renewAll().finally(() => (this.renewing = null));
-    }, Math.max(50, Math.floor(this.options.leases.ttlMs / 4)));
-    this.timer.unref();
+    if (this.running) return;
+    this.running = true;
+    this.scheduleRenewal();
   }
 
   async stop(release: boolean): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     await this.renewing;
     if (!release) return;
@@ -196,6 +210,16 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
       [...this.held].map(([room, h]) => this.options.leases.release(room, me, h.epoch).catch(() => false)),
     );
     this.held.clear();
+  }
+
+  /** Every ttl/4, whether or not the last renewal has answered (a slow one is not sent twice). */
+  private scheduleRenewal(): void {
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      if (!this.running) return;
+      this.renewing ??= this.renewAll().finally(() => (this.renewing = null));
+      this.scheduleRenewal();
+    }, this.renewEveryMs);
   }
 
   private adopt(room: string, epoch: number, sentAtMs: number, ttlMs: number): Resolution {
@@ -255,8 +279,4 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
       }
     }
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

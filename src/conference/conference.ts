@@ -4,6 +4,7 @@
  * leaves. No sockets, no timers: `tick(nowMs)` is driven by the clock adapter.
  */
 import { EventEmitter } from 'node:events';
+import type { Logger } from '../log.js';
 import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
 import type { TalkDetectorOptions } from '../audio/talkDetector.js';
 import type { JitterBufferOptions } from './jitterBuffer.js';
@@ -17,11 +18,14 @@ export interface ConferenceOptions extends RoomOptions {
   talk?: TalkDetectorOptions;
   /** Per-caller automatic gain control (off by default). */
   agc?: boolean;
+  /** Where a throwing event listener is reported (once per listener); default: stderr. */
+  log?: Logger;
 }
 
 /**
  * What the conference tells its host about (logs, status callbacks, dashboards, metrics).
- * Emitted synchronously from join/leave/tick: listeners must be cheap and must not throw.
+ * Emitted synchronously from join/leave/tick: listeners must be cheap. A listener that throws is
+ * reported once and skipped; the others and the room go on (an observer never breaks a call).
  */
 export interface ConferenceEvents {
   roomOpened: [room: Room];
@@ -45,6 +49,8 @@ export interface ConferenceStats {
   /** Frames mixed (taken from input queues) and sent, across all participants, since start. */
   framesMixed: number;
   framesSent: number;
+  /** Event listeners that threw (each time), since start. */
+  listenerFailures: number;
 }
 
 export class Conference extends EventEmitter<ConferenceEvents> {
@@ -54,9 +60,29 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   private ticks = 0;
   private framesMixedOfGone = 0;
   private framesSentOfGone = 0;
+  /** Listeners that have thrown and been reported: reported once, not once a tick. */
+  private readonly failedListeners = new WeakSet<object>();
+  private listenerFailures = 0;
 
   constructor(private readonly options: ConferenceOptions) {
     super();
+  }
+
+  /**
+   * Calls every listener of `event` in order, as EventEmitter does, but a listener that throws
+   * is reported (once per listener) and the others still run: events are emitted from inside the
+   * mixer's tick, where a dashboard or callback bug must not close the room.
+   */
+  override emit<K extends keyof ConferenceEvents>(event: K, ...args: ConferenceEvents[K]): boolean {
+    const listeners = this.rawListeners(event) as Array<(...a: ConferenceEvents[K]) => void>;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!.apply(this, args);
+      } catch (error) {
+        this.listenerThrew(event, listeners[i]!, error);
+      }
+    }
+    return listeners.length > 0;
   }
 
   /**
@@ -72,7 +98,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     let room = this.rooms.get(roomId);
     if (!room) {
       room = new Room(roomId, this.options, nowMs);
-      room.observer = { speech: (p, talking) => this.emit('participantSpeech', p, talking) };
+      room.observer = {
+        speech: (p, talking) => this.emit('participantSpeech', p, talking),
+        tapThrew: (tap, error) => this.listenerThrew('room tap', tap, error),
+      };
       this.rooms.set(roomId, room);
       this.roomList = [...this.rooms.values()];
       this.emit('roomOpened', room);
@@ -239,7 +268,16 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       framesMixed += p.stats.framesMixed;
       framesSent += p.stats.framesOut;
     }
-    return { rooms: this.rooms.size, participants: this.calls.size, ticks: this.ticks, framesMixed, framesSent };
+    return { rooms: this.rooms.size, participants: this.calls.size, ticks: this.ticks, framesMixed, framesSent, listenerFailures: this.listenerFailures };
+  }
+
+  private listenerThrew(event: string, listener: object, error: unknown): void {
+    this.listenerFailures++;
+    if (this.failedListeners.has(listener)) return;
+    this.failedListeners.add(listener);
+    const message = `a conference ${event} listener threw; skipped, the room keeps mixing (said once per listener)`;
+    if (this.options.log) this.options.log.error({ event, err: error }, message);
+    else console.error(message, error);
   }
 
   private failRoom(room: Room, error: unknown): void {

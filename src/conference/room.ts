@@ -59,6 +59,8 @@ export interface RoomTap {
 export interface RoomObserver {
   /** A participant's confirmed talk started or stopped. */
   speech(participant: Participant, talking: boolean): void;
+  /** A tap threw: it is reported and the room keeps mixing (the tap stays; it may recover). */
+  tapThrew(tap: RoomTap, error: unknown): void;
 }
 
 /** Who hears a cue: everyone, everyone but one caller, or one caller only. */
@@ -295,7 +297,15 @@ export class Room {
     }
     if (this.taps.length > 0) {
       if (!sharedReady) this.renderShared(sum, gains, talkers);
-      for (const tap of this.taps) tap.mix(this.sharedPcm, this);
+      for (const tap of this.taps) {
+        try {
+          tap.mix(this.sharedPcm, this);
+        } catch (error) {
+          // A recorder or a dashboard listening in is an observer: it never breaks the call.
+          if (!this.observer) throw error;
+          this.observer.tapThrew(tap, error);
+        }
+      }
     }
     if (this.pendingCueCleanup) {
       this.cues = this.cues.filter((c) => c.loop || c.position < c.pcm.length);

@@ -15,7 +15,7 @@ import type { OutboundFrame } from '../conference/outboundFrame.js';
 import { isValidRoomNumber } from '../conference/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type StreamErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Clock } from '../timing/clock.js';
+import { backgroundTimers, type Clock, type Timers } from '../timing/clock.js';
 import { decodeBase64Bytes, MEDIA_SUFFIX, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
 import { Reframer } from './reframer.js';
 import { TextFrameTemplate } from './wsFrame.js';
@@ -75,6 +75,8 @@ export interface MediaSessionOptions {
   authorizeStart: (claim: StartClaim) => StartAuthorization;
   /** Socket closed when no valid `start` arrives within this time. */
   startTimeoutMs: number;
+  /** Runs the start timeout (default: node's, unref'd); tests pass a ManualClock. */
+  timers?: Timers;
   /** Outbound frames are dropped for this caller while its socket holds more unsent bytes. */
   maxBufferedBytes: number;
   /** Largest accepted media payload, in decoded bytes. */
@@ -136,7 +138,8 @@ export class MediaSession implements ParticipantTransport {
   private outbound: OutboundMessages | null = null;
   private reframer: Reframer | null = null;
   private readonly payload: Buffer;
-  private startTimer: NodeJS.Timeout | null;
+  private readonly timers: Timers;
+  private startTimer: unknown;
   private log: Logger;
   private sawStop = false;
   readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0, leadMs: 0, maxLeadMs: 0, marksEchoed: 0, clears: 0, maxBufferedBytes: 0 };
@@ -172,8 +175,8 @@ export class MediaSession implements ParticipantTransport {
     this.maxPayloadChars = Math.ceil(options.maxPayloadBytes / 3) * 4;
     this.payloadFrame = this.payload.subarray(0, SAMPLES_PER_FRAME);
     this.held = options.framesPerMessage === 2 ? Buffer.allocUnsafeSlow(2 * SAMPLES_PER_FRAME) : null;
-    this.startTimer = setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
-    this.startTimer.unref();
+    this.timers = options.timers ?? backgroundTimers;
+    this.startTimer = this.timers.setTimeout(() => this.fail('START_TIMEOUT', `${options.startTimeoutMs} ms`), options.startTimeoutMs);
   }
 
   get callSid(): string | null {
@@ -367,7 +370,7 @@ export class MediaSession implements ParticipantTransport {
     if (!verdict.ok) return this.fail(verdict.code, verdict.detail);
     const room = verdict.roomId;
 
-    if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.startTimer !== null) this.timers.clearTimeout(this.startTimer);
     this.startTimer = null;
     this.streamSid = message.streamSid;
     this.outbound = new OutboundMessages(message.streamSid);
@@ -450,7 +453,7 @@ export class MediaSession implements ParticipantTransport {
   private finish(reason: LeaveReason, wsCode: number | null, wsReason: string): void {
     if (this.state === 'ended') return;
     this.state = 'ended';
-    if (this.startTimer) clearTimeout(this.startTimer);
+    if (this.startTimer !== null) this.timers.clearTimeout(this.startTimer);
     this.startTimer = null;
     const participant = this.participant;
     this.participant = null;

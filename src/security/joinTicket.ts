@@ -20,7 +20,7 @@
  * the clock and the memory of used nonces.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Clock } from '../timing/clock.js';
+import { systemClock, type Clock } from '../timing/clock.js';
 import { sameSecret } from './bearer.js';
 
 export interface TicketClaims {
@@ -73,9 +73,6 @@ export function decodeTicket(secret: Buffer, ticket: string | undefined, callSid
   const epoch = Number(epochText);
   return { ok: true, claims: { callSid: ticketCallSid, room, seat: Number(seat), ...(epoch ? { epoch } : {}), expiresAtSeconds, nonce } };
 }
-
-/** Wall-clock time, for expiries other processes must agree on. */
-export const systemClock: Clock = { nowMs: () => Date.now() };
 
 export interface JoinTicketsOptions {
   /** The HMAC key (at least 32 bytes). */

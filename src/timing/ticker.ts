@@ -7,18 +7,8 @@
  * gets one frame per 20 ms on average. Past that (the process was paused or overloaded) the
  * remaining missed ticks are skipped and the schedule resynchronises to now; both are counted.
  */
-import type { Clock } from './clock.js';
+import { nodeTimers, type Clock, type Timers } from './clock.js';
 import { DurationHistogram } from './histogram.js';
-
-export interface TimerApi {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const nodeTimers: TimerApi = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 export interface TickerOptions {
   clock: Clock;
@@ -27,7 +17,7 @@ export interface TickerOptions {
   maxCatchUpTicks: number;
   /** A tick running this many ms or more after its deadline is counted late. */
   lateThresholdMs?: number;
-  timers?: TimerApi;
+  timers?: Timers;
   /** Where tick durations and lateness are recorded (default: histograms of its own). */
   tickDuration?: DurationHistogram;
   lateness?: DurationHistogram;
@@ -46,7 +36,7 @@ export interface TickerStats {
 }
 
 export class Ticker {
-  private readonly timers: TimerApi;
+  private readonly timers: Timers;
   private readonly lateThresholdMs: number;
   private handle: unknown = null;
   private running = false;

@@ -1,5 +1,7 @@
 /** A real server on a real port (0: any free one), configured as a test needs. */
+import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
+import { join as joinPath } from 'node:path';
 import { parseConfig } from '../../src/config.js';
 import { createServer, type ConferenceServer, type ServerDeps } from '../../src/server.js';
 import { captureLog, type CapturedLog } from './log.js';
@@ -38,3 +40,26 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Every configuration key the server reads: .env.example lists each one. */
+export const CONFIG_KEYS: readonly string[] = readFileSync(joinPath(import.meta.dirname, '..', '..', '.env.example'), 'utf8')
+  .split('\n')
+  .flatMap((line) => /^#?\s*([A-Z][A-Z0-9_]*)=/.exec(line)?.[1] ?? []);
+
+/**
+ * Every configuration key set empty, but `keep`. An empty variable means "not set" to the config,
+ * and dotenv never overrides a variable that is set, even empty: so neither the developer's shell
+ * nor their .env (a README-following developer has TWILIO_AUTH_TOKEN there) reaches a server
+ * started in a child process (src/main.ts loads .env).
+ */
+export function blankConfigEnv(keep: readonly string[] = []): Record<string, string> {
+  return Object.fromEntries(CONFIG_KEYS.filter((k) => !keep.includes(k)).map((k) => [k, '']));
+}
+
+/** The environment for a server in a child process: this one's, every configuration key blank, then `env`. */
+export function childProcessEnv(env: Record<string, string>): Record<string, string> {
+  return { ...(process.env as Record<string, string>), ...blankConfigEnv(), ...env };
+}
+
+/** Keys tools/cluster/launcher.ts sets for its nodes unless the caller does: not blanked for it. */
+export const CLUSTER_LAUNCHER_KEYS: readonly string[] = ['PUBLIC_URL', 'REDIS_URL', 'JOIN_TICKET_SECRET', 'ROOMS_DB_PATH', 'LOG_PRETTY'];

@@ -21,6 +21,7 @@ import { dialIn } from '../../src/sim/twimlFollower.js';
 import { randomSid } from '../../src/sim/simulatedStream.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
 import { sleep, until } from '../helpers/calls.js';
+import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 
 const skip = redisServerSkipReason() ?? nginxSkipReason();
 const ADMIN_TOKEN = 'cluster-test-admin-token-0123456789';
@@ -59,7 +60,7 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
   };
 
   before(async () => {
-    cluster = await startCluster({ nodes: 3, quiet: true, env: { ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' } });
+    cluster = await startCluster({ nodes: 3, quiet: true, env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' } });
     redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
     redis.on('error', () => {}); // the Redis restart test takes it away for a moment
   });

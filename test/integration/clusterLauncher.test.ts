@@ -18,6 +18,7 @@ import WebSocket from 'ws';
 import { childPids, NGINX_PATH, nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
 import { exampleSite, renderNginxConf, renderNginxSite } from '../../tools/cluster/nginxConfig.js';
 import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
+import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 
 const SHIPPED = fileURLToPath(new URL('../../deploy/nginx/conference.conf', import.meta.url));
 const run = promisify(execFile);
@@ -113,9 +114,9 @@ describe('cluster launcher: 3 nodes, redis-server and nginx on loopback', { skip
   let cluster: Cluster;
 
   before(async () => {
-    // Development mode whatever a local .env says (an empty variable is "not set", and dotenv
-    // does not override it): the upgrade needs no Twilio signature, the start still a ticket.
-    cluster = await startCluster({ nodes: 3, quiet: true, env: { TWILIO_AUTH_TOKEN: '', TWILIO_ACCOUNT_SID: '', LOG_LEVEL: 'info' } });
+    // Development mode whatever the shell or a local .env says (every key blank: "not set"): the
+    // upgrade needs no Twilio signature, the start still a ticket.
+    cluster = await startCluster({ nodes: 3, quiet: true, env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), LOG_LEVEL: 'info' } });
   });
 
   after(async () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join as joinPath } from 'node:path';
 import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
-import { freePort, startTestServer } from '../helpers/server.js';
+import { childProcessEnv, freePort, startTestServer } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
@@ -19,7 +19,7 @@ describe('graceful shutdown of the real process (node src/main.ts)', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', BEEP: 'off', WAIT_TONE: 'off', LOG_PRETTY: 'false' },
+      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', BEEP: 'off', WAIT_TONE: 'off', LOG_PRETTY: 'false' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -57,7 +57,7 @@ describe('the real process in production mode', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'process-test-auth-token' },
+      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'process-test-auth-token' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -113,6 +113,52 @@ describe("one room's tick throws, through a real server", () => {
       let gap = 0;
       for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
       assert.ok(gap <= 60, `longest gap ${gap.toFixed(1)} ms`);
+      await Promise.all([a.stream.stop(), b.stream.stop()]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('an observer that throws, through a real server', () => {
+  test('a listener and a tap that throw every time: the room keeps mixing (0 dB, no gap), one error line each', async () => {
+    const t = await startTestServer();
+    try {
+      const a = await join(t.baseUrl, ['8101']);
+      const b = await join(t.baseUrl, ['8101']);
+      // A dashboard or callback bug: throws from inside the mixer's tick.
+      t.server.conference.on('participantSpeech', () => {
+        throw new Error('injected listener fault');
+      });
+      let tapCalls = 0;
+      t.server.conference.room('8101')!.addTap({
+        mix() {
+          tapCalls++;
+          throw new Error('injected tap fault');
+        },
+      });
+      const durationMs = 2000;
+      const startAtMs = performance.now() + 100;
+      await Promise.all([a.stream.play(toneMulaw(1300, -20, durationMs), startAtMs), b.stream.play(toneMulaw(1900, -20, durationMs), startAtMs)]);
+      await sleep(100); // the last mixes arrive
+      assert.ok(tapCalls >= 50, `the tap was called every tick (${tapCalls})`);
+      assert.ok(a.stream.isOpen && b.stream.isOpen, 'both streams open');
+      const ref = sentToneDbfs(1300, -20);
+      for (const [listener, frequencyHz, name] of [
+        [a, 1900, 'a hears b'],
+        [b, 1300, 'b hears a'],
+      ] as const) {
+        const level = heardToneDbfs(listener.stream, frequencyHz, startAtMs + 300, startAtMs + durationMs - 100) - ref;
+        assert.ok(Math.abs(level) <= 1, `${name} at ${level.toFixed(2)} dB`);
+        const times = listener.stream.receivedAtMs.filter((v) => v >= startAtMs + 300 && v <= startAtMs + durationMs - 100);
+        let gap = 0;
+        for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+        assert.ok(gap <= 60, `${name}: longest gap ${gap.toFixed(1)} ms`);
+      }
+      const errors = t.captured.lines.filter((l) => l.level >= 50);
+      assert.ok(errors.length >= 1 && errors.length <= 2, `one line per listener that threw: ${JSON.stringify(errors.map((e) => e.msg))}`);
+      assert.ok(errors.every((e) => /listener threw/.test(e.msg)));
+      assert.equal(errors.filter((e) => /room tap/.test(e.msg)).length, 1, 'the tap, once');
       await Promise.all([a.stream.stop(), b.stream.stop()]);
     } finally {
       await t.close();

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { until } from '../helpers/calls.js';
-import { freePort } from '../helpers/server.js';
+import { childProcessEnv, freePort } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
@@ -33,7 +33,7 @@ test('npm start builds, runs the compiled server on plain node, serves /health a
   const startedMs = performance.now();
   const npm = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', LOG_PRETTY: 'false' },
+    env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', LOG_PRETTY: 'false' }),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a failed test ends npm, sh and node together.
     detached: true,

@@ -1,5 +1,5 @@
 /**
- * The mixer's 20 ms clock (src/timing/ticker.ts), driven by a ManualClock and a fake TimerApi that
+ * The mixer's 20 ms clock (src/timing/ticker.ts), driven by a ManualClock and a fake Timers that
  * records the one pending callback and its delay; the test moves the clock and fires it. Ticks
  * must land on the absolute grid start + 20 * n whatever the wake-up lateness, catch up a bounded
  * number of missed ticks, skip and resync beyond that, and stop cleanly.
@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { ManualClock } from '../../src/timing/clock.js';
-import { Ticker, type TickerOptions, type TimerApi } from '../../src/timing/ticker.js';
+import { ManualClock, type Timers } from '../../src/timing/clock.js';
+import { Ticker, type TickerOptions } from '../../src/timing/ticker.js';
 import { prng } from '../helpers/audio.js';
 
 const PERIOD = 20;
@@ -20,8 +20,8 @@ interface Pending {
   scheduledAtMs: number;
 }
 
-/** A TimerApi that only records: the test decides when (on the ManualClock) a callback fires. */
-class FakeTimers implements TimerApi {
+/** A Timers that only records: the test decides when (on the ManualClock) a callback fires. */
+class FakeTimers implements Timers {
   readonly pending = new Map<number, Pending>();
   readonly delays: number[] = [];
   readonly cleared: unknown[] = [];
