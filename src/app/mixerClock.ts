@@ -7,8 +7,7 @@ import { FRAME_MS } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { LoopBusySince } from '../timing/busySince.js';
-import type { Clock } from '../timing/clock.js';
-import type { Timers } from '../timing/clock.js';
+import type { Clock, Timers } from '../timing/clock.js';
 import { Ticker } from '../timing/ticker.js';
 
 /** Missed ticks made up at one late wake-up before the clock resynchronises (100 ms). */
