@@ -13,7 +13,7 @@ import { createMixerClock } from './app/mixerClock.js';
 import { readServerStats, type ServerStats } from './app/stats.js';
 import type { Config } from './config.js';
 import type { ClusterNode } from './cluster/node.js';
-import type { RoomDirectory } from './conference/directory.js';
+import type { RoomDirectory } from './rooms/directory.js';
 import type { Conference } from './conference/conference.js';
 import type { SpeechActivity } from './events/speech.js';
 import type { StatusCallbacks } from './events/statusCallbacks.js';

@@ -16,6 +16,7 @@ import { dashboardPage, LiveFeed } from '../http/dashboard.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
+import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
@@ -121,7 +122,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   );
   app.use(dashboardPage());
   app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
-  app.use(metrics.webhookTimer());
+  app.use(webhookTimer(metrics));
   app.use(
     voiceWebhooks({ config, admission, log, isAdmitting: () => !isShuttingDown(), ownership: core.ownership, tickets: core.tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }),
   );

@@ -12,7 +12,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ClusterNode } from './node.js';
-import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import { hasBearer } from '../security/bearer.js';
 import { sendError } from '../http/sendError.js';

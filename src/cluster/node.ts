@@ -5,7 +5,8 @@
  * everything local, as before.
  */
 import type { Config } from '../config.js';
-import type { RoomDirectory } from '../conference/directory.js';
+import type { RoomDirectory } from '../rooms/directory.js';
+import type { CallOutcomes } from '../rooms/ownership.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { ClusterOwnership } from './ownership.js';
@@ -20,16 +21,6 @@ import type { NodeLoad, NodeRegistry, NodeState } from './types.js';
 export const HEARTBEAT_MS = 1000;
 /** How long the mark of a call that ended on purpose waits for Twilio's rejoin request (ms). */
 const ENDED_MARK_MS = 120_000;
-
-/**
- * Calls whose stream ended on purpose (left with *8, removed, conference ended): the rejoin
- * webhook, on whichever node Twilio reaches, says goodbye to these instead of rejoining them.
- */
-export interface CallOutcomes {
-  markEnded(callSid: string, reason: string): void;
-  /** True (once) when `callSid` ended on purpose. */
-  takeEnded(callSid: string): Promise<boolean>;
-}
 
 class RedisCallOutcomes implements CallOutcomes {
   constructor(

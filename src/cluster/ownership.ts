@@ -1,9 +1,9 @@
 /**
- * Room ownership as the server sees it: which node mixes a room, and the fence that keeps a node
- * from mixing a room it no longer owns.
+ * Room ownership across a cluster: which node mixes a room, and the fence that keeps a node from
+ * mixing a room it no longer owns.
  *
- * `LocalOwnership` is the single process: every room is here, epoch 0, nothing to renew.
- * `ClusterOwnership` keeps this node's leases (src/cluster/types.ts RoomLeases) and:
+ * The port (RoomOwnership) and the single process's answer (LocalOwnership) are in
+ * rooms/ownership.ts. `ClusterOwnership` keeps this node's leases (src/cluster/types.ts RoomLeases) and:
  *  - resolves a room for a webhook: its live owner, or a node chosen for a new room (the less
  *    loaded of two random live nodes), waiting out the lease of an owner whose heartbeat is gone;
  *  - renews every held lease in one store call every ttl/4, and releases leases of rooms nobody
@@ -20,55 +20,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.js';
+import type { OwnershipEvents, Resolution, RoomOwnership } from '../rooms/ownership.js';
 import { backgroundTimers, delay, systemClock, type Clock, type Timers } from '../timing/clock.js';
 import { chooseNode } from './placement.js';
 import type { NodeRegistry, NodeState, PlacementCounters, RoomLeases } from './types.js';
-
-export type Resolution =
-  | { kind: 'self'; epoch: number }
-  | { kind: 'remote'; node: NodeState }
-  /** No live node can take the room now (the store unreachable, or no node alive). */
-  | { kind: 'unavailable'; why: string };
-
-export interface OwnershipEvents {
-  /** This node no longer owns `room` (lease lost or expired): stop mixing it now. */
-  fenced: [room: string, epoch: number, why: string];
-}
-
-export interface RoomOwnership extends EventEmitter<OwnershipEvents> {
-  readonly clustered: boolean;
-  /**
-   * Who mixes `room`; places a new room. `suspectOwner`: the caller's stream just dropped, so the
-   * owner is asked directly whether it is alive (its heartbeat may still be fresh after a crash).
-   */
-  resolve(room: string, options?: { suspectOwner?: boolean }): Promise<Resolution>;
-  /** True when a stream carrying `epoch` may join `room` here now (synchronous). */
-  mayStart(room: string, epoch: number): boolean;
-  /** Gives up rooms whose lease may have run out; call before mixing (synchronous, no I/O). */
-  enforce(nowMs: number): void;
-  /** Rooms this node holds a lease for. */
-  heldRooms(): number;
-  start(): void;
-  /** Stops renewing; releases held leases (best effort) when `release`. */
-  stop(release: boolean): Promise<void>;
-}
-
-/** One process: every room is ours. */
-export class LocalOwnership extends EventEmitter<OwnershipEvents> implements RoomOwnership {
-  readonly clustered = false;
-  async resolve(): Promise<Resolution> {
-    return { kind: 'self', epoch: 0 };
-  }
-  mayStart(): boolean {
-    return true;
-  }
-  enforce(): void {}
-  heldRooms(): number {
-    return 0;
-  }
-  start(): void {}
-  async stop(): Promise<void> {}
-}
 
 interface Held {
   epoch: number;

@@ -10,7 +10,7 @@
  * Ownership: the directory uses the client it is given and does not close it (other adapters share
  * it); close() only stops this directory from being used. Whoever called connectRedis closes the client.
  */
-import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from '../conference/directory.js';
+import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from '../rooms/directory.js';
 import { LuaScript, type Redis } from './redisClient.js';
 
 export interface RedisRoomDirectoryOptions {

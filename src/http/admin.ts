@@ -11,9 +11,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Conference } from '../conference/conference.js';
-import type { RoomDirectory, RoomPatch, RoomRecord } from '../conference/directory.js';
+import type { RoomDirectory, RoomPatch, RoomRecord } from '../rooms/directory.js';
 import type { Participant } from '../conference/participant.js';
-import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { SpeechActivity } from '../events/speech.js';
 import type { Logger } from '../log.js';
 import type { Admission } from '../rooms/admission.js';

@@ -17,7 +17,7 @@ import { dirname, join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
 import type { Conference } from '../conference/conference.js';
-import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
+import type { RoomDirectory, RoomRecord } from '../rooms/directory.js';
 import type { Participant } from '../conference/participant.js';
 import type { SpeechActivity } from '../events/speech.js';
 import type { HealthMonitor } from '../observability/health.js';

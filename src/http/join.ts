@@ -18,7 +18,7 @@ import { dirname, join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { HttpErrorCode } from '../errors.js';
 import type { Admission, EntryResult, PinResult, Refusal } from '../rooms/admission.js';

@@ -8,7 +8,7 @@
  * dashboard's snapshot four times a second while someone watches).
  */
 import type { Conference } from '../conference/conference.js';
-import type { RoomRecord } from '../conference/directory.js';
+import type { RoomRecord } from '../rooms/directory.js';
 import type { Participant } from '../conference/participant.js';
 import type { Room } from '../conference/room.js';
 import type { SpeechActivity } from '../events/speech.js';

@@ -21,15 +21,14 @@
  */
 import express, { type Request, type Response } from 'express';
 import type { Config } from '../config.js';
-import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
-import type { CallOutcomes } from '../cluster/node.js';
-import { LocalOwnership, type RoomOwnership } from '../cluster/ownership.js';
+import { LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
 import { PIN_MAX_DIGITS } from '../rooms/pin.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import { checkWebhookSignature, webhookUrl } from '../security/twilioSignature.js';
-import { publicBaseUrl, websocketUrl, type RequestOrigin } from './publicUrl.js';
+import { publicBaseUrl, websocketUrl, type RequestOrigin } from '../security/publicUrl.js';
 import { sendError } from './sendError.js';
 import * as twiml from './twiml.js';
 

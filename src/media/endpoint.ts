@@ -36,7 +36,13 @@ export interface MediaEndpoint {
   stop(): void;
 }
 
-export function mountMediaEndpoint(app: Application, path: string, options: MediaEndpointOptions, sessions: Set<MediaSession>): MediaEndpoint {
+/** Where the endpoint registers each live session (the metrics' set). */
+export interface SessionRegistry {
+  add(session: MediaSession): unknown;
+  delete(session: MediaSession): boolean;
+}
+
+export function mountMediaEndpoint(app: Application, path: string, options: MediaEndpointOptions, sessions: SessionRegistry): MediaEndpoint {
   const { heartbeatIntervalMs = 0, maxMessageBytes, markBusy, ...sessionOptions } = options;
   /** Socket -> its session and whether it showed life (pong or message) since the last ping. */
   const live = new Map<WebSocket, { session: MediaSession; alive: boolean }>();

@@ -12,7 +12,7 @@ import type { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
 import type { OutboundFrame } from '../conference/outboundFrame.js';
-import { isValidRoomNumber } from '../conference/roomNumber.js';
+import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type StreamErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backgroundTimers, type Clock, type Timers } from '../timing/clock.js';

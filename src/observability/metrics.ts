@@ -6,14 +6,19 @@
  * they happen are rare events (a call leaving, a socket closing, a webhook answered), each one
  * addition. A call's counters are folded into the totals when it leaves, so totals never go back.
  */
-import type { NextFunction, Request, Response } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Conference } from '../conference/conference.js';
 import type { Participant } from '../conference/participant.js';
 import type { StatusCallbacks } from '../events/statusCallbacks.js';
-import type { MediaSession } from '../media/session.js';
 import type { DurationHistogram } from '../timing/histogram.js';
 import type { Ticker } from '../timing/ticker.js';
+
+/** What the metrics read of a live media session (media/session.ts ObservedSession has it). */
+export interface ObservedSession {
+  /** Null until the stream's `start`. */
+  readonly callSid: string | null;
+  readonly stats: { readonly framesDroppedSlowSocket: number; readonly clears: number; readonly leadMs: number };
+}
 
 /** Bucket bounds (ms) of the tick-duration histogram: a tick has 20 ms; past 10 ms is trouble. */
 export const TICK_BUCKETS_MS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50] as const;
@@ -101,7 +106,7 @@ export class Metrics {
    * The live media sessions (for outbound lead and slow-socket drops): the media endpoint adds and
    * removes them; a removed session's counters are folded into the totals.
    */
-  readonly sessions: Set<MediaSession> = new ObservedSessions((session) => this.sessionEnded(session));
+  readonly sessions: Set<ObservedSession> = new ObservedSessions((session) => this.sessionEnded(session));
   /** Input counters of calls that have left. */
   private readonly goneInput = zeroInput();
   private goneSlowSocketDrops = 0;
@@ -214,7 +219,7 @@ export class Metrics {
   }
 
   /** A media session has ended: keep its counters in the totals. */
-  sessionEnded(session: MediaSession): void {
+  sessionEnded(session: ObservedSession): void {
     this.goneSlowSocketDrops += session.stats.framesDroppedSlowSocket;
     this.goneClears += session.stats.clears;
   }
@@ -224,20 +229,15 @@ export class Metrics {
     this.wsCloses.inc({ code: String(code) });
   }
 
-  /** Express middleware timing the voice webhooks (mount before them). */
-  webhookTimer() {
-    return (req: Request, res: Response, next: NextFunction) => {
-      if (req.method !== 'POST' || !req.path.startsWith('/voice')) return next();
-      const startNs = process.hrtime.bigint();
-      const route = WEBHOOK_ROUTES.has(req.path) ? req.path : 'other';
-      res.once('finish', () => {
-        const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-        this.webhookSeconds.observe({ route, status: String(res.statusCode) }, seconds);
-        const reason = this.sources.signatureChecks ? signatureFailure(res.statusCode, req.get('x-twilio-signature') !== undefined) : null;
-        if (reason) this.signatureFailures.inc({ route, reason });
-      });
-      next();
-    };
+  /**
+   * A voice webhook was answered: its route ('other' for one not known), status, how long it took,
+   * and whether it carried X-Twilio-Signature (http/webhookTimer.ts times them).
+   */
+  webhookAnswered(path: string, status: number, seconds: number, hasSignature: boolean): void {
+    const route = WEBHOOK_ROUTES.has(path) ? path : 'other';
+    this.webhookSeconds.observe({ route, status: String(status) }, seconds);
+    const reason = this.sources.signatureChecks ? signatureFailure(status, hasSignature) : null;
+    if (reason) this.signatureFailures.inc({ route, reason });
   }
 
   /** A /media upgrade was refused with this HTTP status (see observeUpgrades). */
@@ -267,7 +267,7 @@ export class Metrics {
     return t;
   }
 
-  private sum(read: (s: MediaSession) => number): number {
+  private sum(read: (s: ObservedSession) => number): number {
     let total = 0;
     for (const s of this.sessions) total += read(s);
     return total;
@@ -302,12 +302,12 @@ function signatureFailure(status: number, hasSignature: boolean): 'invalid' | 'm
 }
 
 /** A Set of live sessions that tells the metrics when one is removed (its socket closed). */
-class ObservedSessions extends Set<MediaSession> {
-  constructor(private readonly onRemoved: (session: MediaSession) => void) {
+class ObservedSessions extends Set<ObservedSession> {
+  constructor(private readonly onRemoved: (session: ObservedSession) => void) {
     super();
   }
 
-  override delete(session: MediaSession): boolean {
+  override delete(session: ObservedSession): boolean {
     if (this.has(session)) this.onRemoved(session);
     return super.delete(session);
   }

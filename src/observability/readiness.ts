@@ -3,7 +3,7 @@
  * time, the room database answers, the server is not shutting down and not at capacity. Liveness
  * (GET /health) is only "the process answers".
  */
-import type { RoomDirectory } from '../conference/directory.js';
+import type { RoomDirectory } from '../rooms/directory.js';
 import type { Ticker } from '../timing/ticker.js';
 
 /** A clock that has not ticked for this long (ms) is stuck. */

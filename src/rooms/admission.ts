@@ -14,7 +14,7 @@
  * The limit checks and the reservation run with no await between them, so in this process two
  * webhooks cannot both take the last seat. (A shared store will need the same as one atomic step.)
  */
-import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
+import type { RoomDirectory, RoomRecord } from './directory.js';
 import type { LeaveReason, ParticipantInfo } from '../conference/participant.js';
 import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';

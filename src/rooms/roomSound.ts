@@ -7,7 +7,7 @@
  * defaults: its first caller is alone then, heard by nobody.
  */
 import type { Conference } from '../conference/conference.js';
-import type { RoomDirectory, RoomRecord } from '../conference/directory.js';
+import type { RoomDirectory, RoomRecord } from './directory.js';
 import type { RoomAudioPatch } from '../conference/room.js';
 import type { Logger } from '../log.js';
 

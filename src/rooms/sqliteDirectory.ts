@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from '../conference/directory.js';
+import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from './directory.js';
 
 /** 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default). */
 const SCHEMA_VERSION = 2;

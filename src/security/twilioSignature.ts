@@ -14,7 +14,7 @@
  * the exact `wss://` URL from the TwiML, and that URL with a trailing slash (Twilio's advice).
  */
 import twilio from 'twilio';
-import { publicBaseUrl, websocketUrl, type RequestOrigin } from '../http/publicUrl.js';
+import { publicBaseUrl, websocketUrl, type RequestOrigin } from './publicUrl.js';
 import { sameSecret } from './bearer.js';
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: 'missing' | 'mismatch' };

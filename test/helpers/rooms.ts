@@ -1,6 +1,6 @@
 /** Room records for the room store and admission tests, and the contract every room directory keeps. */
 import assert from 'node:assert/strict';
-import type { RoomDirectory, RoomRecord } from '../../src/conference/directory.js';
+import type { RoomDirectory, RoomRecord } from '../../src/rooms/directory.js';
 
 /** A room record with everything unset, as the administrator would create it with only an id. */
 export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord => ({

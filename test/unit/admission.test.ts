@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryRoomDirectory } from '../../src/conference/directory.js';
+import { MemoryRoomDirectory } from '../../src/rooms/directory.js';
 import { record } from '../helpers/rooms.js';
 import { Admission, type AdmissionLimits } from '../../src/rooms/admission.js';
 import { hashPin } from '../../src/rooms/pin.js';

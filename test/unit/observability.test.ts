@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { ReadinessProbe } from '../../src/observability/readiness.js';
 import { DurationHistogram } from '../../src/timing/histogram.js';
 import type { Ticker } from '../../src/timing/ticker.js';
-import type { RoomDirectory } from '../../src/conference/directory.js';
+import type { RoomDirectory } from '../../src/rooms/directory.js';
 
 describe('DurationHistogram.countAtMost (Prometheus buckets)', () => {
   test('cumulative counts at bucket bounds, all records at or past the maximum', () => {

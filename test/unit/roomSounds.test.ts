@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmsDbfs, toneDbfs } from '../../src/audio/analysis.js';
 import { SAMPLE_RATE_HZ } from '../../src/audio/format.js';
-import type { RoomDirectory, RoomRecord } from '../../src/conference/directory.js';
+import type { RoomDirectory, RoomRecord } from '../../src/rooms/directory.js';
 import { RoomAudio, type RoomAudioOptions } from '../../src/conference/roomAudio.js';
 import { applyRoomSoundSettings } from '../../src/rooms/roomSound.js';
 import { captureLog } from '../helpers/log.js';

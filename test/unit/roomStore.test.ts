@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryRoomDirectory } from '../../src/conference/directory.js';
+import { MemoryRoomDirectory } from '../../src/rooms/directory.js';
 import { contract, record } from '../helpers/rooms.js';
 import { hashPin, verifyPin } from '../../src/rooms/pin.js';
 import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
