@@ -13,17 +13,12 @@ const bool = z
   .transform((v, ctx) => {
     if (['1', 'true', 'yes', 'on'].includes(v)) return true;
     if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-    ctx.addIssue({ code: 'custom', message: "expected true/false (also 1/0, yes/no, on/off)" });
+    ctx.addIssue({ code: 'custom', message: 'expected true/false (also 1/0, yes/no, on/off)' });
     return z.NEVER;
   });
 
 const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'expected a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().trim().regex(/^\d+$/, 'expected a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const publicUrl = z
   .string()
@@ -73,17 +68,26 @@ const beep = z
     return z.NEVER;
   });
 
-const secret = (minChars: number) =>
-  z.string().trim().min(minChars, `too short: use at least ${minChars} random characters (e.g. openssl rand -hex 32)`);
+const secret = (minChars: number) => z.string().trim().min(minChars, `too short: use at least ${minChars} random characters (e.g. openssl rand -hex 32)`);
 
 const schema = z.object({
   PORT: int(0, 65535).default(3000),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   PUBLIC_URL: publicUrl.optional(),
-  LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])).default('info'),
+  LOG_LEVEL: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .default('info'),
   LOG_PRETTY: bool.optional(),
   RECORDINGS_DIR: z.string().trim().min(1).default('./recordings'),
-  RECORD_ROOMS: z.string().trim().toLowerCase().pipe(z.enum(['off', 'always'])).default('off'),
+  RECORD_ROOMS: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['off', 'always']))
+    .default('off'),
   RECORD_TRACKS: bool.default(false),
   ECHO_WHEN_ALONE: bool.default(false),
   ROOM_NUMBER_MAX_DIGITS: int(1, 32).default(10),
@@ -102,21 +106,53 @@ const schema = z.object({
   BEEP: beep.default('on'),
   WAIT_TONE: bool.default(true),
   STATUS_CALLBACK_URL: callbackUrl.optional(),
-  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .trim()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits')
+    .optional(),
   TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
   MAX_ACTIVE_SPEAKERS: int(0, 1000).default(0),
   AGC: bool.default(false),
   NOISE_SUPPRESSION: bool.default(false),
-  TALK_FLOOR_CEILING_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -40').transform(Number).pipe(z.number().min(-70).max(-20)).default(-40),
-  COMFORT_NOISE_DBFS: z.string().trim().regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65').transform(Number).pipe(z.number().min(-90).max(-30)).optional(),
+  TALK_FLOOR_CEILING_DBFS: z
+    .string()
+    .trim()
+    .regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -40')
+    .transform(Number)
+    .pipe(z.number().min(-70).max(-20))
+    .default(-40),
+  COMFORT_NOISE_DBFS: z
+    .string()
+    .trim()
+    .regex(/^-\d+(\.\d+)?$/, 'expected a negative level in dBFS, e.g. -65')
+    .transform(Number)
+    .pipe(z.number().min(-90).max(-30))
+    .optional(),
   OUTBOUND_MAX_LEAD_MS: int(100, 10000).default(500),
   OUTBOUND_MESSAGE_MS: z.enum(['20', '40'], { message: 'expected 20 or 40' }).default('20'),
   HEARTBEAT_INTERVAL_MS: int(0, 600000).default(5000),
   OVERLOAD_BUSY_PERCENT: int(0, 100).default(90),
-  REDIS_URL: z.string().trim().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port (or rediss://)').optional(),
-  REDIS_KEY_PREFIX: z.string().trim().regex(/^[A-Za-z0-9:_.-]{1,40}$/, 'expected letters, digits and : _ . - (at most 40)').default('conf:'),
-  NODE_ID: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits and _ . - (at most 40)').optional(),
-  NODE_PUBLIC_PREFIX: z.string().trim().regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'expected a path such as /p/1 (no trailing slash)').optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port (or rediss://)')
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9:_.-]{1,40}$/, 'expected letters, digits and : _ . - (at most 40)')
+    .default('conf:'),
+  NODE_ID: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected letters, digits and _ . - (at most 40)')
+    .optional(),
+  NODE_PUBLIC_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'expected a path such as /p/1 (no trailing slash)')
+    .optional(),
   NODE_INTERNAL_URL: publicUrl.optional(),
   LEASE_TTL_MS: int(500, 60000).default(2000),
   REJOIN_ATTEMPTS: int(0, 10).default(3),
@@ -236,7 +272,9 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
   }
   if (c.REDIS_URL !== undefined && c.JOIN_TICKET_SECRET === undefined) {
     // A call's ticket is issued by one node and redeemed by another: they must share the key.
-    throw new ConfigError('invalid configuration:\n  JOIN_TICKET_SECRET: needed with REDIS_URL (every node of a cluster signs and checks join tickets with it)');
+    throw new ConfigError(
+      'invalid configuration:\n  JOIN_TICKET_SECRET: needed with REDIS_URL (every node of a cluster signs and checks join tickets with it)',
+    );
   }
   return Object.freeze({
     port: c.PORT,
@@ -277,7 +315,11 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     overloadBusyFraction: c.OVERLOAD_BUSY_PERCENT / 100,
     redisUrl: c.REDIS_URL,
     redisKeyPrefix: c.REDIS_KEY_PREFIX,
-    nodeId: c.NODE_ID ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,
+    nodeId:
+      c.NODE_ID ??
+      `${hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 28)}-${process.pid}`,
     nodePublicPrefix: c.NODE_PUBLIC_PREFIX ?? '',
     nodeInternalUrl: c.NODE_INTERNAL_URL,
     leaseTtlMs: c.LEASE_TTL_MS,

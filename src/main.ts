@@ -4,7 +4,7 @@ import { createLogger } from './log.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Awaited<ReturnType<typeof loadConfig>>;
   try {
     config = await loadConfig();
   } catch (error) {
@@ -21,19 +21,26 @@ async function main(): Promise<void> {
   const webhook = config.publicUrl ? `${config.publicUrl}/voice` : 'https://<your-public-host>/voice';
   const development = server.mode === 'development';
   // Before "listening": whoever waits for that line has seen the warning too.
-  if (development) log.warn('DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so webhooks and /media upgrades are not checked for Twilio signatures (join tickets still are); set it before exposing this server');
+  if (development)
+    log.warn(
+      'DEVELOPMENT MODE: TWILIO_AUTH_TOKEN is not set, so webhooks and /media upgrades are not checked for Twilio signatures (join tickets still are); set it before exposing this server',
+    );
   console.log(
     [
       '',
       `  Conference server listening on ${local}`,
       '',
-      development ? '  !! DEVELOPMENT MODE: no Twilio signature checks (TWILIO_AUTH_TOKEN unset). Do not expose it like this. !!' : '  Twilio signatures are checked on every webhook and /media upgrade.',
+      development
+        ? '  !! DEVELOPMENT MODE: no Twilio signature checks (TWILIO_AUTH_TOKEN unset). Do not expose it like this. !!'
+        : '  Twilio signatures are checked on every webhook and /media upgrade.',
       '',
       `  Twilio: set your phone number's Voice webhook ("A call comes in", HTTP POST) to`,
       `      ${webhook}`,
       config.publicUrl ? '' : '    (expose this port with a tunnel, e.g. `ngrok http ' + port + '`, and use its https URL; see README)',
       // The token rides in the URL fragment, which browsers never send: not in any server log.
-      config.adminToken ? `  Dashboard (this machine): ${local}/dashboard#token=${encodeURIComponent(config.adminToken)}` : '  Dashboard: set ADMIN_TOKEN to enable it and the admin API',
+      config.adminToken
+        ? `  Dashboard (this machine): ${local}/dashboard#token=${encodeURIComponent(config.adminToken)}`
+        : '  Dashboard: set ADMIN_TOKEN to enable it and the admin API',
       '',
       '  Try it without a phone, in another terminal:',
       `      npm run simulate -- --url ${local} --room 1234 --wav test/fixtures/voices/alice.wav --wav test/fixtures/voices/bob.wav --wav test/fixtures/voices/carol.wav --out out/`,

@@ -81,4 +81,6 @@ for (const dir of readdirSync(join(OUT, 'src'), { withFileTypes: true, recursive
 }
 
 const ms = Math.round(performance.now() - startedMs);
-console.error(`build: ${modules.length} modules and ${assets.length} other files to ${relative(ROOT, OUT)}/ in ${ms} ms (${changed} written, ${removed} removed)`);
+console.error(
+  `build: ${modules.length} modules and ${assets.length} other files to ${relative(ROOT, OUT)}/ in ${ms} ms (${changed} written, ${removed} removed)`,
+);

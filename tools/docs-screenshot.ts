@@ -16,7 +16,11 @@ const ADMIN = 'docs-screenshot-token-0123456789';
 const dir = await mkdtemp(joinPath(tmpdir(), 'docs-shot-'));
 const t = await startTestServer({ ADMIN_TOKEN: ADMIN, RECORDINGS_DIR: dir });
 const api = (method: string, path: string, body?: unknown) =>
-  fetch(t.baseUrl + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(t.baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 await api('POST', '/api/rooms', { id: '4711', label: 'Weekly sync', pin: '2468', maxParticipants: 12 });
 await api('POST', '/api/rooms', { id: '5000', label: 'Support bridge' });
 const numbers = ['+12025550148', '+447700900123', '+33612345678', '+4915123456789'];

@@ -86,7 +86,22 @@ async function main(): Promise<void> {
   }
   await writeFile(
     join(values.out, 'report.json'),
-    JSON.stringify({ baseUrl, room: values.room, pairs: report.pairs, callers: report.callers.map((c) => ({ name: c.name, callSid: c.callSid, close: c.close, protocolErrors: c.protocolErrors, framesHeard: c.receivedAtMs.length })) }, null, 2),
+    JSON.stringify(
+      {
+        baseUrl,
+        room: values.room,
+        pairs: report.pairs,
+        callers: report.callers.map((c) => ({
+          name: c.name,
+          callSid: c.callSid,
+          close: c.close,
+          protocolErrors: c.protocolErrors,
+          framesHeard: c.receivedAtMs.length,
+        })),
+      },
+      null,
+      2,
+    ),
   );
 
   console.log('\nwho heard whom (level relative to what the talker sent; own voice should be far below 0 dB):');
@@ -95,7 +110,11 @@ async function main(): Promise<void> {
   for (const p of report.pairs) {
     const own = p.listener === p.source;
     const level = p.levelDb <= LEVEL_FLOOR_DB ? `<= ${LEVEL_FLOOR_DB}` : fmt(p.levelDb);
-    console.log([p.listener, own ? `${p.source} (own)` : p.source, level, own ? '-' : fmt(p.delayMsP50), own ? '-' : fmt(p.delayMsP99)].map((v) => String(v).padEnd(14)).join(''));
+    console.log(
+      [p.listener, own ? `${p.source} (own)` : p.source, level, own ? '-' : fmt(p.delayMsP50), own ? '-' : fmt(p.delayMsP99)]
+        .map((v) => String(v).padEnd(14))
+        .join(''),
+    );
   }
   const problems = report.callers.flatMap((c) => c.protocolErrors.map((e) => `${c.name}: ${e}`));
   if (problems.length) console.log(`\nprotocol problems in what the server sent:\n  ${problems.join('\n  ')}`);

@@ -41,7 +41,13 @@ export function parseSetupArgs(argv: string[]): { number: string; url?: string; 
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { number: { type: 'string' }, url: { type: 'string' }, room: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        number: { type: 'string' },
+        url: { type: 'string' },
+        room: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
       strict: true,
     }));
   } catch (error) {
@@ -96,9 +102,10 @@ async function main(): Promise<void> {
     return;
   }
   const config = await loadConfig();
-  if (!config.twilioAccountSid || !config.twilioAuthToken) throw new SetupError('set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (in .env or the environment): the Twilio Console shows both on its home page');
+  if (!config.twilioAccountSid || !config.twilioAuthToken)
+    throw new SetupError('set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (in .env or the environment): the Twilio Console shows both on its home page');
   const baseUrl = args.url ?? config.publicUrl;
-  if (!baseUrl) throw new SetupError('set PUBLIC_URL (your tunnel\'s https URL, e.g. from `ngrok http 3000`) in .env, or pass --url https://...');
+  if (!baseUrl) throw new SetupError("set PUBLIC_URL (your tunnel's https URL, e.g. from `ngrok http 3000`) in .env, or pass --url https://...");
   const client = twilio(config.twilioAccountSid, config.twilioAuthToken);
   const result = await pointNumberAtServer(client, { number: args.number, baseUrl, room: args.room, dryRun: args.dryRun });
   console.log(describeResult(result, args.dryRun));
@@ -107,7 +114,10 @@ async function main(): Promise<void> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error) => {
     if (error instanceof SetupError || error instanceof ConfigError) console.error(error.message);
-    else console.error(`twilio:setup failed: ${error?.message ?? error}${error?.status ? ` (HTTP ${error.status}${error.code ? `, Twilio error ${error.code}` : ''})` : ''}`);
+    else
+      console.error(
+        `twilio:setup failed: ${error?.message ?? error}${error?.status ? ` (HTTP ${error.status}${error.code ? `, Twilio error ${error.code}` : ''})` : ''}`,
+      );
     process.exit(1);
   });
 }

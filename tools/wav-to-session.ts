@@ -33,8 +33,7 @@ export function fixtureSid(prefix: 'AC' | 'MZ' | 'CA', name: string): string {
 
 /** Mu-law codes of `audio` at 8 kHz (resampled first when the file has another rate). */
 export function toMulaw8k(audio: PcmAudio): Uint8Array {
-  const samples =
-    audio.sampleRateHz === SAMPLE_RATE_HZ ? audio.samples : resample(audio.samples, audio.sampleRateHz, SAMPLE_RATE_HZ);
+  const samples = audio.sampleRateHz === SAMPLE_RATE_HZ ? audio.samples : resample(audio.samples, audio.sampleRateHz, SAMPLE_RATE_HZ);
   const codes = new Uint8Array(samples.length);
   encodeMulaw(samples, codes);
   return codes;

@@ -52,7 +52,9 @@ export function createHttpApp(): HttpApp {
   httpServer.headersTimeout = 15_000;
   httpServer.requestTimeout = 30_000;
   let closed: Promise<void> | null = null;
-  const stopAccepting = () => void (closed ??= new Promise<void>((resolve) => httpServer.close(() => resolve())));
+  const stopAccepting = () => {
+    closed ??= new Promise<void>((resolve) => httpServer.close(() => resolve()));
+  };
   return {
     app,
     httpServer,
@@ -124,12 +126,26 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
   app.use(webhookTimer(metrics));
   app.use(
-    voiceWebhooks({ config, admission, log, isAdmitting: () => !isShuttingDown(), ownership: core.ownership, tickets: core.tickets, ...(cluster ? { outcomes: cluster.outcomes } : {}) }),
+    voiceWebhooks({
+      config,
+      admission,
+      log,
+      isAdmitting: () => !isShuttingDown(),
+      ownership: core.ownership,
+      tickets: core.tickets,
+      ...(cluster ? { outcomes: cluster.outcomes } : {}),
+    }),
   );
 
   const startedAtMs = Date.now();
   app.get('/health', (_req, res) => {
-    res.json({ status: 'ok', mode: deps.mode, node: config.redisUrl ? config.nodeId : undefined, uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000), ...deps.stats() });
+    res.json({
+      status: 'ok',
+      mode: deps.mode,
+      node: config.redisUrl ? config.nodeId : undefined,
+      uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
+      ...deps.stats(),
+    });
   });
   const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown, load: () => load, nowMs: () => clock.nowMs() });
   app.get('/ready', async (_req, res) => {

@@ -58,12 +58,7 @@ function dot(a: ArrayLike<number>, aStart: number, b: ArrayLike<number>, bStart:
  * normalised cross-correlation. The server mixes whole 20 ms frames, so the true lag is a whole
  * number of frames. Returns the lag and its correlation (-1..1).
  */
-export function bestFrameLag(
-  source: Int16Array,
-  received: Int16Array,
-  minLagFrames: number,
-  maxLagFrames: number,
-): { lagFrames: number; correlation: number } {
+export function bestFrameLag(source: Int16Array, received: Int16Array, minLagFrames: number, maxLagFrames: number): { lagFrames: number; correlation: number } {
   let best = { lagFrames: minLagFrames, correlation: -Infinity };
   for (let lag = minLagFrames; lag <= maxLagFrames; lag++) {
     const shift = lag * SAMPLES_PER_FRAME;

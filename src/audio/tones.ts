@@ -57,12 +57,24 @@ export const WAIT_PEAK_DBFS = -28;
 
 /** Someone joined: a short rising two-note beep (660 Hz, then 880 Hz; 180 ms). */
 export function joinBeep(): Int16Array {
-  return renderNotes([{ frequencyHz: 660, durationMs: 80 }, { frequencyHz: 880, durationMs: 100 }], { peakDbfs: CUE_PEAK_DBFS });
+  return renderNotes(
+    [
+      { frequencyHz: 660, durationMs: 80 },
+      { frequencyHz: 880, durationMs: 100 },
+    ],
+    { peakDbfs: CUE_PEAK_DBFS },
+  );
 }
 
 /** Someone left: the same beep falling (880 Hz, then 660 Hz). */
 export function leaveBeep(): Int16Array {
-  return renderNotes([{ frequencyHz: 880, durationMs: 80 }, { frequencyHz: 660, durationMs: 100 }], { peakDbfs: CUE_PEAK_DBFS });
+  return renderNotes(
+    [
+      { frequencyHz: 880, durationMs: 80 },
+      { frequencyHz: 660, durationMs: 100 },
+    ],
+    { peakDbfs: CUE_PEAK_DBFS },
+  );
 }
 
 /** *6, now muted: one low tone (494 Hz, 150 ms). */
@@ -73,7 +85,11 @@ export function mutedTone(): Int16Array {
 /** *6, now unmuted: two short high pips (988 Hz). */
 export function unmutedTone(): Int16Array {
   return renderNotes(
-    [{ frequencyHz: 988, durationMs: 60 }, { frequencyHz: 0, durationMs: 50 }, { frequencyHz: 988, durationMs: 60 }],
+    [
+      { frequencyHz: 988, durationMs: 60 },
+      { frequencyHz: 0, durationMs: 50 },
+      { frequencyHz: 988, durationMs: 60 },
+    ],
     { peakDbfs: CUE_PEAK_DBFS },
   );
 }
@@ -86,7 +102,11 @@ export function volumeTone(): Int16Array {
 /** A volume key at its limit (+/-12 dB): two low pips, nothing changed. */
 export function limitTone(): Int16Array {
   return renderNotes(
-    [{ frequencyHz: 440, durationMs: 60 }, { frequencyHz: 0, durationMs: 50 }, { frequencyHz: 440, durationMs: 60 }],
+    [
+      { frequencyHz: 440, durationMs: 60 },
+      { frequencyHz: 0, durationMs: 50 },
+      { frequencyHz: 440, durationMs: 60 },
+    ],
     { peakDbfs: CUE_PEAK_DBFS },
   );
 }

@@ -29,7 +29,9 @@ class RedisCallOutcomes implements CallOutcomes {
     private readonly log: Logger,
   ) {}
   markEnded(callSid: string, reason: string): void {
-    this.redis.set(`${this.prefix}ended:${callSid}`, reason, 'PX', ENDED_MARK_MS).catch((error) => this.log.warn({ callSid, err: error }, 'cluster: could not mark the call as ended'));
+    this.redis
+      .set(`${this.prefix}ended:${callSid}`, reason, 'PX', ENDED_MARK_MS)
+      .catch((error) => this.log.warn({ callSid, err: error }, 'cluster: could not mark the call as ended'));
   }
   async takeEnded(callSid: string): Promise<boolean> {
     return (await this.redis.getdel(`${this.prefix}ended:${callSid}`)) !== null;
@@ -110,7 +112,8 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
       return draining;
     },
     setDraining(value) {
-      if (value !== draining) log.info({ node: config.nodeId, draining: value }, value ? 'cluster: draining (no new rooms here)' : 'cluster: taking new rooms again');
+      if (value !== draining)
+        log.info({ node: config.nodeId, draining: value }, value ? 'cluster: draining (no new rooms here)' : 'cluster: taking new rooms again');
       draining = value;
       beat();
     },

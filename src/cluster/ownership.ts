@@ -104,7 +104,10 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
         const fresh = owner !== null && this.wallClock.nowMs() - owner.at <= STALE_HEARTBEAT_MS;
         if (owner && fresh && (!resolveOptions.suspectOwner || (await (this.options.probe ?? probeHealth)(owner)))) return { kind: 'remote', node: owner };
         // Its heartbeat is gone: dead or paused. Never take an unexpired lease: wait it out.
-        this.options.log.info({ room, owner: lease.node, epoch: lease.epoch, waitMs: lease.ttlMs }, 'cluster: room owner is gone (no heartbeat, or no answer); waiting for its lease to expire');
+        this.options.log.info(
+          { room, owner: lease.node, epoch: lease.epoch, waitMs: lease.ttlMs },
+          'cluster: room owner is gone (no heartbeat, or no answer); waiting for its lease to expire',
+        );
         await delay(this.timers, Math.min(lease.ttlMs, leases.ttlMs) + 20);
         continue;
       }
@@ -161,9 +164,7 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
     await this.renewing;
     if (!release) return;
     const me = this.options.self().id;
-    await Promise.all(
-      [...this.held].map(([room, h]) => this.options.leases.release(room, me, h.epoch).catch(() => false)),
-    );
+    await Promise.all([...this.held].map(([room, h]) => this.options.leases.release(room, me, h.epoch).catch(() => false)));
     this.held.clear();
   }
 

@@ -99,7 +99,9 @@ export class RedisRoomDirectory implements RoomDirectory {
     this.checkOpen();
     const fields = toFields({ ...definedOnly(patch), updatedAt });
     const set = Object.entries(fields).filter((e): e is [string, string] => e[1] !== null);
-    const remove = Object.entries(fields).filter(([, v]) => v === null).map(([f]) => f);
+    const remove = Object.entries(fields)
+      .filter(([, v]) => v === null)
+      .map(([f]) => f);
     const reply = await UPDATE.run(this.client, [this.roomKey(id)], [set.length, ...set.flat(), ...remove]);
     if (reply === null) return null;
     return fromHash(id, pairsToObject(reply));

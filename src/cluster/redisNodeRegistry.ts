@@ -59,12 +59,7 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async heartbeat(state: NodeState): Promise<void> {
-    await this.client
-      .multi()
-      .set(this.nodeKey(state.id), JSON.stringify(state), 'PX', this.nodeTtlMs)
-      .sadd(this.nodesKey(), state.id)
-      .exec()
-      .then(checkExec);
+    await this.client.multi().set(this.nodeKey(state.id), JSON.stringify(state), 'PX', this.nodeTtlMs).sadd(this.nodesKey(), state.id).exec().then(checkExec);
   }
 
   async live(): Promise<NodeState[]> {
@@ -107,4 +102,3 @@ function parseState(value: string | null): NodeState | null {
     return null;
   }
 }
-

@@ -28,7 +28,10 @@ export class InCallKeys {
   /** One digit from `p`'s stream. */
   press(p: Participant, digit: string): void {
     let sequence = this.sequences.get(p.callSid);
-    if (!sequence) this.sequences.set(p.callSid, (sequence = new KeySequence()));
+    if (!sequence) {
+      sequence = new KeySequence();
+      this.sequences.set(p.callSid, sequence);
+    }
     const action = sequence.press(digit, this.clock.nowMs());
     if (action) this.perform(p, action);
   }

@@ -85,7 +85,17 @@ export class JitterBuffer {
     this.slots = Array.from({ length: this.capacity }, (_, i) => store.subarray(i * SAMPLES_PER_FRAME, (i + 1) * SAMPLES_PER_FRAME));
     this.silentSlot = new Uint8Array(this.capacity);
     this.arrivalMs = new Float64Array(this.capacity);
-    this.stats = { framesIn: 0, framesPlayed: 0, underruns: 0, concealed: 0, driftDrops: 0, overflowDrops: 0, depth: 0, targetFrames: this.minTarget, jitterMs: 0 };
+    this.stats = {
+      framesIn: 0,
+      framesPlayed: 0,
+      underruns: 0,
+      concealed: 0,
+      driftDrops: 0,
+      overflowDrops: 0,
+      depth: 0,
+      targetFrames: this.minTarget,
+      jitterMs: 0,
+    };
   }
 
   get depth(): number {

@@ -160,13 +160,16 @@ export class Participant {
     this.agcGain = agcTo;
     const from = this.feedGain;
     this.feedGain = target;
-    if (from === 0 && target === 0) return (this.ownFrame = null);
-    if (this.popInfo.silent && this.lastPop !== 'concealed') {
-      // Nothing to add: digital silence contributes nothing, ramp or not.
-      return (this.ownFrame = null);
+    if ((from === 0 && target === 0) || (this.popInfo.silent && this.lastPop !== 'concealed')) {
+      // Muted, or nothing to add: digital silence contributes nothing, ramp or not.
+      this.ownFrame = null;
+      return null;
     }
     this.stats.framesFed++;
-    if (from === 1 && target === 1 && agcFrom === 1 && agcTo === 1) return (this.ownFrame = this.inputPcm);
+    if (from === 1 && target === 1 && agcFrom === 1 && agcTo === 1) {
+      this.ownFrame = this.inputPcm;
+      return this.inputPcm;
+    }
     const x = this.inputPcm;
     const out = this.contribution;
     // The feed ramps over 10 ms; an AGC step is spread over the whole frame.
@@ -175,6 +178,7 @@ export class Participant {
       const g = i < RAMP_SAMPLES ? from + ((target - from) * (i + 1)) / RAMP_SAMPLES : target;
       out[i] = clip16(Math.round(x[i]! * g * (agcFrom + agcStep * (i + 1))));
     }
-    return (this.ownFrame = out);
+    this.ownFrame = out;
+    return out;
   }
 }

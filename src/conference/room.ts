@@ -16,7 +16,7 @@
 import { ComfortNoise } from '../audio/comfortNoise.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
 import { Limiter, type LimiterOptions } from '../audio/limiter.js';
-import { accumulate, accumulateMeasured, mixDown, type FrameMeasure } from '../audio/mix.js';
+import { accumulateMeasured, mixDown, type FrameMeasure } from '../audio/mix.js';
 import { OutboundFrame } from './outboundFrame.js';
 import { RAMP_SAMPLES, type LeaveReason, type Participant } from './participant.js';
 

@@ -218,4 +218,3 @@ function participantFields(p: Participant): Record<string, string> {
     Hold: String(p.onHold),
   };
 }
-

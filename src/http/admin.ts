@@ -146,118 +146,146 @@ export function adminApi(deps: AdminDeps): express.Router {
     }
   };
 
-  router.post('/rooms', route(async (req, res) => {
-    const body = parse(createBody, req.body);
-    if (!isValidRoomNumber(body.id, deps.roomNumberMaxDigits)) {
-      throw new AppError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
-    }
-    checkSeatLimit(body.maxParticipants);
-    if ((await directory.count()) >= admission.limits.maxRooms) {
-      throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
-    }
-    const now = new Date().toISOString();
-    const record: RoomRecord = {
-      id: body.id,
-      label: body.label ?? null,
-      pinHash: body.pin ? await hashPin(body.pin) : null,
-      maxParticipants: body.maxParticipants ?? null,
-      locked: false,
-      backgroundGate: body.backgroundGate ?? null,
-      noiseSuppression: body.noiseSuppression ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
-    if ((await directory.create(record)) === 'exists') throw new AppError('CONFLICT', `room ${body.id} exists`);
-    conference.configureRoom(body.id, roomSoundPatch(record));
-    log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
-    res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
-  }));
-
-  router.get('/rooms', route(async (_req, res) => {
-    const records = await directory.list();
-    const ids = new Set(records.map((r) => r.id));
-    const live = conference.listRooms().filter((r) => !ids.has(r.id)).map((r) => roomView(r.id, null));
-    const rooms = views.sortRooms([...records.map((r) => roomView(r.id, r)), ...live]);
-    res.json({ rooms });
-  }));
-
-  router.get('/rooms/:id', route(async (req, res) => {
-    const id = roomId(req);
-    const record = await directory.get(id);
-    const room = conference.room(id);
-    if (!record && !room) throw new AppError('NOT_FOUND', `no room ${id}`);
-    const participants = views.participantsInSeatOrder(room, participantView);
-    res.json({ ...roomView(id, record), participants });
-  }));
-
-  router.patch('/rooms/:id', route(async (req, res) => {
-    const id = roomId(req);
-    const body = parse(patchRoomBody, req.body);
-    checkSeatLimit(body.maxParticipants);
-    const now = new Date().toISOString();
-    let record = await directory.get(id);
-    if (!record) {
-      // A room callers opened: from now on it is administered (and kept).
-      if (!conference.room(id) && !deps.seats.isOpen(id)) throw new AppError('NOT_FOUND', `no room ${id}`);
-      if ((await directory.count()) >= admission.limits.maxRooms) throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
-      await directory.create({ id, label: null, pinHash: null, maxParticipants: null, locked: false, createdAt: now, updatedAt: now });
-    }
-    const patch: RoomPatch = {
-      label: body.label,
-      maxParticipants: body.maxParticipants,
-      locked: body.locked,
-      backgroundGate: body.backgroundGate,
-      noiseSuppression: body.noiseSuppression,
-    };
-    if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
-    record = await directory.update(id, patch, now);
-    if (!record) throw new AppError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
-    // The sound settings take effect at once in an open room, not only for later callers.
-    if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
-    log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
-    res.json(roomView(id, record));
-  }));
-
-  router.delete('/rooms/:id', route(async (req, res) => {
-    const id = roomId(req);
-    const participants = conference.room(id)?.size ?? 0;
-    const reserved = deps.seats.isOpen(id);
-    const deleted = await directory.delete(id);
-    // Every stream is closed; Twilio then plays the goodbye after </Connect>.
-    const ended = deps.endRoom(id);
-    if (!deleted && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
-    log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
-    res.json({ id, deleted: true, participantsRemoved: participants });
-  }));
-
-  router.patch('/rooms/:id/participants/:callSid', route(async (req, res) => {
-    const p = participantIn(req);
-    const body = parse(patchParticipantBody, req.body);
-    if (body.muted !== undefined) conference.setMuted(p.callSid, body.muted);
-    if (body.hold !== undefined) conference.setHold(p.callSid, body.hold);
-    log.info({ room: p.roomId, callSid: p.callSid, ...body }, 'admin: participant changed');
-    res.json(participantView(p));
-  }));
-
-  router.delete('/rooms/:id/participants/:callSid', route(async (req, res) => {
-    const p = participantIn(req);
-    const hangup = req.query['hangup'] === 'true';
-    if (hangup && !deps.callControl) {
-      throw new AppError('LIMIT_EXCEEDED', 'hangup=true needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; without it the kick closes the stream and Twilio says goodbye');
-    }
-    conference.kick(p.callSid);
-    log.info({ room: p.roomId, callSid: p.callSid, hangup }, 'admin: participant kicked');
-    let callEnded = false;
-    if (hangup) {
-      try {
-        await deps.callControl!.endCall(p.callSid);
-        callEnded = true;
-      } catch (error) {
-        log.warn({ callSid: p.callSid, err: error instanceof Error ? error.message : String(error) }, 'admin: Twilio did not end the call');
+  router.post(
+    '/rooms',
+    route(async (req, res) => {
+      const body = parse(createBody, req.body);
+      if (!isValidRoomNumber(body.id, deps.roomNumberMaxDigits)) {
+        throw new AppError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
       }
-    }
-    res.json({ callSid: p.callSid, kicked: true, callEnded });
-  }));
+      checkSeatLimit(body.maxParticipants);
+      if ((await directory.count()) >= admission.limits.maxRooms) {
+        throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+      }
+      const now = new Date().toISOString();
+      const record: RoomRecord = {
+        id: body.id,
+        label: body.label ?? null,
+        pinHash: body.pin ? await hashPin(body.pin) : null,
+        maxParticipants: body.maxParticipants ?? null,
+        locked: false,
+        backgroundGate: body.backgroundGate ?? null,
+        noiseSuppression: body.noiseSuppression ?? null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      if ((await directory.create(record)) === 'exists') throw new AppError('CONFLICT', `room ${body.id} exists`);
+      conference.configureRoom(body.id, roomSoundPatch(record));
+      log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
+      res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
+    }),
+  );
+
+  router.get(
+    '/rooms',
+    route(async (_req, res) => {
+      const records = await directory.list();
+      const ids = new Set(records.map((r) => r.id));
+      const live = conference
+        .listRooms()
+        .filter((r) => !ids.has(r.id))
+        .map((r) => roomView(r.id, null));
+      const rooms = views.sortRooms([...records.map((r) => roomView(r.id, r)), ...live]);
+      res.json({ rooms });
+    }),
+  );
+
+  router.get(
+    '/rooms/:id',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const record = await directory.get(id);
+      const room = conference.room(id);
+      if (!record && !room) throw new AppError('NOT_FOUND', `no room ${id}`);
+      const participants = views.participantsInSeatOrder(room, participantView);
+      res.json({ ...roomView(id, record), participants });
+    }),
+  );
+
+  router.patch(
+    '/rooms/:id',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const body = parse(patchRoomBody, req.body);
+      checkSeatLimit(body.maxParticipants);
+      const now = new Date().toISOString();
+      let record = await directory.get(id);
+      if (!record) {
+        // A room callers opened: from now on it is administered (and kept).
+        if (!conference.room(id) && !deps.seats.isOpen(id)) throw new AppError('NOT_FOUND', `no room ${id}`);
+        if ((await directory.count()) >= admission.limits.maxRooms)
+          throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
+        await directory.create({ id, label: null, pinHash: null, maxParticipants: null, locked: false, createdAt: now, updatedAt: now });
+      }
+      const patch: RoomPatch = {
+        label: body.label,
+        maxParticipants: body.maxParticipants,
+        locked: body.locked,
+        backgroundGate: body.backgroundGate,
+        noiseSuppression: body.noiseSuppression,
+      };
+      if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
+      record = await directory.update(id, patch, now);
+      if (!record) throw new AppError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
+      // The sound settings take effect at once in an open room, not only for later callers.
+      if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
+      log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
+      res.json(roomView(id, record));
+    }),
+  );
+
+  router.delete(
+    '/rooms/:id',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const participants = conference.room(id)?.size ?? 0;
+      const reserved = deps.seats.isOpen(id);
+      const deleted = await directory.delete(id);
+      // Every stream is closed; Twilio then plays the goodbye after </Connect>.
+      const ended = deps.endRoom(id);
+      if (!deleted && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
+      log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
+      res.json({ id, deleted: true, participantsRemoved: participants });
+    }),
+  );
+
+  router.patch(
+    '/rooms/:id/participants/:callSid',
+    route(async (req, res) => {
+      const p = participantIn(req);
+      const body = parse(patchParticipantBody, req.body);
+      if (body.muted !== undefined) conference.setMuted(p.callSid, body.muted);
+      if (body.hold !== undefined) conference.setHold(p.callSid, body.hold);
+      log.info({ room: p.roomId, callSid: p.callSid, ...body }, 'admin: participant changed');
+      res.json(participantView(p));
+    }),
+  );
+
+  router.delete(
+    '/rooms/:id/participants/:callSid',
+    route(async (req, res) => {
+      const p = participantIn(req);
+      const hangup = req.query['hangup'] === 'true';
+      if (hangup && !deps.callControl) {
+        throw new AppError(
+          'LIMIT_EXCEEDED',
+          'hangup=true needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN; without it the kick closes the stream and Twilio says goodbye',
+        );
+      }
+      conference.kick(p.callSid);
+      log.info({ room: p.roomId, callSid: p.callSid, hangup }, 'admin: participant kicked');
+      let callEnded = false;
+      if (hangup) {
+        try {
+          await deps.callControl!.endCall(p.callSid);
+          callEnded = true;
+        } catch (error) {
+          log.warn({ callSid: p.callSid, err: error instanceof Error ? error.message : String(error) }, 'admin: Twilio did not end the call');
+        }
+      }
+      res.json({ callSid: p.callSid, kicked: true, callEnded });
+    }),
+  );
 
   router.use((req: Request, res: Response) => sendError(res, 'NOT_FOUND', noRoute(req)));
   router.use(errorHandler(log));

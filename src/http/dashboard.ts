@@ -25,7 +25,6 @@ import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
 import { sendError } from './sendError.js';
-import type { Ticker } from '../timing/ticker.js';
 import { liveParticipantView, participantsInSeatOrder, roomView, sortRooms } from './views.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
@@ -69,7 +68,8 @@ export function dashboardPage(): express.Router {
   const html = readFileSync(joinPath(PUBLIC_DIR, 'index.html'), 'utf8');
   const security = (res: Response) =>
     res.set({
-      'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      'Content-Security-Policy':
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
       'Referrer-Policy': 'no-referrer',
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-store',
@@ -77,10 +77,14 @@ export function dashboardPage(): express.Router {
   router.get(['/dashboard', '/dashboard/'], (_req, res) => {
     security(res).type('html').send(html);
   });
-  router.use('/dashboard', (req, res, next) => {
-    security(res);
-    next();
-  }, express.static(PUBLIC_DIR, { index: false, dotfiles: 'deny', fallthrough: true }));
+  router.use(
+    '/dashboard',
+    (_req, res, next) => {
+      security(res);
+      next();
+    },
+    express.static(PUBLIC_DIR, { index: false, dotfiles: 'deny', fallthrough: true }),
+  );
   return router;
 }
 
@@ -123,7 +127,9 @@ export class LiveFeed {
 
   private attach(req: Request, res: Response): void {
     if (this.closed) return sendError(res, 'SHUTTING_DOWN');
-    res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res
+      .status(200)
+      .set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     req.socket.setNoDelay(true);
     this.clients.add(res);
@@ -181,14 +187,16 @@ export class LiveFeed {
     const byId = new Map<string, RoomRecord>(records.map((r) => [r.id, r]));
     const ids = new Set<string>([...byId.keys(), ...conference.listRooms().map((r) => r.id)]);
     const live = (p: Participant) => liveParticipantView(this.deps, p);
-    const rooms = sortRooms([...ids].map((id) => {
-      const record = byId.get(id) ?? null;
-      return {
-        ...roomView(this.deps, id, record),
-        recording: recordings.isRecording(id),
-        participants: participantsInSeatOrder(conference.room(id), live),
-      };
-    }));
+    const rooms = sortRooms(
+      [...ids].map((id) => {
+        const record = byId.get(id) ?? null;
+        return {
+          ...roomView(this.deps, id, record),
+          recording: recordings.isRecording(id),
+          participants: participantsInSeatOrder(conference.room(id), live),
+        };
+      }),
+    );
     return { t: Date.now(), rooms };
   }
 

@@ -59,7 +59,8 @@ export function joinPage(deps: JoinDeps): express.Router {
   const failures = new FailureLimiter({ maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 });
   const security = (res: Response) =>
     res.set({
-      'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      'Content-Security-Policy':
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
       'Referrer-Policy': 'no-referrer',
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-store',
@@ -79,7 +80,8 @@ export function joinPage(deps: JoinDeps): express.Router {
     const body = ticketBody.safeParse(req.body);
     if (!body.success) return sendError(res, 'BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
     const roomId = body.data.room.trim();
-    if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits)) return sendError(res, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
+    if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits))
+      return sendError(res, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
     const header = req.get('authorization');
     let admin = false;
     // Any Authorization header claims the admin's way in: it is the admin token, or a failure.
@@ -119,9 +121,13 @@ export function joinPage(deps: JoinDeps): express.Router {
       mediaPath: MEDIA_PATH,
     });
   });
-  router.use('/join', (_req, res, next) => {
-    security(res);
-    next();
-  }, express.static(PUBLIC_DIR, { index: false, dotfiles: 'deny' }));
+  router.use(
+    '/join',
+    (_req, res, next) => {
+      security(res);
+      next();
+    },
+    express.static(PUBLIC_DIR, { index: false, dotfiles: 'deny' }),
+  );
   return router;
 }

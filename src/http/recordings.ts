@@ -21,33 +21,48 @@ export function recordingsApi(recordings: Recordings): express.Router {
   const router = express.Router();
   const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => handler(req, res).catch(next);
 
-  router.post('/rooms/:id/recording', route(async (req, res) => {
-    const body = startBody.safeParse(req.body ?? {});
-    if (!body.success) throw new AppError('BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
-    const info = await recordings.start(String(req.params['id']), { tracks: body.data.tracks });
-    res.status(201).location(`/api/recordings/${info.id}`).json(info);
-  }));
+  router.post(
+    '/rooms/:id/recording',
+    route(async (req, res) => {
+      const body = startBody.safeParse(req.body ?? {});
+      if (!body.success) throw new AppError('BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+      const info = await recordings.start(String(req.params['id']), { tracks: body.data.tracks });
+      res.status(201).location(`/api/recordings/${info.id}`).json(info);
+    }),
+  );
 
-  router.delete('/rooms/:id/recording', route(async (req, res) => {
-    res.json(await recordings.stop(String(req.params['id'])));
-  }));
+  router.delete(
+    '/rooms/:id/recording',
+    route(async (req, res) => {
+      res.json(await recordings.stop(String(req.params['id'])));
+    }),
+  );
 
-  router.get('/recordings', route(async (_req, res) => {
-    res.json({ recordings: await recordings.list() });
-  }));
+  router.get(
+    '/recordings',
+    route(async (_req, res) => {
+      res.json({ recordings: await recordings.list() });
+    }),
+  );
 
-  router.get('/recordings/:rid', route(async (req, res) => {
-    const track = typeof req.query['track'] === 'string' ? req.query['track'] : undefined;
-    const path = await recordings.filePath(String(req.params['rid']), track);
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    res.type('audio/wav').set('Content-Disposition', `attachment; filename="${name}"`);
-    await new Promise<void>((resolve, reject) => res.sendFile(path, { dotfiles: 'deny' }, (error) => (error ? reject(error) : resolve())));
-  }));
+  router.get(
+    '/recordings/:rid',
+    route(async (req, res) => {
+      const track = typeof req.query['track'] === 'string' ? req.query['track'] : undefined;
+      const path = await recordings.filePath(String(req.params['rid']), track);
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      res.type('audio/wav').set('Content-Disposition', `attachment; filename="${name}"`);
+      await new Promise<void>((resolve, reject) => res.sendFile(path, { dotfiles: 'deny' }, (error) => (error ? reject(error) : resolve())));
+    }),
+  );
 
-  router.delete('/recordings/:rid', route(async (req, res) => {
-    await recordings.delete(String(req.params['rid']));
-    res.json({ id: req.params['rid'], deleted: true });
-  }));
+  router.delete(
+    '/recordings/:rid',
+    route(async (req, res) => {
+      await recordings.delete(String(req.params['rid']));
+      res.json({ id: req.params['rid'], deleted: true });
+    }),
+  );
 
   return router;
 }

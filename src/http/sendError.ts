@@ -47,7 +47,8 @@ export function errorHandler(log: Logger) {
     if (res.headersSent) return void res.destroy();
     const refusal = refusalOf(error);
     if (refusal) {
-      if (!(error instanceof AppError)) log.warn({ path: req.path, status: ERRORS[refusal.code].httpStatus, type: (error as { type?: string }).type }, `request refused: ${refusal.message}`);
+      if (!(error instanceof AppError))
+        log.warn({ path: req.path, status: ERRORS[refusal.code].httpStatus, type: (error as { type?: string }).type }, `request refused: ${refusal.message}`);
       return sendError(res, refusal);
     }
     log.error({ err: error, path: req.path }, 'request failed');

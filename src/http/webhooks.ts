@@ -56,7 +56,15 @@ export function originOf(req: Request): RequestOrigin {
 /** The path of the media endpoint, as it appears in the stream URL. */
 export const MEDIA_PATH = '/media';
 
-export function voiceWebhooks({ config, admission, log, isAdmitting = () => true, ownership = new LocalOwnership(), outcomes, tickets }: WebhookDeps): express.Router {
+export function voiceWebhooks({
+  config,
+  admission,
+  log,
+  isAdmitting = () => true,
+  ownership = new LocalOwnership(),
+  outcomes,
+  tickets,
+}: WebhookDeps): express.Router {
   const clustered = ownership.clustered;
   if (clustered && (!outcomes || !tickets)) throw new Error('voiceWebhooks: a cluster needs outcomes and tickets');
   /** This node's public path prefix ('' for one process): where its streams and PIN prompts go. */
@@ -75,7 +83,10 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
       const verdict = checkWebhookSignature(authToken, req.get('x-twilio-signature'), url, params);
       if (verdict.ok) return next();
       // The URL it was checked over is what an operator needs to see a proxy/PUBLIC_URL mismatch.
-      log.warn({ path: req.path, url: url.slice(0, 200), remote: req.socket.remoteAddress, reason: verdict.reason }, `webhook refused: X-Twilio-Signature ${verdict.reason === 'missing' ? 'missing' : 'does not match'}`);
+      log.warn(
+        { path: req.path, url: url.slice(0, 200), remote: req.socket.remoteAddress, reason: verdict.reason },
+        `webhook refused: X-Twilio-Signature ${verdict.reason === 'missing' ? 'missing' : 'does not match'}`,
+      );
       // Not a Twilio webhook, so JSON (the catalog's answer), not TwiML.
       if (verdict.reason === 'missing') return sendError(res, 'SIGNATURE_MISSING', 'missing X-Twilio-Signature (this endpoint is for Twilio voice webhooks)');
       return sendError(res, 'SIGNATURE_INVALID', 'X-Twilio-Signature does not match this request');
@@ -115,7 +126,15 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
    * On a cluster: the epoch of this node's lease on `room`, or null after answering a redirect to
    * the owner (`path` on its prefix) or a "try again". One process: always 0.
    */
-  const ownRoom = async (req: Request, res: Response, callSid: string, room: string, path: string, unavailable: () => string, suspectOwner = false): Promise<number | null> => {
+  const ownRoom = async (
+    req: Request,
+    res: Response,
+    callSid: string,
+    room: string,
+    path: string,
+    unavailable: () => string,
+    suspectOwner = false,
+  ): Promise<number | null> => {
     if (!clustered) return 0;
     const hop = Number(req.query['hop']) || 0;
     let resolution: Awaited<ReturnType<RoomOwnership['resolve']>>;
@@ -247,7 +266,12 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     if (!clustered) return sendTwiml(res, twiml.left());
     const room = req.query['room'];
     const count = Number(req.query['n']);
-    if (!isValidRoomNumber(room, config.roomNumberMaxDigits) || !Number.isInteger(count) || count < 0 || !tickets!.rejoinPassValid(req.query['pass'], callSid, room, count)) {
+    if (
+      !isValidRoomNumber(room, config.roomNumberMaxDigits) ||
+      !Number.isInteger(count) ||
+      count < 0 ||
+      !tickets!.rejoinPassValid(req.query['pass'], callSid, room, count)
+    ) {
       log.warn({ callSid, room: String(room ?? '').slice(0, 40) }, 'webhook: rejoin without a valid pass; saying goodbye');
       return sendTwiml(res, twiml.left());
     }
@@ -269,7 +293,7 @@ export function voiceWebhooks({ config, admission, log, isAdmitting = () => true
     // The stream dropped: its node may have died a moment ago (heartbeat still fresh), so ask it.
     const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1)), true);
     if (epoch === null) return;
-    log.info({ callSid, room, rejoins: count + 1, epoch }, 'webhook: the call\'s stream dropped; rejoining it to its room');
+    log.info({ callSid, room, rejoins: count + 1, epoch }, "webhook: the call's stream dropped; rejoining it to its room");
     answer(req, res, callSid, await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }), config.promptAttempts, count + 1);
   });
 

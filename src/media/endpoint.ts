@@ -123,7 +123,12 @@ export function mountMediaEndpoint(app: Application, path: string, options: Medi
  * parser, as if this had never been (its 'message', 'ping', 'close' and errors, as before). Left to
  * ws altogether where its socket or data listener is not where ws 8 keeps them.
  */
-function readFramesDirectly(ws: WebSocket, maxMessageBytes: number, markBusy: (() => void) | undefined, sink: { text(bytes: Buffer, length: number): void; pong(): void }): void {
+function readFramesDirectly(
+  ws: WebSocket,
+  maxMessageBytes: number,
+  markBusy: (() => void) | undefined,
+  sink: { text(bytes: Buffer, length: number): void; pong(): void },
+): void {
   const tcp = (ws as unknown as { _socket?: net.Socket })._socket;
   const wsOnData = tcp?.listeners('data').find((listener) => listener.name === 'socketOnData') as ((chunk: Buffer) => void) | undefined;
   if (!tcp || !wsOnData) return;

@@ -267,4 +267,3 @@ export class OutboundMessages {
     return JSON.stringify({ event: 'clear', streamSid: this.streamSid });
   }
 }
-

@@ -16,7 +16,16 @@ import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import { AppError, ERRORS, WS_NORMAL_CLOSE, type StreamErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backgroundTimers, type Clock, type Timers } from '../timing/clock.js';
-import { decodeBase64Bytes, MEDIA_SUFFIX, OutboundMessages, parseTwilioMessage, scanMediaBytes, type MediaFields, type MediaMessage, type StartMessage } from './messages.js';
+import {
+  decodeBase64Bytes,
+  MEDIA_SUFFIX,
+  OutboundMessages,
+  parseTwilioMessage,
+  scanMediaBytes,
+  type MediaFields,
+  type MediaMessage,
+  type StartMessage,
+} from './messages.js';
 import { Reframer } from './reframer.js';
 import { TextFrameTemplate } from './wsFrame.js';
 
@@ -46,9 +55,7 @@ export interface StartClaim {
 }
 
 /** The authorizer's verdict: the room to join (and what is known of the caller), or a refusal. */
-export type StartAuthorization =
-  | { ok: true; roomId: string; info?: ParticipantInfo }
-  | { ok: false; code: StreamErrorCode; detail: string };
+export type StartAuthorization = { ok: true; roomId: string; info?: ParticipantInfo } | { ok: false; code: StreamErrorCode; detail: string };
 
 /**
  * The default authorizer: the room named by the `room` parameter, for anyone. The join-ticket
@@ -142,7 +149,17 @@ export class MediaSession implements ParticipantTransport {
   private startTimer: unknown;
   private log: Logger;
   private sawStop = false;
-  readonly stats: MediaSessionStats = { messagesIn: 0, framesSent: 0, framesDroppedSlowSocket: 0, dtmf: 0, leadMs: 0, maxLeadMs: 0, marksEchoed: 0, clears: 0, maxBufferedBytes: 0 };
+  readonly stats: MediaSessionStats = {
+    messagesIn: 0,
+    framesSent: 0,
+    framesDroppedSlowSocket: 0,
+    dtmf: 0,
+    leadMs: 0,
+    maxLeadMs: 0,
+    marksEchoed: 0,
+    clears: 0,
+    maxBufferedBytes: 0,
+  };
   /** Inbound message budget: tokens left and when they were last refilled (clock ms). */
   private tokens: number;
   private tokensAtMs: number;
@@ -299,7 +316,8 @@ export class MediaSession implements ParticipantTransport {
       this.stats.framesDroppedSlowSocket += frames;
       // Memory stays bounded either way (nothing is queued); a peer that never drains is dropped.
       this.stalledFrames += frames;
-      if (this.stalledFrames >= (this.options.maxStalledFrames ?? 250)) this.fail('SLOW_CONSUMER', `${this.stalledFrames} frames not sent, ${buffered} bytes unsent`);
+      if (this.stalledFrames >= (this.options.maxStalledFrames ?? 250))
+        this.fail('SLOW_CONSUMER', `${this.stalledFrames} frames not sent, ${buffered} bytes unsent`);
       return;
     }
     this.stalledFrames = 0;

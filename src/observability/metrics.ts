@@ -65,7 +65,13 @@ function addInput(into: InputTotals, p: Participant): void {
 }
 
 /** A counter whose value is a running total kept elsewhere: set at scrape time. */
-function totalCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void) => void): Counter<string> {
+function totalCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: (set: (labels: Record<string, string>, value: number) => void) => void,
+): Counter<string> {
   return new Counter({
     name,
     help,
@@ -90,7 +96,11 @@ function durationHistogramMetric(name: string, help: string, source: () => Durat
     aggregator: 'sum' as const,
     get() {
       const h = source();
-      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = TICK_BUCKETS_MS.map((ms) => ({ metricName: `${name}_bucket`, labels: { le: String(ms / 1000) }, value: h.countAtMost(ms) }));
+      const values: Array<{ metricName: string; labels: Record<string, string>; value: number }> = TICK_BUCKETS_MS.map((ms) => ({
+        metricName: `${name}_bucket`,
+        labels: { le: String(ms / 1000) },
+        value: h.countAtMost(ms),
+      }));
       values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
       values.push({ metricName: `${name}_sum`, labels: {}, value: h.sum / 1000 });
       values.push({ metricName: `${name}_count`, labels: {}, value: h.count });
@@ -112,7 +122,12 @@ export class Metrics {
   private goneSlowSocketDrops = 0;
   private goneClears = 0;
   private defaultMetrics = false;
-  private readonly wsCloses = new Counter({ name: 'conference_websocket_closes_total', help: 'Media Stream WebSockets closed, by close code', labelNames: ['code'], registers: [this.registry] });
+  private readonly wsCloses = new Counter({
+    name: 'conference_websocket_closes_total',
+    help: 'Media Stream WebSockets closed, by close code',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   private readonly webhookSeconds = new Histogram({
     name: 'conference_webhook_duration_seconds',
     help: 'Time to answer a Twilio voice webhook, by route and HTTP status',
@@ -146,49 +161,86 @@ export class Metrics {
         this.set(conference.stats().participants);
       },
     });
-    new Gauge({ name: 'conference_rooms', help: 'Rooms open now', registers: [r], collect() { this.set(conference.stats().rooms); } });
+    new Gauge({
+      name: 'conference_rooms',
+      help: 'Rooms open now',
+      registers: [r],
+      collect() {
+        this.set(conference.stats().rooms);
+      },
+    });
     totalCounter(r, 'conference_ticks_total', 'Mixer ticks run', [], (set) => set({}, ticker.stats.ticks));
-    totalCounter(r, 'conference_late_ticks_total', 'Mixer ticks that started half a period or more after their deadline', [], (set) => set({}, ticker.stats.lateTicks));
-    totalCounter(r, 'conference_skipped_ticks_total', 'Mixer ticks skipped when the clock resynchronised after a long stall', [], (set) => set({}, ticker.stats.skippedTicks));
-    r.registerMetric(durationHistogramMetric('conference_tick_duration_seconds', 'Work time of one mixer tick (all rooms)', () => ticker.tickDuration) as never);
+    totalCounter(r, 'conference_late_ticks_total', 'Mixer ticks that started half a period or more after their deadline', [], (set) =>
+      set({}, ticker.stats.lateTicks),
+    );
+    totalCounter(r, 'conference_skipped_ticks_total', 'Mixer ticks skipped when the clock resynchronised after a long stall', [], (set) =>
+      set({}, ticker.stats.skippedTicks),
+    );
+    r.registerMetric(
+      durationHistogramMetric('conference_tick_duration_seconds', 'Work time of one mixer tick (all rooms)', () => ticker.tickDuration) as never,
+    );
     const parts = sources.tickParts;
     if (parts) {
       r.registerMetric(durationHistogramMetric('conference_tick_mix_seconds', 'Part of a mixer tick spent mixing (every room)', () => parts.mix) as never);
-      r.registerMetric(durationHistogramMetric('conference_tick_send_seconds', 'Part of a mixer tick spent handing frames to the sockets (one write per listener)', () => parts.send) as never);
+      r.registerMetric(
+        durationHistogramMetric(
+          'conference_tick_send_seconds',
+          'Part of a mixer tick spent handing frames to the sockets (one write per listener)',
+          () => parts.send,
+        ) as never,
+      );
     }
-    r.registerMetric(durationHistogramMetric('conference_tick_lateness_seconds', 'How late each mixer tick started after its deadline', () => ticker.lateness) as never);
+    r.registerMetric(
+      durationHistogramMetric('conference_tick_lateness_seconds', 'How late each mixer tick started after its deadline', () => ticker.lateness) as never,
+    );
 
     totalCounter(r, 'conference_frames_in_total', '20 ms frames received from callers', [], (set) => set({}, this.inputTotals().framesIn));
     totalCounter(r, 'conference_frames_out_total', '20 ms frames of mix sent to callers', [], (set) => set({}, conference.stats().framesSent));
-    totalCounter(r, 'conference_frames_concealed_total', 'Frames concealed because the caller\'s frame had not arrived at its tick', [], (set) => set({}, this.inputTotals().concealed));
-    totalCounter(r, 'conference_frames_dropped_total', 'Frames dropped, by reason (jitter buffer full, standing delay taken back, outbound socket not draining)', ['reason'], (set) => {
-      const t = this.inputTotals();
-      set({ reason: 'overflow' }, t.overflowDrops);
-      set({ reason: 'drift' }, t.driftDrops);
-      set({ reason: 'slow_socket' }, this.goneSlowSocketDrops + this.sum((s) => s.stats.framesDroppedSlowSocket));
-    });
-    totalCounter(r, 'conference_outbound_clears_total', '`clear` messages sent because audio queued at Twilio grew past OUTBOUND_MAX_LEAD_MS', [], (set) => set({}, this.goneClears + this.sum((s) => s.stats.clears)));
+    totalCounter(r, 'conference_frames_concealed_total', "Frames concealed because the caller's frame had not arrived at its tick", [], (set) =>
+      set({}, this.inputTotals().concealed),
+    );
+    totalCounter(
+      r,
+      'conference_frames_dropped_total',
+      'Frames dropped, by reason (jitter buffer full, standing delay taken back, outbound socket not draining)',
+      ['reason'],
+      (set) => {
+        const t = this.inputTotals();
+        set({ reason: 'overflow' }, t.overflowDrops);
+        set({ reason: 'drift' }, t.driftDrops);
+        set({ reason: 'slow_socket' }, this.goneSlowSocketDrops + this.sum((s) => s.stats.framesDroppedSlowSocket));
+      },
+    );
+    totalCounter(r, 'conference_outbound_clears_total', '`clear` messages sent because audio queued at Twilio grew past OUTBOUND_MAX_LEAD_MS', [], (set) =>
+      set({}, this.goneClears + this.sum((s) => s.stats.clears)),
+    );
     const self = this;
     new Gauge({
       name: 'conference_jitter_buffer_depth_frames',
-      help: 'Frames waiting in the callers\' jitter buffers now (mean and max over callers)',
+      help: "Frames waiting in the callers' jitter buffers now (mean and max over callers)",
       labelNames: ['stat'],
       registers: [r],
       collect() {
-        setMeanMax(this, function* () {
-          for (const room of conference.listRooms()) for (const p of room.participants()) yield p.input.stats.depth;
-        }());
+        setMeanMax(
+          this,
+          (function* () {
+            for (const room of conference.listRooms()) for (const p of room.participants()) yield p.input.stats.depth;
+          })(),
+        );
       },
     });
     new Gauge({
       name: 'conference_outbound_lead_seconds',
-      help: 'Audio queued at Twilio ahead of the callers\' ears, as the last mark measured (mean and max over calls)',
+      help: "Audio queued at Twilio ahead of the callers' ears, as the last mark measured (mean and max over calls)",
       labelNames: ['stat'],
       registers: [r],
       collect() {
-        setMeanMax(this, function* () {
-          for (const s of self.sessions) if (s.callSid !== null) yield s.stats.leadMs / 1000;
-        }());
+        setMeanMax(
+          this,
+          (function* () {
+            for (const s of self.sessions) if (s.callSid !== null) yield s.stats.leadMs / 1000;
+          })(),
+        );
       },
     });
     new Gauge({
@@ -204,18 +256,52 @@ export class Metrics {
     });
     const load = sources.load;
     if (load) {
-      new Gauge({ name: 'conference_event_loop_utilization', help: 'Share of the last second the event loop was busy (0..1)', registers: [r], collect() { this.set(load().utilization); } });
-      new Gauge({ name: 'conference_overloaded', help: '1 while a new call would be refused because the steady state with it would not fit (OVERLOAD_BUSY_PERCENT of the event loop)', registers: [r], collect() { this.set(load().overloaded ? 1 : 0); } });
+      new Gauge({
+        name: 'conference_event_loop_utilization',
+        help: 'Share of the last second the event loop was busy (0..1)',
+        registers: [r],
+        collect() {
+          this.set(load().utilization);
+        },
+      });
+      new Gauge({
+        name: 'conference_overloaded',
+        help: '1 while a new call would be refused because the steady state with it would not fit (OVERLOAD_BUSY_PERCENT of the event loop)',
+        registers: [r],
+        collect() {
+          this.set(load().overloaded ? 1 : 0);
+        },
+      });
       totalCounter(r, 'conference_overload_episodes_total', 'Times admission began refusing new calls for capacity', [], (set) => set({}, load().episodes));
-      new Gauge({ name: 'conference_capacity_callers', help: 'Callers this process is projected to hold within OVERLOAD_BUSY_PERCENT of the event loop (-1: not known yet, or no limit)', registers: [r], collect() { this.set(load().callersHeld ?? -1); } });
+      new Gauge({
+        name: 'conference_capacity_callers',
+        help: 'Callers this process is projected to hold within OVERLOAD_BUSY_PERCENT of the event loop (-1: not known yet, or no limit)',
+        registers: [r],
+        collect() {
+          this.set(load().callersHeld ?? -1);
+        },
+      });
     }
-    totalCounter(r, 'conference_status_callbacks_total', 'Status callbacks, by outcome (delivered, failed: gave up after the retries, dropped: queue full)', ['outcome'], (set) => {
-      const s = sources.statusCallbacks?.stats;
-      set({ outcome: 'delivered' }, s?.delivered ?? 0);
-      set({ outcome: 'failed' }, s?.failed ?? 0);
-      set({ outcome: 'dropped' }, s?.dropped ?? 0);
+    totalCounter(
+      r,
+      'conference_status_callbacks_total',
+      'Status callbacks, by outcome (delivered, failed: gave up after the retries, dropped: queue full)',
+      ['outcome'],
+      (set) => {
+        const s = sources.statusCallbacks?.stats;
+        set({ outcome: 'delivered' }, s?.delivered ?? 0);
+        set({ outcome: 'failed' }, s?.failed ?? 0);
+        set({ outcome: 'dropped' }, s?.dropped ?? 0);
+      },
+    );
+    new Gauge({
+      name: 'conference_recordings_active',
+      help: 'Recordings being written now',
+      registers: [r],
+      collect() {
+        this.set(sources.activeRecordings?.() ?? 0);
+      },
     });
-    new Gauge({ name: 'conference_recordings_active', help: 'Recordings being written now', registers: [r], collect() { this.set(sources.activeRecordings?.() ?? 0); } });
   }
 
   /** A media session has ended: keep its counters in the totals. */

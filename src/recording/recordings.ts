@@ -61,7 +61,6 @@ export interface RecordingsOptions {
   flushIntervalMs?: number;
 }
 
-
 /** One room's recording in progress: a tap on the room's mix. */
 class RoomRecorder implements RoomTap {
   readonly mixWriter: WavFileWriter;
@@ -219,7 +218,12 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     for (const [id, entry] of byId) {
       const info = live.get(id) ?? (await this.readMeta(id));
       const bytes = live.has(id) ? info.bytes : entry.bytes;
-      out.push({ ...info, bytes, durationSeconds: live.has(id) ? info.durationSeconds : Math.max(0, bytes - 44) / 2 / SAMPLE_RATE_HZ, tracks: entry.tracks.sort() });
+      out.push({
+        ...info,
+        bytes,
+        durationSeconds: live.has(id) ? info.durationSeconds : Math.max(0, bytes - 44) / 2 / SAMPLE_RATE_HZ,
+        tracks: entry.tracks.sort(),
+      });
     }
     return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
   }
@@ -267,7 +271,10 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
 
   private async writeMeta(info: RecordingInfo): Promise<void> {
     const { writeFile } = await import('node:fs/promises');
-    await writeFile(joinPath(this.options.dir, `${info.id}${META_SUFFIX}`), JSON.stringify({ id: info.id, room: info.room, startedAt: info.startedAt, stoppedAt: info.stoppedAt }));
+    await writeFile(
+      joinPath(this.options.dir, `${info.id}${META_SUFFIX}`),
+      JSON.stringify({ id: info.id, room: info.room, startedAt: info.startedAt, stoppedAt: info.stoppedAt }),
+    );
   }
 
   private async readMeta(id: string): Promise<RecordingInfo> {
@@ -278,6 +285,15 @@ export class Recordings extends EventEmitter<RecordingsEvents> {
     } catch {
       // A recording whose sidecar is gone: still listed, by its id.
     }
-    return { id, room: meta.room ?? '?', startedAt: meta.startedAt ?? '', stoppedAt: meta.stoppedAt ?? null, active: false, durationSeconds: 0, bytes: 0, tracks: [] };
+    return {
+      id,
+      room: meta.room ?? '?',
+      startedAt: meta.startedAt ?? '',
+      stoppedAt: meta.stoppedAt ?? null,
+      active: false,
+      durationSeconds: 0,
+      bytes: 0,
+      tracks: [],
+    };
   }
 }

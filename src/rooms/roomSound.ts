@@ -25,7 +25,8 @@ export function applyRoomSoundSettings(conference: Conference, directory: RoomDi
         room.configureAudio(roomSoundPatch(record));
         log.info({ room: room.id, ...room.audio }, 'room sound settings applied');
       },
-      (error: unknown) => log.warn({ room: room.id, err: error instanceof Error ? error.message : String(error) }, 'room sound settings not read: server defaults'),
+      (error: unknown) =>
+        log.warn({ room: room.id, err: error instanceof Error ? error.message : String(error) }, 'room sound settings not read: server defaults'),
     );
   });
 }

@@ -72,7 +72,10 @@ export class SeatLedger {
     }
     if (existing) this.drop(existing);
     let seats = this.byRoom.get(roomId);
-    if (!seats) this.byRoom.set(roomId, (seats = new Map()));
+    if (!seats) {
+      seats = new Map();
+      this.byRoom.set(roomId, seats);
+    }
     let seat = 1;
     while (seats.has(seat)) seat++;
     const holding: Holding = { roomId, callSid, seat, from, expiresAtMs };

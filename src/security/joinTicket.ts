@@ -62,10 +62,21 @@ export function decodeTicket(secret: Buffer, ticket: string | undefined, callSid
   if (ticket === undefined || ticket === '') return { ok: false, reason: 'missing' };
   const parts = ticket.split('.');
   const withEpoch = parts[0] === VERSION_WITH_EPOCH;
-  if (parts.length !== (withEpoch ? 8 : 7) || (parts[0] !== VERSION && !withEpoch) || !parts.slice(1).every((p) => FIELD.test(p))) return { ok: false, reason: 'malformed' };
+  if (parts.length !== (withEpoch ? 8 : 7) || (parts[0] !== VERSION && !withEpoch) || !parts.slice(1).every((p) => FIELD.test(p)))
+    return { ok: false, reason: 'malformed' };
   // v1 has no epoch field: read it as "0".
-  const [, ticketCallSid, room, seat, epochText, expires, nonce, signature] = (withEpoch ? parts : [...parts.slice(0, 4), '0', ...parts.slice(4)]) as [string, string, string, string, string, string, string, string];
-  if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,15}$/.test(epochText) || !/^[0-9]{1,12}$/.test(expires)) return { ok: false, reason: 'malformed' };
+  const [, ticketCallSid, room, seat, epochText, expires, nonce, signature] = (withEpoch ? parts : [...parts.slice(0, 4), '0', ...parts.slice(4)]) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (!/^[0-9]+$/.test(room) || !/^[0-9]{1,6}$/.test(seat) || !/^[0-9]{1,15}$/.test(epochText) || !/^[0-9]{1,12}$/.test(expires))
+    return { ok: false, reason: 'malformed' };
   if (!sameSecret(signature, mac(secret, parts.slice(0, parts.length - 1)))) return { ok: false, reason: 'bad-signature' };
   if (!sameSecret(ticketCallSid, callSid)) return { ok: false, reason: 'other-call' };
   const expiresAtSeconds = Number(expires);

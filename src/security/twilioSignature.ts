@@ -30,6 +30,7 @@ export function checkWebhookSignature(authToken: string, signature: string | und
   if (!signature) return { ok: false, reason: 'missing' };
   try {
     // validateRequest reads but does not change params; its type wants a mutable record.
+    // biome-ignore lint/suspicious/noExplicitAny: twilio's own parameter type (repeated keys are arrays)
     return twilio.validateRequest(authToken, signature, url, params as Record<string, any>) ? { ok: true } : { ok: false, reason: 'mismatch' };
   } catch {
     // Its fallback parses the URL with new URL(), which throws on a Host header that is no host:

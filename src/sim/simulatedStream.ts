@@ -114,7 +114,9 @@ export class SimulatedStream {
   }
 
   sendDtmf(digit: string): void {
-    this.sendRaw(JSON.stringify({ event: 'dtmf', streamSid: this.streamSid, sequenceNumber: String(++this.sequence), dtmf: { track: 'inbound_track', digit } }));
+    this.sendRaw(
+      JSON.stringify({ event: 'dtmf', streamSid: this.streamSid, sequenceNumber: String(++this.sequence), dtmf: { track: 'inbound_track', digit } }),
+    );
   }
 
   /** Twilio's `stop` (the caller hung up), then the socket closes. */
@@ -214,10 +216,13 @@ export class SimulatedStream {
       const name = String((message.mark as { name?: unknown } | undefined)?.name);
       this.marks.push(name);
       // Twilio echoes a mark once the audio queued before it has played.
-      const timer = setTimeout(() => {
-        this.pendingMarks.delete(timer);
-        this.echoMark(name);
-      }, Math.max(0, this.playoutEndsAtMs - at));
+      const timer = setTimeout(
+        () => {
+          this.pendingMarks.delete(timer);
+          this.echoMark(name);
+        },
+        Math.max(0, this.playoutEndsAtMs - at),
+      );
       this.pendingMarks.set(timer, name);
     } else if (message.event === 'clear' && keys === 'event,streamSid') {
       // The queue is dropped; its marks are echoed at once.

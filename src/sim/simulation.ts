@@ -67,7 +67,6 @@ export interface SimulationReport {
   pairs: PairMeasure[];
 }
 
-
 /** Where a caller's audio starts in its outbound stream: on a frame boundary, as a talker's frames are. */
 export function startSampleOf(caller: Pick<SimCaller, 'startOffsetMs'>): number {
   return Math.round(caller.startOffsetMs / FRAME_MS) * SAMPLES_PER_FRAME;
@@ -142,8 +141,18 @@ export function measure(results: CallerResult[]): PairMeasure[] {
       const { lagFrames } = bestFrameLag(source.sent, listener.heard, base - 2, base + 15);
       lags.push(lagFrames);
       const segments = followSource(source.sent, listener.heard, lagFrames, { segmentFrames: 10, searchFrames: 3 });
-      segmentLevels.set(source, segments.length ? percentile(segments.map((m) => m.levelDb), 0.5) : NaN);
-      const d = segments.length ? segments.flatMap((m) => frameDelays(source, listener, m.lagFrames, m.sourceStart / SAMPLES_PER_FRAME, 10)) : frameDelays(source, listener, lagFrames);
+      segmentLevels.set(
+        source,
+        segments.length
+          ? percentile(
+              segments.map((m) => m.levelDb),
+              0.5,
+            )
+          : NaN,
+      );
+      const d = segments.length
+        ? segments.flatMap((m) => frameDelays(source, listener, m.lagFrames, m.sourceStart / SAMPLES_PER_FRAME, 10))
+        : frameDelays(source, listener, lagFrames);
       delays.push({ p50: percentile(d, 0.5), p99: percentile(d, 0.99) });
     }
     // Own voice: the lag matching the median delay through the server of the other sources.
@@ -156,16 +165,16 @@ export function measure(results: CallerResult[]): PairMeasure[] {
       results.map((r) => r.sent),
       lags.map((l) => l * SAMPLES_PER_FRAME),
     );
-    results.forEach((source, j) =>
+    results.forEach((source, j) => {
       pairs.push({
         listener: listener.name,
         source: source.name,
-        levelDb: Math.max(LEVEL_FLOOR_DB, source === listener ? dB(Math.abs(gains[j]!)) : segmentLevels.get(source) ?? NaN),
+        levelDb: Math.max(LEVEL_FLOOR_DB, source === listener ? dB(Math.abs(gains[j]!)) : (segmentLevels.get(source) ?? NaN)),
         lagFrames: lags[j]!,
         delayMsP50: delays[j]!.p50,
         delayMsP99: delays[j]!.p99,
-      }),
-    );
+      });
+    });
   }
   return pairs;
 }

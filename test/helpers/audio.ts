@@ -104,7 +104,13 @@ export function pinkNoise(samples: number, rmsDbfs: number, seed = 1): Int16Arra
 
 function pinkRaw(samples: number, seed: number): Float64Array {
   const g = gaussian(seed);
-  let b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0, b5 = 0, b6 = 0;
+  let b0 = 0,
+    b1 = 0,
+    b2 = 0,
+    b3 = 0,
+    b4 = 0,
+    b5 = 0,
+    b6 = 0;
   const out = new Float64Array(samples);
   for (let i = 0; i < samples; i++) {
     const w = g();
@@ -134,7 +140,8 @@ export function carNoise(samples: number, rmsDbfs: number, seed = 1): Int16Array
     rumble += 0.02 * (w - rumble);
     hiss += 0.1 * (w - hiss);
     const t = i / SAMPLE_RATE_HZ;
-    out[i] = 6 * rumble + 0.8 * hiss + 0.3 * Math.sin(2 * Math.PI * 33 * t) + 0.2 * Math.sin(2 * Math.PI * 66 * t + 1) + 0.1 * Math.sin(2 * Math.PI * 99 * t + 2);
+    out[i] =
+      6 * rumble + 0.8 * hiss + 0.3 * Math.sin(2 * Math.PI * 33 * t) + 0.2 * Math.sin(2 * Math.PI * 66 * t + 1) + 0.1 * Math.sin(2 * Math.PI * 99 * t + 2);
   }
   return atLevel(phoneBand(out), rmsDbfs);
 }
@@ -158,7 +165,12 @@ export function hum(samples: number, rmsDbfs: number): Int16Array {
   const out = new Float64Array(samples);
   for (let i = 0; i < samples; i++) {
     const t = i / SAMPLE_RATE_HZ;
-    out[i] = Math.sin(2 * Math.PI * 50 * t) + 0.6 * Math.sin(2 * Math.PI * 100 * t + 0.3) + 0.4 * Math.sin(2 * Math.PI * 150 * t + 0.7) + 0.2 * Math.sin(2 * Math.PI * 250 * t + 1.1) + 0.1 * Math.sin(2 * Math.PI * 350 * t);
+    out[i] =
+      Math.sin(2 * Math.PI * 50 * t) +
+      0.6 * Math.sin(2 * Math.PI * 100 * t + 0.3) +
+      0.4 * Math.sin(2 * Math.PI * 150 * t + 0.7) +
+      0.2 * Math.sin(2 * Math.PI * 250 * t + 1.1) +
+      0.1 * Math.sin(2 * Math.PI * 350 * t);
   }
   return atLevel(out, rmsDbfs);
 }

@@ -22,7 +22,11 @@ export async function dial(baseUrl: string, keypresses: string[], options: { cal
 }
 
 /** Dials in and opens the stream; fails the test if the call was not connected. */
-export async function join(baseUrl: string, keypresses: string[], options: { from?: string } = {}): Promise<{ callSid: string; stream: SimulatedStream; said: string[]; parameters: Record<string, string> }> {
+export async function join(
+  baseUrl: string,
+  keypresses: string[],
+  options: { from?: string } = {},
+): Promise<{ callSid: string; stream: SimulatedStream; said: string[]; parameters: Record<string, string> }> {
   const { callSid, dial: d } = await dial(baseUrl, keypresses, options);
   assert.equal(d.kind, 'stream', `connected: ${d.said.join(' | ')}`);
   if (d.kind !== 'stream') throw new Error('unreachable');

@@ -28,7 +28,13 @@ export async function replaySession(
   startAtMs: number,
 ): Promise<Replay> {
   const start = messages.find((m) => m.event === 'start')!;
-  const stream = await SimulatedStream.open({ url, callSid: call.callSid, streamSid: start.streamSid, customParameters: call.customParameters, autoStart: false });
+  const stream = await SimulatedStream.open({
+    url,
+    callSid: call.callSid,
+    streamSid: start.streamSid,
+    customParameters: call.customParameters,
+    autoStart: false,
+  });
   const rewritten = messages.map((m) =>
     m.event === 'start' ? { ...m, start: { ...m.start, callSid: call.callSid, customParameters: call.customParameters } } : m,
   );

@@ -22,7 +22,10 @@ export async function contract(directory: RoomDirectory) {
   assert.equal(await directory.create(record('10', { pinHash: 'scrypt$h', maxParticipants: 5 })), 'created');
   assert.equal(await directory.create(record('10')), 'exists');
   assert.equal(await directory.count(), 2);
-  assert.deepEqual((await directory.list()).map((r) => r.id), ['10', '20']);
+  assert.deepEqual(
+    (await directory.list()).map((r) => r.id),
+    ['10', '20'],
+  );
   assert.deepEqual(await directory.get('10'), record('10', { pinHash: 'scrypt$h', maxParticipants: 5 }));
   assert.equal(await directory.get('30'), null);
   const updated = await directory.update('10', { locked: true, pinHash: null, label: undefined }, '2026-02-02T00:00:00.000Z');

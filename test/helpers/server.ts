@@ -20,7 +20,12 @@ export interface TestServer {
  * these servers share their event loop with their test's clients (a flood test keeps it busy on
  * purpose), so load is not the server's own; test/integration/overload.test.ts turns it on.
  */
-export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({ ROOMS_DB_PATH: ':memory:', BEEP: 'off', WAIT_TONE: 'off', OVERLOAD_BUSY_PERCENT: '0' });
+export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
+  ROOMS_DB_PATH: ':memory:',
+  BEEP: 'off',
+  WAIT_TONE: 'off',
+  OVERLOAD_BUSY_PERCENT: '0',
+});
 
 export async function startTestServer(env: Record<string, string> = {}, deps: Omit<ServerDeps, 'log'> = {}): Promise<TestServer> {
   const captured = captureLog('info');

@@ -49,13 +49,27 @@ describe('admin API', () => {
   test('/join/ticket answers its refusals as the admin API does (the catalog in src/errors.ts)', async () => {
     assert.equal((await call('POST', '/api/rooms', { id: '8300', pin: '2468' })).status, 201);
     const ticket = (body: unknown, authorization?: string, raw?: string) =>
-      fetch(`${t.baseUrl}/join/ticket`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: raw ?? JSON.stringify(body) }).then(async (res) => ({ status: res.status, error: ((await res.json()) as { error: unknown }).error }));
-    assert.deepEqual(await ticket({ room: '8300' }, `Bearer ${ADMIN}x`), { status: 403, error: { code: 'FORBIDDEN', message: 'the bearer token is not the admin token' } });
-    assert.deepEqual(await ticket({ room: '8300' }), { status: 401, error: { code: 'PIN_REQUIRED', message: 'this conference needs its PIN (or the admin token)' } });
+      fetch(`${t.baseUrl}/join/ticket`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: raw ?? JSON.stringify(body),
+      }).then(async (res) => ({ status: res.status, error: ((await res.json()) as { error: unknown }).error }));
+    assert.deepEqual(await ticket({ room: '8300' }, `Bearer ${ADMIN}x`), {
+      status: 403,
+      error: { code: 'FORBIDDEN', message: 'the bearer token is not the admin token' },
+    });
+    assert.deepEqual(await ticket({ room: '8300' }), {
+      status: 401,
+      error: { code: 'PIN_REQUIRED', message: 'this conference needs its PIN (or the admin token)' },
+    });
     assert.deepEqual(await ticket({ room: '8300', pin: '1111' }), { status: 403, error: { code: 'WRONG_PIN', message: 'that PIN is not right' } });
     assert.deepEqual(await ticket(undefined, undefined, '{"room": '), { status: 400, error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON' } });
-    const admitted = await fetch(`${t.baseUrl}/join/ticket`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `bearer   ${ADMIN}` }, body: JSON.stringify({ room: '8300' }) });
-    assert.equal(admitted.status, 200, 'the admin API\'s bearer form is the rule here too');
+    const admitted = await fetch(`${t.baseUrl}/join/ticket`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `bearer   ${ADMIN}` },
+      body: JSON.stringify({ room: '8300' }),
+    });
+    assert.equal(admitted.status, 200, "the admin API's bearer form is the rule here too");
     assert.equal((await call('DELETE', '/api/rooms/8300')).status, 200);
   });
 
@@ -195,7 +209,10 @@ describe('admin API', () => {
       assert.equal(room.body.administered, false);
       assert.equal(room.body.participants.length, 2);
       const [pa, pb] = room.body.participants;
-      assert.deepEqual({ ...pa, joinedAt: undefined }, { seat: 1, callSid: a.callSid, from: '+1******0100', muted: false, hold: false, talking: false, listenVolumeDb: 0, joinedAt: undefined });
+      assert.deepEqual(
+        { ...pa, joinedAt: undefined },
+        { seat: 1, callSid: a.callSid, from: '+1******0100', muted: false, hold: false, talking: false, listenVolumeDb: 0, joinedAt: undefined },
+      );
       assert.equal(pb.from, '+4*******0123');
       assert.ok(Math.abs(Date.parse(pa.joinedAt) - Date.now()) < 10_000, pa.joinedAt);
       assert.doesNotMatch(JSON.stringify(room.body), /2025550100|7700900123/);
@@ -216,7 +233,12 @@ describe('admin API', () => {
   });
 
   test('mute by API and by *6 silence that caller for the others (>= 40 dB); *6 confirms to the muter only', async () => {
-    const [a1, b1, a2, b2] = [await join(t.baseUrl, ['8401']), await join(t.baseUrl, ['8401']), await join(t.baseUrl, ['8402']), await join(t.baseUrl, ['8402'])];
+    const [a1, b1, a2, b2] = [
+      await join(t.baseUrl, ['8401']),
+      await join(t.baseUrl, ['8401']),
+      await join(t.baseUrl, ['8402']),
+      await join(t.baseUrl, ['8402']),
+    ];
     const startAtMs = performance.now() + 100;
     const plays = [a1!.stream.play(toneMulaw(1300, -20, 2600), startAtMs), a2!.stream.play(toneMulaw(1300, -20, 2600), startAtMs)];
     await sleep(startAtMs + 1000 - performance.now());
@@ -233,12 +255,18 @@ describe('admin API', () => {
     await Promise.all(plays);
     await sleep(100);
     const ref = sentToneDbfs(1300, -20);
-    for (const [name, b] of [['API', b1!], ['*6', b2!]] as const) {
+    for (const [name, b] of [
+      ['API', b1!],
+      ['*6', b2!],
+    ] as const) {
       const before = heardToneDbfs(b.stream, 1300, startAtMs + 400, startAtMs + 950) - ref;
       const afterMute = heardToneDbfs(b.stream, 1300, mutedAtMs + 300, startAtMs + 2500) - ref;
       // (Only that it was heard: mix accuracy is call.test.ts's; here the drop is what counts.)
       assert.ok(Math.abs(before) <= 3, `${name}: heard at ${before.toFixed(2)} dB before the mute`);
-      assert.ok(before - afterMute >= 40, `${name}: muting took ${(before - afterMute).toFixed(1)} dB off (before ${before.toFixed(1)}, after ${afterMute.toFixed(1)})`);
+      assert.ok(
+        before - afterMute >= 40,
+        `${name}: muting took ${(before - afterMute).toFixed(1)} dB off (before ${before.toFixed(1)}, after ${afterMute.toFixed(1)})`,
+      );
       // Muted, the listener gets digital silence at that frequency (-Infinity dBFS): say so plainly.
       const off = Number.isFinite(afterMute) ? `${(before - afterMute).toFixed(1)} dB` : 'all of it (digital silence)';
       t.captured.log.info({ mute: name, beforeDb: +before.toFixed(2), afterDb: afterMute }, `mute by ${name} took ${off} off`);
@@ -261,7 +289,8 @@ describe('admin API', () => {
     const a = await join(t.baseUrl, ['8500']);
     const b = await join(t.baseUrl, ['8500']);
     const keys = (k: string) => [...k].forEach((d) => a.stream.sendDtmf(d));
-    const volume = async () => (await call('GET', '/api/rooms/8500')).body.participants.find((p: { callSid: string }) => p.callSid === a.callSid).listenVolumeDb;
+    const volume = async () =>
+      (await call('GET', '/api/rooms/8500')).body.participants.find((p: { callSid: string }) => p.callSid === a.callSid).listenVolumeDb;
     keys('*9');
     await until(() => t.server.conference.participant(a.callSid)?.listenVolumeDb === 3, '*9');
     assert.equal(await volume(), 3);
@@ -334,7 +363,11 @@ describe('one view of rooms and callers (src/http/views.ts)', () => {
     try {
       for (const id of ['100', '10']) assert.equal((await call('POST', '/api/rooms', { id })).status, 201);
       const listed = (await call('GET', '/api/rooms')).body.rooms;
-      assert.deepEqual(listed.map((r: { id: string }) => r.id), ['9', '10', '100'], 'numeric, not text order (10, 100, 9)');
+      assert.deepEqual(
+        listed.map((r: { id: string }) => r.id),
+        ['9', '10', '100'],
+        'numeric, not text order (10, 100, 9)',
+      );
       const adminCaller = (await call('GET', '/api/rooms/9')).body.participants[0];
 
       // The dashboard's feed: server-sent events; read until the first room snapshot.
@@ -350,7 +383,10 @@ describe('one view of rooms and callers (src/http/views.ts)', () => {
         const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
         if (m) snapshot = JSON.parse(m[1]!);
       }
-      assert.deepEqual(snapshot.rooms.map((r: { id: string }) => r.id), ['9', '10', '100']);
+      assert.deepEqual(
+        snapshot.rooms.map((r: { id: string }) => r.id),
+        ['9', '10', '100'],
+      );
       const [liveCaller] = snapshot.rooms[0].participants;
       // joinedAt is computed from two clocks at each read, so it may differ by a millisecond.
       for (const key of Object.keys(adminCaller)) if (key !== 'joinedAt') assert.deepEqual(liveCaller[key], adminCaller[key], key);
@@ -468,7 +504,11 @@ describe('status callbacks', () => {
       await until(() => t.server.conference.room('9400')?.size === 1, 'a left');
       assert.equal((await call('DELETE', `/api/rooms/9400/participants/${b.callSid}`)).status, 200);
       await until(() => received.length >= 10, 'ten events', 8000);
-      const events = received.map((p) => [p.get('StatusCallbackEvent'), p.get('CallSid') === a.callSid ? 'a' : p.get('CallSid') === b.callSid ? 'b' : '', p.get('Reason') ?? p.get('ReasonConferenceEnded') ?? '']);
+      const events = received.map((p) => [
+        p.get('StatusCallbackEvent'),
+        p.get('CallSid') === a.callSid ? 'a' : p.get('CallSid') === b.callSid ? 'b' : '',
+        p.get('Reason') ?? p.get('ReasonConferenceEnded') ?? '',
+      ]);
       assert.deepEqual(events, [
         ['conference-start', '', ''],
         ['participant-join', 'a', ''],
@@ -482,7 +522,10 @@ describe('status callbacks', () => {
         ['conference-end', '', 'last-participant-kicked'],
       ]);
       assert.ok(failedOnce, 'the third event failed once and was retried before the fourth');
-      assert.deepEqual(received.map((p) => Number(p.get('SequenceNumber'))), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(
+        received.map((p) => Number(p.get('SequenceNumber'))),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
       for (const p of received) {
         assert.equal(p.get('Room'), '9400');
         assert.equal(p.get('FriendlyName'), '9400');

@@ -59,8 +59,18 @@ test('--setup-cost reports the server CPU per call set-up, main and baseline', {
     assert.ok(run, 'both servers ran');
     assert.equal(run.admitted + run.refused + run.failed, 16, `${run.impl}: every call dialled`);
     assert.ok(run.admitted > 0, `${run.impl}: calls admitted`);
-    const { cpuUsPerSetup, userUsPerSetup, systemUsPerSetup, setupsPerSecond, setupMs, idleCpuPercentOfCore, cpuPercentOfCore, otherProcessesPercentOfCore } = run;
-    const figures = { cpuUsPerSetup, userUsPerSetup, systemUsPerSetup, setupsPerSecond, setupMs, idleCpuPercentOfCore, cpuPercentOfCore, otherProcessesPercentOfCore };
+    const { cpuUsPerSetup, userUsPerSetup, systemUsPerSetup, setupsPerSecond, setupMs, idleCpuPercentOfCore, cpuPercentOfCore, otherProcessesPercentOfCore } =
+      run;
+    const figures = {
+      cpuUsPerSetup,
+      userUsPerSetup,
+      systemUsPerSetup,
+      setupsPerSecond,
+      setupMs,
+      idleCpuPercentOfCore,
+      cpuPercentOfCore,
+      otherProcessesPercentOfCore,
+    };
     for (const [path, value] of numericLeaves(figures)) {
       assert.ok(typeof value === 'number' && Number.isFinite(value), `${run.impl}: ${path} is ${String(value)}`);
     }
@@ -81,7 +91,8 @@ test('--worker-probe reports the server tick, the worker tick and the main threa
   assert.ok(probe, 'probe figures reported');
   assert.equal(probe.callersMixed, 10, 'the worker mixed for every caller');
   // ~50 ticks in a 1 s window on each clock; a loaded CI machine may drop a few.
-  for (const ticks of [run.figures.ticks, probe.mainDeadlines, probe.workerTicks, probe.receiptDeadlines]) assert.ok(ticks >= 25 && ticks <= 60, `${ticks} ticks`);
+  for (const ticks of [run.figures.ticks, probe.mainDeadlines, probe.workerTicks, probe.receiptDeadlines])
+    assert.ok(ticks >= 25 && ticks <= 60, `${ticks} ticks`);
   for (const p of [run.figures.tickLatenessMs, probe.mainPerDeadlineMs, probe.workerLatenessMs, probe.receiptLatenessMs]) {
     assert.ok(Number.isFinite(p.p99) && p.p50 >= 0 && p.p50 <= p.p99 && p.p99 <= p.max, JSON.stringify(p));
   }

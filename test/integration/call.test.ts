@@ -158,20 +158,38 @@ describe('recorded Twilio sessions replayed in real time', () => {
       const bobDelayMs = 2000;
       const replays = await Promise.all(
         calls.map((c, i) =>
-          replaySession(c.dial.streamUrl, readSession(join(fixtures, `${c.name}.jsonl`)), { callSid: c.callSid, customParameters: c.dial.parameters }, t0 + i * bobDelayMs),
+          replaySession(
+            c.dial.streamUrl,
+            readSession(join(fixtures, `${c.name}.jsonl`)),
+            { callSid: c.callSid, customParameters: c.dial.parameters },
+            t0 + i * bobDelayMs,
+          ),
         ),
       );
-      const [alice, bob] = replays.map((r) => ({ sent: fromMulaw(r.sentMulaw), heard: fromMulaw(r.stream.receivedMulaw()), sentAtMs: r.sentAtMs, receivedAtMs: r.stream.receivedAtMs }));
-      for (const [l, s, listener, source] of [['alice', 'bob', alice!, bob!], ['bob', 'alice', bob!, alice!]] as const) {
+      const [alice, bob] = replays.map((r) => ({
+        sent: fromMulaw(r.sentMulaw),
+        heard: fromMulaw(r.stream.receivedMulaw()),
+        sentAtMs: r.sentAtMs,
+        receivedAtMs: r.stream.receivedAtMs,
+      }));
+      for (const [l, s, listener, source] of [
+        ['alice', 'bob', alice!, bob!],
+        ['bob', 'alice', bob!, alice!],
+      ] as const) {
         // Segment by segment (a loaded machine may slip a frame), around the lag the clocks give.
         const approxLag = Math.round((source.sentAtMs[0]! - listener.receivedAtMs[0]!) / FRAME_MS);
         const segments = followSource(source.sent, listener.heard, approxLag, { segmentFrames: 10, searchFrames: 8 });
         assert.ok(segments.length >= 8, `${l}: ${segments.length} segments of ${s} with speech (alice hangs up 2.3 s into bob)`);
         const clear = segments.filter((m) => m.correlation > 0.98).length / segments.length;
-        const level = percentile(segments.map((m) => m.levelDb), 0.5);
+        const level = percentile(
+          segments.map((m) => m.levelDb),
+          0.5,
+        );
         assert.ok(clear >= 0.8, `${l} hears ${s} clearly in ${(clear * 100).toFixed(0)} % of segments`);
         assert.ok(Math.abs(level) <= 1, `${l} hears ${s} at ${level.toFixed(2)} dB`);
-        const delays = segments.map((m) => listener.receivedAtMs[m.sourceStart / SAMPLES_PER_FRAME + m.lagFrames]! - source.sentAtMs[m.sourceStart / SAMPLES_PER_FRAME]!);
+        const delays = segments.map(
+          (m) => listener.receivedAtMs[m.sourceStart / SAMPLES_PER_FRAME + m.lagFrames]! - source.sentAtMs[m.sourceStart / SAMPLES_PER_FRAME]!,
+        );
         assert.ok(percentile(delays, 0.5) <= 60, `${l} hears ${s} ${percentile(delays, 0.5).toFixed(1)} ms after it was sent`);
       }
       // Own voice, where only the listener talks: what it heard then against what it said.

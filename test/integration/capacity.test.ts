@@ -15,7 +15,20 @@ import assert from 'node:assert/strict';
 import { parseOptions, runBench } from '../../tools/bench/bench.js';
 
 async function dialIn(callers: number, serverEnv: string[] = []) {
-  const options = parseOptions(['--callers', String(callers), '--room-size', '5', '--seconds', '4', '--warmup', '2', '--no-baseline', '--out', '-', ...serverEnv.flatMap((kv) => ['--server-env', kv])]);
+  const options = parseOptions([
+    '--callers',
+    String(callers),
+    '--room-size',
+    '5',
+    '--seconds',
+    '4',
+    '--warmup',
+    '2',
+    '--no-baseline',
+    '--out',
+    '-',
+    ...serverEnv.flatMap((kv) => ['--server-env', kv]),
+  ]);
   assert.notEqual(options, 'help');
   if (options === 'help') throw new Error('unreachable');
   options.log = () => undefined;

@@ -51,16 +51,47 @@ describe('memory returns to the baseline after calls end', () => {
       for (let batch = 0; batch < count / 50; batch++) {
         const live = Array.from({ length: 50 }, (_, i) => {
           const id = String(++n).padStart(8, '0');
-          const session = new MediaSession(new NullSocket(), { conference, clock, log, authorizeStart: roomParameterAuthorizer(10), startTimeoutMs: 60_000, maxBufferedBytes: 16_000, maxPayloadBytes: 3200 });
-          session.handleText(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid: `MZ${id}`, start: { accountSid: 'AC1', streamSid: `MZ${id}`, callSid: `CA${id}`, tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { room: String(1000 + (i % 20)) } } }));
+          const session = new MediaSession(new NullSocket(), {
+            conference,
+            clock,
+            log,
+            authorizeStart: roomParameterAuthorizer(10),
+            startTimeoutMs: 60_000,
+            maxBufferedBytes: 16_000,
+            maxPayloadBytes: 3200,
+          });
+          session.handleText(
+            JSON.stringify({
+              event: 'start',
+              sequenceNumber: '1',
+              streamSid: `MZ${id}`,
+              start: {
+                accountSid: 'AC1',
+                streamSid: `MZ${id}`,
+                callSid: `CA${id}`,
+                tracks: ['inbound'],
+                mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+                customParameters: { room: String(1000 + (i % 20)) },
+              },
+            }),
+          );
           return { session, id };
         });
         for (let f = 0; f < 25; f++) {
-          for (const { session, id } of live) session.handleText(JSON.stringify({ event: 'media', sequenceNumber: String(f + 2), streamSid: `MZ${id}`, media: { track: 'inbound', chunk: String(f + 1), timestamp: String(155 + f * 20), payload: frame } }));
+          for (const { session, id } of live)
+            session.handleText(
+              JSON.stringify({
+                event: 'media',
+                sequenceNumber: String(f + 2),
+                streamSid: `MZ${id}`,
+                media: { track: 'inbound', chunk: String(f + 1), timestamp: String(155 + f * 20), payload: frame },
+              }),
+            );
           clock.advance(20);
           conference.tick(clock.nowMs());
         }
-        for (const { session, id } of live) session.handleText(JSON.stringify({ event: 'stop', sequenceNumber: '99', streamSid: `MZ${id}`, stop: { accountSid: 'AC1', callSid: `CA${id}` } }));
+        for (const { session, id } of live)
+          session.handleText(JSON.stringify({ event: 'stop', sequenceNumber: '99', streamSid: `MZ${id}`, stop: { accountSid: 'AC1', callSid: `CA${id}` } }));
       }
     };
     calls(500); // warm-up: code compiled, pools and caches at their working size
@@ -68,7 +99,9 @@ describe('memory returns to the baseline after calls end', () => {
     calls(5000);
     const after = await settledHeapBytes();
     const growth = after - baseline;
-    console.log(`# measured: core churn of 5,000 calls: heap ${(baseline / MB).toFixed(1)} MB before, ${(after / MB).toFixed(1)} MB after (${(growth / MB).toFixed(2)} MB)`);
+    console.log(
+      `# measured: core churn of 5,000 calls: heap ${(baseline / MB).toFixed(1)} MB before, ${(after / MB).toFixed(1)} MB after (${(growth / MB).toFixed(2)} MB)`,
+    );
     assert.equal(conference.stats().participants, 0);
     assert.equal(conference.stats().rooms, 0);
     // A leak of even 1 KB per call would be 5 MB.
@@ -100,7 +133,9 @@ describe('memory returns to the baseline after calls end', () => {
       t.captured.lines.length = 0;
       const after = await settledHeapBytes();
       const growth = after - baseline;
-      console.log(`# measured: 400 real calls in ${((performance.now() - started) / 1000).toFixed(1)} s: heap ${(baseline / MB).toFixed(1)} MB before, ${(after / MB).toFixed(1)} MB after (${(growth / MB).toFixed(2)} MB; ${logLines} log lines, dropped before measuring)`);
+      console.log(
+        `# measured: 400 real calls in ${((performance.now() - started) / 1000).toFixed(1)} s: heap ${(baseline / MB).toFixed(1)} MB before, ${(after / MB).toFixed(1)} MB after (${(growth / MB).toFixed(2)} MB; ${logLines} log lines, dropped before measuring)`,
+      );
       assert.equal(t.server.conference.stats().participants, 0);
       assert.equal(t.server.conference.stats().rooms, 0);
       // What remains (a heap snapshot diff of 800 more calls): JIT-compiled code, and the used

@@ -39,9 +39,13 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     return { node: node!, epoch: Number(epoch) };
   };
   const nodeOfPrefix = (prefix: string) => cluster.nodes.find((n) => n.prefix === prefix)!;
-  const health = async (k: number) => (await (await fetch(`${cluster.nodes[k - 1]!.internalUrl}/health`)).json()) as { rooms: number; participants: number; node: string };
+  const health = async (k: number) =>
+    (await (await fetch(`${cluster.nodes[k - 1]!.internalUrl}/health`)).json()) as { rooms: number; participants: number; node: string };
   const admin = (path: string, init: RequestInit = {}) =>
-    fetch(`${cluster.proxyUrl}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    fetch(`${cluster.proxyUrl}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
   const pair = async (room: string) => {
     const a = await ClusterCall.start(cluster.proxyUrl, room, 440);
     const b = await ClusterCall.start(cluster.proxyUrl, room, 1000);
@@ -54,13 +58,20 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     for (;;) {
       const now = performance.now();
       if (a.heardDbfs(b.toneHz, now - 400, now) > -40 && b.heardDbfs(a.toneHz, now - 400, now) > -40) return;
-      if (now > deadline) assert.fail(`the pair in room ${a.room} does not hear each other (a hears ${a.heardDbfs(b.toneHz, now - 400, now).toFixed(1)} dBFS, b ${b.heardDbfs(a.toneHz, now - 400, now).toFixed(1)} dBFS)`);
+      if (now > deadline)
+        assert.fail(
+          `the pair in room ${a.room} does not hear each other (a hears ${a.heardDbfs(b.toneHz, now - 400, now).toFixed(1)} dBFS, b ${b.heardDbfs(a.toneHz, now - 400, now).toFixed(1)} dBFS)`,
+        );
       await sleep(100);
     }
   };
 
   before(async () => {
-    cluster = await startCluster({ nodes: 3, quiet: true, env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' } });
+    cluster = await startCluster({
+      nodes: 3,
+      quiet: true,
+      env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' },
+    });
     redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
     redis.on('error', () => {}); // the Redis restart test takes it away for a moment
   });
@@ -103,7 +114,9 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       const backA = a.firstHeardAfter(b.toneHz, a.streams[1]!.openedAtMs)!;
       const backB = b.firstHeardAfter(a.toneHz, b.streams[1]!.openedAtMs)!;
       const gapMs = Math.max(backA, backB) - killedAt;
-      console.log(`# kill -9 rejoin gap: ${gapMs.toFixed(0)} ms (a ${(backA - killedAt).toFixed(0)}, b ${(backB - killedAt).toFixed(0)}), lease ttl ${LEASE_TTL_MS} ms`);
+      console.log(
+        `# kill -9 rejoin gap: ${gapMs.toFixed(0)} ms (a ${(backA - killedAt).toFixed(0)}, b ${(backB - killedAt).toFixed(0)}), lease ttl ${LEASE_TTL_MS} ms`,
+      );
       assert.ok(gapMs <= 3000, `back in a working mix within 3 s of the kill (${gapMs.toFixed(0)} ms)`);
       assert.notEqual(a.prefix, owner.prefix, 'a moved to another node');
       assert.equal(a.prefix, b.prefix, 'both on the same new node');
@@ -136,7 +149,10 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     }
     // The old node's first act: give up the room, closing its streams as "moved" (4001).
     await hearEachOther(a, b, 8000);
-    assert.ok(a.streams.some((s) => s.prefix === owner.prefix && s.closeCode === 4001), `a's stream on the old node closed with 4001: ${JSON.stringify(a.streams)}`);
+    assert.ok(
+      a.streams.some((s) => s.prefix === owner.prefix && s.closeCode === 4001),
+      `a's stream on the old node closed with 4001: ${JSON.stringify(a.streams)}`,
+    );
     const now = (await lease('900'))!;
     assert.equal(nodeOfPrefix(a.prefix).id, now.node, 'a is on the owner');
     assert.equal(nodeOfPrefix(b.prefix).id, now.node, 'b is on the owner');
@@ -155,7 +171,12 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     assert.equal(nodeOfPrefix(a.prefix).id, now.node);
     assert.equal(nodeOfPrefix(b.prefix).id, now.node);
     // The forwarding header makes each node answer for itself (not pass the request to the owner).
-    const mixing = await Promise.all(cluster.nodes.map(async (n) => (await (await admin(`${n.prefix}/api/rooms/950`, { headers: { 'x-conference-forwarded-by': 'test' } })).json()) as { participants?: unknown[] }));
+    const mixing = await Promise.all(
+      cluster.nodes.map(
+        async (n) =>
+          (await (await admin(`${n.prefix}/api/rooms/950`, { headers: { 'x-conference-forwarded-by': 'test' } })).json()) as { participants?: unknown[] },
+      ),
+    );
     assert.equal(mixing.filter((r) => (r.participants?.length ?? 0) > 0).length, 1, 'exactly one node has callers in room 950');
   });
 

@@ -32,7 +32,7 @@ describe('cluster heartbeat', { skip: redisServerSkipReason() ?? false }, () => 
     await redis?.stop();
   });
 
-  test('the node state carries the health monitor\'s loop delay and tick p99', () => {
+  test("the node state carries the health monitor's loop delay and tick p99", () => {
     health.tickMs.record(0.5);
     const load = core.cluster!.state().load;
     assert.equal(load.loopDelayP99Ms, 3.5);

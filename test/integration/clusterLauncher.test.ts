@@ -48,23 +48,33 @@ const nginxSkip = nginxSkipReason();
 const clusterSkip = redisServerSkipReason() ?? nginxSkip;
 
 describe('nginx config (deploy/nginx/conference.conf)', () => {
-  it('the shipped file is the renderer\'s output for the example (2 nodes, TLS)', () => {
+  it("the shipped file is the renderer's output for the example (2 nodes, TLS)", () => {
     const shipped = readFileSync(SHIPPED, 'utf8');
     assert.equal(shipped, renderNginxSite(exampleSite()), 'regenerate it: npx tsx tools/cluster/nginxConfig.ts > deploy/nginx/conference.conf');
   });
 
   it('routes each /p/<k>/ to node k alone, prefix stripped and named, and the rest to all nodes', () => {
-    const site = renderNginxSite({ nodes: [{ k: 1, port: 3001 }, { k: 2, port: 3002 }, { k: 3, host: '10.0.0.7', port: 3001 }], listen: { host: '127.0.0.1', port: 8080 } });
+    const site = renderNginxSite({
+      nodes: [
+        { k: 1, port: 3001 },
+        { k: 2, port: 3002 },
+        { k: 3, host: '10.0.0.7', port: 3001 },
+      ],
+      listen: { host: '127.0.0.1', port: 8080 },
+    });
     assert.match(site, /location \/p\/3\/ \{\n\s+set \$conference_prefix \/p\/3;\n\s+proxy_pass http:\/\/conference_node_3\/;/);
     assert.match(site, /upstream conference_node_3 \{\n\s+server 10\.0\.0\.7:3001;\n\}/);
     assert.match(site, /upstream conference_nodes \{\n\s+zone conference_nodes 64k;\n(\s+server \S+ max_fails=1 fail_timeout=10s;\n){3}\}/);
     assert.match(site, /location \/ \{\n\s+proxy_pass http:\/\/conference_nodes;/);
     // Plain HTTP: no TLS, no redirect server, one listen line on the given address.
     assert.doesNotMatch(site, /ssl|return 301/);
-    assert.deepEqual(site.match(/^\s*listen .*$/gm)?.map((l) => l.trim()), ['listen 127.0.0.1:8080;']);
+    assert.deepEqual(
+      site.match(/^\s*listen .*$/gm)?.map((l) => l.trim()),
+      ['listen 127.0.0.1:8080;'],
+    );
   });
 
-  it('Debian\'s nginx accepts it inside Debian\'s nginx.conf (nginx -t)', { skip: nginxSkip ?? false }, async () => {
+  it("Debian's nginx accepts it inside Debian's nginx.conf (nginx -t)", { skip: nginxSkip ?? false }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nginx-check-'));
     try {
       await writeFile(join(dir, 'fullchain.pem'), TEST_CERT);
@@ -83,7 +93,10 @@ describe('nginx config (deploy/nginx/conference.conf)', () => {
       const { stderr } = await run(NGINX_PATH, ['-t', '-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')]);
       assert.match(stderr, /test is successful/);
       // The launcher's whole-file form of the same routing, too.
-      await writeFile(join(dir, 'local.conf'), renderNginxConf({ ...exampleSite(), tls: { certificate: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') }, tempDir: dir }));
+      await writeFile(
+        join(dir, 'local.conf'),
+        renderNginxConf({ ...exampleSite(), tls: { certificate: join(dir, 'fullchain.pem'), key: join(dir, 'privkey.pem') }, tempDir: dir }),
+      );
       const local = await run(NGINX_PATH, ['-t', '-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'local.conf'), '-g', `pid ${dir}/nginx.pid;`]);
       assert.match(local.stderr, /test is successful/);
     } finally {
@@ -99,7 +112,8 @@ const health = async (url: string): Promise<{ status: number; node: unknown }> =
 };
 
 /** Lines of `file` refusing a stream start for want of a join ticket. */
-const ticketRefusals = async (file: string) => (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('closing stream') && l.includes('"BAD_TICKET"')).length;
+const ticketRefusals = async (file: string) =>
+  (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('closing stream') && l.includes('"BAD_TICKET"')).length;
 
 const isAlive = (pid: number) => {
   try {
@@ -138,7 +152,8 @@ describe('cluster launcher: 3 nodes, redis-server and nginx on loopback', { skip
       assert.equal(r.status, 200);
       seen.set(r.node, (seen.get(r.node) ?? 0) + 1);
     }
-    for (const node of cluster.nodes) assert.ok((seen.get(node.id) ?? 0) >= 5, `${node.id} answered ${seen.get(node.id) ?? 0} of 30: ${JSON.stringify([...seen])}`);
+    for (const node of cluster.nodes)
+      assert.ok((seen.get(node.id) ?? 0) >= 5, `${node.id} answered ${seen.get(node.id) ?? 0} of 30: ${JSON.stringify([...seen])}`);
   });
 
   it('a WebSocket upgrade to /p/2/media reaches node 2 (a start without ticket: 1008 from node 2)', async () => {
@@ -179,7 +194,11 @@ describe('cluster launcher: 3 nodes, redis-server and nginx on loopback', { skip
       if (after[1]! > before[1]!) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.deepEqual(after.map((n, i) => n - before[i]!), [0, 1, 0], 'ticket refusals logged per node');
+    assert.deepEqual(
+      after.map((n, i) => n - before[i]!),
+      [0, 1, 0],
+      'ticket refusals logged per node',
+    );
   });
 
   it('kill -9 of node 1: every /health still answers (nginx skips the dead node)', async () => {

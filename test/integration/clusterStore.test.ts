@@ -38,7 +38,13 @@ function node(id: string, over: { rooms?: number; calls?: number; loopDelayP99Ms
     publicPrefix: `/p/${id}`,
     internalUrl: `http://127.0.0.1:81${id.length}`,
     draining: over.draining ?? false,
-    load: { rooms: over.rooms ?? 0, calls: over.calls ?? 0, tickP99Ms: 1.5, loopDelayP99Ms: over.loopDelayP99Ms ?? 2, ...(over.overloaded !== undefined ? { overloaded: over.overloaded } : {}) },
+    load: {
+      rooms: over.rooms ?? 0,
+      calls: over.calls ?? 0,
+      tickP99Ms: 1.5,
+      loopDelayP99Ms: over.loopDelayP99Ms ?? 2,
+      ...(over.overloaded !== undefined ? { overloaded: over.overloaded } : {}),
+    },
     at: 1_760_000_000_000,
   };
 }
@@ -125,7 +131,12 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
     test('RedisRoomDirectory keeps the contract', async () => {
       await contract(new RedisRoomDirectory(client));
       // The layout of src/cluster/types.ts: room:<id> HASH (null fields absent), rooms ZSET.
-      assert.deepEqual(await client.hgetall('conf:room:10'), { maxParticipants: '5', locked: '1', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-02-02T00:00:00.000Z' });
+      assert.deepEqual(await client.hgetall('conf:room:10'), {
+        maxParticipants: '5',
+        locked: '1',
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-02-02T00:00:00.000Z',
+      });
       assert.deepEqual(await client.zrange('conf:rooms', 0, -1), ['10']);
     });
 
@@ -136,12 +147,17 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
       assert.equal(await d.create(odd), 'created');
       assert.equal(await d.create(odd2), 'created');
       assert.deepEqual(await d.list(), [odd, odd2]);
-      assert.deepEqual(await d.update('7', { label: null, maxParticipants: null, locked: false }, 'u'), record('7', { pinHash: 'scrypt$1$2|3', updatedAt: 'u' }));
+      assert.deepEqual(
+        await d.update('7', { label: null, maxParticipants: null, locked: false }, 'u'),
+        record('7', { pinHash: 'scrypt$1$2|3', updatedAt: 'u' }),
+      );
       assert.deepEqual(await d.update('8', {}, 'v'), { ...odd2, updatedAt: 'v' });
     });
 
     test('concurrent creates of one id from several clients: one "created"', async () => {
-      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => new RedisRoomDirectory(clients[i % 3]!).create(record('55', { label: `by ${i}` }))));
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => new RedisRoomDirectory(clients[i % 3]!).create(record('55', { label: `by ${i}` }))),
+      );
       assert.equal(answers.filter((a) => a === 'created').length, 1);
       const winner = answers.indexOf('created');
       assert.equal((await new RedisRoomDirectory(client).get('55'))?.label, `by ${winner}`);
@@ -235,12 +251,15 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
         { room: '404', epoch: 4 }, // gone from the store, never counted
       ]);
       const stats = await client.info('commandstats');
-      assert.deepEqual([...result], [
-        ['401', 'renewed'],
-        ['402', 'lost'],
-        ['403', 'lost'],
-        ['404', 'restored'],
-      ]);
+      assert.deepEqual(
+        [...result],
+        [
+          ['401', 'renewed'],
+          ['402', 'lost'],
+          ['403', 'lost'],
+          ['404', 'restored'],
+        ],
+      );
       assert.match(stats, /cmdstat_evalsha:calls=1,/);
       assert.doesNotMatch(stats, /cmdstat_eval:/); // (GET, SET, PEXPIRE counted are the script's own)
       assert.equal((await leases.get('402'))?.node, 'B');
@@ -342,7 +361,10 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
       await client.set('conf:node:junk', 'not json');
       await client.set('conf:node:partial', JSON.stringify({ id: 'partial' }));
       await client.sadd('conf:nodes', 'junk', 'partial');
-      assert.deepEqual((await registry.live()).map((n) => n.id), ['ok']);
+      assert.deepEqual(
+        (await registry.live()).map((n) => n.id),
+        ['ok'],
+      );
       assert.equal(await registry.get('junk'), null);
     });
   });
@@ -375,9 +397,21 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
       await sleep(TTL_MS / 2);
       await counters.placed('a'); // extends the window
       await sleep(TTL_MS / 2 + 50);
-      assert.deepEqual(await counters.recent(['a', 'b']), new Map([['a', 3], ['b', 0]]));
+      assert.deepEqual(
+        await counters.recent(['a', 'b']),
+        new Map([
+          ['a', 3],
+          ['b', 0],
+        ]),
+      );
       await sleep(TTL_MS / 2 + 50);
-      assert.deepEqual(await counters.recent(['a', 'b']), new Map([['a', 0], ['b', 0]]));
+      assert.deepEqual(
+        await counters.recent(['a', 'b']),
+        new Map([
+          ['a', 0],
+          ['b', 0],
+        ]),
+      );
       assert.deepEqual(await counters.recent([]), new Map());
     });
   });

@@ -98,9 +98,14 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     const ref700 = sentToneDbfs(700, -20);
     const ref1100 = sentToneDbfs(1100, -20);
     const before = { b: heardToneDbfs(b.stream, 700, t0 + 300, mutedAt - 200) - ref700, c: heardToneDbfs(c.stream, 700, t0 + 300, mutedAt - 200) - ref700 };
-    const afterMute = { b: heardToneDbfs(b.stream, 700, mutedAt + 300, t0 + 3800) - ref700, c: heardToneDbfs(c.stream, 700, mutedAt + 300, t0 + 3800) - ref700 };
+    const afterMute = {
+      b: heardToneDbfs(b.stream, 700, mutedAt + 300, t0 + 3800) - ref700,
+      c: heardToneDbfs(c.stream, 700, mutedAt + 300, t0 + 3800) - ref700,
+    };
     const cHearsB = heardToneDbfs(c.stream, 1100, mutedAt + 300, t0 + 3800) - ref1100;
-    measured.push(`dashboard mute: A heard by B ${before.b.toFixed(1)} -> ${afterMute.b.toFixed(1)} dB, by C ${before.c.toFixed(1)} -> ${afterMute.c.toFixed(1)} dB; C hears B ${cHearsB.toFixed(1)} dB`);
+    measured.push(
+      `dashboard mute: A heard by B ${before.b.toFixed(1)} -> ${afterMute.b.toFixed(1)} dB, by C ${before.c.toFixed(1)} -> ${afterMute.c.toFixed(1)} dB; C hears B ${cHearsB.toFixed(1)} dB`,
+    );
     assert.ok(Math.abs(before.b) <= 1 && Math.abs(before.c) <= 1, `A heard before the mute (${before.b.toFixed(2)}, ${before.c.toFixed(2)} dB)`);
     assert.ok(afterMute.b < -40 && afterMute.c < -40, `A not heard after the mute (${afterMute.b.toFixed(1)}, ${afterMute.c.toFixed(1)} dB)`);
     assert.ok(Math.abs(cHearsB) <= 1, `B still heard (${cHearsB.toFixed(2)} dB)`);
@@ -140,7 +145,10 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
       await other.locator('.metric.alert[data-metric="busyPercent"]').waitFor({ timeout: 4000 });
       const caption = await other.evaluate(() => getComputedStyle(document.querySelector('.metric.alert figcaption'), '::after').content);
       assert.match(caption, /refusing new calls/);
-      assert.equal(await other.locator('.metric.alert').getAttribute('title'), 'At capacity: one more call would not fit, so new calls are refused until calls leave');
+      assert.equal(
+        await other.locator('.metric.alert').getAttribute('title'),
+        'At capacity: one more call would not fit, so new calls are refused until calls leave',
+      );
       assert.equal(await other.locator('.metric.alert').count(), 1, 'only the busy figure');
     } finally {
       await other.close();

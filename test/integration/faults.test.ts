@@ -13,13 +13,20 @@ import { childProcessEnv, freePort, startTestServer } from '../helpers/server.js
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
-
 describe('graceful shutdown of the real process (node src/main.ts)', () => {
   test('SIGTERM: streams end with 1001, the process exits 0 within a bounded time', { timeout: 30_000 }, async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', BEEP: 'off', WAIT_TONE: 'off', LOG_PRETTY: 'false' }),
+      env: childProcessEnv({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ROOMS_DB_PATH: ':memory:',
+        LOG_LEVEL: 'info',
+        BEEP: 'off',
+        WAIT_TONE: 'off',
+        LOG_PRETTY: 'false',
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -57,7 +64,14 @@ describe('the real process in production mode', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: childProcessEnv({ PORT: String(port), HOST: '127.0.0.1', ROOMS_DB_PATH: ':memory:', LOG_LEVEL: 'info', TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'process-test-auth-token' }),
+      env: childProcessEnv({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ROOMS_DB_PATH: ':memory:',
+        LOG_LEVEL: 'info',
+        TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+        TWILIO_AUTH_TOKEN: 'process-test-auth-token',
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -71,7 +85,11 @@ describe('the real process in production mode', () => {
       assert.ok(!output.includes('process-test-auth-token'), 'the token is never printed');
       const health = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { mode: string };
       assert.equal(health.mode, 'production');
-      const unsigned = await fetch(`http://127.0.0.1:${port}/voice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'CallSid=CA1' });
+      const unsigned = await fetch(`http://127.0.0.1:${port}/voice`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'CallSid=CA1',
+      });
       assert.equal(unsigned.status, 400);
       child.kill('SIGINT');
       assert.equal(await exited, 0);

@@ -87,7 +87,7 @@ describe('mountHttpRoutes', () => {
     assert.deepEqual(await res.json(), { error: { code: 'NOT_FOUND', message: 'no route for GET /nowhere' } });
   });
 
-  test('DELETE /api/rooms/:id ends the room through the core\'s endRoom', async () => {
+  test("DELETE /api/rooms/:id ends the room through the core's endRoom", async () => {
     const caller = new Caller('CAa');
     caller.participant = core.conference.join('4711', 'CAa', caller, 0);
     const res = await fetch(`${baseUrl}/api/rooms/4711`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });

@@ -21,11 +21,22 @@ interface Answer {
 }
 
 /** A raw request (fetch would refuse some of these), optionally from another loopback address. */
-function request(baseUrl: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string }): Promise<Answer> {
+function request(
+  baseUrl: string,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string },
+): Promise<Answer> {
   const url = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path, headers: options.headers, localAddress: options.localAddress, agent: false },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+        localAddress: options.localAddress,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -57,10 +68,18 @@ describe('bad HTTP requests: clear 4xx JSON, no stack traces', () => {
     ['no body at all', { method: 'POST', path: '/voice' }, 400],
     ['missing CallSid', { method: 'POST', path: '/voice/room?attempt=1', headers: form, body: 'Digits=4711&From=%2B1555' }, 400],
     ['CallSid that is not a SID', { method: 'POST', path: '/voice', headers: form, body: 'CallSid=<script>alert(1)</script>' }, 400],
-    ['unsupported charset', { method: 'POST', path: '/voice', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-7' }, body: CALL }, 415],
+    [
+      'unsupported charset',
+      { method: 'POST', path: '/voice', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-7' }, body: CALL },
+      415,
+    ],
     ['huge body (1 MB)', { method: 'POST', path: '/voice', headers: form, body: `${CALL}&Junk=${'x'.repeat(1 << 20)}` }, 413],
     ['too many parameters (500)', { method: 'POST', path: '/voice', headers: form, body: Array.from({ length: 500 }, (_, i) => `p${i}=1`).join('&') }, 413],
-    ['malformed JSON to the admin API', { method: 'POST', path: '/api/rooms', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: '{"id": 12' }, 400],
+    [
+      'malformed JSON to the admin API',
+      { method: 'POST', path: '/api/rooms', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: '{"id": 12' },
+      400,
+    ],
     ['GET on a webhook', { method: 'GET', path: '/voice' }, 404],
     ['PUT on a webhook', { method: 'PUT', path: '/voice', headers: form, body: CALL }, 404],
     ['DELETE on a webhook', { method: 'DELETE', path: '/voice/room' }, 404],
@@ -76,7 +95,10 @@ describe('bad HTTP requests: clear 4xx JSON, no stack traces', () => {
       if (status !== 431) {
         assert.match(String(res.headers['content-type']), /application\/json/);
         const body = JSON.parse(res.body);
-        assert.equal(body.error.code, status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST');
+        assert.equal(
+          body.error.code,
+          status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST',
+        );
         assert.ok(body.error.message.length <= 300, 'the message does not echo a long input back');
       }
     });
@@ -101,7 +123,9 @@ describe('upgrade requests the URL parser refuses', () => {
       for (const target of ['http://x:99999/media', '//a%20b/media', 'http://[/media']) {
         const answer = await new Promise<string>((resolve) => {
           const s = connect(Number(url.port), url.hostname, () =>
-            s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+            s.write(
+              `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+            ),
           );
           let data = '';
           s.on('data', (d: Buffer) => (data += d.toString()));
@@ -111,7 +135,10 @@ describe('upgrade requests the URL parser refuses', () => {
         });
         assert.match(answer, /^HTTP\/1\.1 4\d\d /, `${target}: ${answer}`);
       }
-      assert.deepEqual(uncaught.map((e) => e.message), []);
+      assert.deepEqual(
+        uncaught.map((e) => e.message),
+        [],
+      );
       const health = await request(t.baseUrl, { path: '/health' });
       assert.equal(health.status, 200);
     } finally {
@@ -149,7 +176,8 @@ describe('admin API: wrong tokens are rate-limited per client address', () => {
   test('10 wrong tokens a minute get 403; then 429 with Retry-After, even with the right token; another address is unaffected', async () => {
     const t = await startTestServer({ ADMIN_TOKEN: ADMIN });
     try {
-      const api = (token: string, localAddress?: string) => request(t.baseUrl, { path: '/api/rooms', headers: { authorization: `Bearer ${token}` }, localAddress });
+      const api = (token: string, localAddress?: string) =>
+        request(t.baseUrl, { path: '/api/rooms', headers: { authorization: `Bearer ${token}` }, localAddress });
       assert.equal((await api(ADMIN)).status, 200);
       for (let i = 0; i < 10; i++) assert.equal((await api(`wrong-token-${i}-0123456789`)).status, 403);
       const limited = await api('wrong-token-again-0123456789');

@@ -84,14 +84,17 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     assert.equal(t.server.conference.room('7701'), undefined);
   });
 
-  test('a phone caller hears the browser\'s microphone; the browser hears the phone caller', async () => {
+  test("a phone caller hears the browser's microphone; the browser hears the phone caller", async () => {
     const phone = await join(t.baseUrl, ['7700']);
     await page.goto(`${t.baseUrl}/join?room=7700`);
     await page.fill('#token', ADMIN);
     await page.click('#join-button');
     await page.locator('#status', { hasText: 'In room 7700' }).waitFor({ timeout: 5000 });
     await until(() => t.server.conference.room('7700')?.size === 2, 'the browser in the room', 5000);
-    const browserSid = t.server.conference.room('7700')!.participants().find((p) => p.callSid !== phone.callSid)!.callSid;
+    const browserSid = t.server.conference
+      .room('7700')!
+      .participants()
+      .find((p) => p.callSid !== phone.callSid)!.callSid;
     assert.equal(t.server.conference.participant(browserSid)?.info.seat, 2);
 
     const t0 = performance.now() + 100;
@@ -99,7 +102,12 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     await sleep(2500);
     // What the browser heard in the last 1.5 s, as it reports it.
     const heardByBrowser = Int16Array.from(await page.evaluate(() => Array.from(window.joinState.recent(1.5) as Int16Array)));
-    const state = await page.evaluate(() => ({ framesSent: window.joinState.framesSent, framesReceived: window.joinState.framesReceived, marks: window.joinState.marksEchoed, heard: window.joinState.heardDbfs }));
+    const state = await page.evaluate(() => ({
+      framesSent: window.joinState.framesSent,
+      framesReceived: window.joinState.framesReceived,
+      marks: window.joinState.marksEchoed,
+      heard: window.joinState.heardDbfs,
+    }));
     await mkdir(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: joinPath(ARTIFACTS, 'join.png') });
     await play;

@@ -15,7 +15,6 @@ import { childProcessEnv, freePort } from '../helpers/server.js';
 
 const ROOT = joinPath(import.meta.dirname, '..', '..');
 
-
 /** `pid`'s only child process and its command line (Linux), or null where /proc cannot say. */
 function onlyChild(pid: number): { pid: number; command: string } | null {
   const tasks = `/proc/${pid}/task`;
@@ -29,7 +28,7 @@ test('npm start builds, runs the compiled server on plain node, serves /health a
   const port = await freePort();
   // Under `npm test`, the npm that runs the tests; otherwise the one on PATH.
   const npmCli = process.env['npm_execpath'];
-  const [command, args] = npmCli && npmCli.endsWith('.js') ? [process.execPath, [npmCli, 'start']] : ['npm', ['start']];
+  const [command, args] = npmCli?.endsWith('.js') ? [process.execPath, [npmCli, 'start']] : ['npm', ['start']];
   const startedMs = performance.now();
   const npm = spawn(command, args, {
     cwd: ROOT,

@@ -129,7 +129,11 @@ test('signature failures are counted by route and reason; refused /media upgrade
   const t = await startTestServer({ TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef', TWILIO_AUTH_TOKEN: 'test-auth-token' });
   try {
     const post = (headers: Record<string, string>) =>
-      fetch(`${t.baseUrl}/voice`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'CallSid=CA1&From=%2B1' });
+      fetch(`${t.baseUrl}/voice`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: 'CallSid=CA1&From=%2B1',
+      });
     assert.equal((await post({})).status, 400);
     assert.equal((await post({ 'x-twilio-signature': 'bm90IGl0' })).status, 403);
     const status = await new Promise<number>((resolve, reject) => {

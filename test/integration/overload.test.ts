@@ -18,7 +18,11 @@ import { join as joinPath } from 'node:path';
 import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-const normalise = (xml: string) => xml.replace(/<!--[\s\S]*?-->/g, '').replace(/>\s+</g, '><').trim();
+const normalise = (xml: string) =>
+  xml
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/>\s+</g, '><')
+    .trim();
 const BUSY_XML = normalise(readFileSync(joinPath(import.meta.dirname, '..', '..', 'twiml', 'busy.xml'), 'utf8'));
 
 /** Keeps this event loop (and the server's) busy for `ms`, as a burst of set-ups would. */
@@ -30,7 +34,11 @@ function busyFor(ms: number): void {
 }
 
 const newCall = (baseUrl: string, n: number) =>
-  fetch(`${baseUrl}/voice?room=5150`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `CallSid=CA${String(n).padStart(32, '0')}&From=%2B15005550006` });
+  fetch(`${baseUrl}/voice?room=5150`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `CallSid=CA${String(n).padStart(32, '0')}&From=%2B15005550006`,
+  });
 
 describe('a busy loop is not load: default settings', () => {
   let t: TestServer;

@@ -63,7 +63,7 @@ describe('recordings', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('the mix holds each caller\'s tone at its level; tracks hold each caller alone', async () => {
+  test("the mix holds each caller's tone at its level; tracks hold each caller alone", async () => {
     const callers = [];
     for (let i = 0; i < CALLERS.length; i++) callers.push(await join(t.baseUrl, ['7300'], { from: `+1202555010${i}` }));
     assert.equal((await call('POST', '/api/rooms/7300/recording', { tracks: 'yes' })).status, 400);
@@ -102,7 +102,8 @@ describe('recordings', () => {
     const to = from + SAMPLE_RATE_HZ;
     const levels = CALLERS.map(({ hz, peakDbfs }) => toneDbfs(mix.samples, hz, SAMPLE_RATE_HZ, from, to) - sentToneDbfs(hz, peakDbfs));
     measured.push(`recorded mix, tones relative to sent: ${levels.map((l, i) => `${CALLERS[i]!.hz} Hz ${l.toFixed(2)} dB`).join(', ')}`);
-    for (const [i, level] of levels.entries()) assert.ok(Math.abs(level) <= 0.5, `caller ${i + 1} (${CALLERS[i]!.hz} Hz) recorded at ${level.toFixed(2)} dB relative to what it sent`);
+    for (const [i, level] of levels.entries())
+      assert.ok(Math.abs(level) <= 0.5, `caller ${i + 1} (${CALLERS[i]!.hz} Hz) recorded at ${level.toFixed(2)} dB relative to what it sent`);
 
     for (let seat = 1; seat <= 3; seat++) {
       const track = await call('GET', `/api/recordings/${id}?track=seat${seat}`);
@@ -201,7 +202,11 @@ test('status callbacks: recording-started / -stopped; the recorder is not a part
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const dir = await mkdtemp(joinPath(tmpdir(), 'recordings-events-'));
-  const t = await startTestServer({ ADMIN_TOKEN: ADMIN, RECORDINGS_DIR: dir, STATUS_CALLBACK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events` });
+  const t = await startTestServer({
+    ADMIN_TOKEN: ADMIN,
+    RECORDINGS_DIR: dir,
+    STATUS_CALLBACK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`,
+  });
   try {
     const call = api(t.baseUrl);
     const a = await join(t.baseUrl, ['7500']);

@@ -37,7 +37,10 @@ describe('rooms with auto-create on', () => {
     const b = await join(t.baseUrl, ['100']);
     const c = await join(t.baseUrl, ['200']);
     const d = await join(t.baseUrl, ['200']);
-    assert.deepEqual([a, b, c, d].map((x) => x.said.at(-1)), ['You are participant 1.', 'You are participant 2.', 'You are participant 1.', 'You are participant 2.']);
+    assert.deepEqual(
+      [a, b, c, d].map((x) => x.said.at(-1)),
+      ['You are participant 1.', 'You are participant 2.', 'You are participant 1.', 'You are participant 2.'],
+    );
     assert.equal(a.parameters['room'], '100');
     const calls = [
       { who: a, hz: 1300 },
@@ -52,12 +55,23 @@ describe('rooms with auto-create on', () => {
     const ref = sentToneDbfs(1300, -20);
     const level = (listener: (typeof calls)[number], source: (typeof calls)[number]) => heardToneDbfs(listener.who.stream, source.hz, from, to) - ref;
     const [ca, cb, cc, cd] = calls as [(typeof calls)[number], (typeof calls)[number], (typeof calls)[number], (typeof calls)[number]];
-    for (const [l, s] of [[ca, cb], [cb, ca], [cc, cd], [cd, cc]] as const) {
+    for (const [l, s] of [
+      [ca, cb],
+      [cb, ca],
+      [cc, cd],
+      [cd, cc],
+    ] as const) {
       assert.ok(Math.abs(level(l, s)) <= 1, `same room: heard at ${level(l, s).toFixed(2)} dB`);
     }
     const cross = Math.max(level(ca, cc), level(ca, cd), level(cb, cc), level(cc, ca), level(cd, cb));
     console.log(`# measured: same room ${level(ca, cb).toFixed(2)} / ${level(cc, cd).toFixed(2)} dB; across rooms at most ${cross.toFixed(1)} dB`);
-    for (const [l, s] of [[ca, cc], [ca, cd], [cb, cc], [cc, ca], [cd, cb]] as const) {
+    for (const [l, s] of [
+      [ca, cc],
+      [ca, cd],
+      [cb, cc],
+      [cc, ca],
+      [cd, cb],
+    ] as const) {
       assert.ok(level(l, s) <= -40, `other room: heard at ${level(l, s).toFixed(1)} dB`);
     }
     // a hangs up: seat 1 of room 100 is free again and goes to the next caller.
@@ -66,7 +80,10 @@ describe('rooms with auto-create on', () => {
     const e = await join(t.baseUrl, ['100']);
     assert.equal(e.said.at(-1), 'You are participant 1.');
     const room = await admin('GET', '/api/rooms/100');
-    assert.deepEqual(room.body.participants.map((p: { seat: number }) => p.seat), [1, 2]);
+    assert.deepEqual(
+      room.body.participants.map((p: { seat: number }) => p.seat),
+      [1, 2],
+    );
     await Promise.all([b, c, d, e].map((x) => x.stream.stop()));
   });
 

@@ -15,7 +15,12 @@ const TOKEN = 'signatures-test-auth-token-0123';
 const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
 
 function sign(url: string, params: Record<string, string> = {}): string {
-  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  const data =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((k) => k + params[k])
+      .join('');
   return createHmac('sha1', TOKEN).update(data, 'utf8').digest('base64');
 }
 
@@ -31,7 +36,11 @@ const callParams = (callSid: string, extra: Record<string, string> = {}) => ({
 });
 
 async function post(baseUrl: string, path: string, params: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(baseUrl + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params).toString() });
+  const res = await fetch(baseUrl + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  });
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
 }
 
@@ -64,7 +73,15 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
   test('a wrong signature (other token, other URL, a tampered or added parameter): 403, one warn line each', async () => {
     const params = callParams(randomSid('CA'));
     const url = `${t.baseUrl}/voice`;
-    const other = createHmac('sha1', 'not-the-token').update(url + Object.keys(params).sort().map((k) => k + params[k as keyof typeof params]).join('')).digest('base64');
+    const other = createHmac('sha1', 'not-the-token')
+      .update(
+        url +
+          Object.keys(params)
+            .sort()
+            .map((k) => k + params[k as keyof typeof params])
+            .join(''),
+      )
+      .digest('base64');
     const n = t.captured.warnings().length;
     const attempts = [
       await post(t.baseUrl, '/voice', params, { 'x-twilio-signature': other }),
@@ -85,10 +102,19 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
     const http = await import('node:http');
     const url = new URL(t.baseUrl);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path: '/voice', headers: { host: 'exa mple', 'x-twilio-signature': 'x', 'content-type': 'application/x-www-form-urlencoded' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'POST',
+          path: '/voice',
+          headers: { host: 'exa mple', 'x-twilio-signature': 'x', 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end('CallSid=CA1');
     });
@@ -97,7 +123,12 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
   });
 
   test('signed over the URL as called, with a query string and the extra parameters Twilio adds: answered', async () => {
-    const params = callParams(randomSid('CA'), { CallerCountry: 'US', CallerZip: '94105', StirVerstat: 'TN-Validation-Passed-A', AddOns: '{"status":"successful","results":{}}' });
+    const params = callParams(randomSid('CA'), {
+      CallerCountry: 'US',
+      CallerZip: '94105',
+      StirVerstat: 'TN-Validation-Passed-A',
+      AddOns: '{"status":"successful","results":{}}',
+    });
     const res = await post(t.baseUrl, '/voice?room=4711', params, { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=4711`, params) });
     assert.equal(res.status, 200, res.text);
     assert.match(res.text, /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media">/);
@@ -106,17 +137,35 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
   test('behind a proxy (X-Forwarded-Proto/Host): signed over the public https URL', async () => {
     const params = callParams(randomSid('CA'));
     const proxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'conf.example.test' };
-    const good = await post(t.baseUrl, '/voice/room?attempt=2', { ...params, Digits: '' }, { ...proxy, 'x-twilio-signature': sign('https://conf.example.test/voice/room?attempt=2', { ...params, Digits: '' }) });
+    const good = await post(
+      t.baseUrl,
+      '/voice/room?attempt=2',
+      { ...params, Digits: '' },
+      { ...proxy, 'x-twilio-signature': sign('https://conf.example.test/voice/room?attempt=2', { ...params, Digits: '' }) },
+    );
     assert.equal(good.status, 200, good.text);
     // The same signature without the proxy's headers is over another URL.
-    const bad = await post(t.baseUrl, '/voice/room?attempt=2', { ...params, Digits: '' }, { 'x-twilio-signature': sign('https://conf.example.test/voice/room?attempt=2', { ...params, Digits: '' }) });
+    const bad = await post(
+      t.baseUrl,
+      '/voice/room?attempt=2',
+      { ...params, Digits: '' },
+      { 'x-twilio-signature': sign('https://conf.example.test/voice/room?attempt=2', { ...params, Digits: '' }) },
+    );
     assert.equal(bad.status, 403);
   });
 
   test('a whole call: signed webhook, then a signed upgrade joins; unsigned, wrong and :80 upgrades get 403 before any WebSocket', async () => {
     const callSid = randomSid('CA');
     const params = callParams(callSid);
-    const dial = await dialIn({ baseUrl: t.baseUrl, callSid, voicePath: '/voice?room=5150', accountSid: ACCOUNT, from: params.From, to: params.To, headers: { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=5150`, params) } });
+    const dial = await dialIn({
+      baseUrl: t.baseUrl,
+      callSid,
+      voicePath: '/voice?room=5150',
+      accountSid: ACCOUNT,
+      from: params.From,
+      to: params.To,
+      headers: { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=5150`, params) },
+    });
     assert.equal(dial.kind, 'stream');
     if (dial.kind !== 'stream') return;
     const n = t.captured.warnings().length;
@@ -128,7 +177,11 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
       return error;
     };
     assert.equal(await refused({}), 'upgrade refused: HTTP 403');
-    assert.equal(await refused({ 'x-twilio-signature': sign(dial.streamUrl, params) }), 'upgrade refused: HTTP 403', 'params are not part of the upgrade signature');
+    assert.equal(
+      await refused({ 'x-twilio-signature': sign(dial.streamUrl, params) }),
+      'upgrade refused: HTTP 403',
+      'params are not part of the upgrade signature',
+    );
     assert.equal(await refused({ 'x-twilio-signature': sign(dial.streamUrl.replace(/:\d+\//, ':80/')) }), 'upgrade refused: HTTP 403');
     assert.equal(await refused({ 'x-twilio-signature': sign(dial.streamUrl, {}).slice(0, -2) + 'AA' }), 'upgrade refused: HTTP 403');
     const w = warningsSince(n);
@@ -136,7 +189,12 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
     for (const line of w) assert.match(line.msg, /^media upgrade refused: /);
     assert.equal(t.server.conference.room('5150'), undefined, 'nobody got in');
     // Signed over the stream URL with a trailing slash (Twilio's advice): accepted, and joins.
-    const stream = await SimulatedStream.open({ url: dial.streamUrl, callSid, customParameters: dial.parameters, headers: { 'x-twilio-signature': sign(`${dial.streamUrl}/`) } });
+    const stream = await SimulatedStream.open({
+      url: dial.streamUrl,
+      callSid,
+      customParameters: dial.parameters,
+      headers: { 'x-twilio-signature': sign(`${dial.streamUrl}/`) },
+    });
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(t.server.conference.room('5150')?.size, 1);
     await stream.stop();
@@ -145,7 +203,15 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
   test('a browser (no headers on an upgrade) gets in with a redeemable join ticket in ?ticket=, not with a forged or used one', async () => {
     const callSid = randomSid('CA');
     const params = callParams(callSid);
-    const dial = await dialIn({ baseUrl: t.baseUrl, callSid, voicePath: '/voice?room=5152', accountSid: ACCOUNT, from: params.From, to: params.To, headers: { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=5152`, params) } });
+    const dial = await dialIn({
+      baseUrl: t.baseUrl,
+      callSid,
+      voicePath: '/voice?room=5152',
+      accountSid: ACCOUNT,
+      from: params.From,
+      to: params.To,
+      headers: { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=5152`, params) },
+    });
     if (dial.kind !== 'stream') return assert.fail('not admitted');
     const ticket = dial.parameters['ticket']!;
     const open = (query: string) =>
@@ -166,12 +232,25 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
     const callSid = randomSid('CA');
     const params = callParams(callSid);
     const proxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'conf.example.test' };
-    const dial = await dialIn({ baseUrl: t.baseUrl, callSid, voicePath: '/voice?room=5151', accountSid: ACCOUNT, from: params.From, to: params.To, headers: { ...proxy, 'x-twilio-signature': sign('https://conf.example.test/voice?room=5151', params) } });
+    const dial = await dialIn({
+      baseUrl: t.baseUrl,
+      callSid,
+      voicePath: '/voice?room=5151',
+      accountSid: ACCOUNT,
+      from: params.From,
+      to: params.To,
+      headers: { ...proxy, 'x-twilio-signature': sign('https://conf.example.test/voice?room=5151', params) },
+    });
     assert.equal(dial.kind, 'stream');
     if (dial.kind !== 'stream') return;
     assert.equal(dial.streamUrl, 'wss://conf.example.test/media');
     const local = t.baseUrl.replace('http', 'ws') + '/media';
-    const stream = await SimulatedStream.open({ url: local, callSid, customParameters: dial.parameters, headers: { ...proxy, 'x-twilio-signature': sign(dial.streamUrl) } });
+    const stream = await SimulatedStream.open({
+      url: local,
+      callSid,
+      customParameters: dial.parameters,
+      headers: { ...proxy, 'x-twilio-signature': sign(dial.streamUrl) },
+    });
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(t.server.conference.room('5151')?.size, 1);
     await stream.stop();

@@ -55,7 +55,10 @@ test('npm run simulate: each of three callers hears the other two at 0 dB and no
         const segments = followSource(source, heard.samples, lagFrames, { segmentFrames: 10 });
         assert.ok(segments.length >= 15, `${name}: ${names[j]} has ${segments.length} 200 ms segments with speech`);
         const clear = segments.filter((m) => m.correlation > 0.98).length / segments.length;
-        const level = percentile(segments.map((m) => m.levelDb), 0.5);
+        const level = percentile(
+          segments.map((m) => m.levelDb),
+          0.5,
+        );
         assert.ok(clear >= 0.8, `${name} hears ${names[j]} clearly in ${(clear * 100).toFixed(0)} % of segments`);
         assert.ok(Math.abs(level) <= 1, `${name} hears ${names[j]} at ${level.toFixed(2)} dB (median of segments)`);
         const at = lagFrames * SAMPLES_PER_FRAME;

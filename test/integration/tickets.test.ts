@@ -54,17 +54,34 @@ describe('join tickets at the media endpoint', () => {
     const forged = real.slice(0, -2) + (real.at(-2) === 'A' ? 'B' : 'A') + real.at(-1);
     await attempt('forged', forgedFrom.callSid, { room: '4242', ticket: forged });
     // Well-formed, signed with another secret.
-    const otherSecret = encodeTicket(randomBytes(32), { callSid: forgedFrom.callSid, room: '4242', seat: 3, expiresAtSeconds: Math.floor(Date.now() / 1000) + 30, nonce: 'n0nce' });
+    const otherSecret = encodeTicket(randomBytes(32), {
+      callSid: forgedFrom.callSid,
+      room: '4242',
+      seat: 3,
+      expiresAtSeconds: Math.floor(Date.now() / 1000) + 30,
+      nonce: 'n0nce',
+    });
     await attempt('other-secret', forgedFrom.callSid, { room: '4242', ticket: otherSecret });
     await sleep(200);
     // Signed with the server's secret, for this call, but expired a second ago.
-    const expired = encodeTicket(Buffer.from(SECRET), { callSid: forgedFrom.callSid, room: '4242', seat: 3, expiresAtSeconds: Math.floor(Date.now() / 1000) - 1, nonce: 'expired-nonce' });
+    const expired = encodeTicket(Buffer.from(SECRET), {
+      callSid: forgedFrom.callSid,
+      room: '4242',
+      seat: 3,
+      expiresAtSeconds: Math.floor(Date.now() / 1000) - 1,
+      nonce: 'expired-nonce',
+    });
     await attempt('expired', forgedFrom.callSid, { room: '4242', ticket: expired });
     // A good ticket presented by another CallSid.
     await attempt('other-call', randomSid('CA'), cDial.parameters);
     await sleep(200);
     // c uses its ticket (joins), then the same ticket again on a second socket.
-    c = { callSid: admitted.callSid, stream: await SimulatedStream.open({ url: cDial.streamUrl, callSid: admitted.callSid, customParameters: cDial.parameters }), said: cDial.said, parameters: cDial.parameters };
+    c = {
+      callSid: admitted.callSid,
+      stream: await SimulatedStream.open({ url: cDial.streamUrl, callSid: admitted.callSid, customParameters: cDial.parameters }),
+      said: cDial.said,
+      parameters: cDial.parameters,
+    };
     await attempt('reused', admitted.callSid, cDial.parameters);
     // And the PIN room entered by a socket that never saw the webhook, naming the room.
     await attempt('direct', randomSid('CA'), { room: '4242', pin: '8642' });

@@ -31,9 +31,22 @@ function standIn(number: { phone_number: string; voice_url: string; voice_method
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      seen.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, form: new URLSearchParams(body), auth: req.headers.authorization ?? '' });
+      seen.push({
+        method: req.method ?? '',
+        path: url.pathname,
+        query: url.searchParams,
+        form: new URLSearchParams(body),
+        auth: req.headers.authorization ?? '',
+      });
       const base = `/2010-04-01/Accounts/${ACCOUNT}/IncomingPhoneNumbers`;
-      const resource = () => ({ sid: PN, account_sid: ACCOUNT, phone_number: number.phone_number, friendly_name: 'Line', voice_url: number.voice_url, voice_method: number.voice_method });
+      const resource = () => ({
+        sid: PN,
+        account_sid: ACCOUNT,
+        phone_number: number.phone_number,
+        friendly_name: 'Line',
+        voice_url: number.voice_url,
+        voice_method: number.voice_method,
+      });
       res.setHeader('content-type', 'application/json');
       if (req.headers.authorization !== `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}`) {
         res.statusCode = 401;
@@ -96,7 +109,7 @@ describe('twilio:setup', () => {
     assert.ok(stand.seen.every((s) => s.method === 'GET'));
   });
 
-  test('points the number\'s Voice webhook at PUBLIC_URL/voice (POST) and says what it changed', async () => {
+  test("points the number's Voice webhook at PUBLIC_URL/voice (POST) and says what it changed", async () => {
     stand.seen.length = 0;
     const result = await pointNumberAtServer(client, { number: '+15551234567', baseUrl: 'https://abc.ngrok.app' });
     assert.deepEqual(result, {
@@ -125,7 +138,10 @@ describe('twilio:setup', () => {
     assert.equal(again.changed, false);
     assert.equal(stand.seen.length, 1, 'only the look-up');
     assert.match(describeResult(again), /nothing changed/);
-    await assert.rejects(pointNumberAtServer(client, { number: '+15550000000', baseUrl: 'https://abc.ngrok.app' }), /not a phone number of this Twilio account/);
+    await assert.rejects(
+      pointNumberAtServer(client, { number: '+15550000000', baseUrl: 'https://abc.ngrok.app' }),
+      /not a phone number of this Twilio account/,
+    );
     const base = `http://127.0.0.1:${(stand.server.address() as AddressInfo).port}`;
     const wrong = twilio(ACCOUNT, 'wrong-token', { httpClient: new StandInRequestClient(base) });
     await assert.rejects(pointNumberAtServer(wrong, { number: '+15551234567', baseUrl: 'https://abc.ngrok.app' }), (error: any) => error.status === 401);

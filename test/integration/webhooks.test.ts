@@ -51,7 +51,15 @@ function ticketIn(xml: string, callSid: string, room: string, seat: number): str
   return tickets[0]!;
 }
 
-const CALL = { CallSid: 'CA000000000000000000000000000000c3', AccountSid: 'AC000000000000000000000000000000a1', From: '+26655550199', To: '+12055550100', CallStatus: 'ringing', Direction: 'inbound', ApiVersion: '2010-04-01' };
+const CALL = {
+  CallSid: 'CA000000000000000000000000000000c3',
+  AccountSid: 'AC000000000000000000000000000000a1',
+  From: '+26655550199',
+  To: '+12055550100',
+  CallStatus: 'ringing',
+  Direction: 'inbound',
+  ApiVersion: '2010-04-01',
+};
 
 /** The real captured webhook parameters (test/fixtures/voice-webhook-params.txt). */
 const capturedParams = Object.fromEntries(
@@ -153,7 +161,11 @@ describe('PUBLIC_URL and prompt settings', () => {
   test('PUBLIC_URL decides the stream URL whatever the request says', async () => {
     const server = createServer(config({ PUBLIC_URL: 'https://calls.example.com/' }));
     try {
-      const res = await request(server.httpServer).post('/voice/room').type('form').send({ ...CALL, Digits: '9' }).set('X-Forwarded-Host', 'evil.test');
+      const res = await request(server.httpServer)
+        .post('/voice/room')
+        .type('form')
+        .send({ ...CALL, Digits: '9' })
+        .set('X-Forwarded-Host', 'evil.test');
       const ticket = ticketIn(res.text, CALL.CallSid, '9', 1);
       assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://calls.example.com/media', room: '9', seat: 1, ticket }));
     } finally {
@@ -252,12 +264,27 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
  */
 describe('cluster answers match their twiml/ documents', () => {
   test('connect-rejoinable.xml (first join and rejoin), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {
-    const p = { streamUrl: 'wss://conference.example.com/p/2/media', room: '4711', seat: 3, ticket: 'v2.CA1.4711.3.7.1800000030.n.m', action: '/voice/rejoin?room=4711&n=0&pass=abc' };
+    const p = {
+      streamUrl: 'wss://conference.example.com/p/2/media',
+      room: '4711',
+      seat: 3,
+      ticket: 'v2.CA1.4711.3.7.1800000030.n.m',
+      action: '/voice/rejoin?room=4711&n=0&pass=abc',
+    };
     const seatSay = '<Say>You are participant 3.</Say>';
-    assert.equal(normalise(twiml.connectRejoinable({ ...p, announceSeat: true })), normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', seatSay)));
-    assert.equal(normalise(twiml.connectRejoinable({ ...p, announceSeat: false })), normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '')));
+    assert.equal(
+      normalise(twiml.connectRejoinable({ ...p, announceSeat: true })),
+      normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', seatSay)),
+    );
+    assert.equal(
+      normalise(twiml.connectRejoinable({ ...p, announceSeat: false })),
+      normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '')),
+    );
     assert.equal(normalise(twiml.redirect('/p/2/voice?room=4711&hop=1')), documentOf('redirect.xml', { url: '/p/2/voice?room=4711&hop=1' }));
-    assert.equal(normalise(twiml.rejoinWait('/voice/rejoin?room=4711&n=2&pass=x')), documentOf('rejoin-wait.xml', { url: '/voice/rejoin?room=4711&n=2&pass=x' }));
+    assert.equal(
+      normalise(twiml.rejoinWait('/voice/rejoin?room=4711&n=2&pass=x')),
+      documentOf('rejoin-wait.xml', { url: '/voice/rejoin?room=4711&n=2&pass=x' }),
+    );
     assert.equal(normalise(twiml.left()), documentOf('left.xml', {}));
     assert.equal(normalise(twiml.rejoinFailed()), documentOf('rejoin-failed.xml', {}));
   });

@@ -54,10 +54,17 @@ class RawStream {
   }
   media(payload: string | Uint8Array, timestampMs: number): string {
     const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('base64');
-    return JSON.stringify({ event: 'media', sequenceNumber: String(++this.seq), streamSid: this.streamSid, media: { track: 'inbound', chunk: String(this.seq), timestamp: String(timestampMs), payload: text } });
+    return JSON.stringify({
+      event: 'media',
+      sequenceNumber: String(++this.seq),
+      streamSid: this.streamSid,
+      media: { track: 'inbound', chunk: String(this.seq), timestamp: String(timestampMs), payload: text },
+    });
   }
   stop(callSid: string): void {
-    this.send(JSON.stringify({ event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid, stop: { accountSid: 'AC' + '0'.repeat(32), callSid } }));
+    this.send(
+      JSON.stringify({ event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid, stop: { accountSid: 'AC' + '0'.repeat(32), callSid } }),
+    );
   }
 }
 
@@ -124,7 +131,13 @@ describe('bad input on /media: each closes only its own socket, with its code an
     t = await startTestServer({ START_TIMEOUT_MS: '500', HEARTBEAT_INTERVAL_MS: '250' });
     mediaUrl = t.baseUrl.replace('http', 'ws') + '/media';
     // ~2 MB of JSON in one frame.
-    const mediaJson = (payload: Buffer) => JSON.stringify({ event: 'media', sequenceNumber: '2', streamSid: 'MZ', media: { track: 'inbound', chunk: '1', timestamp: '155', payload: payload.toString('base64') } });
+    const mediaJson = (payload: Buffer) =>
+      JSON.stringify({
+        event: 'media',
+        sequenceNumber: '2',
+        streamSid: 'MZ',
+        media: { track: 'inbound', chunk: '1', timestamp: '155', payload: payload.toString('base64') },
+      });
     const hugeFrame = textFrames([Buffer.from(mediaJson(Buffer.alloc(1_500_000, 0xff)))]);
     a = await join(t.baseUrl, [ROOM]);
     b = await join(t.baseUrl, [ROOM]);
@@ -272,13 +285,18 @@ describe('bad input on /media: each closes only its own socket, with its code an
     for (const s of [a.stream, b.stream]) {
       const times = s.receivedAtMs.filter((x) => x >= window.from && x <= window.to);
       for (let i = 1; i < times.length; i++) {
-        if (times[i]! - times[i - 1]! > 45) { const c = [...caseTimes].reverse().find(([, at]) => at <= times[i - 1]!); console.log(`# gap ${(times[i]! - times[i - 1]!).toFixed(1)} ms, ${(times[i - 1]! - c![1]).toFixed(0)} ms into ${c![0]}`); }
+        if (times[i]! - times[i - 1]! > 45) {
+          const c = [...caseTimes].reverse().find(([, at]) => at <= times[i - 1]!);
+          console.log(`# gap ${(times[i]! - times[i - 1]!).toFixed(1)} ms, ${(times[i - 1]! - c![1]).toFixed(0)} ms into ${c![0]}`);
+        }
         gap = Math.max(gap, times[i]! - times[i - 1]!);
       }
       assert.deepEqual(s.protocolErrors, []);
       assert.ok(s.isOpen);
     }
-    console.log(`# measured: through ${Object.keys(outcomes).length} bad inputs, a heard b at ${ab.toFixed(2)} dB, b heard a at ${ba.toFixed(2)} dB; longest gap ${gap.toFixed(1)} ms`);
+    console.log(
+      `# measured: through ${Object.keys(outcomes).length} bad inputs, a heard b at ${ab.toFixed(2)} dB, b heard a at ${ba.toFixed(2)} dB; longest gap ${gap.toFixed(1)} ms`,
+    );
     assert.ok(Math.abs(ab) <= 1, `a hears b at ${ab.toFixed(2)} dB`);
     assert.ok(Math.abs(ba) <= 1, `b hears a at ${ba.toFixed(2)} dB`);
     assert.ok(gap <= 60, `longest gap ${gap.toFixed(1)} ms`);

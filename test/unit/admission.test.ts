@@ -16,7 +16,15 @@ import { ManualClock } from '../../src/timing/clock.js';
 const TTL_MS = 30_000;
 const call = (n: number) => ({ callSid: `CA${String(n).padStart(32, '0')}`, from: '+15005550006' });
 
-function setup(options: { limits?: Partial<AdmissionLimits>; autoCreate?: boolean; pinAttempts?: number; admitsCallers?: (callers: number) => boolean; onSetup?: () => void } = {}) {
+function setup(
+  options: {
+    limits?: Partial<AdmissionLimits>;
+    autoCreate?: boolean;
+    pinAttempts?: number;
+    admitsCallers?: (callers: number) => boolean;
+    onSetup?: () => void;
+  } = {},
+) {
   const clock = new ManualClock(1000);
   const wall = new ManualClock(1_800_000_000_000);
   const directory = new MemoryRoomDirectory();
@@ -86,7 +94,10 @@ describe('Admission', () => {
     const on = setup();
     assert.deepEqual(
       (await Promise.all([on.admission.enter('42', call(1)), on.admission.enter('42', call(2))])).map((r) => [r.kind, r.kind === 'admitted' && r.seat]),
-      [['admitted', 1], ['admitted', 2]],
+      [
+        ['admitted', 1],
+        ['admitted', 2],
+      ],
     );
     const off = setup({ autoCreate: false });
     assert.deepEqual(await off.admission.enter('42', call(1)), { kind: 'refused', roomId: '42', reason: 'not-found' });
@@ -104,7 +115,11 @@ describe('Admission', () => {
     assert.deepEqual(await admission.enterWithPin('8', call(1), ''), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 1 });
     assert.equal((await admission.enterWithPin('8', call(2), '2468')).kind, 'admitted', 'another call is not affected');
     assert.deepEqual(await admission.enterWithPin('8', call(1), '3333'), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 0 });
-    assert.deepEqual(await admission.enterWithPin('8', call(1), '2468'), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 0 }, 'no tries left, even with the right PIN');
+    assert.deepEqual(
+      await admission.enterWithPin('8', call(1), '2468'),
+      { kind: 'wrong-pin', roomId: '8', attemptsLeft: 0 },
+      'no tries left, even with the right PIN',
+    );
   });
 
   test('limits: room seat limit (its own, capped by the server), MAX_PARTICIPANTS, MAX_ROOMS', async () => {

@@ -67,7 +67,7 @@ describe('levels', () => {
 });
 
 describe('toneDbfs', () => {
-  test('reads a sine\'s RMS level within 0.1 dB, at bin and off-bin frequencies, any phase', () => {
+  test("reads a sine's RMS level within 0.1 dB, at bin and off-bin frequencies, any phase", () => {
     const random = prng(3);
     for (const f of [300, 440, 1000, 1234.5, 3000, 3333.3]) {
       for (const peakDb of [-3, -20, -45]) {

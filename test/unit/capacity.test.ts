@@ -9,7 +9,13 @@ import { Capacity, type CapacitySample } from '../../src/timing/capacity.js';
 
 /** [busy %, tick %, callers before, callers after, set-ups] for each recorded second. */
 type Row = [number, number, number, number, number];
-const sample = ([busy, tick, before, after, setups]: Row): CapacitySample => ({ busy: busy / 100, tick: tick / 100, callersBefore: before, callersAfter: after, setups });
+const sample = ([busy, tick, before, after, setups]: Row): CapacitySample => ({
+  busy: busy / 100,
+  tick: tick / 100,
+  callersBefore: before,
+  callersAfter: after,
+  setups,
+});
 
 /** The burst: 179 calls set up in the first second, the last 21 in the next; then steady. */
 const BURST: Row[] = [
@@ -59,7 +65,10 @@ test('refuses only when the steady state with the new call would not fit, and co
   const capacity = new Capacity({ budget: 0.9 });
   for (const row of [...BURST, ...STEADY_200]) capacity.sample(sample(row));
   const held = capacity.callersHeld;
-  assert.deepEqual([held - 1, held, held + 1, held + 2, held, held + 1].map((n) => capacity.admits(n)), [true, true, false, false, true, false]);
+  assert.deepEqual(
+    [held - 1, held, held + 1, held + 2, held, held + 1].map((n) => capacity.admits(n)),
+    [true, true, false, false, true, false],
+  );
   assert.equal(capacity.episodes, 2);
 });
 

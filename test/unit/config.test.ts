@@ -47,7 +47,9 @@ const DEFAULTS: Config = {
   overloadBusyFraction: 0.9,
   redisUrl: undefined,
   redisKeyPrefix: 'conf:',
-  nodeId: `${hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 28)}-${process.pid}`,
+  nodeId: `${hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 28)}-${process.pid}`,
   nodePublicPrefix: '',
   nodeInternalUrl: undefined,
   leaseTtlMs: 2000,
@@ -309,7 +311,14 @@ describe('parseConfig', () => {
   });
 
   test('room service: BEEP values, secrets too short (never echoed), callback URL, Twilio credentials in pairs', () => {
-    for (const [raw, mode] of [['on', 'on'], ['true', 'on'], ['OFF', 'off'], ['false', 'off'], ['onEnter', 'onEnter'], ['onexit', 'onExit']] as const) {
+    for (const [raw, mode] of [
+      ['on', 'on'],
+      ['true', 'on'],
+      ['OFF', 'off'],
+      ['false', 'off'],
+      ['onEnter', 'onEnter'],
+      ['onexit', 'onExit'],
+    ] as const) {
       assert.equal(parseConfig({ BEEP: raw }).beep, mode, raw);
     }
     assert.match(configError({ BEEP: 'sometimes' }).message, /BEEP/);
@@ -317,7 +326,8 @@ describe('parseConfig', () => {
     assert.match(short.message, /ADMIN_TOKEN/);
     assert.match(short.message, /JOIN_TICKET_SECRET/);
     assert.doesNotMatch(short.message, /hunter2|tooshortsecret/, 'secrets are not quoted back');
-    for (const bad of ['ftp://x.example', 'not a url', 'hooks.example.com/x']) assert.match(configError({ STATUS_CALLBACK_URL: bad }).message, /STATUS_CALLBACK_URL/, bad);
+    for (const bad of ['ftp://x.example', 'not a url', 'hooks.example.com/x'])
+      assert.match(configError({ STATUS_CALLBACK_URL: bad }).message, /STATUS_CALLBACK_URL/, bad);
     assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef' }).message, /TWILIO_AUTH_TOKEN/);
     assert.match(configError({ TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);
     assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);

@@ -34,7 +34,7 @@ describe('createCore', () => {
     assert.equal(core.statusCallbacks, null);
   });
 
-  test('endRoom closes every stream with the reason and frees the room\'s seats, reserved ones too', () => {
+  test("endRoom closes every stream with the reason and frees the room's seats, reserved ones too", () => {
     const a = seat('4711', 'CAa');
     const b = seat('4711', 'CAb');
     core.seats.reserve('4711', 'CAc', 10_000); // admitted, stream not started yet

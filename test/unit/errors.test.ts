@@ -38,7 +38,10 @@ describe('the README is the catalog', () => {
   test('"HTTP errors" lists exactly the HTTP codes of the catalog, each with its status', () => {
     const table = section('## HTTP errors');
     const documented = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
-    const catalog = entries.filter(([, e]) => e.httpStatus !== undefined).map(([code, e]) => `${code} ${e.httpStatus}`).sort();
+    const catalog = entries
+      .filter(([, e]) => e.httpStatus !== undefined)
+      .map(([code, e]) => `${code} ${e.httpStatus}`)
+      .sort();
     assert.deepEqual(documented, catalog);
   });
 
@@ -67,7 +70,10 @@ describe('the catalog', () => {
   });
 
   test('the calls that ended on purpose are the ones a cluster does not rejoin: left, kicked, room-closed', () => {
-    const onPurpose = Object.entries(LEAVE_REASONS).filter(([, m]) => m.endedOnPurpose).map(([r]) => r).sort();
+    const onPurpose = Object.entries(LEAVE_REASONS)
+      .filter(([, m]) => m.endedOnPurpose)
+      .map(([r]) => r)
+      .sort();
     assert.deepEqual(onPurpose, ['kicked', 'left', 'room-closed']);
   });
 
@@ -84,8 +90,15 @@ describe('refusalOf: what the responder answers for an error', () => {
   test("body-parser's errors keep their status, with the catalog's code", () => {
     assert.deepEqual(pick(refusalOf(bodyParser(413, 'entity.too.large', 'request entity too large'))), ['PAYLOAD_TOO_LARGE', 'request entity too large']);
     assert.deepEqual(pick(refusalOf(bodyParser(413, 'parameters.too.many', 'too many parameters'))), ['PAYLOAD_TOO_LARGE', 'too many parameters']);
-    assert.deepEqual(pick(refusalOf(bodyParser(415, 'charset.unsupported', 'unsupported charset "UTF-7"'))), ['UNSUPPORTED_MEDIA_TYPE', 'unsupported charset "UTF-7"']);
-    assert.deepEqual(pick(refusalOf(bodyParser(400, 'entity.parse.failed', 'Unexpected token } in JSON'))), ['BAD_REQUEST', 'the body is not valid JSON'], 'the parser\'s words are not echoed');
+    assert.deepEqual(pick(refusalOf(bodyParser(415, 'charset.unsupported', 'unsupported charset "UTF-7"'))), [
+      'UNSUPPORTED_MEDIA_TYPE',
+      'unsupported charset "UTF-7"',
+    ]);
+    assert.deepEqual(
+      pick(refusalOf(bodyParser(400, 'entity.parse.failed', 'Unexpected token } in JSON'))),
+      ['BAD_REQUEST', 'the body is not valid JSON'],
+      "the parser's words are not echoed",
+    );
     assert.deepEqual(pick(refusalOf(bodyParser(400, 'request.aborted', 'request aborted'))), ['BAD_REQUEST', 'request aborted']);
     assert.deepEqual(pick(refusalOf(bodyParser(404, 'ENOENT', 'Not Found'))), ['NOT_FOUND', undefined]);
   });

@@ -173,22 +173,18 @@ function checkSession(messages: Message[]): { codes: Uint8Array; streamSid: stri
     mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
     customParameters: {},
   });
-  assert.deepEqual(Object.keys(startBody), [
-    'accountSid',
-    'streamSid',
-    'callSid',
-    'tracks',
-    'mediaFormat',
-    'customParameters',
-  ]);
+  assert.deepEqual(Object.keys(startBody), ['accountSid', 'streamSid', 'callSid', 'tracks', 'mediaFormat', 'customParameters']);
 
   const stop = messages.at(-1)!;
-  assert.equal(JSON.stringify(stop), JSON.stringify({
-    event: 'stop',
-    sequenceNumber: stop.sequenceNumber,
-    streamSid,
-    stop: { accountSid: startBody.accountSid, callSid: startBody.callSid },
-  }));
+  assert.equal(
+    JSON.stringify(stop),
+    JSON.stringify({
+      event: 'stop',
+      sequenceNumber: stop.sequenceNumber,
+      streamSid,
+      stop: { accountSid: startBody.accountSid, callSid: startBody.callSid },
+    }),
+  );
 
   // Every message after connected: consecutive string sequence numbers from "1", this stream's sid.
   messages.slice(1).forEach((message, i) => {
@@ -203,12 +199,15 @@ function checkSession(messages: Message[]): { codes: Uint8Array; streamSid: stri
   assert.equal(media.length + dtmfIndexes.length, middle.length, 'only media and one dtmf between start and stop');
   assert.equal(dtmfIndexes.length, 1, 'exactly one dtmf');
   const dtmf = middle[dtmfIndexes[0]!]!;
-  assert.equal(JSON.stringify(dtmf), JSON.stringify({
-    event: 'dtmf',
-    sequenceNumber: dtmf.sequenceNumber,
-    streamSid,
-    dtmf: { track: 'inbound_track', digit: '1' },
-  }));
+  assert.equal(
+    JSON.stringify(dtmf),
+    JSON.stringify({
+      event: 'dtmf',
+      sequenceNumber: dtmf.sequenceNumber,
+      streamSid,
+      dtmf: { track: 'inbound_track', digit: '1' },
+    }),
+  );
   // The dtmf follows the middle media frame.
   assert.equal(dtmfIndexes[0], Math.ceil(media.length / 2));
 
@@ -339,7 +338,10 @@ describe('wavToSession', () => {
     assert.deepEqual(codes.subarray(0, 1000), mulawOf(samples));
     const last = frames[6]!;
     assert.deepEqual(last.subarray(0, 40), Buffer.from(mulawOf(samples.subarray(960))));
-    assert.ok(last.subarray(40).every((c) => c === 0xff), 'last 120 bytes are 0xFF');
+    assert.ok(
+      last.subarray(40).every((c) => c === 0xff),
+      'last 120 bytes are 0xFF',
+    );
     // The dtmf comes after chunk ceil(7 / 2) = 4, and takes the next sequence number.
     const dtmf = JSON.parse(lines[6]!) as Message;
     assert.equal(dtmf.event, 'dtmf');

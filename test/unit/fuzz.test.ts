@@ -25,21 +25,42 @@ describe('fuzz: the message parser never throws', () => {
   };
 
   test('any string', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (s) => check(s)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (s) => check(s)),
+      { numRuns: 2000 },
+    );
   });
 
   test('any JSON value', () => {
-    fc.assert(fc.property(fc.json({ maxDepth: 4 }), (s) => check(s)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(fc.json({ maxDepth: 4 }), (s) => check(s)),
+      { numRuns: 1500 },
+    );
   });
 
   // Twilio-shaped messages with any field replaced by anything: the schema's edges.
-  const anyValue = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+  const anyValue = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.string(), { maxLength: 3 }),
+    fc.object({ maxDepth: 1 }),
+  );
   const base = {
     event: 'media',
     sequenceNumber: '3',
     streamSid: 'MZ1',
     media: { track: 'inbound', chunk: '2', timestamp: '195', payload: '/////w==' },
-    start: { accountSid: 'AC1', streamSid: 'MZ1', callSid: 'CA1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { room: '1' } },
+    start: {
+      accountSid: 'AC1',
+      streamSid: 'MZ1',
+      callSid: 'CA1',
+      tracks: ['inbound'],
+      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      customParameters: { room: '1' },
+    },
     dtmf: { track: 'inbound_track', digit: '5' },
     mark: { name: 'm1' },
     stop: { accountSid: 'AC1', callSid: 'CA1' },
@@ -48,7 +69,29 @@ describe('fuzz: the message parser never throws', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...EVENTS, 'clear', 'hello', ''),
-        fc.array(fc.tuple(fc.constantFrom('sequenceNumber', 'streamSid', 'media', 'start', 'dtmf', 'mark', 'stop', 'media.payload', 'media.timestamp', 'start.mediaFormat', 'start.customParameters', 'dtmf.digit', '__proto__', 'constructor', 'extra'), fc.option(anyValue)), { maxLength: 4 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom(
+              'sequenceNumber',
+              'streamSid',
+              'media',
+              'start',
+              'dtmf',
+              'mark',
+              'stop',
+              'media.payload',
+              'media.timestamp',
+              'start.mediaFormat',
+              'start.customParameters',
+              'dtmf.digit',
+              '__proto__',
+              'constructor',
+              'extra',
+            ),
+            fc.option(anyValue),
+          ),
+          { maxLength: 4 },
+        ),
         (event, edits) => {
           const message: Record<string, any> = structuredClone({ ...base, event });
           for (const [path, value] of edits) {
@@ -68,7 +111,13 @@ describe('fuzz: the message parser never throws', () => {
   test("the hand-written media check (the parser's fast path) never accepts what the schema refuses", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom('sequenceNumber', 'streamSid', 'media', 'event', 'media.payload', 'media.timestamp', 'media.chunk', 'media.track', 'extra'), fc.option(anyValue)), { maxLength: 3 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom('sequenceNumber', 'streamSid', 'media', 'event', 'media.payload', 'media.timestamp', 'media.chunk', 'media.track', 'extra'),
+            fc.option(anyValue),
+          ),
+          { maxLength: 3 },
+        ),
         (edits) => {
           const message: Record<string, any> = structuredClone(base);
           for (const [path, value] of edits) {
@@ -81,8 +130,14 @@ describe('fuzz: the message parser never throws', () => {
           const json: unknown = JSON.parse(JSON.stringify(message));
           if (!isMediaMessage(json)) return;
           const full = twilioMessageSchema.safeParse(json);
-          if (!full.success || full.data.event !== 'media') return assert.fail(`fast path accepted what the schema refuses: ${JSON.stringify(json).slice(0, 200)}`);
-          assert.deepEqual(full.data.media, { ...(json.media.track === undefined ? {} : { track: json.media.track }), chunk: json.media.chunk, timestamp: json.media.timestamp, payload: json.media.payload });
+          if (!full.success || full.data.event !== 'media')
+            return assert.fail(`fast path accepted what the schema refuses: ${JSON.stringify(json).slice(0, 200)}`);
+          assert.deepEqual(full.data.media, {
+            ...(json.media.track === undefined ? {} : { track: json.media.track }),
+            chunk: json.media.chunk,
+            timestamp: json.media.timestamp,
+            payload: json.media.payload,
+          });
         },
       ),
       { numRuns: 3000 },

@@ -42,7 +42,7 @@ describe('HealthMonitor', () => {
     assert.deepEqual(health.loopDelayMs(), { p50: 0.2, p99: 3.5, max: 32, mean: 0 });
   });
 
-  test('start, stop and reset reach the sampler; reset zeroes CPU and the tick parts, not the ticker\'s own', () => {
+  test("start, stop and reset reach the sampler; reset zeroes CPU and the tick parts, not the ticker's own", () => {
     const { loop, calls } = fakeLoop({ p50: 0, p99: 0, max: 0, mean: 0 });
     const { total, cpuUsage } = fakeCpu();
     total.user = 5000;

@@ -44,7 +44,7 @@ describe('in-call keys on a manual clock', () => {
     assert.ok(again(a, 988) > -40, `a hears the unmute pips at ${again(a, 988).toFixed(1)} dBFS`);
   });
 
-  test("the star waits KEY_SEQUENCE_TIMEOUT_MS for its digit, inclusive; a digit after that is alone", () => {
+  test('the star waits KEY_SEQUENCE_TIMEOUT_MS for its digit, inclusive; a digit after that is alone', () => {
     const { mixer, a, press } = setup();
     press(a, '*');
     mixer.nowMs += KEY_SEQUENCE_TIMEOUT_MS;

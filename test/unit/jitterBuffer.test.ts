@@ -67,7 +67,10 @@ describe('jitter buffer', () => {
     assert.ok(r.buffer.stats.jitterMs >= 60, `jitter estimate ${r.buffer.stats.jitterMs} ms`);
   });
 
-  for (const [name, periodMs] of [['0.5 % fast', 19.9], ['0.5 % slow', 20.1]] as const) {
+  for (const [name, periodMs] of [
+    ['0.5 % fast', 19.9],
+    ['0.5 % slow', 20.1],
+  ] as const) {
     test(`a caller clock ${name} does not accumulate delay over 10 minutes`, () => {
       const frames = Math.floor((10 * 60_000) / periodMs);
       const arrivals = Array.from({ length: frames }, (_, n) => 5 + n * periodMs);
@@ -159,6 +162,9 @@ describe('jitter buffer', () => {
     const calm = Array.from({ length: 3000 }, (_, n) => 5000 + 3 + n * 20);
     const r = run([...bursty, ...calm], 7, 65_000);
     assert.equal(r.buffer.targetFrames, 1, 'back to one frame after a minute of calm');
-    assert.ok(r.delays.slice(-100).every((d) => d <= 20), 'and the delay with it');
+    assert.ok(
+      r.delays.slice(-100).every((d) => d <= 20),
+      'and the delay with it',
+    );
   });
 });

@@ -25,7 +25,12 @@ describe('ticket codec', () => {
       assert.deepEqual(decodeTicket(SECRET, bad, CALL, NOW_MS), { ok: false, reason: 'malformed' }, bad);
     }
     const parts = ticket.split('.');
-    const changes: Array<[number, string]> = [[2, '4712'], [3, '4'], [4, '1800000099'], [5, 'B'.repeat(22)]];
+    const changes: Array<[number, string]> = [
+      [2, '4712'],
+      [3, '4'],
+      [4, '1800000099'],
+      [5, 'B'.repeat(22)],
+    ];
     for (const [i, value] of changes) {
       const forged = [...parts];
       forged[i] = value;

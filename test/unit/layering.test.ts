@@ -55,7 +55,11 @@ export function importsOf(text: string): string[] {
 }
 
 test('every folder of src/ has a place in the layering, and the layering has no cycle', () => {
-  const folders = new Set(sourceFiles(SRC).filter((f) => !COMPOSITION.has(relative(SRC, f))).map(layerOf));
+  const folders = new Set(
+    sourceFiles(SRC)
+      .filter((f) => !COMPOSITION.has(relative(SRC, f)))
+      .map(layerOf),
+  );
   for (const folder of folders) assert.ok(LAYERS[folder], `src/${folder}/ is not in LAYERS`);
   // Inward means acyclic: a folder never reaches itself through what it may import.
   const reaches = (from: string, seen = new Set<string>()): Set<string> => {

@@ -15,7 +15,14 @@ test('samples the ticks and set-ups each interval; the next call is judged with 
   const capacity = new Capacity({ budget: 0.5, initialBase: 0, initialK: 1 });
   let seats = 0;
   const changes: boolean[] = [];
-  const sampler = new LoadSampler({ capacity, clock: monotonicClock, callers: () => 20, seatsTaken: () => seats, onChange: (overloaded) => changes.push(overloaded), intervalMs: 40 });
+  const sampler = new LoadSampler({
+    capacity,
+    clock: monotonicClock,
+    callers: () => 20,
+    seatsTaken: () => seats,
+    onChange: (overloaded) => changes.push(overloaded),
+    intervalMs: 40,
+  });
   sampler.start();
   // 20 callers whose ticks take about 20 % of each interval: ~1 % per caller, ~50 fit in 50 %
   // (more where the timer runs late: the share is of the time that really passed).

@@ -103,7 +103,12 @@ test('6,000 mutated media texts: whatever the byte scanner takes, the parser tak
     (t) => t.replace(/"chunk":"\d+"/, pick(['"chunk":2', '"chunk":"x"', '"chunk":"12"'])),
     (t) => t.replace('"track":"inbound",', pick(['', '"track":"in\\"b",', '"track":1,', '"track":"outbound",'])),
     (t) => t.replace(/"streamSid":"[^"]*"/, `"streamSid":"${pick(['', 'M'.repeat(64), 'M'.repeat(65), 'MZ\\u0041', 'MZ1'])}"`),
-    (t) => t.replace(/"payload":"([^"]*)"/, (_m, p: string) => `"payload":"${pick([p.slice(1), p + '=', p.replace(/.$/, '*'), p.replace(/^./, '-'), '', 'AA==', 'A===', p.slice(0, -4) + 'AB=A'])}"`),
+    (t) =>
+      t.replace(
+        /"payload":"([^"]*)"/,
+        (_m, p: string) =>
+          `"payload":"${pick([p.slice(1), p + '=', p.replace(/.$/, '*'), p.replace(/^./, '-'), '', 'AA==', 'A===', p.slice(0, -4) + 'AB=A'])}"`,
+      ),
     (t) => t.replace(/}$/, pick(['} ', ',"x":1}', '}}', '}'])),
     (t) => t.replace('{"event"', pick(['{ "event"', '{"event"', '[{"event"'])),
   ];

@@ -10,19 +10,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import {
-  OutboundMessages,
-  parseTwilioMessage,
-  type MediaMessage,
-  type ParseResult,
-  type TwilioMessage,
-} from '../../src/media/messages.js';
+import { OutboundMessages, parseTwilioMessage, type MediaMessage, type ParseResult, type TwilioMessage } from '../../src/media/messages.js';
 import { prng } from '../helpers/audio.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 function lines(path: string): string[] {
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0);
 }
 
 function ok(text: string): TwilioMessage {
@@ -153,7 +149,10 @@ describe('real traffic parses', () => {
       const media = messages.filter((m): m is MediaMessage => m.event === 'media');
       assert.ok(media.length > 100, file);
       for (const m of media) assert.equal(Buffer.from(m.media.payload, 'base64').length, 160, file);
-      assert.ok(messages.some((m) => m.event === 'dtmf' && m.dtmf.digit === '1'), `${file} has its dtmf`);
+      assert.ok(
+        messages.some((m) => m.event === 'dtmf' && m.dtmf.digit === '1'),
+        `${file} has its dtmf`,
+      );
     }
   });
 

@@ -37,7 +37,7 @@ test('a tick: enforce, mix (at its deadline), send; durations to health and load
   assert.deepEqual(took, [4]);
   assert.equal(health.mixMs.max, 3);
   assert.equal(health.sendMs.max, 1);
-  assert.equal(health.tickMs.max, 4, 'the ticker records into the monitor\'s histogram');
+  assert.equal(health.tickMs.max, 4, "the ticker records into the monitor's histogram");
   assert.equal(health.latenessMs.max, 5);
   assert.equal(mixer.ticker.tickDuration, health.tickMs);
   mixer.ticker.stop();

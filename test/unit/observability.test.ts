@@ -28,7 +28,9 @@ describe('DurationHistogram.countAtMost (Prometheus buckets)', () => {
 describe('ReadinessProbe', () => {
   const make = (over: { running?: boolean; lateness?: number; count?: () => Promise<number> } = {}) => {
     let now = 0;
-    const ticker = { isRunning: over.running ?? true, stats: { ticks: 0, lastLatenessMs: over.lateness ?? 0 } } as unknown as Ticker & { stats: { ticks: number } };
+    const ticker = { isRunning: over.running ?? true, stats: { ticks: 0, lastLatenessMs: over.lateness ?? 0 } } as unknown as Ticker & {
+      stats: { ticks: number };
+    };
     const directory = { count: over.count ?? (async () => 3) } as unknown as RoomDirectory;
     let shuttingDown = false;
     const probe = new ReadinessProbe({ ticker, directory, isShuttingDown: () => shuttingDown, nowMs: () => now });

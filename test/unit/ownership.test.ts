@@ -118,7 +118,14 @@ class FakeRegistry implements NodeRegistry {
 const noPlacements: PlacementCounters = { placed: async () => {}, recent: async () => new Map() };
 
 function node(id: string, atMs: number): NodeState {
-  return { id, publicPrefix: `/p/${id}`, internalUrl: `http://${id}.invalid`, draining: false, load: { rooms: 0, calls: 0, tickP99Ms: 0, loopDelayP99Ms: 0 }, at: atMs };
+  return {
+    id,
+    publicPrefix: `/p/${id}`,
+    internalUrl: `http://${id}.invalid`,
+    draining: false,
+    load: { rooms: 0, calls: 0, tickP99Ms: 0, loopDelayP99Ms: 0 },
+    at: atMs,
+  };
 }
 
 function harness() {

@@ -90,7 +90,14 @@ function setup() {
     JSON.stringify({
       event: 'start',
       sequenceNumber: '1',
-      start: { accountSid: 'AC1', streamSid: STREAM, callSid: 'CA1', tracks: ['inbound'], mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { room: '1' } },
+      start: {
+        accountSid: 'AC1',
+        streamSid: STREAM,
+        callSid: 'CA1',
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: { room: '1' },
+      },
       streamSid: STREAM,
     }),
   );
@@ -139,7 +146,7 @@ describe('outbound pacing', () => {
     assert.ok(session.stats.leadMs <= 20);
   });
 
-  test('marks that are not the session\'s own are ignored', () => {
+  test("marks that are not the session's own are ignored", () => {
     const { session, run } = setup();
     run(10);
     session.handleText(JSON.stringify({ event: 'mark', sequenceNumber: '1', streamSid: STREAM, mark: { name: 'someone-else' } }));

@@ -84,8 +84,14 @@ describe('Reframer: framing', () => {
     const payload = Uint8Array.from({ length: 100 }, (_, i) => i);
     reframer.push(payload, 0);
     payload.fill(0);
-    reframer.push(Uint8Array.from({ length: 60 }, (_, i) => 100 + i), 12.5);
-    assert.deepEqual(bytes(), Uint8Array.from({ length: 160 }, (_, i) => i));
+    reframer.push(
+      Uint8Array.from({ length: 60 }, (_, i) => 100 + i),
+      12.5,
+    );
+    assert.deepEqual(
+      bytes(),
+      Uint8Array.from({ length: 160 }, (_, i) => i),
+    );
   });
 
   test('Twilio-style integer-millisecond timestamps (rounded) insert nothing', () => {
@@ -104,7 +110,7 @@ describe('Reframer: framing', () => {
     assert.equal(reframer.stats.discontinuities, 0);
   });
 
-  test('19/21 ms jitter and Twilio\'s real 19.97 ms cadence insert nothing', () => {
+  test("19/21 ms jitter and Twilio's real 19.97 ms cadence insert nothing", () => {
     for (const timestampOf of [(k: number) => 155 + 20 * k - (k % 2) /* steps of 19, 21, 19, ... ms */, (k: number) => Math.round(155 + 19.97 * k)]) {
       const make = payloadMaker();
       const { reframer, bytes } = collecting();
@@ -269,9 +275,12 @@ describe('Reframer: property over random payload-size and timestamp sequences', 
           const kind = random();
           let deltaMs = 0;
           if (kind < 0.55) deltaMs = 0;
-          else if (kind < 0.75) deltaMs = (random() * 2 - 1) * 4; // jitter, |delta| < half a frame
-          else if (kind < 0.88) deltaMs = 10 + Math.floor(random() * 181) / 2; // 10..100 ms, half-ms steps
-          else if (kind < 0.94) deltaMs = 100.5 + Math.floor(random() * 2000); // too long to fill
+          else if (kind < 0.75)
+            deltaMs = (random() * 2 - 1) * 4; // jitter, |delta| < half a frame
+          else if (kind < 0.88)
+            deltaMs = 10 + Math.floor(random() * 181) / 2; // 10..100 ms, half-ms steps
+          else if (kind < 0.94)
+            deltaMs = 100.5 + Math.floor(random() * 2000); // too long to fill
           else deltaMs = -(150 + Math.floor(random() * 500)); // went far backwards
           timestampMs = expectedTimestampMs + deltaMs;
           if (deltaMs >= 10 && deltaMs <= maxGapFillMs) {

@@ -59,7 +59,11 @@ let clockMs = 0;
  * jitter buffer is playing, the fade-in of the first frame and the 10 ms ramp into the mix are
  * over, so the last frame each listener got is the steady-state mix.
  */
-function steady(conference: Conference, talkers: Array<[{ participant: { input: { pushMulaw(f: Uint8Array, t: number): void } } }, Uint8Array]>, ticks = 3): void {
+function steady(
+  conference: Conference,
+  talkers: Array<[{ participant: { input: { pushMulaw(f: Uint8Array, t: number): void } } }, Uint8Array]>,
+  ticks = 3,
+): void {
   for (let t = 0; t < ticks; t++) {
     for (const [p, frame] of talkers) p.participant.input.pushMulaw(frame, clockMs);
     clockMs += 20;
@@ -77,7 +81,11 @@ describe('room tick: mix-minus', () => {
     const fa = frameOf(1);
     const fb = frameOf(2);
     const fc = frameOf(3);
-    steady(conference, [[a, fa], [b, fb], [c, fc]]);
+    steady(conference, [
+      [a, fa],
+      [b, fb],
+      [c, fc],
+    ]);
     assert.deepEqual(a.transport.last, expectedMix([fb, fc]));
     assert.deepEqual(b.transport.last, expectedMix([fa, fc]));
     assert.deepEqual(c.transport.last, expectedMix([fa, fb]));
@@ -117,8 +125,15 @@ describe('room tick: mix-minus', () => {
     assert.ok(MULAW_DECODE[listener.transport.last[0]!]! < 32767);
     // An "up" talker: g * (p + p + m): its own voice subtracted exactly, before the gain.
     // (Limiting S first and then subtracting own would give g*S - p: about -11000, not +16000.)
-    for (const u of up) assert.ok(u.transport.last.every((c) => c === enc(g * (2 * p + m))), 'up talker hears g*(2p+m)');
-    assert.ok(down.transport.last.every((c) => c === enc(g * 3 * p)), 'down talker hears g*3p');
+    for (const u of up)
+      assert.ok(
+        u.transport.last.every((c) => c === enc(g * (2 * p + m))),
+        'up talker hears g*(2p+m)',
+      );
+    assert.ok(
+      down.transport.last.every((c) => c === enc(g * 3 * p)),
+      'down talker hears g*3p',
+    );
   });
 
   test('sum minus own is exact where saturating addition would leave a residue', () => {
@@ -128,7 +143,11 @@ describe('room tick: mix-minus', () => {
     const c = join('1', 'CAc');
     const hot = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(25000));
     const cold = toMulaw(new Int16Array(SAMPLES_PER_FRAME).fill(-20000));
-    steady(conference, [[a, hot], [b, hot], [c, cold]]);
+    steady(conference, [
+      [a, hot],
+      [b, hot],
+      [c, cold],
+    ]);
     const h = MULAW_DECODE[hot[0]!]!;
     const k = MULAW_DECODE[cold[0]!]!;
     // Saturating addition: clip(a + b) = 32767, + c = ~12767, - a = ~-12233; exact: b + c = ~5000.
@@ -145,7 +164,14 @@ describe('room tick: mix-minus', () => {
     const quiet = join('1', 'CAq'); // sends Twilio's silence: alternating 0xFF / 0x7F
     const absent = join('1', 'CAx'); // sends nothing this tick
     const twilioSilence = Uint8Array.from({ length: SAMPLES_PER_FRAME }, (_, i) => (i % 2 ? 0x7f : 0xff));
-    steady(conference, [[a, frameOf(5)], [quiet, twilioSilence]], 2);
+    steady(
+      conference,
+      [
+        [a, frameOf(5)],
+        [quiet, twilioSilence],
+      ],
+      2,
+    );
     a.participant.input.pushMulaw(frameOf(5), 0);
     quiet.participant.input.pushMulaw(twilioSilence, 0);
     const result = conference.room('1')!.tick(1000);
@@ -198,11 +224,18 @@ describe('conference: mix, then send', () => {
     assert.deepEqual(count(), before, 'every room mixed before any socket write');
     const late = join('1', 'CAlate');
     conference.send();
-    assert.deepEqual(count(), before.map((n) => n + 1));
+    assert.deepEqual(
+      count(),
+      before.map((n) => n + 1),
+    );
     assert.equal(late.transport.frames.length, 0, 'joined after the mix: nothing this tick');
     assert.deepEqual(b.transport.last, expectedMix([frame]), 'b hears a, exactly');
     conference.send();
-    assert.deepEqual(count(), before.map((n) => n + 1), 'a second send() sends nothing');
+    assert.deepEqual(
+      count(),
+      before.map((n) => n + 1),
+      'a second send() sends nothing',
+    );
     clockMs += 20;
     conference.tick(clockMs);
     assert.deepEqual([...count(), late.transport.frames.length], [...before.map((n) => n + 2), 1]);
@@ -216,7 +249,10 @@ describe('conference: rooms', () => {
     const r2 = [join('200', 'CA3'), join('200', 'CA4')];
     const f1 = frameOf(7);
     steady(conference, [[r1[0]!, f1]]);
-    assert.deepEqual(r1[1]!.transport.last, Uint8Array.from(f1, (c) => (c === 0x7f ? 0xff : c)));
+    assert.deepEqual(
+      r1[1]!.transport.last,
+      Uint8Array.from(f1, (c) => (c === 0x7f ? 0xff : c)),
+    );
     for (const p of r2) assert.deepEqual(p.transport.last, silence());
   });
 
@@ -242,7 +278,7 @@ describe('conference: rooms', () => {
     assert.equal(conference.participant('CAsame'), second.participant);
   });
 
-  test("a room whose tick throws is closed; other rooms keep mixing", () => {
+  test('a room whose tick throws is closed; other rooms keep mixing', () => {
     const failures: string[] = [];
     const conference = new Conference({ echoWhenAlone: false });
     conference.on('roomFailed', (room) => failures.push(room.id));
@@ -275,12 +311,18 @@ describe('conference: rooms', () => {
     const fa = frameOf(21);
     const fb = frameOf(22);
     assert.equal(conference.setMuted('CAa', true), true);
-    steady(conference, [[a, fa], [b, fb]]);
+    steady(conference, [
+      [a, fa],
+      [b, fb],
+    ]);
     assert.deepEqual(c.transport.last, expectedMix([fb]), 'c hears b only: a is muted');
     assert.deepEqual(a.transport.last, expectedMix([fb]), 'a still hears b');
     assert.equal(conference.setHold('CAb', true), true);
     conference.setMuted('CAa', false);
-    steady(conference, [[a, fa], [b, fb]]);
+    steady(conference, [
+      [a, fa],
+      [b, fb],
+    ]);
     assert.deepEqual(b.transport.last, silence(), 'b on hold hears nothing');
     assert.deepEqual(c.transport.last, expectedMix([fa]), 'c hears a (unmuted), not b (on hold)');
     assert.deepEqual(events, ['CAa muted=true', 'CAb hold=true', 'CAa muted=false']);
@@ -324,7 +366,7 @@ describe('conference: rooms', () => {
     assert.deepEqual(b.transport.last, exactBeep);
   });
 
-  test('listening volume scales only that caller\'s mix, clamped to +/-12 dB', () => {
+  test("listening volume scales only that caller's mix, clamped to +/-12 dB", () => {
     const { conference, join } = setup();
     const a = join('1', 'CAa');
     const b = join('1', 'CAb');
@@ -367,9 +409,15 @@ describe('room taps', () => {
     assert.equal(tapped.length, 3);
     assert.equal(room.size, 1, 'the tap is not a participant');
     // Alone with echoWhenAlone the caller still hears itself: the tap changed nothing.
-    assert.deepEqual(a.last, Uint8Array.from(fa, (c) => (c === 0x7f ? 0xff : c)));
+    assert.deepEqual(
+      a.last,
+      Uint8Array.from(fa, (c) => (c === 0x7f ? 0xff : c)),
+    );
     // The tap heard the room's mix: the lone talker.
-    assert.deepEqual([...tapped[2]!], [...fa].map((c) => MULAW_DECODE[c]!));
+    assert.deepEqual(
+      [...tapped[2]!],
+      [...fa].map((c) => MULAW_DECODE[c]!),
+    );
     assert.equal(room.removeTap(tap), true);
     conference.tick(80);
     assert.equal(tapped.length, 3);

@@ -98,7 +98,10 @@ describe('media session: a well-behaved stream', () => {
     assert.equal(message.event, 'media');
     assert.equal(message.streamSid, STREAM);
     const heard = Buffer.from(message.media.payload, 'base64');
-    assert.deepEqual([...heard], [...audio].map((c) => (c === 0x7f ? 0xff : c)));
+    assert.deepEqual(
+      [...heard],
+      [...audio].map((c) => (c === 0x7f ? 0xff : c)),
+    );
   });
 
   test('payloads of any length are reframed to 20 ms', () => {
@@ -256,7 +259,16 @@ describe('media session: issue 5 limits (bounded whatever the peer sends)', () =
     const clock = new ManualClock(0);
     const captured = captureLog();
     const socket = new TerminableSocket();
-    const session = new MediaSession(socket, { conference, clock, log: captured.log, authorizeStart: roomParameterAuthorizer(10), startTimeoutMs: 10_000, maxBufferedBytes: 16_000, maxPayloadBytes: 3200, ...options });
+    const session = new MediaSession(socket, {
+      conference,
+      clock,
+      log: captured.log,
+      authorizeStart: roomParameterAuthorizer(10),
+      startTimeoutMs: 10_000,
+      maxBufferedBytes: 16_000,
+      maxPayloadBytes: 3200,
+      ...options,
+    });
     return { conference, clock, captured, socket, session };
   }
 
@@ -390,7 +402,10 @@ describe('media session: the byte path and multi-frame messages (issue 13)', () 
       const { b, n } = bytes(text);
       viaBytes.session.handleTextBytes(b, n);
       assert.deepEqual(viaBytes.socket.closedWith, viaText.socket.closedWith, text.slice(0, 60));
-      assert.deepEqual(viaBytes.captured.warnings().map((w) => w.msg), viaText.captured.warnings().map((w) => w.msg));
+      assert.deepEqual(
+        viaBytes.captured.warnings().map((w) => w.msg),
+        viaText.captured.warnings().map((w) => w.msg),
+      );
     }
   });
 

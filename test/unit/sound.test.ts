@@ -20,7 +20,11 @@ const TEN_FREQS = [343, 539, 613, 832, 1000, 1145, 1303, 1580, 1722, 1842];
 /** Level (dB) at which each source is heard in `listener`'s ear, jointly by least squares. */
 function levels(listener: Caller, sources: Caller[], fromFrame: number, toFrame: number): number[] {
   const s = sources.map((c) => c.sent(fromFrame, toFrame));
-  return estimateGains(listener.heard(fromFrame, toFrame), s, s.map(() => 0)).map((g) => dB(Math.abs(g)));
+  return estimateGains(
+    listener.heard(fromFrame, toFrame),
+    s,
+    s.map(() => 0),
+  ).map((g) => dB(Math.abs(g)));
 }
 
 /** Largest step between consecutive samples. */
@@ -63,7 +67,10 @@ describe('levels', () => {
     const listener = h.join('CAl');
     h.run(150);
     const heard = listener.heard(5, 145);
-    for (const [caller, f] of [[a, 440], [b, 1000]] as const) {
+    for (const [caller, f] of [
+      [a, 440],
+      [b, 1000],
+    ] as const) {
       const level = toneDbfs(heard, f, FS) - toneDbfs(caller.sent(5, 145), f, FS);
       assert.ok(Math.abs(level) <= 0.5, `${caller.callSid} heard at ${level.toFixed(3)} dB`);
     }
@@ -109,7 +116,11 @@ describe('ten talkers at -6 dBFS: the limiter at work', () => {
     assert.equal(wrongSign, 0, 'no wrap-around');
     // THD+N: what least squares over the ten inputs cannot explain, against the output.
     const fit = (y: ArrayLike<number>) => {
-      const g = estimateGains(Int16Array.from(y, (v) => Math.max(-32768, Math.min(32767, Math.round(v)))), sources, sources.map(() => 0));
+      const g = estimateGains(
+        Int16Array.from(y, (v) => Math.max(-32768, Math.min(32767, Math.round(v)))),
+        sources,
+        sources.map(() => 0),
+      );
       let residual = 0;
       let energy = 0;
       for (let k = 0; k < y.length; k++) {
@@ -124,7 +135,9 @@ describe('ten talkers at -6 dBFS: the limiter at work', () => {
     const f0 = toneDbfs(out, 1000, FS);
     const h2 = toneDbfs(out, 2000, FS) - f0;
     const h3 = toneDbfs(out, 3000, FS) - f0;
-    console.log(`# 10 talkers at -6 dBFS: THD+N ${thdn.toFixed(1)} dB (plain clipping: ${clipped.toFixed(1)} dB); 1 kHz tone H2 ${h2.toFixed(1)} dB, H3 ${h3.toFixed(1)} dB`);
+    console.log(
+      `# 10 talkers at -6 dBFS: THD+N ${thdn.toFixed(1)} dB (plain clipping: ${clipped.toFixed(1)} dB); 1 kHz tone H2 ${h2.toFixed(1)} dB, H3 ${h3.toFixed(1)} dB`,
+    );
     assert.ok(thdn <= -33, `THD+N ${thdn.toFixed(1)} dB`);
     assert.ok(clipped - thdn >= 20, 'at least 20 dB cleaner than clipping');
     assert.ok(h2 <= -50 && h3 <= -35, `harmonics of the 1 kHz tone: ${h2.toFixed(1)}, ${h3.toFixed(1)} dB`);
@@ -208,12 +221,15 @@ describe('background noise and the talk gate', () => {
     const h = new MixerHarness();
     const talker = h.join('CAt', '1', null);
     const events: Array<[number, boolean]> = [];
-    h.conference.on('participantSpeech', (p, talking) => events.push([h.ticks, talking]));
+    h.conference.on('participantSpeech', (_p, talking) => events.push([h.ticks, talking]));
     h.run(25);
     talker.say(speechLike(1000, -12, 4));
     h.run(150);
     assert.equal(events.length, 2, JSON.stringify(events));
-    assert.deepEqual(events.map((e) => e[1]), [true, false]);
+    assert.deepEqual(
+      events.map((e) => e[1]),
+      [true, false],
+    );
     assert.ok(events[0]![0] <= 25 + 4, `started within 80 ms of the first syllable (tick ${events[0]![0]})`);
     assert.ok(events[1]![0] >= 25 + 50 + 35 && events[1]![0] <= 25 + 50 + 45, `stopped ~800 ms after the last (tick ${events[1]![0]})`);
   });
@@ -222,7 +238,12 @@ describe('background noise and the talk gate', () => {
 describe('options', () => {
   test('MAX_ACTIVE_SPEAKERS: the two loudest are heard, the others ramped out', () => {
     const h = new MixerHarness({ maxActiveSpeakers: 2 });
-    const spec = [[-10, 343], [-14, 613], [-18, 1000], [-22, 1580]] as const;
+    const spec = [
+      [-10, 343],
+      [-14, 613],
+      [-18, 1000],
+      [-22, 1580],
+    ] as const;
     const talkers = spec.map(([lvl, f], i) => h.join(`CA${i}`, '1', tone(f, lvl, 4000, i)));
     const listener = h.join('CAl');
     h.run(100);

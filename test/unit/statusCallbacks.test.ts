@@ -124,7 +124,8 @@ describe('StatusCallbacks attached to a conference', () => {
     conference.join('4', 'CA4', transport);
     conference.leave(conference.participant('CA4')!, 'hangup');
     await cb.idle();
-    const said = (event: string) => bodies.filter((b) => b.get('StatusCallbackEvent') === event).map((b) => `${b.get('Room')} ${b.get('Reason') ?? b.get('ReasonConferenceEnded')}`);
+    const said = (event: string) =>
+      bodies.filter((b) => b.get('StatusCallbackEvent') === event).map((b) => `${b.get('Room')} ${b.get('Reason') ?? b.get('ReasonConferenceEnded')}`);
     assert.deepEqual(said('participant-leave'), ['1 kicked', '2 room-closed', '3 shutdown', '4 hangup']);
     assert.deepEqual(said('conference-end'), ['1 last-participant-kicked', '2 conference-ended-via-api', '3 shutdown', '4 last-participant-left']);
   });

@@ -51,7 +51,9 @@ describe('issue 14: a held sound is heard from start to end', () => {
       const { sent, heard } = playThrough(signal);
       const levels = followLevels(sent, heard);
       const worst = levels.reduce((w, v) => (Math.abs(v) > Math.abs(w) ? v : w), 0);
-      console.log(`# ${name}: ${levels.length} segments, first ${levels[0]!.toFixed(2)} dB, last ${levels.at(-1)!.toFixed(2)} dB, worst ${worst.toFixed(2)} dB`);
+      console.log(
+        `# ${name}: ${levels.length} segments, first ${levels[0]!.toFixed(2)} dB, last ${levels.at(-1)!.toFixed(2)} dB, worst ${worst.toFixed(2)} dB`,
+      );
       assert.ok(levels.length >= (signal.length / FS) * 5 - 2, 'every segment measured');
       assert.ok(Math.abs(worst) <= 1, `worst segment ${worst.toFixed(2)} dB`);
     });
@@ -73,7 +75,10 @@ describe('issue 14: a held sound is heard from start to end', () => {
     const afterMs = (back - unmuteTick + 1) * 20;
     console.log(`# tone unmuted after 3 s muted: back at full level in the frame ending ${afterMs} ms after the unmute`);
     assert.ok(afterMs <= 100, `heard again ${afterMs} ms after the unmute`);
-    assert.ok(followLevels(talker.sent(back, 700), listener.heard(back, 700)).every((v) => Math.abs(v) <= 1), 'and stays');
+    assert.ok(
+      followLevels(talker.sent(back, 700), listener.heard(back, 700)).every((v) => Math.abs(v) <= 1),
+      'and stays',
+    );
   });
 });
 
@@ -98,7 +103,10 @@ describe('issue 14: quiet steady background stays out of the mix', () => {
     assert.equal(h.conference.configureRoom('1', { backgroundGate: false }), true);
     h.run(500);
     const levels = followLevels(quiet.sent(), listener.heard());
-    assert.ok(levels.every((v) => Math.abs(v) <= 1), `-55 dBFS noise heard at ${Math.min(...levels).toFixed(2)} .. ${Math.max(...levels).toFixed(2)} dB`);
+    assert.ok(
+      levels.every((v) => Math.abs(v) <= 1),
+      `-55 dBFS noise heard at ${Math.min(...levels).toFixed(2)} .. ${Math.max(...levels).toFixed(2)} dB`,
+    );
     // Back to the server's default: gated again (the floor has long been learnt).
     h.conference.configureRoom('1', { backgroundGate: null });
     h.run(50);
@@ -164,7 +172,9 @@ describe('issue 14: noise suppression', () => {
     }
     const correlation = num / Math.sqrt(a2 * b2);
     const level = dB(rmsOver(heard, act.speech, lag, 0) / rmsOver(sent, act.speech, 0, 0));
-    console.log(`# clean speech through the suppressor: level ${level.toFixed(2)} dB, correlation ${correlation.toFixed(4)} (delay ${NOISE_SUPPRESSION_DELAY_MS} ms)`);
+    console.log(
+      `# clean speech through the suppressor: level ${level.toFixed(2)} dB, correlation ${correlation.toFixed(4)} (delay ${NOISE_SUPPRESSION_DELAY_MS} ms)`,
+    );
     assert.ok(Math.abs(level) <= 0.5, `level ${level.toFixed(2)} dB`);
     assert.ok(correlation >= 0.98, `correlation ${correlation.toFixed(4)}`);
   });
@@ -225,12 +235,16 @@ describe('issue 14: AGC evens out callers at different loudness', () => {
     const raw = new Float64Array(seconds * FS);
     for (let at = 0; at < raw.length; at += v.length + 0.3 * FS) raw.set(v.subarray(0, Math.min(v.length, raw.length - at)), at);
     const act = activity(Int16Array.from(raw));
-    const g = 10 ** (activeDbfs / 20) * 32768 / rmsOver(raw, act.speech, 0, 0);
+    const g = (10 ** (activeDbfs / 20) * 32768) / rmsOver(raw, act.speech, 0, 0);
     return Int16Array.from(raw, (x) => Math.max(-32768, Math.min(32767, Math.round(x * g))));
   }
 
   test('three callers at -31, -20 and -11 dBFS: within 2 dB of each other after 10 s; unchanged with AGC off', () => {
-    const spec = [['alice', -31], ['bob', -20], ['carol', -11]] as const;
+    const spec = [
+      ['alice', -31],
+      ['bob', -20],
+      ['carol', -11],
+    ] as const;
     const seconds = 40;
     const results: Record<string, number[]> = {};
     for (const agc of [false, true]) {

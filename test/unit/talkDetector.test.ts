@@ -28,7 +28,11 @@ describe('talk detector', () => {
   test('the gate opens on the first frame above -45 dBFS; talk is confirmed on the third', () => {
     const d = new TalkDetector();
     const r = feed(d, [...repeat(-96, 10), ...repeat(-20, 3)]);
-    assert.deepEqual(r.slice(10), [[true, false], [true, false], [true, true]]);
+    assert.deepEqual(r.slice(10), [
+      [true, false],
+      [true, false],
+      [true, true],
+    ]);
   });
 
   test('quiet sound below the absolute threshold never opens it', () => {
@@ -44,7 +48,10 @@ describe('talk detector', () => {
     const d2 = new TalkDetector();
     const blip = feed(d2, [-20, ...repeat(-96, 10)]);
     assert.equal(blip.findIndex(([open], i) => i >= 1 && !open) - 1, 4, 'a click holds the gate 100 ms (closes on the 5th quiet frame)');
-    assert.ok(blip.every(([, talking]) => !talking), 'and is never talk');
+    assert.ok(
+      blip.every(([, talking]) => !talking),
+      'and is never talk',
+    );
   });
 
   test('short pauses inside speech keep it talking', () => {
@@ -59,7 +66,10 @@ describe('talk detector', () => {
     feed(d, repeat(-30, 500));
     assert.equal(d.state.noiseFloorDbfs, -40, 'the floor is capped');
     const r = feed(d, repeat(-25, 100));
-    assert.ok(r.every(([open]) => open), '-25 dBFS (above -40 + 12) passes for as long as it lasts');
+    assert.ok(
+      r.every(([open]) => open),
+      '-25 dBFS (above -40 + 12) passes for as long as it lasts',
+    );
   });
 
   test('issue 14: steady broadband noise is still background within 6 s, however loud; a tone at the same level is not', () => {
@@ -74,7 +84,10 @@ describe('talk detector', () => {
     }
     const d = new TalkDetector();
     const r = frames(d, tone(1000, -20, 60_000));
-    assert.ok(r.every(([open]) => open), 'a 60 s tone at -20 dBFS is never gated');
+    assert.ok(
+      r.every(([open]) => open),
+      'a 60 s tone at -20 dBFS is never gated',
+    );
     assert.equal(d.state.noiseFloorDbfs, -40);
   });
 
@@ -91,7 +104,10 @@ describe('talk detector', () => {
   });
 
   test('issue 14: hum at -50 dBFS and pink noise at -45 dBFS never feed the mix after 6 s', () => {
-    for (const [name, signal] of [['hum', hum(10 * FS, -50)], ['pink noise', pinkNoise(10 * FS, -45, 2)]] as const) {
+    for (const [name, signal] of [
+      ['hum', hum(10 * FS, -50)],
+      ['pink noise', pinkNoise(10 * FS, -45, 2)],
+    ] as const) {
       const d = new TalkDetector();
       const r = frames(d, signal);
       const lastOpen = r.map(([open]) => open).lastIndexOf(true);
@@ -103,8 +119,14 @@ describe('talk detector', () => {
     const d = new TalkDetector();
     d.backgroundGate = false;
     const r = frames(d, pinkNoise(8 * FS, -55, 4));
-    assert.ok(r.every(([open]) => open), 'quiet steady noise passes');
-    assert.ok(r.every(([, talking]) => !talking), 'but is not talk');
+    assert.ok(
+      r.every(([open]) => open),
+      'quiet steady noise passes',
+    );
+    assert.ok(
+      r.every(([, talking]) => !talking),
+      'but is not talk',
+    );
     assert.equal(d.update(new Int16Array(160)).gateOpen, false, 'digital silence does not');
   });
 

@@ -40,7 +40,10 @@ describe('tonality: broadband noise against tonal sound', () => {
     for (const [name, x] of Object.entries(signals)) {
       const f = flatness(x);
       console.log(`# ${name}: ${f.map((v) => v.toFixed(2)).join(' ')} dB`);
-      assert.ok(f.every((v) => v > -1), `${name}: ${f.join(', ')}`);
+      assert.ok(
+        f.every((v) => v > -1),
+        `${name}: ${f.join(', ')}`,
+      );
     }
   });
 
@@ -54,7 +57,10 @@ describe('tonality: broadband noise against tonal sound', () => {
     for (const [name, x] of Object.entries(signals)) {
       const f = flatness(x);
       console.log(`# ${name}: ${f.map((v) => v.toFixed(2)).join(' ')} dB`);
-      assert.ok(f.every((v) => v < -3), `${name}: ${f.join(', ')}`);
+      assert.ok(
+        f.every((v) => v < -3),
+        `${name}: ${f.join(', ')}`,
+      );
     }
   });
 });

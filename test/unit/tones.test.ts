@@ -3,7 +3,18 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { peakDbfs, toneDbfs } from '../../src/audio/analysis.js';
 import { SAMPLE_RATE_HZ } from '../../src/audio/format.js';
-import { COUNT_PIP, countTones, CUE_PEAK_DBFS, joinBeep, leaveBeep, mutedTone, renderNotes, unmutedTone, waitLoop, WAIT_PEAK_DBFS } from '../../src/audio/tones.js';
+import {
+  COUNT_PIP,
+  countTones,
+  CUE_PEAK_DBFS,
+  joinBeep,
+  leaveBeep,
+  mutedTone,
+  renderNotes,
+  unmutedTone,
+  waitLoop,
+  WAIT_PEAK_DBFS,
+} from '../../src/audio/tones.js';
 
 const ms = (samples: Int16Array) => (samples.length / SAMPLE_RATE_HZ) * 1000;
 /** Lengths (ms) of the sounding parts: a burst ends at 8 or more zero samples in a row (1 ms). */

@@ -13,7 +13,12 @@ const TOKEN = '12345';
 
 /** The documented algorithm, written out. */
 export function twilioSignature(token: string, url: string, params: Record<string, string> = {}): string {
-  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  const data =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((k) => k + params[k])
+      .join('');
   return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
 }
 
@@ -53,7 +58,10 @@ describe('webhook signature (checkWebhookSignature)', () => {
     const origin = { protocol: 'http', host: '127.0.0.1:3000', forwardedProto: 'https', forwardedHost: 'abc.ngrok.app' };
     assert.equal(webhookUrl(undefined, origin, '/voice/room?attempt=2'), 'https://abc.ngrok.app/voice/room?attempt=2');
     assert.equal(webhookUrl('https://conf.example.com', origin, '/voice?room=4711'), 'https://conf.example.com/voice?room=4711');
-    assert.equal(webhookUrl(undefined, { protocol: 'http', host: 'localhost:3000', forwardedProto: undefined, forwardedHost: undefined }, '/voice'), 'http://localhost:3000/voice');
+    assert.equal(
+      webhookUrl(undefined, { protocol: 'http', host: 'localhost:3000', forwardedProto: undefined, forwardedHost: undefined }, '/voice'),
+      'http://localhost:3000/voice',
+    );
   });
 });
 
@@ -73,11 +81,15 @@ describe('stream upgrade signature (checkStreamSignature)', () => {
   });
 
   test('the stream URL of an upgrade: wss twin of the public base + /media; a proxy may say wss', () => {
-    const viaProxy = (proto: string | undefined) => streamUrlFor(undefined, { protocol: 'http', host: '127.0.0.1:3000', forwardedProto: proto, forwardedHost: 'abc.ngrok.app' }, '/media');
+    const viaProxy = (proto: string | undefined) =>
+      streamUrlFor(undefined, { protocol: 'http', host: '127.0.0.1:3000', forwardedProto: proto, forwardedHost: 'abc.ngrok.app' }, '/media');
     assert.equal(viaProxy('https'), url);
     assert.equal(viaProxy('wss'), url);
     assert.equal(viaProxy('ws'), 'ws://abc.ngrok.app/media');
-    assert.equal(streamUrlFor('https://conf.example.com', { protocol: 'http', host: 'x', forwardedProto: undefined, forwardedHost: undefined }, '/media'), 'wss://conf.example.com/media');
+    assert.equal(
+      streamUrlFor('https://conf.example.com', { protocol: 'http', host: 'x', forwardedProto: undefined, forwardedHost: undefined }, '/media'),
+      'wss://conf.example.com/media',
+    );
   });
 });
 

@@ -2,12 +2,23 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Participant } from '../../src/conference/participant.js';
 import type { Room } from '../../src/conference/room.js';
-import { compareRoomIds, liveParticipantView, maskPhoneNumber, participantView, participantsInSeatOrder, sortRooms, type ViewSources } from '../../src/http/views.js';
+import {
+  compareRoomIds,
+  liveParticipantView,
+  maskPhoneNumber,
+  participantView,
+  participantsInSeatOrder,
+  sortRooms,
+  type ViewSources,
+} from '../../src/http/views.js';
 
 describe('room order', () => {
   test('room numbers sort as numbers, as a caller reads them (9, 10, 100), not as text (10, 100, 9)', () => {
     const rooms = ['100', '9', '8100', '10', '0010', '1'].map((id) => ({ id }));
-    assert.deepEqual(sortRooms(rooms).map((r) => r.id), ['1', '9', '0010', '10', '100', '8100']);
+    assert.deepEqual(
+      sortRooms(rooms).map((r) => r.id),
+      ['1', '9', '0010', '10', '100', '8100'],
+    );
   });
 
   test('the order is total and antisymmetric, also for ids that are not numbers', () => {
@@ -49,15 +60,27 @@ describe('caller views', () => {
   test('the admin view, and the dashboard view as the same fields plus its meters', () => {
     const p = fake('CA2', 2, nowMs - 61_400);
     const view = participantView(sources, p);
-    assert.deepEqual({ ...view, joinedAt: undefined }, { seat: 2, callSid: 'CA2', from: '+1******0100', muted: true, hold: false, talking: true, listenVolumeDb: -6, joinedAt: undefined });
+    assert.deepEqual(
+      { ...view, joinedAt: undefined },
+      { seat: 2, callSid: 'CA2', from: '+1******0100', muted: true, hold: false, talking: true, listenVolumeDb: -6, joinedAt: undefined },
+    );
     assert.ok(Math.abs(Date.parse(view.joinedAt) - (Date.now() - 61_400)) < 5_000, view.joinedAt);
     const live = liveParticipantView(sources, p);
-    assert.deepEqual({ ...live, joinedAt: undefined }, { ...view, joinedAt: undefined, joinedForSeconds: 61, levelDbfs: -96, jitterDepthFrames: 3, jitterMs: 12.5 });
+    assert.deepEqual(
+      { ...live, joinedAt: undefined },
+      { ...view, joinedAt: undefined, joinedForSeconds: 61, levelDbfs: -96, jitterDepthFrames: 3, jitterMs: 12.5 },
+    );
   });
 
   test('callers in seat order, seatless first; no room, nobody', () => {
     const room = { participants: () => [fake('CA3', 3, 0), fake('CAx', undefined, 0), fake('CA1', 1, 0)] } as unknown as Room;
-    assert.deepEqual(participantsInSeatOrder(room, (p) => participantView(sources, p)).map((v) => v.callSid), ['CAx', 'CA1', 'CA3']);
-    assert.deepEqual(participantsInSeatOrder(undefined, (p) => participantView(sources, p)), []);
+    assert.deepEqual(
+      participantsInSeatOrder(room, (p) => participantView(sources, p)).map((v) => v.callSid),
+      ['CAx', 'CA1', 'CA3'],
+    );
+    assert.deepEqual(
+      participantsInSeatOrder(undefined, (p) => participantView(sources, p)),
+      [],
+    );
   });
 });

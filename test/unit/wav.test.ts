@@ -175,7 +175,10 @@ describe('encodeWav / parseWav', () => {
     const wav = riff(chunk('fmt ', fmtBody(1, 1, 8000, 8)), chunk('data', Uint8Array.from(codes)));
     const { sampleRateHz, samples } = parseWav(wav);
     assert.equal(sampleRateHz, 8000);
-    assert.deepEqual(Array.from(samples), codes.map((c) => (c - 128) * 256));
+    assert.deepEqual(
+      Array.from(samples),
+      codes.map((c) => (c - 128) * 256),
+    );
   });
 
   test('24-bit PCM keeps the top 16 bits', () => {
@@ -212,7 +215,10 @@ describe('encodeWav / parseWav', () => {
     const codes = Uint8Array.from({ length: 256 }, (_, i) => i);
     const { sampleRateHz, samples } = parseWav(riff(chunk('fmt ', fmtBody(7, 1, 8000, 8)), chunk('data', codes)));
     assert.equal(sampleRateHz, 8000);
-    assert.deepEqual(Array.from(samples), Array.from(codes, (c) => alawmulaw.mulaw.decodeSample(c) | 0));
+    assert.deepEqual(
+      Array.from(samples),
+      Array.from(codes, (c) => alawmulaw.mulaw.decodeSample(c) | 0),
+    );
   });
 
   test('stereo (and 3-channel) frames are averaged to mono', () => {
@@ -220,7 +226,10 @@ describe('encodeWav / parseWav', () => {
     const right = [3000, -32768, 32765, -4000, -20000];
     const interleaved = left.flatMap((l, i) => [l, right[i]!]);
     const stereo = parseWav(riff(chunk('fmt ', fmtBody(1, 2, 8000, 16)), chunk('data', int16Le(interleaved))));
-    assert.deepEqual(Array.from(stereo.samples), left.map((l, i) => (l + right[i]!) / 2));
+    assert.deepEqual(
+      Array.from(stereo.samples),
+      left.map((l, i) => (l + right[i]!) / 2),
+    );
 
     const three = parseWav(riff(chunk('fmt ', fmtBody(1, 3, 8000, 16)), chunk('data', int16Le([300, 600, 900, -3, -6, -9]))));
     assert.deepEqual(Array.from(three.samples), [600, -6]);
@@ -294,11 +303,17 @@ describe('encodeWav / parseWav', () => {
     });
 
     test('missing fmt chunk', () => {
-      assert.throws(() => parseWav(riff(data)), (e: unknown) => e instanceof WavFormatError && /fmt/.test(e.message));
+      assert.throws(
+        () => parseWav(riff(data)),
+        (e: unknown) => e instanceof WavFormatError && /fmt/.test(e.message),
+      );
     });
 
     test('missing data chunk', () => {
-      assert.throws(() => parseWav(riff(fmt)), (e: unknown) => e instanceof WavFormatError && /data/.test(e.message));
+      assert.throws(
+        () => parseWav(riff(fmt)),
+        (e: unknown) => e instanceof WavFormatError && /data/.test(e.message),
+      );
       assert.throws(() => parseWav(riff(fmt, chunk('LIST', ascii('data')))), WavFormatError);
     });
 

@@ -53,8 +53,18 @@ function run(chunks: Buffer[], maxPayloadBytes = 8192) {
   return { got, pongs, handed: Buffer.concat(handed), handedOff: frames.isHandedOff };
 }
 
-const MEDIA = '{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"155","payload":"' + 'f39/'.repeat(54) + '"},"streamSid":"MZ1"}';
-const MESSAGES = ['{"event":"connected","protocol":"Call","version":"1.0.0"}', MEDIA, '', 'x', 'y'.repeat(125), 'z'.repeat(126), MEDIA.replace('155', '175'), 'w'.repeat(4000)];
+const MEDIA =
+  '{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"155","payload":"' + 'f39/'.repeat(54) + '"},"streamSid":"MZ1"}';
+const MESSAGES = [
+  '{"event":"connected","protocol":"Call","version":"1.0.0"}',
+  MEDIA,
+  '',
+  'x',
+  'y'.repeat(125),
+  'z'.repeat(126),
+  MEDIA.replace('155', '175'),
+  'w'.repeat(4000),
+];
 
 test('whole text frames in one chunk: every message, in order, nothing handed to ws', () => {
   const r = run([Buffer.concat(MESSAGES.map(text))]);
@@ -113,7 +123,9 @@ test("what is handed over is a clean stream for ws's own parser: it reads the re
   receiver.on('ping', (data) => pings.push(data.toString()));
   receiver.on('error', (error) => assert.fail(error.message));
   const got: string[] = [];
-  const frames = new InboundFrames({ text: (b, n) => got.push(b.toString('latin1', 0, n)), pong: () => undefined }, 8192, (rest) => receiver.write(Buffer.from(rest)));
+  const frames = new InboundFrames({ text: (b, n) => got.push(b.toString('latin1', 0, n)), pong: () => undefined }, 8192, (rest) =>
+    receiver.write(Buffer.from(rest)),
+  );
   const wire = Buffer.concat([text('one'), text('two'), frame(0x9, 'are you there'), text('three'), frame(0x2, Buffer.alloc(5)), text('caf\u00e9')]);
   for (let i = 0; i < wire.length; i += 7) frames.push(wire.subarray(i, i + 7));
   assert.deepEqual(got, ['one', 'two']);

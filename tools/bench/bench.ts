@@ -277,7 +277,8 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
   const attempt = attempter((impl, o) => runOne(impl, scenario, o), errors, print);
   const main = await attempt('main', runOptions);
   const baseline = options.baseline ? await attempt('baseline', { ...runOptions, cpuProfDir: null, workerProbe: false }) : null;
-  if (!main && !baseline) return { scenario, main, baseline, errors, ratios: null, held: { main: null, baseline: null }, passLine: { main: null, baseline: null } };
+  if (!main && !baseline)
+    return { scenario, main, baseline, errors, ratios: null, held: { main: null, baseline: null }, passLine: { main: null, baseline: null } };
   print('');
   print(scenarioTable(main, baseline));
   print('');
@@ -285,13 +286,23 @@ async function runScenario(scenario: Scenario, options: BenchOptions, runOptions
   for (const r of [main, baseline]) {
     if (!r) continue;
     const d = r.diagnostics;
-    if (d.loadgenSaturated) print(`note (${r.impl}): the load generator was near its limit (CPU ${fmt(r.figures.loadgen.cpuPercentOfCore, 0)} %, send lateness p99 ${fmt(r.figures.loadgen.sendLatenessP99Ms, 1)} ms): figures may be understated`);
-    if (d.machineBusy) print(`note (${r.impl}): other processes used ${fmt(r.figures.otherProcessesPercentOfCore, 0)} % of a core during the window (load average ${d.loadAverage1m} when it opened): the figures are disturbed`);
+    if (d.loadgenSaturated)
+      print(
+        `note (${r.impl}): the load generator was near its limit (CPU ${fmt(r.figures.loadgen.cpuPercentOfCore, 0)} %, send lateness p99 ${fmt(r.figures.loadgen.sendLatenessP99Ms, 1)} ms): figures may be understated`,
+      );
+    if (d.machineBusy)
+      print(
+        `note (${r.impl}): other processes used ${fmt(r.figures.otherProcessesPercentOfCore, 0)} % of a core during the window (load average ${d.loadAverage1m} when it opened): the figures are disturbed`,
+      );
     if (d.protocolErrorSamples.length) print(`note (${r.impl}): messages Twilio would reject: ${d.protocolErrorSamples.join(' | ')}`);
     if (Object.keys(d.closeCodes).length) print(`note (${r.impl}): streams closed by the server during the window: ${JSON.stringify(d.closeCodes)}`);
-    if (r.figures.callsRefused > 0) print(`note (${r.impl}): ${r.figures.callsRefused} calls refused by the server; the first heard: "${d.firstRefusal ?? ''}"`);
+    if (r.figures.callsRefused > 0)
+      print(`note (${r.impl}): ${r.figures.callsRefused} calls refused by the server; the first heard: "${d.firstRefusal ?? ''}"`);
     if (d.firstJoinError) print(`note (${r.impl}): a call failed to join: ${d.firstJoinError}`);
-    if (d.joinsPendingAtStart > 0) print(`note (${r.impl}): ${d.joinsPendingAtStart} of ${r.scenario.callers} calls had not got in when measuring began (the server answered too slowly); ${r.figures.callers} were in at the end`);
+    if (d.joinsPendingAtStart > 0)
+      print(
+        `note (${r.impl}): ${d.joinsPendingAtStart} of ${r.scenario.callers} calls had not got in when measuring began (the server answered too slowly); ${r.figures.callers} were in at the end`,
+      );
   }
   if (main?.profile) print(profileTable(main));
   if (main?.figures.workerProbe) print('\n' + workerProbeTable(main));
@@ -316,7 +327,10 @@ function profileTable(r: { impl: string; profile?: ProfileSummary }, span = 'who
           '\nself time by where the code lives',
           table([['where', 'self ms', 'self %'], ...p.byArea.map((e) => [e.functionName, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)])]),
           "\nthe project's functions (src/) by total time: the function and everything it called",
-          table([['function', 'where', 'total ms', 'total %'], ...p.topTotal.map((e) => [e.functionName, e.location, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)])]),
+          table([
+            ['function', 'where', 'total ms', 'total %'],
+            ...p.topTotal.map((e) => [e.functionName, e.location, fmt(e.selfMs, 1), fmt(e.selfPercent, 1)]),
+          ]),
         ]
       : []),
   ].join('\n');
@@ -398,11 +412,27 @@ async function findMax(options: BenchOptions, runOptions: RunOptions, print: (te
   print('\nfind-max steps:');
   print(
     table([
-      ['server', 'callers', 'held', 'refused', 'delivered %', 'gaps > 60 ms %', 'delay p50/p99 ms', 'CPU %', 'CPU ms/s per caller', 'us/msg', 'tick p99 ms', 'RSS KB/caller', 'loadgen CPU %', 'others CPU %'],
+      [
+        'server',
+        'callers',
+        'held',
+        'refused',
+        'delivered %',
+        'gaps > 60 ms %',
+        'delay p50/p99 ms',
+        'CPU %',
+        'CPU ms/s per caller',
+        'us/msg',
+        'tick p99 ms',
+        'RSS KB/caller',
+        'loadgen CPU %',
+        'others CPU %',
+      ],
       ...[...steps]
         .sort((a, b) => (a.impl === b.impl ? a.callers - b.callers : a.impl === 'main' ? -1 : 1))
         .map((s) => {
-          if (!s.result) return [s.impl, String(s.callers), 'FAILED', `did not complete: ${s.error ?? ''}`.slice(0, 60), '', '', '', '', '', '', '', '', '', ''];
+          if (!s.result)
+            return [s.impl, String(s.callers), 'FAILED', `did not complete: ${s.error ?? ''}`.slice(0, 60), '', '', '', '', '', '', '', '', '', ''];
           const f = s.result.figures;
           return [
             s.impl,
@@ -448,7 +478,13 @@ const SETUP_EXCLUDED = "the server's idle clock (its CPU measured for 1 s just b
 
 async function setupCost(options: BenchOptions, runOptions: RunOptions, print: (text: string) => void): Promise<SetupCostReport> {
   const s = options.scenario;
-  const setup = { calls: options.setupCost.calls, warmupCalls: options.setupCost.warmupCalls, roomSize: s.roomSize, dialConcurrency: s.dialConcurrency, joinsPerSecond: s.joinsPerSecond };
+  const setup = {
+    calls: options.setupCost.calls,
+    warmupCalls: options.setupCost.warmupCalls,
+    roomSize: s.roomSize,
+    dialConcurrency: s.dialConcurrency,
+    joinsPerSecond: s.joinsPerSecond,
+  };
   print(
     `\n== set-up cost: ${setup.calls} call set-ups (after ${setup.warmupCalls} to warm up) into an idle server, rooms of ${setup.roomSize}, dialled ${setup.dialConcurrency} at a time` +
       `${setup.joinsPerSecond !== null ? ` (at most ${setup.joinsPerSecond}/s)` : ''}, each call hung up as soon as its first mix arrived`,
@@ -479,9 +515,11 @@ async function setupCost(options: BenchOptions, runOptions: RunOptions, print: (
     );
     print(`included: ${SETUP_INCLUDED}.\nnot included: ${SETUP_EXCLUDED}.`);
     for (const r of runs) {
-      if (r.refused > 0) print(`note (${r.impl}): ${r.refused} calls refused ("${r.firstRefusal ?? ''}"): their webhooks' CPU is in the total, divided by the calls admitted`);
+      if (r.refused > 0)
+        print(`note (${r.impl}): ${r.refused} calls refused ("${r.firstRefusal ?? ''}"): their webhooks' CPU is in the total, divided by the calls admitted`);
       if (r.failed > 0) print(`note (${r.impl}): ${r.failed} calls failed (first: ${r.firstError})`);
-      if (r.otherProcessesPercentOfCore >= 20) print(`note (${r.impl}): other processes used ${fmt(r.otherProcessesPercentOfCore, 0)} % of a core during the round: the figures are disturbed`);
+      if (r.otherProcessesPercentOfCore >= 20)
+        print(`note (${r.impl}): other processes used ${fmt(r.otherProcessesPercentOfCore, 0)} % of a core during the round: the figures are disturbed`);
     }
     if (main?.profile) print(profileTable(main, `the ${setup.calls} measured set-ups only`, true));
   }
@@ -493,7 +531,14 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
   const started = Date.now();
   const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
   const report: BenchReport = {
-    meta: { startedAt: new Date(started).toISOString(), durationSeconds: 0, machine: machine(), git: gitState(), command: `bench ${process.argv.slice(2).join(' ')}`.trim(), pinned: options.pin && canPin },
+    meta: {
+      startedAt: new Date(started).toISOString(),
+      durationSeconds: 0,
+      machine: machine(),
+      git: gitState(),
+      command: `bench ${process.argv.slice(2).join(' ')}`.trim(),
+      pinned: options.pin && canPin,
+    },
     scenarios: [],
     findMax: null,
     setupCost: null,
@@ -523,7 +568,9 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
     print(
       table([
         ['step (ns per 20 ms frame)', 'main', 'baseline', 'main faster by', 'main does', 'baseline does'],
-        ...micro.rows.filter((r) => r.inTotal).map((r) => [r.step, fmt(r.mainNs, 0), fmt(r.baselineNs, 0), `${fmt(r.ratio, 1)}x`, r.what.main, r.what.baseline]),
+        ...micro.rows
+          .filter((r) => r.inTotal)
+          .map((r) => [r.step, fmt(r.mainNs, 0), fmt(r.baselineNs, 0), `${fmt(r.ratio, 1)}x`, r.what.main, r.what.baseline]),
         ['total, one frame in + one out', fmt(micro.totalMainNs, 0), fmt(micro.totalBaselineNs, 0), `${fmt(micro.totalRatio, 1)}x`, '', ''],
         ...micro.rows.filter((r) => !r.inTotal).map((r) => [`+ ${r.step}`, fmt(r.mainNs, 0), '-', '', r.what.main, '(not in the baseline)']),
       ]),
@@ -539,7 +586,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
       `outbound message (${sp.sockets} WebSockets, ${sp.messageBytes}-byte frames, user + kernel CPU): ws.send() ${fmt(sp.wsSendUs, 2)} us, ` +
         `the endpoint's one write of a prebuilt frame ${fmt(sp.frameWriteUs, 2)} us (${fmt(sp.wsSendUs / sp.frameWriteUs, 2)}x).`,
     );
-    if (micro.otherProcessesPercentOfCore >= 20) print(`note: other processes used ${micro.otherProcessesPercentOfCore} % of a core meanwhile: the figures are disturbed`);
+    if (micro.otherProcessesPercentOfCore >= 20)
+      print(`note: other processes used ${micro.otherProcessesPercentOfCore} % of a core meanwhile: the figures are disturbed`);
   } else if (options.mode === 'find-max') {
     report.findMax = await findMax(options, runOptions, print);
   } else if (options.mode === 'setup-cost') {
@@ -549,7 +597,15 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
       options.mode === 'pass-line'
         ? [
             { ...options.scenario, label: 'pass line: rooms of 5', callers: 1000, roomSize: 5, talkersMin: 1, talkersMax: 2, churnPerSecond: 0 },
-            { ...options.scenario, label: 'pass line: one room of 1,000, 10 talking', callers: 1000, roomSize: 1000, talkersMin: 10, talkersMax: 10, churnPerSecond: 0 },
+            {
+              ...options.scenario,
+              label: 'pass line: one room of 1,000, 10 talking',
+              callers: 1000,
+              roomSize: 1000,
+              talkersMin: 10,
+              talkersMax: 10,
+              churnPerSecond: 0,
+            },
           ]
         : [options.scenario];
     for (const scenario of scenarios) report.scenarios.push(await runScenario(scenario, options, runOptions, print));
@@ -565,8 +621,8 @@ export async function runBench(options: BenchOptions, print: (text: string) => v
           name: impl === 'main' ? 'main server' : 'baseline',
           color: impl === 'main' ? '#1f5fbf' : '#d9822b',
           maxCallers: (impl === 'main' ? report.findMax!.maxCallers.main : report.findMax!.maxCallers.baseline) ?? 0,
-          points: report.findMax!.steps
-            .filter((s) => s.impl === impl && s.result !== null)
+          points: report
+            .findMax!.steps.filter((s) => s.impl === impl && s.result !== null)
             .map((s) => ({ callers: s.callers, tickP99Ms: s.result!.figures.tickMs.p99, cpuPercent: s.result!.figures.cpuPercentOfCore, pass: s.held })),
         }))
         .filter((s) => s.points.length > 0);

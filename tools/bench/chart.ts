@@ -62,12 +62,15 @@ export function findMaxSvg(series: ChartSeries[], title: string): string {
     const pts = [...s.points].sort((a, b) => a.callers - b.callers);
     if (pts.length === 0) return;
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${x(p.callers)},${yTick(p.tickP99Ms)}`).join(' ')}"/>`);
-    parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="6 4" points="${pts.map((p) => `${x(p.callers)},${yCpu(p.cpuPercent)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="6 4" points="${pts.map((p) => `${x(p.callers)},${yCpu(p.cpuPercent)}`).join(' ')}"/>`,
+    );
     for (const p of pts) {
       parts.push(`<circle cx="${x(p.callers)}" cy="${yTick(p.tickP99Ms)}" r="4" fill="${p.pass ? s.color : 'white'}" stroke="${s.color}"/>`);
       parts.push(`<rect x="${x(p.callers) - 3}" y="${yCpu(p.cpuPercent) - 3}" width="6" height="6" fill="white" stroke="${s.color}"/>`);
     }
-    if (s.maxCallers > 0) parts.push(`<line x1="${x(s.maxCallers)}" x2="${x(s.maxCallers)}" y1="${M.top}" y2="${M.top + ph}" stroke="${s.color}" stroke-opacity="0.4"/>`);
+    if (s.maxCallers > 0)
+      parts.push(`<line x1="${x(s.maxCallers)}" x2="${x(s.maxCallers)}" y1="${M.top}" y2="${M.top + ph}" stroke="${s.color}" stroke-opacity="0.4"/>`);
     const ly = M.top + 16 + i * 18;
     parts.push(`<line x1="${M.left + 12}" x2="${M.left + 36}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="2"/>`);
     parts.push(

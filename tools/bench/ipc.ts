@@ -76,7 +76,10 @@ function startNodeFlags(): string[] {
 /** util-linux taskset, when there is one and more than one core to pin to. */
 const TASKSET =
   os.platform() === 'linux' && os.availableParallelism() >= 2
-    ? ((process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'taskset')).find((path) => existsSync(path)) ?? null)
+    ? ((process.env['PATH'] ?? '')
+        .split(delimiter)
+        .map((dir) => join(dir, 'taskset'))
+        .find((path) => existsSync(path)) ?? null)
     : null;
 
 /** True when forkTs can pin a process to a core. */
@@ -202,7 +205,13 @@ export function serve(handlers: Record<string, (payload: any) => unknown>): void
       })
       .then(
         (result) => process.send?.({ kind: 'response', id: m.id, ok: true, result } satisfies Response),
-        (error: unknown) => process.send?.({ kind: 'response', id: m.id, ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) } satisfies Response),
+        (error: unknown) =>
+          process.send?.({
+            kind: 'response',
+            id: m.id,
+            ok: false,
+            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          } satisfies Response),
       );
   });
 }

@@ -229,7 +229,11 @@ class Room {
     talkersMax: number,
     private readonly gen: LoadGenerator,
   ) {
-    this.slots = Array.from({ length: talkersMax }, (_, i) => ({ speaker: null, continuous: i < talkersMin, idleUntil: i < talkersMin ? 0 : gen.random() * 3000 }));
+    this.slots = Array.from({ length: talkersMax }, (_, i) => ({
+      speaker: null,
+      continuous: i < talkersMin,
+      idleUntil: i < talkersMin ? 0 : gen.random() * 3000,
+    }));
     this.nextMarkerAt = gen.random() * 1000;
   }
 
@@ -443,7 +447,10 @@ class LoadGenerator {
     // Admitted calls hang up at their first mix: wait for every socket to close (30 s at most).
     const until = performance.now() + 30_000;
     while (callers.some((c) => c.ws !== null && !c.socketClosed) && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
-    const setupMs = callers.filter((c) => c.firstRecvAt > 0).map((c) => c.firstRecvAt - c.dialAt).sort((x, y) => x - y);
+    const setupMs = callers
+      .filter((c) => c.firstRecvAt > 0)
+      .map((c) => c.firstRecvAt - c.dialAt)
+      .sort((x, y) => x - y);
     const pick = (f: number) => (setupMs.length ? Math.round(setupMs[Math.min(setupMs.length - 1, Math.ceil(f * setupMs.length) - 1)]! * 10) / 10 : NaN);
     return {
       calls,
@@ -524,20 +531,24 @@ class LoadGenerator {
 
   private openStream(c: Caller, url: string, parameters: Record<string, string>): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new MiniWebSocket(url, { 'User-Agent': 'Twilio.TmeWs/1.0' }, {
-        message: (data, start, end) => this.onMessage(c, data, start, end),
-        close: (code) => {
-          c.socketClosed = true;
-          this.onClose(c, code);
-        },
-        error: (error) => {
-          if (c.state === State.Dialing) {
+      const ws = new MiniWebSocket(
+        url,
+        { 'User-Agent': 'Twilio.TmeWs/1.0' },
+        {
+          message: (data, start, end) => this.onMessage(c, data, start, end),
+          close: (code) => {
             c.socketClosed = true;
-            reject(error);
-          } else this.protocolError(`socket: ${error.message}`, performance.now());
+            this.onClose(c, code);
+          },
+          error: (error) => {
+            if (c.state === State.Dialing) {
+              c.socketClosed = true;
+              reject(error);
+            } else this.protocolError(`socket: ${error.message}`, performance.now());
+          },
+          open: () => onOpen(),
         },
-        open: () => onOpen(),
-      });
+      );
       c.ws = ws;
       const handshakeTimer = setTimeout(() => {
         ws.terminate();
@@ -704,7 +715,13 @@ class LoadGenerator {
     }
     const keys = Object.keys(m).sort().join(',');
     if (m.streamSid !== c.streamSid) return this.protocolError(`streamSid is not this stream's (31951): ${text.slice(0, 80)}`, now);
-    if (m.event === 'media' && keys === 'event,media,streamSid' && m.media && Object.keys(m.media).join(',') === 'payload' && typeof m.media.payload === 'string') {
+    if (
+      m.event === 'media' &&
+      keys === 'event,media,streamSid' &&
+      m.media &&
+      Object.keys(m.media).join(',') === 'payload' &&
+      typeof m.media.payload === 'string'
+    ) {
       const start = from + text.indexOf('"payload":"') + 11;
       const bytes = Buffer.byteLength(m.media.payload, 'base64');
       this.received(c, bytes / SAMPLES_PER_FRAME, now, data, start, start + m.media.payload.length);
@@ -810,7 +827,7 @@ class LoadGenerator {
       x += Math.cos(angle);
       y += Math.sin(angle);
     }
-    const burstPhase = n > 0 ? (((Math.atan2(y, x) / (2 * Math.PI)) * FRAME_MS) % FRAME_MS + FRAME_MS) % FRAME_MS : 0;
+    const burstPhase = n > 0 ? ((((Math.atan2(y, x) / (2 * Math.PI)) * FRAME_MS) % FRAME_MS) + FRAME_MS) % FRAME_MS : 0;
     const quietPhase = (burstPhase + FRAME_MS / 2) % FRAME_MS;
     const start = now + ((quietPhase - (now % FRAME_MS) + FRAME_MS) % FRAME_MS);
     this.win = emptyWindow();
@@ -903,7 +920,9 @@ class LoadGenerator {
 /** `promise`, or a rejection with `message` after `ms`. */
 function timeLimit<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 let generator: LoadGenerator | null = null;

@@ -217,7 +217,14 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
     false,
   );
   const detector = new TalkDetector();
-  add('talk detector', measure((i) => (detector.update(pcmFrames[i & 7]!).gateOpen ? 1 : 0), N), NaN, 'TalkDetector#update: level, noise floor, gate, per caller', 'none', false);
+  add(
+    'talk detector',
+    measure((i) => (detector.update(pcmFrames[i & 7]!).gateOpen ? 1 : 0), N),
+    NaN,
+    'TalkDetector#update: level, noise floor, gate, per caller',
+    'none',
+    false,
+  );
   // Issue 14: the talk detector on a loud steady line (its floor's sound is measured for tonality
   // a few times a second), and the AGC and the noise suppressor, per caller that has them.
   const steady = new TalkDetector();
@@ -228,9 +235,23 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
       return (seed >>> 16) / 32 - 1024; // white noise at about -33 dBFS
     }),
   );
-  add('talk detector, loud steady sound', measure((i) => (steady.update(steadyFrames[i & 7]!).gateOpen ? 1 : 0), N), NaN, 'TalkDetector#update with the floor above its ceiling: + tonality spectra (at most 10 a second), per caller', 'none', false);
+  add(
+    'talk detector, loud steady sound',
+    measure((i) => (steady.update(steadyFrames[i & 7]!).gateOpen ? 1 : 0), N),
+    NaN,
+    'TalkDetector#update with the floor above its ceiling: + tonality spectra (at most 10 a second), per caller',
+    'none',
+    false,
+  );
   const agc = new Agc();
-  add('AGC', measure((i) => agc.update(-20 - (i & 15), (i & 3) !== 0), N), NaN, 'Agc#update: active level, 1 dB steps, per caller with AGC on', 'none', false);
+  add(
+    'AGC',
+    measure((i) => agc.update(-20 - (i & 15), (i & 3) !== 0), N),
+    NaN,
+    'Agc#update: active level, 1 dB steps, per caller with AGC on',
+    'none',
+    false,
+  );
   const suppressor = new NoiseSuppressor();
   const work = new Int16Array(SAMPLES_PER_FRAME);
   const suppressNs = measure((i) => {
@@ -261,7 +282,14 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   const limiter = new Limiter();
   const gains = new Float32Array(SAMPLES_PER_FRAME);
   // Alternately a quiet room (unity: the fast path) and 10 loud talkers (limiting).
-  add('limiter', measure((i) => (limiter.process(i & 1 ? 10 * 23000 : 9000, i & 1 ? 10 * 8000 ** 2 * 160 : 2000 ** 2 * 160, gains) ? 1 : 0), N), NaN, 'Limiter#process, per room frame (half quiet, half limiting)', 'none (clips)', false);
+  add(
+    'limiter',
+    measure((i) => (limiter.process(i & 1 ? 10 * 23000 : 9000, i & 1 ? 10 * 8000 ** 2 * 160 : 2000 ** 2 * 160, gains) ? 1 : 0), N),
+    NaN,
+    'Limiter#process, per room frame (half quiet, half limiting)',
+    'none (clips)',
+    false,
+  );
 
   if (sink === 0.5) log('unreachable');
   const total = (pick: (r: MicroRow) => number) => rows.reduce((t, r) => t + (r.inTotal ? pick(r) : 0), 0);
@@ -270,6 +298,18 @@ export async function runMicro(log: (line: string) => void = () => undefined): P
   // Other processes: the machine's busy time minus this process's (the floor's reader is small).
   const cpu = process.cpuUsage(cpuBefore);
   const busyAfter = machineBusyMicros();
-  const others = busyBefore !== null && busyAfter !== null ? Math.max(0, busyAfter - busyBefore - cpu.user - cpu.system) / ((performance.now() - startedMs) * 1000) * 100 : NaN;
-  return { rows, totalMainNs, totalBaselineNs, totalRatio: totalBaselineNs / totalMainNs, socketFloor, sendPath, otherProcessesPercentOfCore: Math.round(others), noiseSuppression };
+  const others =
+    busyBefore !== null && busyAfter !== null
+      ? (Math.max(0, busyAfter - busyBefore - cpu.user - cpu.system) / ((performance.now() - startedMs) * 1000)) * 100
+      : NaN;
+  return {
+    rows,
+    totalMainNs,
+    totalBaselineNs,
+    totalRatio: totalBaselineNs / totalMainNs,
+    socketFloor,
+    sendPath,
+    otherProcessesPercentOfCore: Math.round(others),
+    noiseSuppression,
+  };
 }

@@ -116,7 +116,7 @@ const scratch = new Uint8Array(MAX_PROBED_FRAMES * SAMPLES_PER_FRAME + 3);
  * no allocation.
  */
 export function markerFrameIndex(bytes: Uint8Array, start: number, end: number): number {
-  const frames = Math.floor(((end - start) / 4) * 3 / SAMPLES_PER_FRAME);
+  const frames = Math.floor((((end - start) / 4) * 3) / SAMPLES_PER_FRAME);
   if (frames < 1 || frames > MAX_PROBED_FRAMES) return -1;
   let o = 0;
   for (let i = start; i + 3 < end; i += 4) {

@@ -105,8 +105,20 @@ export function topSelfTime(file: string, count = 10, window?: { fromUs: number;
     [...m.values()]
       .sort((a, b) => b.us - a.us)
       .slice(0, n)
-      .map((e) => ({ functionName: e.functionName, location: e.location, selfMs: Math.round(e.us / 100) / 10, selfPercent: Math.round((e.us / sumUs) * 1000) / 10 }));
-  return { file: relative(REPO_ROOT, file), ...(window ? { windowUs: window } : {}), totalMs: Math.round(sumUs / 1000), top: rank(selfUs), topTotal: rank(totalUs), byArea: rank(areaUs, 12) };
+      .map((e) => ({
+        functionName: e.functionName,
+        location: e.location,
+        selfMs: Math.round(e.us / 100) / 10,
+        selfPercent: Math.round((e.us / sumUs) * 1000) / 10,
+      }));
+  return {
+    file: relative(REPO_ROOT, file),
+    ...(window ? { windowUs: window } : {}),
+    totalMs: Math.round(sumUs / 1000),
+    top: rank(selfUs),
+    topTotal: rank(totalUs),
+    byArea: rank(areaUs, 12),
+  };
 }
 
 /** Where a function lives, coarsely: a folder of src/, a package, Node's internals, V8. */

@@ -181,7 +181,11 @@ export function computeFigures(
     gapsPercentOfIntervals: round((lg.gapsOver60ms / Math.max(1, lg.framesReceived)) * 100, 4),
     callersWithGaps: lg.callersWithGaps,
     maxGapMs: round(lg.maxGapMs, 1),
-    delayMs: { p50: round(percentile(lg.delaysMs, 0.5), 2), p99: round(percentile(lg.delaysMs, 0.99), 2), max: round(lg.delaysMs.length ? lg.delaysMs.reduce((a, b) => (b > a ? b : a), 0) : NaN, 2) },
+    delayMs: {
+      p50: round(percentile(lg.delaysMs, 0.5), 2),
+      p99: round(percentile(lg.delaysMs, 0.99), 2),
+      max: round(lg.delaysMs.length ? lg.delaysMs.reduce((a, b) => (b > a ? b : a), 0) : NaN, 2),
+    },
     delaySamples: lg.delaysMs.length,
     markersMissed: lg.markersMissed,
     rssIdleMB: round(ready.idleRssBytes / 2 ** 20, 1),
@@ -308,7 +312,9 @@ const EVERY_CALL_ADMITTED: Criterion = {
   format: (f) =>
     f.callsRefused + f.joinFailures + f.joinsPendingAtStart === 0
       ? `all ${f.callersTarget}`
-      : [f.callsRefused && `${f.callsRefused} refused`, f.joinFailures && `${f.joinFailures} failed`, f.joinsPendingAtStart && `${f.joinsPendingAtStart} late`].filter(Boolean).join(', '),
+      : [f.callsRefused && `${f.callsRefused} refused`, f.joinFailures && `${f.joinFailures} failed`, f.joinsPendingAtStart && `${f.joinsPendingAtStart} late`]
+          .filter(Boolean)
+          .join(', '),
 };
 
 /**
@@ -317,7 +323,14 @@ const EVERY_CALL_ADMITTED: Criterion = {
  */
 export const HELD: Criterion[] = [
   EVERY_CALL_ADMITTED,
-  { id: 'delivered', label: 'frames delivered', target: '>= 99.5 %', value: (f) => f.framesDeliveredPercent, pass: (f) => f.framesDeliveredPercent >= 99.5, format: (f) => `${fmt(f.framesDeliveredPercent, 3)} %` },
+  {
+    id: 'delivered',
+    label: 'frames delivered',
+    target: '>= 99.5 %',
+    value: (f) => f.framesDeliveredPercent,
+    pass: (f) => f.framesDeliveredPercent >= 99.5,
+    format: (f) => `${fmt(f.framesDeliveredPercent, 3)} %`,
+  },
   {
     id: 'gaps',
     label: 'intervals > 60 ms',
@@ -331,12 +344,54 @@ export const HELD: Criterion[] = [
 /** The pass line of issue 6 (its targets for this machine). */
 export const PASS_LINE: Criterion[] = [
   EVERY_CALL_ADMITTED,
-  { id: 'delivered', label: 'frames delivered', target: '>= 99.9 %', value: (f) => f.framesDeliveredPercent, pass: (f) => f.framesDeliveredPercent >= 99.9, format: (f) => `${fmt(f.framesDeliveredPercent, 3)} %` },
-  { id: 'gaps', label: 'gaps > 60 ms', target: 'none', value: (f) => f.gapsOver60ms, pass: (f) => f.gapsOver60ms === 0, format: (f) => `${f.gapsOver60ms} (max ${fmt(f.maxGapMs, 0)} ms)` },
-  { id: 'tickP99', label: 'tick duration p99', target: '<= 5 ms', value: (f) => f.tickMs.p99, pass: (f) => f.tickMs.p99 <= 5, format: (f) => `${fmt(f.tickMs.p99, 2)} ms` },
-  { id: 'delayP50', label: 'server-added delay p50', target: '<= 30 ms', value: (f) => f.delayMs.p50, pass: (f) => f.delayMs.p50 <= 30, format: (f) => `${fmt(f.delayMs.p50, 1)} ms` },
-  { id: 'rss', label: 'RSS per caller', target: '<= 100 KB', value: (f) => f.rssPerCallerKB, pass: (f) => f.rssPerCallerKB <= 100, format: (f) => `${fmt(f.rssPerCallerKB, 1)} KB` },
-  { id: 'cpu', label: 'CPU per message in+out', target: '<= 5 us', value: (f) => f.cpuUsPerMessage, pass: (f) => f.cpuUsPerMessage <= 5, format: (f) => `${fmt(f.cpuUsPerMessage, 2)} us` },
+  {
+    id: 'delivered',
+    label: 'frames delivered',
+    target: '>= 99.9 %',
+    value: (f) => f.framesDeliveredPercent,
+    pass: (f) => f.framesDeliveredPercent >= 99.9,
+    format: (f) => `${fmt(f.framesDeliveredPercent, 3)} %`,
+  },
+  {
+    id: 'gaps',
+    label: 'gaps > 60 ms',
+    target: 'none',
+    value: (f) => f.gapsOver60ms,
+    pass: (f) => f.gapsOver60ms === 0,
+    format: (f) => `${f.gapsOver60ms} (max ${fmt(f.maxGapMs, 0)} ms)`,
+  },
+  {
+    id: 'tickP99',
+    label: 'tick duration p99',
+    target: '<= 5 ms',
+    value: (f) => f.tickMs.p99,
+    pass: (f) => f.tickMs.p99 <= 5,
+    format: (f) => `${fmt(f.tickMs.p99, 2)} ms`,
+  },
+  {
+    id: 'delayP50',
+    label: 'server-added delay p50',
+    target: '<= 30 ms',
+    value: (f) => f.delayMs.p50,
+    pass: (f) => f.delayMs.p50 <= 30,
+    format: (f) => `${fmt(f.delayMs.p50, 1)} ms`,
+  },
+  {
+    id: 'rss',
+    label: 'RSS per caller',
+    target: '<= 100 KB',
+    value: (f) => f.rssPerCallerKB,
+    pass: (f) => f.rssPerCallerKB <= 100,
+    format: (f) => `${fmt(f.rssPerCallerKB, 1)} KB`,
+  },
+  {
+    id: 'cpu',
+    label: 'CPU per message in+out',
+    target: '<= 5 us',
+    value: (f) => f.cpuUsPerMessage,
+    pass: (f) => f.cpuUsPerMessage <= 5,
+    format: (f) => `${fmt(f.cpuUsPerMessage, 2)} us`,
+  },
 ];
 
 /** The run held its callers (issue 13's criteria, HELD). */
@@ -370,7 +425,8 @@ export function table(rows: string[][]): string {
 function cell(row: Row, f: Figures): string {
   if (row.label === '  of which mixing p50 / p99') return f.mixMs ? `${fmt(f.mixMs.p50, 3)} / ${fmt(f.mixMs.p99, 3)} ms` : 'n/a';
   if (row.label === '  of which socket writes p50 / p99') return f.sendMs ? `${fmt(f.sendMs.p50, 3)} / ${fmt(f.sendMs.p99, 3)} ms` : 'n/a';
-  if (row.label === 'input buffer target / held / jitter') return f.inputBuffers ? `${fmt(f.inputBuffers.targetFrames, 2)} / ${fmt(f.inputBuffers.depthFrames, 2)} fr, ${fmt(f.inputBuffers.jitterMs, 1)} ms` : 'n/a';
+  if (row.label === 'input buffer target / held / jitter')
+    return f.inputBuffers ? `${fmt(f.inputBuffers.targetFrames, 2)} / ${fmt(f.inputBuffers.depthFrames, 2)} fr, ${fmt(f.inputBuffers.jitterMs, 1)} ms` : 'n/a';
   if (row.label === 'messages in / out per second') return `${fmt(f.messagesInPerSecond, 0)} / ${fmt(f.messagesOutPerSecond, 0)}`;
   if (row.label === 'RSS idle -> loaded') return `${fmt(f.rssIdleMB, 0)} -> ${fmt(f.rssLoadedMB, 0)} MB`;
   if (row.label === 'delay samples (markers missed)') return `${f.delaySamples} (${f.markersMissed})`;

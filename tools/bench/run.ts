@@ -87,7 +87,10 @@ export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunO
     execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
   }
   const pin = options.pin && canPin;
-  const server = new Child(`${impl} server`, forkTs('./serverProcess.ts', [impl, JSON.stringify(options.serverEnv), ...(options.workerProbe ? ['--worker-probe'] : [])], execArgv, pin ? 0 : null));
+  const server = new Child(
+    `${impl} server`,
+    forkTs('./serverProcess.ts', [impl, JSON.stringify(options.serverEnv), ...(options.workerProbe ? ['--worker-probe'] : [])], execArgv, pin ? 0 : null),
+  );
   let loadgen: Child | null = null;
   try {
     const ready = await server.waitFor<ServerReady>('ready', 60_000);
@@ -107,12 +110,15 @@ export async function runOne(impl: ServerImpl, scenario: Scenario, options: RunO
       seed: options.seed,
       joinDeadlineMs: joinDeadlineMs(scenario.callers, scenario.joinsPerSecond),
     };
-    options.log(`${impl}: ${scenario.callers} callers dialling in, ${scenario.dialConcurrency} at a time${scenario.joinsPerSecond !== null ? ` (at most ${scenario.joinsPerSecond}/s)` : ''}`);
+    options.log(
+      `${impl}: ${scenario.callers} callers dialling in, ${scenario.dialConcurrency} at a time${scenario.joinsPerSecond !== null ? ` (at most ${scenario.joinsPerSecond}/s)` : ''}`,
+    );
     const joined = await loadgen.request<JoinReport>('start', config, config.joinDeadlineMs + 10_000);
     if (joined.joined === 0) throw new Error(`no call connected to the ${impl} server: ${joined.firstError ?? joined.firstRefusal}`);
     if (joined.refused > 0) options.log(`${impl}: ${joined.refused} calls refused by the server (first heard: ${joined.firstRefusal})`);
     if (joined.failed > 0) options.log(`${impl}: ${joined.failed} calls failed to connect (first: ${joined.firstError})`);
-    if (joined.pending > 0) options.log(`${impl}: ${joined.pending} calls still dialling after ${(config.joinDeadlineMs / 1000).toFixed(0)} s; measuring with those that got in`);
+    if (joined.pending > 0)
+      options.log(`${impl}: ${joined.pending} calls still dialling after ${(config.joinDeadlineMs / 1000).toFixed(0)} s; measuring with those that got in`);
     options.log(`${impl}: ${joined.joined} in after ${(joined.ms / 1000).toFixed(1)} s; warming up ${scenario.warmupSeconds} s`);
     await sleep(scenario.warmupSeconds * 1000);
 
@@ -277,7 +283,9 @@ export async function runSetupCost(impl: ServerImpl, setup: SetupCostOptions, op
       gcPauses: sample.gc.count,
       loadgenCpuPercentOfCore: r1((round.cpuMicros / (round.ms * 1000)) * 100),
       otherProcessesPercentOfCore:
-        busyBefore !== null && busyAfter !== null ? r1((Math.max(0, ((busyAfter - busyBefore) * windowUs) / (toUs - fromUs) - serverMicros - round.cpuMicros) / windowUs) * 100) : NaN,
+        busyBefore !== null && busyAfter !== null
+          ? r1((Math.max(0, ((busyAfter - busyBefore) * windowUs) / (toUs - fromUs) - serverMicros - round.cpuMicros) / windowUs) * 100)
+          : NaN,
       firstError: round.firstError,
       firstRefusal: round.firstRefusal,
     };

@@ -99,10 +99,12 @@ if (process.argv[2] === 'clients') {
       // Every message must arrive as the text the server sent: a broken frame would not.
       if (!isBinary && data.length > 100) received++;
     });
-    open.push(new Promise((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }));
+    open.push(
+      new Promise((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+    );
   }
   void Promise.all(open).then(() => {
     serve({ received: () => received });

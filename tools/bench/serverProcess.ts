@@ -61,7 +61,9 @@ export interface ServerReady {
 
 /** Mean over every caller of its input buffer's target, depth and jitter estimate. */
 type BufferStats = { targetFrames: number; depth: number; jitterMs: number; underruns: number; framesPlayed: number };
-function inputBuffers(conference: { listRooms(): readonly { participants(): Iterable<{ input: { stats: BufferStats } }> }[] }): NonNullable<ServerSample['inputBuffers']> {
+function inputBuffers(conference: {
+  listRooms(): readonly { participants(): Iterable<{ input: { stats: BufferStats } }> }[];
+}): NonNullable<ServerSample['inputBuffers']> {
   let n = 0;
   let target = 0;
   let depth = 0;
@@ -120,7 +122,17 @@ async function createImpl(impl: ServerImpl, env: Record<string, string>): Promis
       stats: () => {
         const s = server.stats();
         const m = s.mixer;
-        return { ticks: m.ticks, lateTicks: m.lateTicks, skippedTicks: m.skippedTicks, tickMs: pick3(m.tickMs), mixMs: pick3(m.mixMs), sendMs: pick3(m.sendMs), latenessMs: pick3(m.latenessMs), participants: s.participants, inputBuffers: inputBuffers(server.conference) };
+        return {
+          ticks: m.ticks,
+          lateTicks: m.lateTicks,
+          skippedTicks: m.skippedTicks,
+          tickMs: pick3(m.tickMs),
+          mixMs: pick3(m.mixMs),
+          sendMs: pick3(m.sendMs),
+          latenessMs: pick3(m.latenessMs),
+          participants: s.participants,
+          inputBuffers: inputBuffers(server.conference),
+        };
       },
       reset: () => server.resetStats(),
       close: () => server.close(),

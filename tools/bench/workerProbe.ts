@@ -117,7 +117,10 @@ export interface WorkerProbe {
  * server's tick calls one, then the other) to learn the server tick's phase and when each tick
  * ends, then starts the worker 10 ms out of phase.
  */
-export async function startWorkerProbe(conference: { mix(deadlineMs: number): void; send(): void }, load: () => { participants: number; rooms: number }): Promise<WorkerProbe> {
+export async function startWorkerProbe(
+  conference: { mix(deadlineMs: number): void; send(): void },
+  load: () => { participants: number; rooms: number },
+): Promise<WorkerProbe> {
   // The server's clock is performance.now() of this thread; the probe's is hrClock.
   const toHr = hrClock.nowMs() - performance.now();
   const serverMix = conference.mix.bind(conference);
@@ -151,7 +154,12 @@ export async function startWorkerProbe(conference: { mix(deadlineMs: number): vo
   // Any mu-law codes: decode and encode are table look-ups, as fast for speech as for noise.
   const inputBytes = new Uint8Array(input);
   for (let i = 0; i < inputBytes.length; i++) inputBytes[i] = (i * 2654435761) >>> 24;
-  const init: WorkerInit = { load: loadView.buffer as SharedArrayBuffer, input, output: new SharedArrayBuffer(input.byteLength), phaseMs: mainDeadlineHr + FRAME_MS / 2 };
+  const init: WorkerInit = {
+    load: loadView.buffer as SharedArrayBuffer,
+    input,
+    output: new SharedArrayBuffer(input.byteLength),
+    phaseMs: mainDeadlineHr + FRAME_MS / 2,
+  };
 
   // Through tsx like the rest of the benchmark: a worker does not inherit the --import hooks on Node 20.
   const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); })`;
@@ -280,7 +288,16 @@ function runWorker(init: WorkerInit, port: NonNullable<typeof parentPort>): void
 
   port.on('message', (m: ToWorker) => {
     if (m === 'reset') ticker.resetStats();
-    else port.postMessage({ type: 'stats', ticks: ticker.stats.ticks, skippedTicks: ticker.stats.skippedTicks, lateness: p3(ticker.lateness), tickMs: p3(ticker.tickDuration), callers, firstDeadlineMs } satisfies WorkerStats);
+    else
+      port.postMessage({
+        type: 'stats',
+        ticks: ticker.stats.ticks,
+        skippedTicks: ticker.stats.skippedTicks,
+        lateness: p3(ticker.lateness),
+        tickMs: p3(ticker.tickDuration),
+        callers,
+        firstDeadlineMs,
+      } satisfies WorkerStats);
   });
 }
 

@@ -168,7 +168,9 @@ export class MiniWebSocket {
     const head = data.toString('latin1', 0, end);
     const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
     const accept = /\r\nsec-websocket-accept:\s*(\S+)/i.exec(head)?.[1];
-    const expected = createHash('sha1').update(this.key + GUID).digest('base64');
+    const expected = createHash('sha1')
+      .update(this.key + GUID)
+      .digest('base64');
     if (status !== '101' || accept !== expected) {
       this.fail(new Error(status !== '101' ? `WebSocket upgrade refused: HTTP ${status ?? '?'}` : 'WebSocket upgrade: bad Sec-WebSocket-Accept'));
       this.socket.destroy();

@@ -302,7 +302,9 @@ class NodeProcess implements ClusterNode {
       }
       if (Date.now() > deadline) {
         await terminate(child);
-        throw new Error(`${this.id} did not answer ${this.internalUrl}/health within ${NODE_START_TIMEOUT_MS} ms; ${this.logFile}:\n${await tail(this.logFile)}`);
+        throw new Error(
+          `${this.id} did not answer ${this.internalUrl}/health within ${NODE_START_TIMEOUT_MS} ms; ${this.logFile}:\n${await tail(this.logFile)}`,
+        );
       }
       await sleep(100);
     }
@@ -403,7 +405,16 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     try {
       nginx = spawn(
         NGINX_PATH,
-        ['-p', `${nginxDir}/`, '-c', configFile, '-e', nginxErrorLog, '-g', `daemon off; master_process on; pid ${join(nginxDir, 'nginx.pid')}; error_log ${nginxErrorLog} warn;`],
+        [
+          '-p',
+          `${nginxDir}/`,
+          '-c',
+          configFile,
+          '-e',
+          nginxErrorLog,
+          '-g',
+          `daemon off; master_process on; pid ${join(nginxDir, 'nginx.pid')}; error_log ${nginxErrorLog} warn;`,
+        ],
         { stdio: ['ignore', fd, fd] },
       );
     } finally {
@@ -520,7 +531,14 @@ async function main(): Promise<void> {
   console.log(
     [
       '',
-      ...rows.map((r) => '  ' + r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()),
+      ...rows.map(
+        (r) =>
+          '  ' +
+          r
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+      ),
       '',
       `  Public URL:  ${cluster.publicUrl}   (Twilio Voice webhook: ${cluster.publicUrl}/voice)`,
       ...(cluster.publicUrl !== cluster.proxyUrl ? [`  Proxy:       ${cluster.proxyUrl}`] : []),

@@ -118,7 +118,24 @@ function installExitHook(): void {
 /** Spawns redis-server on `port` and resolves once it answers; rejects (process killed) otherwise. */
 async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
   installExitHook();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+    '--loglevel',
+    'warning',
+  ];
   const child = spawn(REDIS_SERVER_PATH, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';

@@ -115,7 +115,9 @@ export function createBaselineServer(): BaselineServer {
   app.post('/voice', (req, res) => {
     const room = String(req.query['room'] ?? '');
     const vr = new twilio.twiml.VoiceResponse();
-    vr.connect().stream({ url: `ws://${req.headers.host}/media` }).parameter({ name: 'room', value: room });
+    vr.connect()
+      .stream({ url: `ws://${req.headers.host}/media` })
+      .parameter({ name: 'room', value: room });
     vr.say('You have left the conference. Goodbye.');
     res.type('text/xml').send(vr.toString());
   });
@@ -130,7 +132,15 @@ export function createBaselineServer(): BaselineServer {
         if (member) pushFrame(member, msg.media.payload);
       } else if (msg.event === 'start') {
         roomId = String(msg.start.customParameters?.room ?? '');
-        member = { ws, streamSid: msg.streamSid, callSid: msg.start.callSid, fifo: [new Int16Array(SAMPLES_PER_FRAME), new Int16Array(SAMPLES_PER_FRAME)], head: 0, count: 0, current: null };
+        member = {
+          ws,
+          streamSid: msg.streamSid,
+          callSid: msg.start.callSid,
+          fifo: [new Int16Array(SAMPLES_PER_FRAME), new Int16Array(SAMPLES_PER_FRAME)],
+          head: 0,
+          count: 0,
+          current: null,
+        };
         let room = rooms.get(roomId);
         if (!room) rooms.set(roomId, (room = { members: [] }));
         room.members.push(member);
