@@ -124,13 +124,8 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const logFailure = (what: string) => (error: unknown) => log.error({ err: error }, `${what} failed`);
   /** Shutdown, in order, each step logged as it begins. */
   const shutdown: Array<[step: string, run: () => unknown]> = [
-    [
-      'stop the mixer clock and the capacity sampler',
-      () => {
-        ticker.stop();
-        core.load.stop();
-      },
-    ],
+    ['stop the mixer clock', () => ticker.stop()],
+    ['stop the capacity sampler', () => core.load.stop()],
     // In a cluster the rooms are given back before their callers are let go: their rejoin then
     // finds them free and another node takes them.
     ["cluster: give back this node's rooms", () => cluster?.stop().catch(logFailure('cluster: stopping the node'))],
