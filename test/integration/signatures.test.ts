@@ -5,6 +5,7 @@
  * Without the token: development mode, said in GET /health.
  */
 import { after, before, describe, test } from 'node:test';
+import { twilioSignature } from '../helpers/signing.js';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { randomSid, SimulatedStream } from '../../src/sim/simulatedStream.js';
@@ -15,13 +16,7 @@ const TOKEN = 'signatures-test-auth-token-0123';
 const ACCOUNT = 'AC0123456789abcdef0123456789abcdef';
 
 function sign(url: string, params: Record<string, string> = {}): string {
-  const data =
-    url +
-    Object.keys(params)
-      .sort()
-      .map((k) => k + params[k])
-      .join('');
-  return createHmac('sha1', TOKEN).update(data, 'utf8').digest('base64');
+  return twilioSignature(TOKEN, url, params);
 }
 
 const callParams = (callSid: string, extra: Record<string, string> = {}) => ({

@@ -4,23 +4,12 @@
  * HMAC-SHA1(auth token, URL + each POST parameter name and value, sorted by name).
  */
 import { describe, test } from 'node:test';
+import { twilioSignature } from '../helpers/signing.js';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { checkStreamSignature, checkWebhookSignature, streamUrlFor, webhookUrl } from '../../src/security/twilioSignature.js';
 import { FailureLimiter } from '../../src/security/failureLimiter.js';
 
 const TOKEN = '12345';
-
-/** The documented algorithm, written out. */
-export function twilioSignature(token: string, url: string, params: Record<string, string> = {}): string {
-  const data =
-    url +
-    Object.keys(params)
-      .sort()
-      .map((k) => k + params[k])
-      .join('');
-  return createHmac('sha1', token).update(Buffer.from(data, 'utf8')).digest('base64');
-}
 
 describe('webhook signature (checkWebhookSignature)', () => {
   // Twilio's documented example: this URL, these parameters, token 12345.
