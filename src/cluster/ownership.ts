@@ -94,6 +94,9 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
   async resolve(room: string, resolveOptions: { suspectOwner?: boolean } = {}): Promise<Resolution> {
     const { leases, registry, clock } = this.options;
     const me = this.options.self().id;
+    // Owners found dead or paused in this call: their heartbeat can look fresh for two beats after
+    // a crash, and placing the room back on one of them would send the caller to a dead node.
+    const gone = new Set<string>();
     // Twice at most: once as found, once after waiting out a dead owner's lease.
     for (let round = 0; round < 3; round++) {
       const sentAt = clock.nowMs();
@@ -104,6 +107,7 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
         const fresh = owner !== null && this.wallClock.nowMs() - owner.at <= STALE_HEARTBEAT_MS;
         if (owner && fresh && (!resolveOptions.suspectOwner || (await (this.options.probe ?? probeHealth)(owner)))) return { kind: 'remote', node: owner };
         // Its heartbeat is gone: dead or paused. Never take an unexpired lease: wait it out.
+        gone.add(lease.node);
         this.options.log.info(
           { room, owner: lease.node, epoch: lease.epoch, waitMs: lease.ttlMs },
           'cluster: room owner is gone (no heartbeat, or no answer); waiting for its lease to expire',
@@ -112,7 +116,7 @@ export class ClusterOwnership extends EventEmitter<OwnershipEvents> implements R
         continue;
       }
       // A node whose last heartbeat is older than two beats may be paused: no new rooms for it.
-      const live = (await registry.live()).filter((n) => this.wallClock.nowMs() - n.at <= STALE_HEARTBEAT_MS);
+      const live = (await registry.live()).filter((n) => this.wallClock.nowMs() - n.at <= STALE_HEARTBEAT_MS && !gone.has(n.id));
       const recent = await this.options.placement.recent(live.map((n) => n.id));
       const chosen = chooseNode(live, recent, this.options.random ?? Math.random);
       if (!chosen) return { kind: 'unavailable', why: 'no live node takes new rooms' };

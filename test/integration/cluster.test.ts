@@ -95,7 +95,13 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       const prefix = d.kind === 'stream' ? /\/p\/\d+/.exec(d.streamUrl)![0] : '';
       placed.set(prefix, (placed.get(prefix) ?? 0) + 1);
     }
-    assert.equal(placed.size, 3, `9 new rooms on all 3 nodes: ${JSON.stringify([...placed])}`);
+    // Placement takes the less loaded of two random nodes, rooms first, then calls: the node that
+    // mixes room 700's 50 callers loses every tie, so it may take none of the 9 (about 1 run in
+    // 400); the two idle nodes both take some (all but ~2 in 10,000 runs), none more than 5.
+    const owner700 = [...prefixes][0]!;
+    for (const prefix of cluster.nodes.map((n) => n.prefix).filter((p) => p !== owner700)) {
+      assert.ok((placed.get(prefix) ?? 0) > 0, `9 new rooms on both idle nodes: ${JSON.stringify([...placed])}`);
+    }
     for (const [prefix, n] of placed) assert.ok(n <= 5, `${prefix} took ${n} of 9 rooms`);
   });
 

@@ -317,3 +317,40 @@ describe('the lease fence, on a manual clock', () => {
     assert.deepEqual(await ownership.resolve('4712'), { kind: 'unavailable', why: 'no live node takes new rooms' });
   });
 });
+
+test("after waiting out a dead owner's lease, the room is not placed back on that owner while its heartbeat still looks fresh", async () => {
+  const clock = new ManualClock(1_000_000);
+  const leases = new FakeLeases(clock);
+  const registry = new FakeRegistry();
+  const captured = captureLog();
+  // This node is busier, so placement alone would pick the other one (as it did in the cluster test).
+  const self = () => ({ ...node(ME, clock.nowMs()), load: { rooms: 5, calls: 10, tickP99Ms: 0, loopDelayP99Ms: 0 } });
+  const ownership = new ClusterOwnership({
+    self,
+    leases,
+    registry,
+    placement: noPlacements,
+    clock,
+    wallClock: clock,
+    timers: clock,
+    log: captured.log,
+    inUse: () => true,
+    idleReleaseMs: 60_000,
+    // The owner was killed: it does not answer.
+    probe: async (n) => n.id !== OTHER,
+    random: () => 0,
+  });
+  await registry.heartbeat(self());
+  await registry.heartbeat(node(OTHER, clock.nowMs()));
+  leases.giveTo(ROOM, OTHER);
+  const resolving = ownership.resolve(ROOM, { suspectOwner: true });
+  await settle();
+  // The lease runs out; the dead node's last heartbeat is still under two beats old.
+  clock.advance(TTL_MS + 20);
+  await settle();
+  const resolution = await resolving;
+  assert.equal(resolution.kind, 'self', `placed on a live node, not the dead owner: ${JSON.stringify(resolution)}`);
+  assert.equal((await leases.get(ROOM))?.node, ME);
+  assert.ok(clock.nowMs() - registry.nodes.get(OTHER)!.at <= 2000, 'the dead owner still looked alive');
+  ownership.stop(false);
+});
