@@ -106,6 +106,7 @@ const schema = z.object({
   BEEP: beep.default('on'),
   WAIT_TONE: bool.default(true),
   STATUS_CALLBACK_URL: callbackUrl.optional(),
+  STATUS_CALLBACK_SECRET: secret(32).optional(),
   TWILIO_ACCOUNT_SID: z
     .string()
     .trim()
@@ -201,6 +202,8 @@ export interface Config {
   waitTone: boolean;
   /** Where conference events are POSTed; undefined: not sent. */
   statusCallbackUrl: string | undefined;
+  /** HMAC-SHA256 key of the status callbacks' X-Conference-Signature (required with the URL). */
+  statusCallbackSecret: string | undefined;
   /** Twilio REST credentials (both or neither): a kick may then also end the call. */
   twilioAccountSid: string | undefined;
   twilioAuthToken: string | undefined;
@@ -245,7 +248,7 @@ export interface Config {
 }
 
 /** Variables whose values never appear in messages. */
-const SECRETS = new Set(['ADMIN_TOKEN', 'JOIN_TICKET_SECRET', 'TWILIO_AUTH_TOKEN', 'REDIS_URL']);
+const SECRETS = new Set(['ADMIN_TOKEN', 'JOIN_TICKET_SECRET', 'STATUS_CALLBACK_SECRET', 'TWILIO_AUTH_TOKEN', 'REDIS_URL']);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -269,6 +272,12 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
   if ((c.TWILIO_ACCOUNT_SID === undefined) !== (c.TWILIO_AUTH_TOKEN === undefined)) {
     const missing = c.TWILIO_ACCOUNT_SID === undefined ? 'TWILIO_ACCOUNT_SID' : 'TWILIO_AUTH_TOKEN';
     throw new ConfigError(`invalid configuration:\n  ${missing}: needed too (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN go together)`);
+  }
+  if (c.STATUS_CALLBACK_URL !== undefined && c.STATUS_CALLBACK_SECRET === undefined) {
+    // Unsigned callbacks cannot be told from a forgery by the receiver: none are sent.
+    throw new ConfigError(
+      'invalid configuration:\n  STATUS_CALLBACK_SECRET: needed with STATUS_CALLBACK_URL (every status callback is signed with it; e.g. openssl rand -hex 32)',
+    );
   }
   if (c.REDIS_URL !== undefined && c.JOIN_TICKET_SECRET === undefined) {
     // A call's ticket is issued by one node and redeemed by another: they must share the key.
@@ -302,6 +311,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     beep: c.BEEP,
     waitTone: c.WAIT_TONE,
     statusCallbackUrl: c.STATUS_CALLBACK_URL,
+    statusCallbackSecret: c.STATUS_CALLBACK_SECRET,
     twilioAccountSid: c.TWILIO_ACCOUNT_SID,
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
     maxActiveSpeakers: c.MAX_ACTIVE_SPEAKERS,

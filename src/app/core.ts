@@ -19,6 +19,7 @@ import { InCallKeys } from '../conference/inCallKeys.js';
 import { RoomAudio } from '../conference/roomAudio.js';
 import { SpeechActivity } from '../events/speech.js';
 import { StatusCallbacks } from '../events/statusCallbacks.js';
+import { TwilioStreamEvents } from '../events/twilioStreamEvents.js';
 import { twilioCallControl, type CallControl } from '../http/callControl.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
@@ -58,6 +59,8 @@ export interface Core {
   readonly speech: SpeechActivity;
   /** Null without STATUS_CALLBACK_URL. */
   readonly statusCallbacks: StatusCallbacks | null;
+  /** Twilio's reports on each media stream (<Stream statusCallback>), counted. */
+  readonly streamEvents: TwilioStreamEvents;
   readonly recordings: Recordings;
   readonly directory: RoomDirectory;
   /** Who mixes which room: always this process, or the cluster's leases and fence. */
@@ -162,7 +165,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
   applyRoomSoundSettings(conference, directory, log);
   new InCallKeys(conference, clock, log);
-  const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, log }) : null;
+  const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
   statusCallbacks?.attach(conference, speech);
   const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, log });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
@@ -171,5 +174,22 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
   });
 
-  return { conference, seats, tickets, admission, speech, statusCallbacks, recordings, directory, ownership, cluster, load, callControl, endRoom };
+  const streamEvents = new TwilioStreamEvents();
+
+  return {
+    conference,
+    seats,
+    tickets,
+    admission,
+    speech,
+    statusCallbacks,
+    streamEvents,
+    recordings,
+    directory,
+    ownership,
+    cluster,
+    load,
+    callControl,
+    endRoom,
+  };
 }

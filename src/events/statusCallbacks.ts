@@ -13,12 +13,16 @@
  * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason (a leave reason,
  * src/conference/leaveReason.ts); conference-end adds ReasonConferenceEnded: the last leave's
  * (same table), or room-failed when the room's tick failed.
+ *
+ * With a secret (STATUS_CALLBACK_SECRET) every attempt carries X-Conference-Signature, signed when
+ * it is sent (src/events/verifyStatusCallback.ts says how, and checks it).
  */
 import type { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS, type LeaveReason } from '../conference/leaveReason.js';
 import type { Participant } from '../conference/participant.js';
 import type { Logger } from '../log.js';
 import type { SpeechActivity } from './speech.js';
+import { signStatusCallback, STATUS_CALLBACK_SIGNATURE_HEADER } from './verifyStatusCallback.js';
 
 export const STATUS_EVENTS = [
   'conference-start',
@@ -36,13 +40,16 @@ export const STATUS_EVENTS = [
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 
-/** Sends one form body; resolves with the HTTP status, rejects on a network error or timeout. */
-export type PostForm = (url: string, body: string, timeoutMs: number) => Promise<number>;
+/**
+ * Sends one form body (with `headers` added); resolves with the HTTP status, rejects on a network
+ * error or timeout.
+ */
+export type PostForm = (url: string, body: string, timeoutMs: number, headers: Readonly<Record<string, string>>) => Promise<number>;
 
-export const fetchPost: PostForm = async (url, body, timeoutMs) => {
+export const fetchPost: PostForm = async (url, body, timeoutMs, headers) => {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'twilio-conference-mixer' },
+    headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'twilio-conference-mixer' },
     body,
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -52,6 +59,8 @@ export const fetchPost: PostForm = async (url, body, timeoutMs) => {
 
 export interface StatusCallbackOptions {
   url: string;
+  /** Signs every POST (X-Conference-Signature); undefined: unsigned. */
+  secret?: string;
   log: Logger;
   post?: PostForm;
   /** Waits before each retry (ms); its length is the number of retries. */
@@ -177,7 +186,7 @@ export class StatusCallbacks {
     let last = '';
     for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
       try {
-        const status = await this.post(this.options.url, item.body, this.options.timeoutMs ?? 5000);
+        const status = await this.post(this.options.url, item.body, this.options.timeoutMs ?? 5000, this.headers(item.body));
         if (status >= 200 && status < 300) {
           this.stats.delivered++;
           return;
@@ -193,6 +202,14 @@ export class StatusCallbacks {
     }
     this.stats.failed++;
     this.options.log.warn({ sequence: item.sequence, event: item.event, attempts, error: last }, 'status callback not delivered; dropped');
+  }
+
+  /** The signature of one attempt, made as it is sent (a retry is signed anew). */
+  private headers(body: string): Record<string, string> {
+    const { secret, url } = this.options;
+    if (!secret) return {};
+    const nowSeconds = (this.options.now ?? (() => new Date()))().getTime() / 1000;
+    return { [STATUS_CALLBACK_SIGNATURE_HEADER]: signStatusCallback(secret, url, body, nowSeconds) };
   }
 
   private sleep(ms: number): Promise<void> {

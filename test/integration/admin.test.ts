@@ -490,7 +490,7 @@ describe('status callbacks', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/conference-events?site=test`;
-    const t = await startTestServer({ ADMIN_TOKEN: ADMIN, STATUS_CALLBACK_URL: url });
+    const t = await startTestServer({ ADMIN_TOKEN: ADMIN, STATUS_CALLBACK_URL: url, STATUS_CALLBACK_SECRET: 'admin-test-callback-secret-0123456789' });
     try {
       const call = api(t.baseUrl);
       const a = await join(t.baseUrl, ['9400']);

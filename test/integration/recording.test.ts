@@ -206,6 +206,7 @@ test('status callbacks: recording-started / -stopped; the recorder is not a part
     ADMIN_TOKEN: ADMIN,
     RECORDINGS_DIR: dir,
     STATUS_CALLBACK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`,
+    STATUS_CALLBACK_SECRET: 'recording-test-callback-secret-0123456789',
   });
   try {
     const call = api(t.baseUrl);

@@ -34,6 +34,7 @@ const DEFAULTS: Config = {
   beep: 'on',
   waitTone: true,
   statusCallbackUrl: undefined,
+  statusCallbackSecret: undefined,
   twilioAccountSid: undefined,
   twilioAuthToken: undefined,
   maxActiveSpeakers: 0,
@@ -119,6 +120,7 @@ describe('parseConfig', () => {
       BEEP: 'onEnter',
       WAIT_TONE: 'false',
       STATUS_CALLBACK_URL: 'https://hooks.example.com/conference?site=1',
+      STATUS_CALLBACK_SECRET: 'fedcba9876543210fedcba9876543210',
       TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
       TWILIO_AUTH_TOKEN: 'secret-auth-token',
       MAX_ACTIVE_SPEAKERS: '4',
@@ -166,6 +168,7 @@ describe('parseConfig', () => {
         beep: 'onEnter',
         waitTone: false,
         statusCallbackUrl: 'https://hooks.example.com/conference?site=1',
+        statusCallbackSecret: 'fedcba9876543210fedcba9876543210',
         twilioAccountSid: 'AC0123456789abcdef0123456789abcdef',
         twilioAuthToken: 'secret-auth-token',
         maxActiveSpeakers: 4,
@@ -328,6 +331,11 @@ describe('parseConfig', () => {
     assert.doesNotMatch(short.message, /hunter2|tooshortsecret/, 'secrets are not quoted back');
     for (const bad of ['ftp://x.example', 'not a url', 'hooks.example.com/x'])
       assert.match(configError({ STATUS_CALLBACK_URL: bad }).message, /STATUS_CALLBACK_URL/, bad);
+    // Every status callback is signed: the URL without the secret is refused, a short secret too (not echoed).
+    assert.match(configError({ STATUS_CALLBACK_URL: 'https://hooks.example.com/x' }).message, /STATUS_CALLBACK_SECRET: needed with STATUS_CALLBACK_URL/);
+    const shortCallbackSecret = configError({ STATUS_CALLBACK_URL: 'https://hooks.example.com/x', STATUS_CALLBACK_SECRET: 'short-callback-key' });
+    assert.match(shortCallbackSecret.message, /STATUS_CALLBACK_SECRET: too short/);
+    assert.doesNotMatch(shortCallbackSecret.message, /short-callback-key/);
     assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef' }).message, /TWILIO_AUTH_TOKEN/);
     assert.match(configError({ TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);
     assert.match(configError({ TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'x' }).message, /TWILIO_ACCOUNT_SID/);
