@@ -92,7 +92,10 @@ describe('StatusCallbacks sign what they send', () => {
     for (const [i, s] of sent.entries()) {
       const signedAt = T + 60 * i;
       assert.match(s.header!, new RegExp(`^t=${signedAt},v1=[0-9a-f]{64}$`));
-      assert.deepEqual(verifyStatusCallback({ secret: SECRET, header: s.header, url: s.url, body: s.body, nowSeconds: signedAt + 1 }), { ok: true, timestamp: signedAt });
+      assert.deepEqual(verifyStatusCallback({ secret: SECRET, header: s.header, url: s.url, body: s.body, nowSeconds: signedAt + 1 }), {
+        ok: true,
+        timestamp: signedAt,
+      });
     }
   });
 
