@@ -103,6 +103,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     tickParts: { mix: health.mixMs, send: health.sendMs },
     load: () => core.load,
     statusCallbacks,
+    streamEvents: core.streamEvents,
     eventLoopDelayMs: () => health.loopDelayMs(),
     activeRecordings: () => recordings.activeCount,
     signatureChecks: Boolean(config.twilioAuthToken),

@@ -100,7 +100,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     deps.markBusy();
     next();
   });
-  const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load });
+  const streamErrors = () => core.streamEvents.totals.errors;
+  const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load, twilioStreamErrors: streamErrors });
   // A request about one room goes to the node that mixes it.
   if (cluster) {
     app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
@@ -133,6 +134,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       isAdmitting: () => !isShuttingDown(),
       ownership: core.ownership,
       tickets: core.tickets,
+      streamEvents: core.streamEvents,
       ...(cluster ? { outcomes: cluster.outcomes } : {}),
     }),
   );
@@ -145,6 +147,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       node: config.redisUrl ? config.nodeId : undefined,
       uptimeSeconds: Math.round((Date.now() - startedAtMs) / 1000),
       ...deps.stats(),
+      // Twilio's own reports on the media streams (<Stream statusCallback>) since start.
+      twilioStreams: { ...core.streamEvents.totals, errorsByCode: Object.fromEntries(core.streamEvents.errorsByCode) },
     });
   });
   const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown, load: () => load, nowMs: () => clock.nowMs() });

@@ -47,6 +47,8 @@ export interface HealthSample {
   /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
   busyPercent: number;
   overloaded: boolean;
+  /** stream-error reports from Twilio (<Stream statusCallback>) since start. */
+  twilioStreamErrors: number;
 }
 
 export interface LiveDeps {
@@ -60,6 +62,8 @@ export interface LiveDeps {
   clock: Clock;
   /** Admission by capacity (src/timing/capacity.ts). Absent: busy 0 %, never at capacity. */
   load?: () => { utilization: number; overloaded: boolean };
+  /** Twilio's stream-error reports since start (src/events/twilioStreamEvents.ts). Absent: 0. */
+  twilioStreamErrors?: () => number;
 }
 
 /** Static files of the page: /dashboard, /dashboard/app.js, /dashboard/style.css. */
@@ -215,6 +219,7 @@ export class LiveFeed {
       rssMb: Math.round(process.memoryUsage.rss() / 1e5) / 10,
       busyPercent: Math.round((load?.utilization ?? 0) * 1000) / 10,
       overloaded: load?.overloaded ?? false,
+      twilioStreamErrors: this.deps.twilioStreamErrors?.() ?? 0,
     };
     this.history.push(sample);
     if (this.history.length > HEALTH_POINTS) this.history.shift();

@@ -118,16 +118,27 @@ function sayAndHangUp(text: string): string {
   return vr.toString();
 }
 
+/** What both connect answers carry: where the stream goes, with what, and where Twilio reports on it. */
+export interface ConnectParams {
+  streamUrl: string;
+  /** The <Stream statusCallback> (absolute): Twilio's stream-started/-stopped/-error go there. */
+  streamStatusUrl: string;
+  room: string;
+  seat: number;
+  ticket: string;
+}
+
 /**
  * twiml/connect.xml: the caller hears their seat, then the call's audio goes to the media
  * endpoint, carrying the room and the join ticket; after the stream, a goodbye.
  */
-export function connectToRoom(p: { streamUrl: string; room: string; seat: number; ticket: string }): string {
+export function connectToRoom(p: ConnectParams): string {
   // Every admitted call gets this answer: written out directly, the same bytes VoiceResponse makes
   // (test/unit/twimlText.test.ts), without an XML document built per element (that was 7 % of a
   // call set-up's CPU).
   return (
-    `${XML_DECLARATION}<Response><Say>${seatPrompt(p.seat)}</Say><Connect><Stream url="${attribute(p.streamUrl)}">` +
+    `${XML_DECLARATION}<Response><Say>${seatPrompt(p.seat)}</Say><Connect>` +
+    `<Stream url="${attribute(p.streamUrl)}" statusCallback="${attribute(p.streamStatusUrl)}" statusCallbackMethod="POST">` +
     `<Parameter name="room" value="${attribute(p.room)}"/><Parameter name="ticket" value="${attribute(p.ticket)}"/></Stream></Connect>` +
     `<Say>${PROMPTS.goodbyeAfterCall}</Say><Hangup/></Response>`
   );
@@ -146,10 +157,10 @@ function attribute(value: string): string {
  * else the room again on whichever node owns it now. A rejoin skips the seat announcement (every
  * second of it is a second of the gap).
  */
-export function connectRejoinable(p: { streamUrl: string; room: string; seat: number; ticket: string; action: string; announceSeat: boolean }): string {
+export function connectRejoinable(p: ConnectParams & { action: string; announceSeat: boolean }): string {
   const vr = new VoiceResponse();
   if (p.announceSeat) vr.say(seatPrompt(p.seat));
-  const stream = vr.connect({ action: p.action, method: 'POST' }).stream({ url: p.streamUrl });
+  const stream = vr.connect({ action: p.action, method: 'POST' }).stream({ url: p.streamUrl, statusCallback: p.streamStatusUrl, statusCallbackMethod: 'POST' });
   stream.parameter({ name: 'room', value: p.room });
   stream.parameter({ name: 'ticket', value: p.ticket });
   return vr.toString();

@@ -7,6 +7,7 @@
  *   POST /voice/room        the number keyed: admission -> PIN prompt / connect / refusal
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
  *   POST /voice/rejoin?room=N&n=K&pass=P  (a cluster) the stream ended: goodbye, or the room again
+ *   POST /voice/stream-status  Twilio's <Stream statusCallback>: stream started / stopped / error, counted
  *
  * In a cluster (REDIS_URL), before admission the room's owner is resolved; when it is
  * another node the answer is a <Redirect> to that node's public prefix (/p/<k>/voice?room=N), so
@@ -21,6 +22,7 @@
  */
 import express, { type Request, type Response } from 'express';
 import type { Config } from '../config.js';
+import { parseStreamStatus, TwilioStreamEvents } from '../events/twilioStreamEvents.js';
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
@@ -43,6 +45,8 @@ export interface WebhookDeps {
   /** With ownership clustered: calls that ended on purpose, and the rejoin passes' key. */
   outcomes?: CallOutcomes;
   tickets?: JoinTickets;
+  /** Where Twilio's stream events (POST /voice/stream-status) are counted. */
+  streamEvents?: TwilioStreamEvents;
 }
 
 /** Redirects between nodes for one webhook before the answer is "try again" (a placement race settles in one). */
@@ -55,6 +59,8 @@ export function originOf(req: Request): RequestOrigin {
 
 /** The path of the media endpoint, as it appears in the stream URL. */
 export const MEDIA_PATH = '/media';
+/** The <Stream statusCallback> path: no node prefix, any node counts it. */
+export const STREAM_STATUS_PATH = '/voice/stream-status';
 
 export function voiceWebhooks({
   config,
@@ -64,6 +70,7 @@ export function voiceWebhooks({
   ownership = new LocalOwnership(),
   outcomes,
   tickets,
+  streamEvents = new TwilioStreamEvents(),
 }: WebhookDeps): express.Router {
   const clustered = ownership.clustered;
   if (clustered && (!outcomes || !tickets)) throw new Error('voiceWebhooks: a cluster needs outcomes and tickets');
@@ -163,10 +170,11 @@ export function voiceWebhooks({
       case 'admitted': {
         const base = publicBaseUrl(config.publicUrl, originOf(req));
         const streamUrl = websocketUrl(base, `${ownPrefix}${MEDIA_PATH}`);
+        const connect = { streamUrl, streamStatusUrl: `${base}${STREAM_STATUS_PATH}`, room, seat: result.seat, ticket: result.ticket };
         log.info({ callSid, room, seat: result.seat, streamUrl, rejoins: rejoins || undefined }, 'webhook: admitted; connecting call to room');
-        if (!clustered) return sendTwiml(res, twiml.connectToRoom({ streamUrl, room, seat: result.seat, ticket: result.ticket }));
+        if (!clustered) return sendTwiml(res, twiml.connectToRoom(connect));
         const action = rejoinUrl(callSid, room, rejoins);
-        return sendTwiml(res, twiml.connectRejoinable({ streamUrl, room, seat: result.seat, ticket: result.ticket, action, announceSeat: rejoins === 0 }));
+        return sendTwiml(res, twiml.connectRejoinable({ ...connect, action, announceSeat: rejoins === 0 }));
       }
       case 'pin-required':
         log.info({ callSid, room }, 'webhook: room has a PIN; asking for it');
@@ -257,6 +265,26 @@ export function voiceWebhooks({
       return sendTwiml(res, twiml.askPinAgain(gatherPin(room), 'no-input'));
     }
     answer(req, res, callSid, result, config.promptAttempts);
+  });
+
+  // Twilio's <Stream statusCallback> (connect.xml): its own view of each stream, signed like every
+  // webhook above. Counted (/metrics, /health); an error is one warn line with Twilio's code.
+  // Answered also while shutting down: the streams stopping then are what it reports.
+  router.post(STREAM_STATUS_PATH, (req, res) => {
+    const parsed = parseStreamStatus(req.body && typeof req.body === 'object' ? req.body : {});
+    if (!parsed.ok) {
+      log.warn({ path: req.path, why: parsed.why }, 'stream status callback refused: not a Twilio stream event');
+      return sendError(res, 'BAD_REQUEST', `${parsed.why} (this endpoint is for Twilio's <Stream statusCallback>)`);
+    }
+    const status = parsed.status;
+    streamEvents.record(status);
+    const fields = { callSid: status.callSid, streamSid: status.streamSid, event: status.event };
+    if (status.event === 'stream-error') {
+      log.warn({ ...fields, errorCode: status.errorCode, error: status.error }, `Twilio reports a media stream error (${status.errorCode})`);
+    } else {
+      log.debug(fields, `Twilio reports ${status.event}`);
+    }
+    res.status(204).end();
   });
 
   // The <Connect action> of a cluster. Twilio asks it whenever the call's stream ended.

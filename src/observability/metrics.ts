@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Conference } from '../conference/conference.js';
 import type { Participant } from '../conference/participant.js';
 import type { StatusCallbacks } from '../events/statusCallbacks.js';
+import type { TwilioStreamEvents } from '../events/twilioStreamEvents.js';
 import type { DurationHistogram } from '../timing/histogram.js';
 import type { Ticker } from '../timing/ticker.js';
 
@@ -33,6 +34,8 @@ export interface MetricsSources {
   /** The tick's two parts: every room's mixing, then the socket writes. */
   tickParts?: { mix: DurationHistogram; send: DurationHistogram };
   statusCallbacks: StatusCallbacks | null;
+  /** Twilio's stream events (<Stream statusCallback>), counted by the webhook. */
+  streamEvents?: TwilioStreamEvents;
   /** Event-loop delay p99 and max, ms (from the server's monitor). */
   eventLoopDelayMs: () => { p99: number; max: number };
   /** Twilio signatures are checked (TWILIO_AUTH_TOKEN set): 400/403 answers count as signature failures. */
@@ -292,6 +295,18 @@ export class Metrics {
         set({ outcome: 'delivered' }, s?.delivered ?? 0);
         set({ outcome: 'failed' }, s?.failed ?? 0);
         set({ outcome: 'dropped' }, s?.dropped ?? 0);
+      },
+    );
+    totalCounter(
+      r,
+      'conference_twilio_stream_events_total',
+      "Twilio's reports on the media streams (<Stream statusCallback>), by event (stream-started, stream-stopped, stream-error) and, for errors, Twilio's error code",
+      ['event', 'code'],
+      (set) => {
+        const events = sources.streamEvents;
+        set({ event: 'stream-started', code: '' }, events?.totals.started ?? 0);
+        set({ event: 'stream-stopped', code: '' }, events?.totals.stopped ?? 0);
+        for (const [code, count] of events?.errorsByCode ?? []) set({ event: 'stream-error', code }, count);
       },
     );
     new Gauge({

@@ -59,6 +59,8 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     await page.locator('.metric[data-metric="callers"] .value', { hasText: '0' }).waitFor({ timeout: 3000 });
     await page.locator('.metric[data-metric="busyPercent"] .value', { hasText: /^\d+(\.\d+)? %$/ }).waitFor({ timeout: 3000 });
     assert.equal(await page.locator('.metric.alert').count(), 0, 'not overloaded');
+    // Issue 16: Twilio's stream-error reports since start (none here).
+    await page.locator('.metric[data-metric="twilioStreamErrors"] .value', { hasText: /^0$/ }).waitFor({ timeout: 3000 });
   });
 
   test('a room with callers joining and leaving, live; a mute click mutes that caller', async () => {

@@ -60,7 +60,10 @@ describe('a busy loop is not load: default settings', () => {
     await until(() => t.server.stats().load.busyPercent >= 60, 'the sampler to see the busy second', 3000);
     assert.equal(t.server.stats().load.overloaded, false);
     const admitted = await newCall(t.baseUrl, 1);
-    assert.match(await admitted.text(), /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media">/);
+    assert.match(
+      await admitted.text(),
+      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
+    );
     assert.equal((await fetch(`${t.baseUrl}/ready`)).status, 200);
     assert.equal(t.captured.lines.filter((l) => /at capacity/.test(l.msg)).length, 0, 'no capacity warning');
 

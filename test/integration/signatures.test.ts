@@ -126,7 +126,10 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
     });
     const res = await post(t.baseUrl, '/voice?room=4711', params, { 'x-twilio-signature': sign(`${t.baseUrl}/voice?room=4711`, params) });
     assert.equal(res.status, 200, res.text);
-    assert.match(res.text, /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media">/);
+    assert.match(
+      res.text,
+      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
+    );
   });
 
   test('behind a proxy (X-Forwarded-Proto/Host): signed over the public https URL', async () => {

@@ -88,7 +88,16 @@ describe('voice webhooks answer their twiml/ documents', () => {
   test('a valid number: connect.xml with the seat and a ticket, the stream URL derived from the request', async () => {
     const res = await post('/voice/room?attempt=1', { ...CALL, Digits: '4711', FinishedOnKey: '#' }).set('Host', 'conf.example.test:3000');
     const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://conf.example.test:3000/media', room: '4711', seat: 1, ticket }));
+    assert.equal(
+      normalise(res.text),
+      documentOf('connect.xml', {
+        streamUrl: 'ws://conf.example.test:3000/media',
+        streamStatusUrl: 'http://conf.example.test:3000/voice/stream-status',
+        room: '4711',
+        seat: 1,
+        ticket,
+      }),
+    );
     assert.doesNotMatch(res.text, /pin/i, 'no PIN in the TwiML');
   });
 
@@ -98,13 +107,25 @@ describe('voice webhooks answer their twiml/ documents', () => {
       .set('X-Forwarded-Proto', 'https')
       .set('X-Forwarded-Host', 'example-tunnel.ngrok-free.dev');
     const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://example-tunnel.ngrok-free.dev/media', room: '4711', seat: 1, ticket }));
+    assert.equal(
+      normalise(res.text),
+      documentOf('connect.xml', {
+        streamUrl: 'wss://example-tunnel.ngrok-free.dev/media',
+        streamStatusUrl: 'https://example-tunnel.ngrok-free.dev/voice/stream-status',
+        room: '4711',
+        seat: 1,
+        ticket,
+      }),
+    );
   });
 
   test('POST /voice?room=N skips the prompt', async () => {
     const res = await post('/voice?room=0042', CALL).set('Host', 'h.test');
     const ticket = ticketIn(res.text, CALL.CallSid, '0042', 1);
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://h.test/media', room: '0042', seat: 1, ticket }));
+    assert.equal(
+      normalise(res.text),
+      documentOf('connect.xml', { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '0042', seat: 1, ticket }),
+    );
   });
 
   test('POST /voice?room= with something that is not a number prompts instead', async () => {
@@ -167,7 +188,16 @@ describe('PUBLIC_URL and prompt settings', () => {
         .send({ ...CALL, Digits: '9' })
         .set('X-Forwarded-Host', 'evil.test');
       const ticket = ticketIn(res.text, CALL.CallSid, '9', 1);
-      assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'wss://calls.example.com/media', room: '9', seat: 1, ticket }));
+      assert.equal(
+        normalise(res.text),
+        documentOf('connect.xml', {
+          streamUrl: 'wss://calls.example.com/media',
+          streamStatusUrl: 'https://calls.example.com/voice/stream-status',
+          room: '9',
+          seat: 1,
+          ticket,
+        }),
+      );
     } finally {
       await server.close();
     }
@@ -228,7 +258,10 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
   test('the right PIN: connect.xml with the seat and a ticket', async () => {
     const res = await post('/voice/pin?room=1111', { ...call(3), Digits: '2468' }).set('Host', 'h.test');
     const ticket = ticketIn(res.text, call(3).CallSid, '1111', 1);
-    assert.equal(normalise(res.text), documentOf('connect.xml', { streamUrl: 'ws://h.test/media', room: '1111', seat: 1, ticket }));
+    assert.equal(
+      normalise(res.text),
+      documentOf('connect.xml', { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '1111', seat: 1, ticket }),
+    );
     // Outside the ticket (whose expiry, nonce and MAC may hold any four digits by chance; its
     // fields are checked above and carry no PIN).
     assert.doesNotMatch(res.text.replace(ticket, ''), /2468/);
@@ -266,6 +299,8 @@ describe('cluster answers match their twiml/ documents', () => {
   test('connect-rejoinable.xml (first join and rejoin), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {
     const p = {
       streamUrl: 'wss://conference.example.com/p/2/media',
+      // No node prefix: any node counts Twilio's report on the stream.
+      streamStatusUrl: 'https://conference.example.com/voice/stream-status',
       room: '4711',
       seat: 3,
       ticket: 'v2.CA1.4711.3.7.1800000030.n.m',

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import twilio from 'twilio';
-import { connectToRoom, PROMPTS, seatPrompt } from '../../src/http/twiml.js';
+import { connectToRoom, PROMPTS, seatPrompt, type ConnectParams } from '../../src/http/twiml.js';
 import { prng } from '../helpers/audio.js';
 
-function viaVoiceResponse(p: { streamUrl: string; room: string; seat: number; ticket: string }): string {
+function viaVoiceResponse(p: ConnectParams): string {
   const vr = new twilio.twiml.VoiceResponse();
   vr.say(seatPrompt(p.seat));
-  const stream = vr.connect().stream({ url: p.streamUrl });
+  const stream = vr.connect().stream({ url: p.streamUrl, statusCallback: p.streamStatusUrl, statusCallbackMethod: 'POST' });
   stream.parameter({ name: 'room', value: p.room });
   stream.parameter({ name: 'ticket', value: p.ticket });
   vr.say(PROMPTS.goodbyeAfterCall);
@@ -20,16 +20,22 @@ function viaVoiceResponse(p: { streamUrl: string; room: string; seat: number; ti
 }
 
 test('connect.xml as text is byte for byte what VoiceResponse makes', () => {
-  const cases = [
-    { streamUrl: 'wss://abc.ngrok-free.app/media', room: '4711', seat: 3, ticket: 'v1.CA0123.4711.3.1796246852.nonce.mac_-' },
-    { streamUrl: 'wss://h/p/1/media', room: '1', seat: 250, ticket: '' },
-    { streamUrl: 'wss://h/x?a=1&b=<"\'>\t\n\r&amp;', room: '12&3<', seat: 1, ticket: '"quoted"' },
+  const cases: ConnectParams[] = [
+    {
+      streamUrl: 'wss://abc.ngrok-free.app/media',
+      streamStatusUrl: 'https://abc.ngrok-free.app/voice/stream-status',
+      room: '4711',
+      seat: 3,
+      ticket: 'v1.CA0123.4711.3.1796246852.nonce.mac_-',
+    },
+    { streamUrl: 'wss://h/p/1/media', streamStatusUrl: 'https://h/voice/stream-status', room: '1', seat: 250, ticket: '' },
+    { streamUrl: 'wss://h/x?a=1&b=<"\'>\t\n\r&amp;', streamStatusUrl: 'https://h/x?a=1&b=<"\'>\t', room: '12&3<', seat: 1, ticket: '"quoted"' },
   ];
   const rand = prng(12);
   const alphabet = 'abc&<>"\'\t\n\r /?=.:-_%#;';
   for (let i = 0; i < 300; i++) {
     const s = () => Array.from({ length: Math.floor(rand() * 12) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
-    cases.push({ streamUrl: `wss://${s()}`, room: s(), seat: 1 + Math.floor(rand() * 300), ticket: s() });
+    cases.push({ streamUrl: `wss://${s()}`, streamStatusUrl: `https://${s()}`, room: s(), seat: 1 + Math.floor(rand() * 300), ticket: s() });
   }
   for (const p of cases) assert.equal(connectToRoom(p), viaVoiceResponse(p), JSON.stringify(p));
 });
