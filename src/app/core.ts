@@ -27,6 +27,7 @@ import { Admission } from '../rooms/admission.js';
 import { applyRoomSoundSettings } from '../rooms/roomSound.js';
 import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
+import { Invites } from '../security/invite.js';
 import { JoinTickets } from '../security/joinTicket.js';
 import { Capacity } from '../timing/capacity.js';
 import { systemClock, type Clock } from '../timing/clock.js';
@@ -53,6 +54,8 @@ export interface Core {
   readonly conference: Conference;
   readonly seats: SeatLedger;
   readonly tickets: JoinTickets;
+  /** Invite links for /join (signed with the tickets' key; kept in this process's memory). */
+  readonly invites: Invites;
   readonly admission: Admission;
   /** The talk detector's hook: report(participant, talking) -> speaking indicator and speech events. */
   readonly speech: SpeechActivity;
@@ -121,11 +124,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
 
   // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
-  const tickets = new JoinTickets({
-    secret: config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32),
-    ttlMs: config.joinTicketTtlSeconds * 1000,
-    clock: deps.wallClock ?? systemClock,
-  });
+  const ticketSecret = config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32);
+  const tickets = new JoinTickets({ secret: ticketSecret, ttlMs: config.joinTicketTtlSeconds * 1000, clock: deps.wallClock ?? systemClock });
+  const invites = new Invites({ secret: ticketSecret, clock: deps.wallClock ?? systemClock });
   const admission = new Admission({
     directory,
     seats,
@@ -171,5 +172,5 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
   });
 
-  return { conference, seats, tickets, admission, speech, statusCallbacks, recordings, directory, ownership, cluster, load, callControl, endRoom };
+  return { conference, seats, tickets, invites, admission, speech, statusCallbacks, recordings, directory, ownership, cluster, load, callControl, endRoom };
 }
