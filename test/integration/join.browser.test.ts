@@ -151,6 +151,28 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     await phone.stream.stop();
     assert.deepEqual(pageErrors, []);
   });
+
+  test("the dashboard's Invite button makes a link that admits a browser", async () => {
+    const dashboard = await chromium.context.newPage();
+    try {
+      await dashboard.goto(`${t.baseUrl}/dashboard#token=${encodeURIComponent(ADMIN)}`);
+      const dialog = dashboard.waitForEvent('dialog');
+      await dashboard.click('[data-room="7701"] .act-invite');
+      const shown = await dialog;
+      const url = shown.defaultValue();
+      await shown.dismiss();
+      assert.match(url, new RegExp(`^${t.baseUrl}/join\\?room=7701#invite=i1\\.7701\\.`));
+      const invite = new URL(url).hash.slice('#invite='.length);
+      const res = await fetch(`${t.baseUrl}/join/ticket`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ room: '7701', invite }),
+      });
+      assert.equal(res.status, 200);
+    } finally {
+      await dashboard.close();
+    }
+  });
 });
 
 test('with Twilio signature checks on (TWILIO_AUTH_TOKEN), the browser still gets in with its ticket', { skip: skip ?? false }, async () => {
