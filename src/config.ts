@@ -103,6 +103,14 @@ const schema = z.object({
   JOIN_TICKET_SECRET: secret(32).optional(),
   JOIN_TICKET_TTL_SECONDS: int(5, 300).default(30),
   PIN_ATTEMPTS: int(1, 10).default(3),
+  JOIN_PAGE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(['off', 'invite', 'pin'], { message: 'expected off, invite or pin' }))
+    .default('invite'),
+  JOIN_SEATS_PER_ADDRESS: int(1, 10000).default(5),
+  JOIN_TICKETS_PER_MINUTE: int(1, 10000).default(10),
   BEEP: beep.default('on'),
   WAIT_TONE: bool.default(true),
   STATUS_CALLBACK_URL: callbackUrl.optional(),
@@ -196,6 +204,16 @@ export interface Config {
   joinTicketTtlSeconds: number;
   /** Wrong PINs before the goodbye. */
   pinAttempts: number;
+  /**
+   * What the browser entry (/join) accepts besides the admin token: `off` nothing (no /join at
+   * all), `invite` invite links, `pin` invite links and a room's PIN. A room without a PIN is never
+   * open to an anonymous browser.
+   */
+  joinPage: 'off' | 'invite' | 'pin';
+  /** Seats one client address may hold through /join at once (reserved or taken). */
+  joinSeatsPerAddress: number;
+  /** Admissions through /join per client address per minute. */
+  joinTicketsPerMinute: number;
   /** Join/leave beeps, as Twilio's `beep`. */
   beep: 'on' | 'off' | 'onEnter' | 'onExit';
   /** A caller alone in a room hears a soft wait loop (not with ECHO_WHEN_ALONE). */
@@ -308,6 +326,9 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     joinTicketSecret: c.JOIN_TICKET_SECRET,
     joinTicketTtlSeconds: c.JOIN_TICKET_TTL_SECONDS,
     pinAttempts: c.PIN_ATTEMPTS,
+    joinPage: c.JOIN_PAGE,
+    joinSeatsPerAddress: c.JOIN_SEATS_PER_ADDRESS,
+    joinTicketsPerMinute: c.JOIN_TICKETS_PER_MINUTE,
     beep: c.BEEP,
     waitTone: c.WAIT_TONE,
     statusCallbackUrl: c.STATUS_CALLBACK_URL,

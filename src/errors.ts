@@ -52,10 +52,20 @@ export const ERRORS = {
   /** An upgrade or webhook whose X-Twilio-Signature does not match. */
   SIGNATURE_INVALID: { httpStatus: 403, text: 'X-Twilio-Signature does not match' },
 
-  // Joining from a browser (/join/ticket): admission's answers, as the phone prompt speaks them.
-  /** The room has a PIN and none was given. */
-  PIN_REQUIRED: { httpStatus: 401, text: 'this conference needs its PIN (or the admin token)' },
-  /** A PIN that is not the room's. */
+  // Joining from a browser (/join/ticket): the web entry's own answers, then admission's, as the phone prompt speaks them.
+  /** JOIN_PAGE=off: /join and /join/ticket do not exist. */
+  JOIN_OFF: { httpStatus: 404, text: 'joining from a browser is off on this server (JOIN_PAGE=off)' },
+  /** JOIN_PAGE=invite: no invite link and no admin token (whatever the room, so no number is confirmed). */
+  INVITE_REQUIRED: { httpStatus: 401, text: 'joining from a browser needs an invite link (or the admin token)' },
+  /** An invite that is forged, for another room, expired, revoked, used up, or unknown to this server. */
+  INVITE_INVALID: { httpStatus: 403, text: 'this invite link is not valid (expired, revoked or used up): ask for a new one' },
+  /** One address holds JOIN_SEATS_PER_ADDRESS seats already (reserved or taken). */
+  TOO_MANY_SEATS: { httpStatus: 429, text: 'this address holds as many seats as it may: try again when one is free' },
+  /** More than JOIN_TICKETS_PER_MINUTE admissions from one address in a minute. */
+  TOO_MANY_JOINS: { httpStatus: 429, text: 'too many joins from this address: try again later' },
+  /** JOIN_PAGE=pin: no PIN, invite or admin token given (whatever the room, so no number is confirmed). */
+  PIN_REQUIRED: { httpStatus: 401, text: "joining from a browser needs the room's PIN, an invite link or the admin token" },
+  /** A PIN that is not the room's (also for a room without a PIN, or a number that does not exist). */
   WRONG_PIN: { httpStatus: 403, text: 'that PIN is not right' },
   LOCKED: { httpStatus: 403, text: 'this conference is locked' },
   ROOM_FULL: { httpStatus: 409, text: 'this conference is full' },

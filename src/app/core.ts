@@ -28,6 +28,7 @@ import { Admission } from '../rooms/admission.js';
 import { applyRoomSoundSettings } from '../rooms/roomSound.js';
 import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
+import { Invites } from '../security/invite.js';
 import { JoinTickets } from '../security/joinTicket.js';
 import { Capacity } from '../timing/capacity.js';
 import { systemClock, type Clock } from '../timing/clock.js';
@@ -54,6 +55,8 @@ export interface Core {
   readonly conference: Conference;
   readonly seats: SeatLedger;
   readonly tickets: JoinTickets;
+  /** Invite links for /join (signed with the tickets' key; kept in this process's memory). */
+  readonly invites: Invites;
   readonly admission: Admission;
   /** The talk detector's hook: report(participant, talking) -> speaking indicator and speech events. */
   readonly speech: SpeechActivity;
@@ -124,11 +127,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
 
   // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
-  const tickets = new JoinTickets({
-    secret: config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32),
-    ttlMs: config.joinTicketTtlSeconds * 1000,
-    clock: deps.wallClock ?? systemClock,
-  });
+  const ticketSecret = config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32);
+  const tickets = new JoinTickets({ secret: ticketSecret, ttlMs: config.joinTicketTtlSeconds * 1000, clock: deps.wallClock ?? systemClock });
+  const invites = new Invites({ secret: ticketSecret, clock: deps.wallClock ?? systemClock });
   const admission = new Admission({
     directory,
     seats,
@@ -180,6 +181,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     conference,
     seats,
     tickets,
+    invites,
     admission,
     speech,
     statusCallbacks,

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
 import { adminApi } from '../http/admin.js';
 import { dashboardPage, LiveFeed } from '../http/dashboard.js';
+import { invitesApi } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
@@ -109,7 +110,20 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   app.use(
     '/api',
     adminApi({
-      routers: [recordingsApi(recordings), live.router(), ...(cluster ? [clusterApi(cluster, log)] : [])],
+      routers: [
+        recordingsApi(recordings),
+        live.router(),
+        invitesApi({
+          invites: core.invites,
+          directory,
+          seats,
+          isLive: (room) => conference.room(room) !== undefined,
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          publicUrl: config.publicUrl,
+          log,
+        }),
+        ...(cluster ? [clusterApi(cluster, log)] : []),
+      ],
       adminToken: config.adminToken,
       roomNumberMaxDigits: config.roomNumberMaxDigits,
       directory,
@@ -124,7 +138,20 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     }),
   );
   app.use(dashboardPage());
-  app.use(joinPage({ admission, adminToken: config.adminToken, roomNumberMaxDigits: config.roomNumberMaxDigits, log, nowMs: () => clock.nowMs() }));
+  app.use(
+    joinPage({
+      admission,
+      seats,
+      invites: core.invites,
+      adminToken: config.adminToken,
+      mode: config.joinPage,
+      seatsPerAddress: config.joinSeatsPerAddress,
+      ticketsPerMinute: config.joinTicketsPerMinute,
+      roomNumberMaxDigits: config.roomNumberMaxDigits,
+      log,
+      nowMs: () => clock.nowMs(),
+    }),
+  );
   app.use(webhookTimer(metrics));
   app.use(
     voiceWebhooks({

@@ -2,15 +2,22 @@
  * Join a room from a browser (/join): the page (plain HTML/JS, an AudioWorklet for 8 kHz mu-law)
  * and the join ticket it needs.
  *
- *   POST /join/ticket  {room, pin?}  [Authorization: Bearer ADMIN_TOKEN]
- *     -> 200 {callSid, streamSid, accountSid, room, seat, ticket, mediaUrl}
+ *   POST /join/ticket  {room, invite? | pin?}  [Authorization: Bearer ADMIN_TOKEN]
+ *     -> 200 {callSid, streamSid, accountSid, room, seat, ticket, mediaPath}
  *
  * The browser then speaks the Media Streams protocol on /media exactly as Twilio does (connected,
  * start with the ticket as a custom parameter, media, mark echoes, stop): the media session
- * cannot tell it from a phone call, and nothing else lets it in. With the admin token no PIN is
- * asked; without it the room's PIN is (a room without a PIN is open to anyone who knows its
- * number, as on the phone). Wrong PINs and wrong tokens count against the client's address: 10 a
- * minute, then 429.
+ * cannot tell it from a phone call, and nothing else lets it in.
+ *
+ * On the phone a room without a PIN is open to anyone who knows its number, because each try is
+ * a paid, caller-ID'd call; on the web a try is free and scriptable, so the web asks more: the
+ * admin token, an invite link (security/invite.ts), or, with JOIN_PAGE=pin, the room's PIN. A
+ * request with none of them is refused before the room is looked up (so it confirms no number),
+ * and the web entry never opens a room. Per client address: wrong PINs, tokens and invites 10 a
+ * minute, then 429; at most JOIN_SEATS_PER_ADDRESS seats held and JOIN_TICKETS_PER_MINUTE
+ * admissions a minute (security/entryLimiter.ts; the admin token is not limited). A browser's
+ * ticket and seat wait WEB_TICKET_TTL_MS for its stream, not JOIN_TICKET_TTL_SECONDS: the page
+ * opens the microphone before it asks for the ticket, so an unused ticket frees its seat soon.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -21,10 +28,13 @@ import { z } from 'zod';
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { HttpErrorCode } from '../errors.js';
-import type { Admission, EntryResult, PinResult, Refusal } from '../rooms/admission.js';
+import type { Admission, PinResult, Refusal, WebEntry } from '../rooms/admission.js';
 import { PIN_PATTERN } from '../rooms/pin.js';
+import type { SeatLedger } from '../rooms/seats.js';
 import { hasBearer } from '../security/bearer.js';
+import { EntryLimiter } from '../security/entryLimiter.js';
 import { FailureLimiter } from '../security/failureLimiter.js';
+import type { Invites } from '../security/invite.js';
 import { sendError } from './sendError.js';
 import { MEDIA_PATH } from './webhooks.js';
 
@@ -32,14 +42,28 @@ const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', '
 /** The accountSid a browser stream carries (no Twilio account is involved). */
 export const BROWSER_ACCOUNT_SID = 'ACbrowser';
 
-const ticketBody = z.strictObject({ room: z.string(), pin: z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits').optional() });
+/** How long a browser's ticket and reserved seat wait for its stream (ms). */
+export const WEB_TICKET_TTL_MS = 10_000;
+
+const ticketBody = z.strictObject({
+  room: z.string(),
+  pin: z.string().regex(PIN_PATTERN, 'a PIN is 4 to 12 digits').optional(),
+  invite: z.string().min(1).max(300).optional(),
+});
 
 export interface JoinDeps {
   admission: Admission;
+  seats: SeatLedger;
+  invites: Invites;
   adminToken: string | undefined;
+  /** What the page accepts besides the admin token (JOIN_PAGE). */
+  mode: 'off' | 'invite' | 'pin';
+  /** Seats one address may hold at once, admissions per minute. */
+  seatsPerAddress: number;
+  ticketsPerMinute: number;
   roomNumberMaxDigits: number;
   log: Logger;
-  /** Monotonic ms, for the failure limiter. */
+  /** Monotonic ms, for the limiters. */
   nowMs: () => number;
 }
 
@@ -55,8 +79,16 @@ const REFUSALS: Record<Refusal, { code: HttpErrorCode; detail?: string }> = {
 
 export function joinPage(deps: JoinDeps): express.Router {
   const router = express.Router();
+  if (deps.mode === 'off') {
+    router.all(['/join', '/join/*rest'], (req, res) => {
+      deps.log.info({ remote: req.socket.remoteAddress, path: req.path }, 'join: refused, JOIN_PAGE=off');
+      sendError(res, 'JOIN_OFF');
+    });
+    return router;
+  }
   const html = readFileSync(joinPath(PUBLIC_DIR, 'index.html'), 'utf8');
   const failures = new FailureLimiter({ maxFailures: 10, windowMs: 60_000, maxAddresses: 10_000 });
+  const entries = new EntryLimiter({ maxSeats: deps.seatsPerAddress, perMinute: deps.ticketsPerMinute, maxAddresses: 10_000 });
   const security = (res: Response) =>
     res.set({
       'Content-Security-Policy':
@@ -72,10 +104,14 @@ export function joinPage(deps: JoinDeps): express.Router {
   });
   router.post('/join/ticket', express.json({ limit: '2kb' }), async (req: Request, res: Response) => {
     const address = req.socket.remoteAddress ?? 'unknown';
+    const refuse = (code: HttpErrorCode, why: string, extra: Record<string, unknown> = {}, detail?: string) => {
+      deps.log.warn({ remote: address, ...extra }, `join: refused, ${why}`);
+      return sendError(res, code, detail);
+    };
     const blocked = failures.blockedForMs(address, deps.nowMs());
     if (blocked !== null) {
       res.set('Retry-After', String(Math.ceil(blocked / 1000)));
-      return sendError(res, 'RATE_LIMITED', 'too many wrong PINs or tokens: try again later');
+      return refuse('RATE_LIMITED', 'too many wrong PINs, tokens or invites', {}, 'too many wrong PINs, tokens or invites: try again later');
     }
     const body = ticketBody.safeParse(req.body);
     if (!body.success) return sendError(res, 'BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
@@ -83,34 +119,57 @@ export function joinPage(deps: JoinDeps): express.Router {
     if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits))
       return sendError(res, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
     const header = req.get('authorization');
-    let admin = false;
-    // Any Authorization header claims the admin's way in: it is the admin token, or a failure.
+    // How this browser asks in. Any Authorization header claims the admin's way: it is the admin token, or a failure.
+    let entry: WebEntry;
+    let inviteId: string | undefined;
     if (header) {
       if (!deps.adminToken || !hasBearer(header, deps.adminToken)) {
         failures.fail(address, deps.nowMs());
-        deps.log.warn({ remote: address }, 'join: wrong admin token');
-        return sendError(res, 'FORBIDDEN');
+        return refuse('FORBIDDEN', 'wrong admin token');
       }
-      admin = true;
+      entry = { kind: 'admin' };
+    } else if (body.data.invite !== undefined) {
+      const check = deps.invites.check(body.data.invite, roomId);
+      if (!check.ok) {
+        failures.fail(address, deps.nowMs());
+        return refuse('INVITE_INVALID', `invite ${check.reason}`, { room: roomId, reason: check.reason });
+      }
+      entry = { kind: 'invite' };
+      inviteId = check.claims.id;
+    } else if (body.data.pin !== undefined && deps.mode === 'pin') {
+      entry = { kind: 'pin', pin: body.data.pin };
+    } else if (deps.mode === 'pin') {
+      return refuse('PIN_REQUIRED', 'no PIN, invite or admin token', { room: roomId });
+    } else {
+      const detail = body.data.pin !== undefined ? 'this server takes no PINs from the browser (JOIN_PAGE=invite): ask for an invite link' : undefined;
+      return refuse('INVITE_REQUIRED', 'no invite or admin token', { room: roomId }, detail);
+    }
+    // The administrator is not limited; everyone else per address.
+    if (entry.kind !== 'admin') {
+      const verdict = entries.check(address, deps.nowMs(), (sid) => deps.seats.holdingOf(sid) !== undefined, WEB_TICKET_TTL_MS);
+      if (!verdict.ok) {
+        res.set('Retry-After', String(Math.ceil(verdict.retryAfterMs / 1000)));
+        return verdict.reason === 'seats'
+          ? refuse('TOO_MANY_SEATS', `address holds ${deps.seatsPerAddress} seats`, { room: roomId })
+          : refuse('TOO_MANY_JOINS', `over ${deps.ticketsPerMinute} admissions a minute`, { room: roomId });
+      }
     }
     // A CallSid of our own for this browser "call": the ticket is bound to it.
     const callSid = `CA${randomBytes(16).toString('hex')}`;
-    const call = { callSid, from: 'browser' };
-    let result: EntryResult | PinResult;
-    if (admin) result = await deps.admission.enterAsAdministrator(roomId, call);
-    else if (body.data.pin) result = await deps.admission.enterWithPin(roomId, call, body.data.pin);
-    else result = await deps.admission.enter(roomId, call);
-    if (result.kind === 'pin-required') return sendError(res, 'PIN_REQUIRED');
+    const call = { callSid, from: 'browser', ticketTtlMs: WEB_TICKET_TTL_MS };
+    const result: PinResult = await deps.admission.enterFromWeb(roomId, call, entry);
+    if (result.kind === 'pin-required') return refuse('PIN_REQUIRED', 'PIN required', { room: roomId });
     if (result.kind === 'wrong-pin') {
       failures.fail(address, deps.nowMs());
-      deps.log.warn({ remote: address, room: roomId }, 'join: wrong PIN');
-      return sendError(res, 'WRONG_PIN');
+      return refuse('WRONG_PIN', 'wrong PIN', { room: roomId });
     }
     if (result.kind === 'refused') {
       const refusal = REFUSALS[result.reason];
-      return sendError(res, refusal.code, refusal.detail);
+      return refuse(refusal.code, result.reason, { room: roomId }, refusal.detail);
     }
-    deps.log.info({ room: roomId, seat: result.seat, callSid, admin }, 'join: browser admitted');
+    if (inviteId !== undefined) deps.invites.use(inviteId);
+    if (entry.kind !== 'admin') entries.admitted(address, callSid, deps.nowMs());
+    deps.log.info({ room: roomId, seat: result.seat, callSid, by: entry.kind, remote: address }, 'join: browser admitted');
     res.set('Cache-Control', 'no-store').json({
       callSid,
       streamSid: `MZ${randomBytes(16).toString('hex')}`,

@@ -62,7 +62,15 @@ export interface CallInfo {
   from?: string;
   /** The room's ownership lease on this node (a cluster), carried in the ticket; 0 or absent: none. */
   epoch?: number;
+  /** How long the reserved seat and its ticket wait for the stream (ms); default: JOIN_TICKET_TTL_SECONDS. */
+  ticketTtlMs?: number;
 }
+
+/**
+ * How a browser on /join asks in: with the admin token, an invite link (already checked by
+ * security/invite.ts), or the room's PIN.
+ */
+export type WebEntry = { kind: 'admin' } | { kind: 'invite' } | { kind: 'pin'; pin: string };
 
 export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'too-many-rooms' | 'overloaded';
 
@@ -115,22 +123,26 @@ export class Admission {
   }
 
   /**
-   * The administrator joins (a browser on /join with the admin token): no PIN is asked; a locked
-   * room, the seat limits and MAX_ROOMS still hold, as for any caller.
-   */
-  async enterAsAdministrator(roomId: string, call: CallInfo): Promise<EntryResult> {
-    const record = await this.options.directory.get(roomId);
-    if (!record && !this.options.autoCreate && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
-    if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
-    return this.reserve(roomId, record, call);
-  }
-
-  /**
    * A call whose stream dropped comes back (a cluster: its node died or gave the room up) with a
    * valid rejoin pass: it was admitted before, so no PIN and no lock; the seat limits still hold.
    */
   async enterRejoin(roomId: string, call: CallInfo): Promise<EntryResult> {
     return this.reserve(roomId, await this.options.directory.get(roomId), call);
+  }
+
+  /**
+   * A browser (/join) asks in. The web entry never opens a room: the room must be stored (the
+   * admin API) or open already. A PIN is right only for a room that has one, and a PIN for a room
+   * without one, or for a number that does not exist, is answered as a wrong PIN (so a guesser
+   * cannot tell which numbers exist). A locked room and the limits hold whichever way.
+   */
+  async enterFromWeb(roomId: string, call: CallInfo, entry: WebEntry): Promise<PinResult> {
+    const record = await this.options.directory.get(roomId);
+    if (entry.kind === 'pin') {
+      if (!record?.pinHash || !(await verifyPin(entry.pin, record.pinHash))) return { kind: 'wrong-pin', roomId, attemptsLeft: 0 };
+    } else if (!record && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
+    if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
+    return this.reserve(roomId, record, call);
   }
 
   /** A caller keyed `pin` for `roomId`. */
@@ -193,8 +205,9 @@ export class Admission {
       if (this.options.admitsCallers && !this.options.admitsCallers(others + 1)) return { kind: 'refused', roomId, reason: 'overloaded' };
       this.options.onSetup?.();
     }
-    const holding = seats.reserve(roomId, call.callSid, this.options.tickets.ttlMs, call.from);
-    const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0);
+    const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from);
+    const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }
 

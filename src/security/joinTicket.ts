@@ -109,14 +109,15 @@ export class JoinTickets {
     return this.options.ttlMs;
   }
 
-  issue(callSid: string, room: string, seat: number, epoch = 0): { ticket: string; claims: TicketClaims } {
+  /** A ticket for `callSid`'s seat; `ttlMs` (default: the configured TTL) how long it is good for. */
+  issue(callSid: string, room: string, seat: number, epoch = 0, ttlMs = this.options.ttlMs): { ticket: string; claims: TicketClaims } {
     const claims: TicketClaims = {
       callSid,
       room,
       seat,
       ...(epoch ? { epoch } : {}),
       // Rounded up to the second: a ticket is never shorter-lived than the TTL.
-      expiresAtSeconds: Math.ceil((this.clock.nowMs() + this.options.ttlMs) / 1000),
+      expiresAtSeconds: Math.ceil((this.clock.nowMs() + ttlMs) / 1000),
       nonce: randomBytes(16).toString('base64url'),
     };
     return { ticket: encodeTicket(this.options.secret, claims), claims };

@@ -60,9 +60,12 @@ describe('admin API', () => {
     });
     assert.deepEqual(await ticket({ room: '8300' }), {
       status: 401,
-      error: { code: 'PIN_REQUIRED', message: 'this conference needs its PIN (or the admin token)' },
+      error: { code: 'INVITE_REQUIRED', message: 'joining from a browser needs an invite link (or the admin token)' },
     });
-    assert.deepEqual(await ticket({ room: '8300', pin: '1111' }), { status: 403, error: { code: 'WRONG_PIN', message: 'that PIN is not right' } });
+    assert.deepEqual(await ticket({ room: '8300', invite: 'i1.8300.x.1.y' }), {
+      status: 403,
+      error: { code: 'INVITE_INVALID', message: 'this invite link is not valid (expired, revoked or used up): ask for a new one' },
+    });
     assert.deepEqual(await ticket(undefined, undefined, '{"room": '), { status: 400, error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON' } });
     const admitted = await fetch(`${t.baseUrl}/join/ticket`, {
       method: 'POST',

@@ -1,5 +1,5 @@
 /**
- * Issue 7: joining a room from a browser (/join). Chromium's fake microphone plays a WAV (a
+ * Issues 7 and 16: joining a room from a browser (/join), by an invite link (or the admin token). Chromium's fake microphone plays a WAV (a
  * 600 Hz tone); the page resamples it to 8 kHz and mu-law in an AudioWorklet and speaks the Media
  * Streams protocol on /media with a join ticket. A simulated phone caller in the same room hears
  * the browser's tone, and the browser reports hearing the phone caller's 1 kHz tone.
@@ -62,13 +62,22 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     page = await chromium.context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
   });
+  const makeInvite = async (room: string): Promise<{ id: string; url: string }> => {
+    const res = await fetch(`${t.baseUrl}/api/rooms/${room}/invites`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ttlSeconds: 600 }),
+    });
+    assert.equal(res.status, 201);
+    return (await res.json()) as { id: string; url: string };
+  };
   after(async () => {
     await chromium?.close();
     await t?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('a wrong PIN and a PIN room without one are refused in the page', async () => {
+  test('without an invite (default JOIN_PAGE=invite) the page is refused, and a revoked invite too', async () => {
     const created = await fetch(`${t.baseUrl}/api/rooms`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -76,18 +85,23 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     });
     assert.equal(created.status, 201);
     await page.goto(`${t.baseUrl}/join?room=7701`);
+    await page.fill('#pin', '2468');
     await page.click('#join-button');
-    await page.locator('#alert', { hasText: 'needs its PIN' }).waitFor({ timeout: 3000 });
-    await page.fill('#pin', '1111');
+    await page.locator('#alert', { hasText: 'takes no PINs from the browser' }).waitFor({ timeout: 3000 });
+    const invite = await makeInvite('7701');
+    const revoked = await fetch(`${t.baseUrl}/api/rooms/7701/invites/${invite.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(revoked.status, 200);
+    await page.goto(invite.url);
+    assert.equal(await page.isVisible('#invite-note'), true);
     await page.click('#join-button');
-    await page.locator('#alert', { hasText: 'PIN is not right' }).waitFor({ timeout: 3000 });
+    await page.locator('#alert', { hasText: 'invite link is not valid' }).waitFor({ timeout: 3000 });
     assert.equal(t.server.conference.room('7701'), undefined);
   });
 
   test("a phone caller hears the browser's microphone; the browser hears the phone caller", async () => {
     const phone = await join(t.baseUrl, ['7700']);
-    await page.goto(`${t.baseUrl}/join?room=7700`);
-    await page.fill('#token', ADMIN);
+    // An invite link, as the operator would send it (the phone caller opened the room).
+    await page.goto((await makeInvite('7700')).url);
     await page.click('#join-button');
     await page.locator('#status', { hasText: 'In room 7700' }).waitFor({ timeout: 5000 });
     await until(() => t.server.conference.room('7700')?.size === 2, 'the browser in the room', 5000);
@@ -137,6 +151,31 @@ describe('join from a browser', { skip: skip ?? false }, () => {
     await phone.stream.stop();
     assert.deepEqual(pageErrors, []);
   });
+
+  test("the dashboard's Invite button makes a link that admits a browser", async () => {
+    const dashboard = await chromium.context.newPage();
+    try {
+      await dashboard.goto(`${t.baseUrl}/dashboard#token=${encodeURIComponent(ADMIN)}`);
+      // The link is shown in a prompt, which blocks the page: dismissed as it opens, or the click never finishes.
+      let url = '';
+      dashboard.once('dialog', (dialog) => {
+        url = dialog.defaultValue();
+        void dialog.dismiss();
+      });
+      await dashboard.click('[data-room="7701"] .act-invite');
+      await until(() => url !== '', 'the invite link shown', 5000);
+      assert.match(url, new RegExp(`^${t.baseUrl}/join\\?room=7701#invite=i1\\.7701\\.`));
+      const invite = new URL(url).hash.slice('#invite='.length);
+      const res = await fetch(`${t.baseUrl}/join/ticket`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ room: '7701', invite }),
+      });
+      assert.equal(res.status, 200);
+    } finally {
+      await dashboard.close();
+    }
+  });
 });
 
 test('with Twilio signature checks on (TWILIO_AUTH_TOKEN), the browser still gets in with its ticket', { skip: skip ?? false }, async () => {
@@ -145,6 +184,13 @@ test('with Twilio signature checks on (TWILIO_AUTH_TOKEN), the browser still get
   try {
     await chromium.context.grantPermissions(['microphone'], { origin: t.baseUrl });
     const page = await chromium.context.newPage();
+    // The web entry never opens a room: the administrator stores it first.
+    const created = await fetch(`${t.baseUrl}/api/rooms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: '7800' }),
+    });
+    assert.equal(created.status, 201);
     await page.goto(`${t.baseUrl}/join?room=7800`);
     await page.fill('#token', ADMIN);
     await page.click('#join-button');

@@ -31,6 +31,9 @@ const DEFAULTS: Config = {
   joinTicketSecret: undefined,
   joinTicketTtlSeconds: 30,
   pinAttempts: 3,
+  joinPage: 'invite',
+  joinSeatsPerAddress: 5,
+  joinTicketsPerMinute: 10,
   beep: 'on',
   waitTone: true,
   statusCallbackUrl: undefined,
@@ -117,6 +120,9 @@ describe('parseConfig', () => {
       JOIN_TICKET_SECRET: '0123456789abcdef0123456789abcdef',
       JOIN_TICKET_TTL_SECONDS: '45',
       PIN_ATTEMPTS: '2',
+      JOIN_PAGE: 'PIN',
+      JOIN_SEATS_PER_ADDRESS: '3',
+      JOIN_TICKETS_PER_MINUTE: '30',
       BEEP: 'onEnter',
       WAIT_TONE: 'false',
       STATUS_CALLBACK_URL: 'https://hooks.example.com/conference?site=1',
@@ -165,6 +171,9 @@ describe('parseConfig', () => {
         joinTicketSecret: '0123456789abcdef0123456789abcdef',
         joinTicketTtlSeconds: 45,
         pinAttempts: 2,
+        joinPage: 'pin',
+        joinSeatsPerAddress: 3,
+        joinTicketsPerMinute: 30,
         beep: 'onEnter',
         waitTone: false,
         statusCallbackUrl: 'https://hooks.example.com/conference?site=1',
@@ -226,6 +235,8 @@ describe('parseConfig', () => {
       ['MAX_PARTICIPANTS', 'maxParticipants', 1, 100000],
       ['JOIN_TICKET_TTL_SECONDS', 'joinTicketTtlSeconds', 5, 300],
       ['PIN_ATTEMPTS', 'pinAttempts', 1, 10],
+      ['JOIN_SEATS_PER_ADDRESS', 'joinSeatsPerAddress', 1, 10000],
+      ['JOIN_TICKETS_PER_MINUTE', 'joinTicketsPerMinute', 1, 10000],
     ];
     for (const [name, key, min, max] of limits) {
       assert.equal(parseConfig({ [name]: String(min) })[key], min, `${name}=${min}`);
@@ -234,6 +245,11 @@ describe('parseConfig', () => {
         assert.match(configError({ [name]: bad }).message, new RegExp(name), `${name}=${bad}`);
       }
     }
+  });
+
+  test('JOIN_PAGE: off, invite or pin; anything else is refused naming the choices', () => {
+    for (const mode of ['off', 'invite', 'pin'] as const) assert.equal(parseConfig({ JOIN_PAGE: ` ${mode.toUpperCase()} ` }).joinPage, mode);
+    assert.match(configError({ JOIN_PAGE: 'open' }).message, /JOIN_PAGE: expected off, invite or pin/);
   });
 
   describe('PUBLIC_URL', () => {

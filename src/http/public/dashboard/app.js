@@ -243,6 +243,15 @@ function createRoom(id) {
     const locked = !entry.room.locked;
     act(e.currentTarget, `${locked ? 'Lock' : 'Unlock'} room ${id}`, () => api('PATCH', `/api/rooms/${id}`, { locked }));
   });
+  // An invite link for a browser (POST /api/rooms/N/invites): good for an hour, shown to copy.
+  $('.act-invite', el).addEventListener('click', (e) => {
+    act(e.currentTarget, `Invite link for room ${id} made`, async () => {
+      const invite = await api('POST', `/api/rooms/${id}/invites`, { ttlSeconds: 3600 });
+      // Not awaited: a clipboard that asks for permission must not hold the link back.
+      navigator.clipboard?.writeText(invite.url).catch(() => {});
+      prompt(`Invite link to room ${id} (good for an hour, until ${new Date(invite.expiresAt).toLocaleTimeString()}):`, invite.url);
+    });
+  });
   $('.act-record', el).addEventListener('click', (e) => {
     const recording = entry.room.recording;
     act(e.currentTarget, `${recording ? 'Stop recording' : 'Record'} room ${id}`, () => api(recording ? 'DELETE' : 'POST', `/api/rooms/${id}/recording`, recording ? undefined : {}));
@@ -276,6 +285,7 @@ function updateRoom(entry, room) {
   const joinLink = $('.act-join', el);
   joinLink.href = `/join?room=${encodeURIComponent(room.id)}`;
   joinLink.setAttribute('aria-label', `Join room ${room.id} from this browser`);
+  $('.act-invite', el).setAttribute('aria-label', `Make an invite link to room ${room.id} for a browser`);
   const del = $('.act-delete', el);
   del.textContent = 'Delete';
   del.setAttribute('aria-label', `End and delete room ${room.id}`);

@@ -1,4 +1,5 @@
-// Join a room from this browser: a join ticket from POST /join/ticket, then the Media Streams
+// Join a room from this browser: the microphone, then a join ticket from POST /join/ticket (with an
+// invite link, the room's PIN or the admin token), then the Media Streams
 // protocol on /media exactly as Twilio speaks it, with the microphone resampled to 8 kHz and
 // mu-law encoded in an AudioWorklet (worklet.js) and the room's mix played back.
 
@@ -91,20 +92,19 @@ function fromBase64(text) {
   return out;
 }
 
+/** The invite of an invite link (/join?room=1234#invite=...), or null. */
+function inviteInLink() {
+  return new URLSearchParams(location.hash.slice(1)).get('invite');
+}
+
 async function join(form) {
   showError('');
   const room = form.room.value.trim();
   const pin = form.pin.value.trim();
   const token = form.token.value.trim();
-  setStatus('wait', 'Getting a ticket…');
-  const headers = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch('/join/ticket', { method: 'POST', headers, body: JSON.stringify(pin ? { room, pin } : { room }) });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body?.error?.message ?? `${res.status} ${res.statusText}`);
-  if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  session = body;
-
+  const invite = inviteInLink();
+  // The microphone first: its permission prompt may take a while, and the ticket (with the seat it
+  // reserves) is good for a few seconds only.
   setStatus('wait', 'Opening the microphone…');
   mic = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false } });
   audio = new AudioContext({ latencyHint: 'interactive' });
@@ -116,6 +116,17 @@ async function join(form) {
   bridge = new AudioWorkletNode(audio, 'phone-bridge', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
   source.connect(lp1).connect(lp2).connect(bridge).connect(audio.destination);
   await audio.resume();
+
+  setStatus('wait', 'Getting a ticket…');
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  // The admin token, else the invite link's, else the PIN (the server says which it takes: JOIN_PAGE).
+  const body = token ? { room } : invite ? { room, invite } : pin ? { room, pin } : { room };
+  const res = await fetch('/join/ticket', { method: 'POST', headers, body: JSON.stringify(body) });
+  const answer = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(answer?.error?.message ?? `${res.status} ${res.statusText}`);
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  session = answer;
 
   setStatus('wait', 'Connecting…');
   // The ticket also rides on the upgrade: a server checking Twilio signatures on /media lets in an
@@ -229,5 +240,13 @@ $('#mute-button').addEventListener('click', (e) => {
 
 const params = new URLSearchParams(location.search);
 if (params.get('room')) $('#room').value = params.get('room');
+// An invite link: /join?room=1234#invite=... (the fragment never reaches a server or a Referer).
+function showInvite() {
+  const invite = inviteInLink();
+  $('#invite-note').hidden = !invite;
+  $('#room').readOnly = Boolean(invite);
+}
+showInvite();
+window.addEventListener('hashchange', showInvite);
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) $('#token').value = saved;
