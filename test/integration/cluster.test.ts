@@ -8,6 +8,8 @@
  *   exactly one node, its epoch increased;
  * - kill -STOP past the lease, a new caller places the room elsewhere, kill -CONT: the old node
  *   fences itself (closes its streams with 4001) and everyone ends up in one mix;
+ * - kill -STOP for good (issue 16): the launcher's watch kills the frozen node, nginx closes its
+ *   streams, its callers rejoin and are back in one mix on another node within 10 s;
  * - Redis restarted mid-call: calls go on (or rejoin once), the room on one node;
  * - drain takes a node out of placement and moves no call; admin mute and kick work from a node
  *   that does not own the room.
@@ -17,6 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
 import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
+import { DEFAULT_HUNG_AFTER_MS } from '../../tools/cluster/hangWatch.js';
 import { dialIn } from '../../src/sim/twimlFollower.js';
 import { randomSid } from '../../src/sim/simulatedStream.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
@@ -26,6 +29,8 @@ import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 const skip = redisServerSkipReason() ?? nginxSkipReason();
 const ADMIN_TOKEN = 'cluster-test-admin-token-0123456789';
 const LEASE_TTL_MS = 1500;
+/** The launcher kills a node whose /health has not answered for this long (ms): its default. */
+const HUNG_AFTER_MS = DEFAULT_HUNG_AFTER_MS;
 
 describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
   let cluster: Cluster;
@@ -70,6 +75,7 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     cluster = await startCluster({
       nodes: 3,
       quiet: true,
+      hungAfterMs: HUNG_AFTER_MS,
       env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' },
     });
     redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
@@ -141,6 +147,10 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     await hearEachOther(a, b);
     const owner = nodeOfPrefix(a.prefix);
     const first = (await lease('900'))!;
+    // This pause (3.2 s, then a new call whose webhook may wait 4 s on the paused node before nginx
+    // tries the next) can outlast the launcher's watch, which would kill the node: this test is
+    // about the node coming back, so the watch is off for it.
+    owner.setHangWatch(false);
     owner.kill('SIGSTOP');
     try {
       // Past the lease and the heartbeat: a new caller of the room places it on another node.
@@ -152,6 +162,7 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       assert.ok(taken.epoch > first.epoch && taken.node !== owner.id, `the room has a new owner and epoch (${JSON.stringify(taken)})`);
     } finally {
       owner.kill('SIGCONT');
+      owner.setHangWatch(true);
     }
     // The old node's first act: give up the room, closing its streams as "moved" (4001).
     await hearEachOther(a, b, 8000);
@@ -163,6 +174,41 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     assert.equal(nodeOfPrefix(a.prefix).id, now.node, 'a is on the owner');
     assert.equal(nodeOfPrefix(b.prefix).id, now.node, 'b is on the owner');
     assert.equal((await health(owner.k)).rooms, 0, 'the old node mixes nothing');
+  });
+
+  test('kill -STOP of an owner for good (issue 16): its callers are back in one mix on another node within 10 s', async () => {
+    const [a, b] = await pair('990');
+    await hearEachOther(a, b);
+    const owner = nodeOfPrefix(a.prefix);
+    const first = (await lease('990'))!;
+    assert.equal(first.node, owner.id);
+    const exited = owner.waitExit();
+    const stoppedAt = performance.now();
+    owner.kill('SIGSTOP');
+    try {
+      // nginx alone would keep these streams open in silence for the whole call (hangWatch.ts).
+      await until(() => a.streams.length >= 2 && b.streams.length >= 2, 'both callers on a new stream', 12_000);
+      await hearEachOther(a, b, 6000);
+      const exit = await exited;
+      assert.equal(exit.signal, 'SIGKILL', `the launcher killed the frozen node (${JSON.stringify(exit)})`);
+      const droppedMs = Math.max(a.streams[0]!.closedAtMs!, b.streams[0]!.closedAtMs!) - stoppedAt;
+      const backA = a.firstHeardAfter(b.toneHz, a.streams[1]!.openedAtMs)!;
+      const backB = b.firstHeardAfter(a.toneHz, b.streams[1]!.openedAtMs)!;
+      const gapMs = Math.max(backA, backB) - stoppedAt;
+      console.log(
+        `# kill -STOP for good: streams dropped ${droppedMs.toFixed(0)} ms after the stop, both back in one mix after ${gapMs.toFixed(0)} ms (a ${(backA - stoppedAt).toFixed(0)}, b ${(backB - stoppedAt).toFixed(0)}); hung after ${HUNG_AFTER_MS} ms, lease ttl ${LEASE_TTL_MS} ms`,
+      );
+      assert.ok(droppedMs >= HUNG_AFTER_MS - 1000, `not dropped before the watch's threshold (${droppedMs.toFixed(0)} ms)`);
+      assert.ok(gapMs <= 10_000, `back in a working mix within 10 s of the stop (${gapMs.toFixed(0)} ms)`);
+      assert.notEqual(a.prefix, owner.prefix, 'a moved to another node');
+      assert.equal(a.prefix, b.prefix, 'both on the same new node');
+      const now = (await lease('990'))!;
+      assert.equal(now.node, nodeOfPrefix(a.prefix).id, 'the lease names the node that mixes them');
+      assert.ok(now.epoch > first.epoch, `epoch increased (${first.epoch} -> ${now.epoch})`);
+    } finally {
+      owner.kill('SIGCONT');
+      await cluster.startNode(owner.k);
+    }
   });
 
   test('Redis restarted mid-call: the call goes on or rejoins once, the room on one node', async () => {
