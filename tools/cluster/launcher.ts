@@ -521,10 +521,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
 const USAGE = `usage: npm run cluster -- [--nodes N] [--port 8080] [--host 127.0.0.1] [--base-port 3001]
                            [--redis-url redis://...] [--public-url https://...] [--log-dir DIR]
+                           [--hung-after-ms 5000]
 
 Starts N server processes (default: one per core), a redis-server (unless --redis-url), and nginx
 on --host:--port routing /p/<k>/ to node k and everything else to any node. --public-url: the https
 URL Twilio reaches the proxy at (e.g. a tunnel to --port); default http://<host>:<port>.
+--hung-after-ms: a node whose /health has not answered for this long is killed (SIGKILL), so its
+callers rejoin on the others (a frozen node; 0: never); it is not restarted.
 Ctrl-C stops everything.`;
 
 async function main(): Promise<void> {
@@ -539,6 +542,7 @@ async function main(): Promise<void> {
         'redis-url': { type: 'string' },
         'public-url': { type: 'string' },
         'log-dir': { type: 'string' },
+        'hung-after-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -558,6 +562,7 @@ async function main(): Promise<void> {
   const nodes = int('nodes', values.nodes, availableParallelism(), 1, 64);
   const port = int('port', values.port, 8080, 1, 65535);
   const basePort = int('base-port', values['base-port'], 3001, 1, 65535 - nodes + 1);
+  const hungAfterMs = int('hung-after-ms', values['hung-after-ms'], DEFAULT_HUNG_AFTER_MS, 0, 600_000);
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(publicUrl)) {
     console.error(`--public-url: expected an http(s) URL without query (got ${publicUrl})`);
@@ -568,6 +573,7 @@ async function main(): Promise<void> {
   const cluster = await startCluster({
     nodes,
     basePort,
+    hungAfterMs,
     proxyPort: port,
     ...(values.host !== undefined ? { proxyHost: values.host } : {}),
     ...(values['redis-url'] !== undefined ? { redisUrl: values['redis-url'] } : {}),
