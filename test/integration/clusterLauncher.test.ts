@@ -18,11 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { childPids, NGINX_PATH, nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
+import { DEFAULT_HUNG_AFTER_MS } from '../../tools/cluster/hangWatch.js';
 import { exampleSite, renderNginxConf, renderNginxSite } from '../../tools/cluster/nginxConfig.js';
 import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
 import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 
 const SHIPPED = fileURLToPath(new URL('../../deploy/nginx/conference.conf', import.meta.url));
+const WATCHDOG_UNIT = fileURLToPath(new URL('../../deploy/systemd/conference-watchdog.service', import.meta.url));
 const run = promisify(execFile);
 
 // A throwaway self-signed P-256 certificate and key (CN=conference.example.com, valid to 2126),
@@ -53,6 +55,20 @@ describe('nginx config (deploy/nginx/conference.conf)', () => {
   it("the shipped file is the renderer's output for the example (2 nodes, TLS)", () => {
     const shipped = readFileSync(SHIPPED, 'utf8');
     assert.equal(shipped, renderNginxSite(exampleSite()), 'regenerate it: npx tsx tools/cluster/nginxConfig.ts > deploy/nginx/conference.conf');
+  });
+
+  it("the watchdog's systemd unit watches the shipped site's nodes (deploy/systemd/conference-watchdog.service)", () => {
+    const unit = readFileSync(WATCHDOG_UNIT, 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    const watched = [...execStart.matchAll(/--node (\S+)/g)].map((m) => m[1]);
+    const site = exampleSite();
+    assert.deepEqual(
+      watched,
+      site.nodes.map((n) => `${n.host ?? '127.0.0.1'}:${n.port}`),
+    );
+    assert.match(execStart, new RegExp(`--hung-after-ms ${DEFAULT_HUNG_AFTER_MS}\\b`));
+    assert.match(execStart, /tools\/cluster\/watchdog\.ts/);
+    assert.match(unit, /^AmbientCapabilities=CAP_NET_ADMIN$/m);
   });
 
   it('routes each /p/<k>/ to node k alone, prefix stripped and named, and the rest to all nodes', () => {
