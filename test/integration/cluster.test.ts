@@ -8,15 +8,21 @@
  *   exactly one node, its epoch increased;
  * - kill -STOP past the lease, a new caller places the room elsewhere, kill -CONT: the old node
  *   fences itself (closes its streams with 4001) and everyone ends up in one mix;
+ * - kill -STOP for good (issue 16): the launcher's watch kills the frozen node, nginx closes its
+ *   streams, its callers rejoin and are back in one mix on another node within 10 s; the same with
+ *   only the proxy's watchdog acting (it cuts nginx's connections to the node, as for a hung VM);
  * - Redis restarted mid-call: calls go on (or rejoin once), the room on one node;
  * - drain takes a node out of placement and moves no call; admin mute and kick work from a node
  *   that does not own the room.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
+import { nginxSkipReason, startCluster, type Cluster, type ClusterNode } from '../../tools/cluster/launcher.js';
 import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
+import { DEFAULT_HUNG_AFTER_MS } from '../../tools/cluster/hangWatch.js';
+import { cutSkipReason, startWatchdog } from '../../tools/cluster/watchdog.js';
 import { dialIn } from '../../src/sim/twimlFollower.js';
 import { randomSid } from '../../src/sim/simulatedStream.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
@@ -24,8 +30,21 @@ import { sleep, until } from '../helpers/calls.js';
 import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 
 const skip = redisServerSkipReason() ?? nginxSkipReason();
+/** The proxy's watchdog cuts connections with `ss -K` (root or CAP_NET_ADMIN): CI has it, so never skips there. */
+const cutSkip = skip ? null : await cutSkipReason();
+if (cutSkip && process.env['CI']) throw new Error(`the watchdog cannot cut connections in CI: ${cutSkip}`);
+/** A process in state T (stopped), from /proc. */
+const isStopped = (pid: number) => {
+  try {
+    return /^T/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '');
+  } catch {
+    return false;
+  }
+};
 const ADMIN_TOKEN = 'cluster-test-admin-token-0123456789';
 const LEASE_TTL_MS = 1500;
+/** The launcher kills a node whose /health has not answered for this long (ms): its default. */
+const HUNG_AFTER_MS = DEFAULT_HUNG_AFTER_MS;
 
 describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
   let cluster: Cluster;
@@ -70,6 +89,7 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     cluster = await startCluster({
       nodes: 3,
       quiet: true,
+      hungAfterMs: HUNG_AFTER_MS,
       env: { ...blankConfigEnv(CLUSTER_LAUNCHER_KEYS), ADMIN_TOKEN, LEASE_TTL_MS: String(LEASE_TTL_MS), BEEP: 'off', WAIT_TONE: 'off', LOG_LEVEL: 'info' },
     });
     redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
@@ -141,6 +161,10 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     await hearEachOther(a, b);
     const owner = nodeOfPrefix(a.prefix);
     const first = (await lease('900'))!;
+    // This pause (3.2 s, then a new call whose webhook may wait 4 s on the paused node before nginx
+    // tries the next) can outlast the launcher's watch, which would kill the node: this test is
+    // about the node coming back, so the watch is off for it.
+    owner.setHangWatch(false);
     owner.kill('SIGSTOP');
     try {
       // Past the lease and the heartbeat: a new caller of the room places it on another node.
@@ -152,6 +176,7 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       assert.ok(taken.epoch > first.epoch && taken.node !== owner.id, `the room has a new owner and epoch (${JSON.stringify(taken)})`);
     } finally {
       owner.kill('SIGCONT');
+      owner.setHangWatch(true);
     }
     // The old node's first act: give up the room, closing its streams as "moved" (4001).
     await hearEachOther(a, b, 8000);
@@ -163,6 +188,86 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     assert.equal(nodeOfPrefix(a.prefix).id, now.node, 'a is on the owner');
     assert.equal(nodeOfPrefix(b.prefix).id, now.node, 'b is on the owner');
     assert.equal((await health(owner.k)).rooms, 0, 'the old node mixes nothing');
+  });
+
+  /**
+   * Pauses room's owner for good (SIGSTOP) and waits for both callers of a pair to hear each other
+   * on another node: returns the pair, the owner, the lease before, and when the streams dropped
+   * and the callers were back (ms after the stop).
+   */
+  const freezeOwner = async (room: string) => {
+    const [a, b] = await pair(room);
+    await hearEachOther(a, b);
+    const owner = nodeOfPrefix(a.prefix);
+    const first = (await lease(room))!;
+    assert.equal(first.node, owner.id);
+    const stoppedAt = performance.now();
+    owner.kill('SIGSTOP');
+    // nginx alone would keep these streams open in silence for the whole call (hangWatch.ts).
+    await until(() => a.streams.length >= 2 && b.streams.length >= 2, 'both callers on a new stream', 12_000);
+    await hearEachOther(a, b, 6000);
+    const droppedMs = Math.max(a.streams[0]!.closedAtMs!, b.streams[0]!.closedAtMs!) - stoppedAt;
+    const backA = a.firstHeardAfter(b.toneHz, a.streams[1]!.openedAtMs)! - stoppedAt;
+    const backB = b.firstHeardAfter(a.toneHz, b.streams[1]!.openedAtMs)! - stoppedAt;
+    return { a, b, owner, first, droppedMs, backMs: Math.max(backA, backB), backA, backB };
+  };
+  /** After freezeOwner: both callers in one mix on the room's new owner, a new epoch. */
+  const assertMovedOn = async (room: string, r: Awaited<ReturnType<typeof freezeOwner>>) => {
+    assert.ok(r.droppedMs >= HUNG_AFTER_MS - 1000, `not dropped before the watch's threshold (${r.droppedMs.toFixed(0)} ms)`);
+    assert.ok(r.backMs <= 10_000, `back in a working mix within 10 s of the stop (${r.backMs.toFixed(0)} ms)`);
+    assert.notEqual(r.a.prefix, r.owner.prefix, 'a moved to another node');
+    assert.equal(r.a.prefix, r.b.prefix, 'both on the same new node');
+    const now = (await lease(room))!;
+    assert.equal(now.node, nodeOfPrefix(r.a.prefix).id, 'the lease names the node that mixes them');
+    assert.ok(now.epoch > r.first.epoch, `epoch increased (${r.first.epoch} -> ${now.epoch})`);
+  };
+  const report = (what: string, r: Awaited<ReturnType<typeof freezeOwner>>) =>
+    console.log(
+      `# kill -STOP for good, ${what}: streams dropped ${r.droppedMs.toFixed(0)} ms after the stop, both back in one mix after ${r.backMs.toFixed(0)} ms (a ${r.backA.toFixed(0)}, b ${r.backB.toFixed(0)}); silent for ${HUNG_AFTER_MS} ms = hung, lease ttl ${LEASE_TTL_MS} ms`,
+    );
+
+  test('kill -STOP of an owner for good (issue 16): the launcher kills it, its callers are back in one mix on another node within 10 s', async () => {
+    let owner: ClusterNode | undefined;
+    try {
+      const r = await freezeOwner('990');
+      owner = r.owner;
+      report('the launcher kills it', r);
+      const exit = await r.owner.waitExit();
+      assert.equal(exit.signal, 'SIGKILL', `the launcher killed the frozen node (${JSON.stringify(exit)})`);
+      await assertMovedOn('990', r);
+    } finally {
+      const frozen = owner ?? cluster.nodes.find((n) => n.pid !== undefined && isStopped(n.pid));
+      frozen?.kill('SIGCONT');
+      if (frozen) await cluster.startNode(frozen.k);
+    }
+  });
+
+  test("kill -STOP for good, no supervisor that sees it (a hung VM): the proxy's watchdog cuts nginx's connections, callers back within 10 s", {
+    skip: cutSkip ?? false,
+  }, async () => {
+    // Only the watchdog beside nginx acts: the launcher's own watch is off for every node.
+    for (const n of cluster.nodes) n.setHangWatch(false);
+    const watchdog = startWatchdog({ nodes: cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), hungAfterMs: HUNG_AFTER_MS, log: () => {} });
+    let owner: ClusterNode | undefined;
+    try {
+      const r = await freezeOwner('995');
+      owner = r.owner;
+      report("the proxy's watchdog cuts its connections", r);
+      assert.ok(r.owner.pid !== undefined, 'the frozen node was not killed (it is still there, stopped)');
+      assert.equal(watchdog.cuts, 1, 'one node found silent and cut');
+      await assertMovedOn('995', r);
+    } finally {
+      watchdog.stop();
+      const frozen = owner ?? cluster.nodes.find((n) => n.pid !== undefined && isStopped(n.pid));
+      frozen?.kill('SIGCONT');
+      for (const n of cluster.nodes) n.setHangWatch(true);
+    }
+    // Back from its pause, the old node gives the room up (its lease is gone): nobody mixes twice.
+    for (let i = 0; ; i++) {
+      if ((await health(owner!.k)).rooms === 0) break;
+      assert.ok(i < 40, 'the old node mixes nothing within 4 s of SIGCONT');
+      await sleep(100);
+    }
   });
 
   test('Redis restarted mid-call: the call goes on or rejoins once, the room on one node', async () => {

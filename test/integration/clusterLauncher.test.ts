@@ -3,12 +3,14 @@
  * drift) and Debian's nginx accepts it; the launcher starts 3 real node processes, a real
  * redis-server and a real nginx on loopback, and nginx routes /p/<k>/ to node k (WebSocket
  * upgrades too), spreads everything else, skips a node killed with -9, and stop() leaves nothing
- * running. Skipped (outside CI only) without redis-server or nginx.
+ * running. nginx alone never times out a stream whose node went silent while the caller talks
+ * (issue 16: why the launcher watches /health). Skipped (outside CI only) without redis-server or nginx.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, connect as connectTcp, createServer as createNetServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,11 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { childPids, NGINX_PATH, nginxSkipReason, startCluster, type Cluster } from '../../tools/cluster/launcher.js';
+import { DEFAULT_HUNG_AFTER_MS } from '../../tools/cluster/hangWatch.js';
 import { exampleSite, renderNginxConf, renderNginxSite } from '../../tools/cluster/nginxConfig.js';
 import { redisServerSkipReason } from '../../tools/cluster/redisServer.js';
 import { blankConfigEnv, CLUSTER_LAUNCHER_KEYS } from '../helpers/server.js';
 
 const SHIPPED = fileURLToPath(new URL('../../deploy/nginx/conference.conf', import.meta.url));
+const WATCHDOG_UNIT = fileURLToPath(new URL('../../deploy/systemd/conference-watchdog.service', import.meta.url));
 const run = promisify(execFile);
 
 // A throwaway self-signed P-256 certificate and key (CN=conference.example.com, valid to 2126),
@@ -51,6 +55,20 @@ describe('nginx config (deploy/nginx/conference.conf)', () => {
   it("the shipped file is the renderer's output for the example (2 nodes, TLS)", () => {
     const shipped = readFileSync(SHIPPED, 'utf8');
     assert.equal(shipped, renderNginxSite(exampleSite()), 'regenerate it: npx tsx tools/cluster/nginxConfig.ts > deploy/nginx/conference.conf');
+  });
+
+  it("the watchdog's systemd unit watches the shipped site's nodes (deploy/systemd/conference-watchdog.service)", () => {
+    const unit = readFileSync(WATCHDOG_UNIT, 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    const watched = [...execStart.matchAll(/--node (\S+)/g)].map((m) => m[1]);
+    const site = exampleSite();
+    assert.deepEqual(
+      watched,
+      site.nodes.map((n) => `${n.host ?? '127.0.0.1'}:${n.port}`),
+    );
+    assert.match(execStart, new RegExp(`--hung-after-ms ${DEFAULT_HUNG_AFTER_MS}\\b`));
+    assert.match(execStart, /tools\/cluster\/watchdog\.ts/);
+    assert.match(unit, /^AmbientCapabilities=CAP_NET_ADMIN$/m);
   });
 
   it('routes each /p/<k>/ to node k alone, prefix stripped and named, and the rest to all nodes', () => {
@@ -100,6 +118,87 @@ describe('nginx config (deploy/nginx/conference.conf)', () => {
       const local = await run(NGINX_PATH, ['-t', '-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'local.conf'), '-g', `pid ${dir}/nginx.pid;`]);
       assert.match(local.stderr, /test is successful/);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A port that was free a moment ago. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+
+// Issue 16, item 5: why a frozen node is found by the launcher's watch (tools/cluster/hangWatch.ts)
+// and not by a short proxy_read_timeout on /p/<k>/. Held here so the comment in the nginx file
+// stays true: if nginx ever times out a silent upstream while the caller talks, the timeout is the
+// simpler fix.
+describe('nginx alone does not drop a stream whose node went silent', { skip: nginxSkip ?? false }, () => {
+  it('a 1 s proxy_read_timeout never fires while the caller sends every 20 ms; it fires once the caller stops', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nginx-frozen-'));
+    // The frozen node: the kernel accepted the connection, the upgrade was answered, then nothing.
+    const frozen = createNetServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
+        socket.pause();
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve));
+    const nodePort = (frozen.address() as AddressInfo).port;
+    const proxyPort = await freePort();
+    const conf = renderNginxConf({ nodes: [{ k: 1, port: nodePort }], listen: { host: '127.0.0.1', port: proxyPort }, tempDir: dir });
+    assert.match(conf, /proxy_read_timeout 1h;/);
+    await writeFile(join(dir, 'nginx.conf'), conf.replace('proxy_read_timeout 1h;', 'proxy_read_timeout 1s;'));
+    const nginx = spawn(NGINX_PATH, ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', `daemon off; pid ${dir}/nginx.pid;`], {
+      stdio: 'ignore',
+    });
+    const client = new Socket();
+    try {
+      for (let i = 0; ; i++) {
+        const up = await new Promise<boolean>((resolve) => {
+          const probe = connectTcp(proxyPort, '127.0.0.1', () => {
+            probe.destroy();
+            resolve(true);
+          });
+          probe.once('error', () => resolve(false));
+        });
+        if (up) break;
+        assert.ok(i < 100, 'nginx listens within 5 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      let closedAtMs: number | null = null;
+      let upgraded = false;
+      client.on('data', (d) => (upgraded ||= d.toString('latin1').startsWith('HTTP/1.1 101')));
+      client.on('close', () => (closedAtMs = performance.now()));
+      client.on('error', () => {});
+      await new Promise<void>((resolve) => client.connect(proxyPort, '127.0.0.1', resolve));
+      client.write(
+        'GET /p/1/media HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      // A Twilio media message is about 300 bytes, 50 a second.
+      const frame = Buffer.alloc(300, 0x41);
+      const talking = setInterval(() => client.write(frame), 20);
+      await new Promise((r) => setTimeout(r, 3000));
+      clearInterval(talking);
+      assert.ok(upgraded, 'the upgrade went through');
+      assert.equal(closedAtMs, null, "open after 3 s of a silent node under a 1 s timeout: the caller's frames restart it");
+      const quietAtMs = performance.now();
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.ok(closedAtMs !== null, 'closed once the caller stopped too');
+      const after = closedAtMs - quietAtMs;
+      // nginx moves a running timer only when the new deadline is 300 ms or more away (NGX_TIMER_LAZY_DELAY).
+      assert.ok(after >= 600 && after <= 2500, `closed ${after.toFixed(0)} ms after the caller stopped (the 1 s timeout)`);
+    } finally {
+      client.destroy();
+      nginx.kill('SIGTERM');
+      frozen.close();
+      await new Promise((resolve) => (nginx.exitCode !== null || nginx.signalCode !== null ? resolve(null) : nginx.once('exit', resolve)));
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -22,6 +22,8 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { monotonicClock, nodeTimers } from '../../src/timing/clock.js';
+import { DEFAULT_HUNG_AFTER_MS, DEFAULT_PROBE_INTERVAL_MS, type HangWatch, watchForHang } from './hangWatch.js';
 import { nodePrefix, renderNginxConf } from './nginxConfig.js';
 import { startRedisServer, type RedisServerHandle } from './redisServer.js';
 
@@ -65,6 +67,12 @@ export interface ClusterOptions {
   recordingsDir?: string;
   /** No progress lines on stderr. */
   quiet?: boolean;
+  /**
+   * A running node whose GET /health has not answered for this long (ms) is killed (SIGKILL), so
+   * its callers rejoin on live nodes (a frozen node: tools/cluster/hangWatch.ts says why nginx
+   * cannot notice it). Default 5000; 0: never.
+   */
+  hungAfterMs?: number;
 }
 
 export interface ExitInfo {
@@ -89,6 +97,11 @@ export interface ClusterNode {
   waitExit(): Promise<ExitInfo>;
   /** Stops the process (SIGTERM, SIGKILL after 3 s) if it runs, then starts it again on the same port. */
   restart(): Promise<void>;
+  /**
+   * Turns the watch for a frozen node (`hungAfterMs`) off or back on for this node (on by default):
+   * for a test that pauses a node on purpose for longer than the watch allows.
+   */
+  setHangWatch(on: boolean): void;
 }
 
 export interface Cluster {
@@ -210,6 +223,8 @@ class NodeProcess implements ClusterNode {
   readonly logFile: string;
   private child: ChildProcess | null = null;
   private starting: Promise<void> | null = null;
+  private hangWatch: HangWatch | null = null;
+  private hangWatchOn = true;
 
   constructor(
     readonly k: number,
@@ -218,6 +233,9 @@ class NodeProcess implements ClusterNode {
     logDir: string,
     private readonly recordingsDir: string,
     private readonly onExit: (node: NodeProcess, info: ExitInfo) => void,
+    /** 0: no watch. */
+    private readonly hungAfterMs: number,
+    private readonly say: (line: string) => void,
   ) {
     this.id = `node-${k}`;
     this.prefix = nodePrefix(k);
@@ -240,7 +258,14 @@ class NodeProcess implements ClusterNode {
     return this.child ? exitOf(this.child) : Promise.resolve({ code: null, signal: null });
   }
 
+  setHangWatch(on: boolean): void {
+    this.hangWatchOn = on;
+    if (!on) this.hangWatch?.stop();
+    else if (isRunning(this.child) && !this.starting) this.watch(this.child!);
+  }
+
   async stop(): Promise<void> {
+    this.hangWatch?.stop();
     if (this.child) await terminate(this.child);
   }
 
@@ -281,7 +306,10 @@ class NodeProcess implements ClusterNode {
     track(child);
     let spawnError: Error | null = null;
     child.once('error', (err) => (spawnError = err));
-    child.once('exit', (code, signal) => this.onExit(this, { code, signal }));
+    child.once('exit', (code, signal) => {
+      this.hangWatch?.stop();
+      this.onExit(this, { code, signal });
+    });
 
     const deadline = Date.now() + NODE_START_TIMEOUT_MS;
     for (;;) {
@@ -298,7 +326,7 @@ class NodeProcess implements ClusterNode {
           await terminate(child);
           throw new Error(`${this.id}: port ${this.port} answers as ${String(health['node'])}`);
         }
-        if (isRunning(child)) return;
+        if (isRunning(child)) return this.watch(child);
       }
       if (Date.now() > deadline) {
         await terminate(child);
@@ -308,6 +336,26 @@ class NodeProcess implements ClusterNode {
       }
       await sleep(100);
     }
+  }
+
+  /** Kills `child` once its /health has not answered for hungAfterMs (a frozen node). */
+  private watch(child: ChildProcess): void {
+    this.hangWatch?.stop();
+    this.hangWatch = null;
+    if (this.hungAfterMs <= 0 || !this.hangWatchOn) return;
+    const url = `${this.internalUrl}/health`;
+    this.hangWatch = watchForHang({
+      probe: async () => (await getJson(url, this.hungAfterMs)) !== null,
+      onHung: (silentMs) => {
+        if (!isRunning(child)) return;
+        this.say(`${this.id} (pid ${child.pid}) has not answered /health for ${Math.round(silentMs)} ms: killed (SIGKILL), its callers rejoin elsewhere`);
+        child.kill('SIGKILL');
+      },
+      hungAfterMs: this.hungAfterMs,
+      intervalMs: DEFAULT_PROBE_INTERVAL_MS,
+      clock: monotonicClock,
+      timers: nodeTimers,
+    });
   }
 }
 
@@ -324,6 +372,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   await mkdir(logDir, { recursive: true });
   await mkdir(join(nginxDir, 'tmp'), { recursive: true });
 
+  const hungAfterMs = opts.hungAfterMs ?? DEFAULT_HUNG_AFTER_MS;
+  if (!Number.isInteger(hungAfterMs) || hungAfterMs < 0) throw new Error(`hungAfterMs: expected a whole number >= 0 (got ${opts.hungAfterMs})`);
   let stopping = false;
   let redis: RedisServerHandle | null = null;
   let nginx: ChildProcess | null = null;
@@ -376,7 +426,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     for (let k = 1; k <= opts.nodes; k++) {
       const port = opts.basePort ? opts.basePort + k - 1 : 0;
-      nodes.push(new NodeProcess(k, port, env, logDir, join(recordingsRoot, `node-${k}`), onExit));
+      nodes.push(new NodeProcess(k, port, env, logDir, join(recordingsRoot, `node-${k}`), onExit, hungAfterMs, say));
     }
     await Promise.all(
       nodes.map(async (node) => {
@@ -471,10 +521,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
 const USAGE = `usage: npm run cluster -- [--nodes N] [--port 8080] [--host 127.0.0.1] [--base-port 3001]
                            [--redis-url redis://...] [--public-url https://...] [--log-dir DIR]
+                           [--hung-after-ms 5000]
 
 Starts N server processes (default: one per core), a redis-server (unless --redis-url), and nginx
 on --host:--port routing /p/<k>/ to node k and everything else to any node. --public-url: the https
 URL Twilio reaches the proxy at (e.g. a tunnel to --port); default http://<host>:<port>.
+--hung-after-ms: a node whose /health has not answered for this long is killed (SIGKILL), so its
+callers rejoin on the others (a frozen node; 0: never); it is not restarted.
 Ctrl-C stops everything.`;
 
 async function main(): Promise<void> {
@@ -489,6 +542,7 @@ async function main(): Promise<void> {
         'redis-url': { type: 'string' },
         'public-url': { type: 'string' },
         'log-dir': { type: 'string' },
+        'hung-after-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -508,6 +562,7 @@ async function main(): Promise<void> {
   const nodes = int('nodes', values.nodes, availableParallelism(), 1, 64);
   const port = int('port', values.port, 8080, 1, 65535);
   const basePort = int('base-port', values['base-port'], 3001, 1, 65535 - nodes + 1);
+  const hungAfterMs = int('hung-after-ms', values['hung-after-ms'], DEFAULT_HUNG_AFTER_MS, 0, 600_000);
   const publicUrl = values['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(publicUrl)) {
     console.error(`--public-url: expected an http(s) URL without query (got ${publicUrl})`);
@@ -518,6 +573,7 @@ async function main(): Promise<void> {
   const cluster = await startCluster({
     nodes,
     basePort,
+    hungAfterMs,
     proxyPort: port,
     ...(values.host !== undefined ? { proxyHost: values.host } : {}),
     ...(values['redis-url'] !== undefined ? { redisUrl: values['redis-url'] } : {}),

@@ -184,7 +184,12 @@ export function renderNginxSite(options: NginxSiteOptions): string {
     '}',
     '',
     '# Node k: /p/<k>/media -> /media on node k. A stream sends and receives every 20 ms for the',
-    '# whole call; the long timeouts only bound a silent one.',
+    '# whole call; the long timeouts only bound a silent one. No timeout here finds a frozen node',
+    "# (kill -STOP, a stuck process): on an upgraded connection nginx restarts it on the caller's",
+    '# frames too (every 20 ms). A watchdog beside nginx cuts its connections to a node that has not',
+    '# answered /health for 5 s (deploy/systemd/conference-watchdog.service; the launcher kills such a',
+    "# node instead); nginx then closes the streams, Twilio requests each call's <Connect action>,",
+    '# and the rejoin places the room on a live node.',
   );
   for (const n of nodes) {
     server.push(
