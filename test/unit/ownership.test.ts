@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterOwnership } from '../../src/cluster/ownership.js';
+import { ClusterOwnership, type ClusterOwnershipOptions } from '../../src/cluster/ownership.js';
 import type { Lease, NodeRegistry, NodeState, PlacementCounters, RoomLeases } from '../../src/cluster/types.js';
 import { ManualClock } from '../../src/timing/clock.js';
 import { captureLog } from '../helpers/log.js';
@@ -128,7 +128,8 @@ function node(id: string, atMs: number): NodeState {
   };
 }
 
-function harness() {
+/** `options`: what a test changes of the node (given the harness's clock). */
+function harness(options: (clock: ManualClock) => Partial<ClusterOwnershipOptions> = () => ({})) {
   // One ManualClock for the monotonic clock, the wall clock and the timers: only differences matter.
   const clock = new ManualClock(1_000_000);
   const leases = new FakeLeases(clock);
@@ -146,6 +147,7 @@ function harness() {
     inUse: () => true,
     idleReleaseMs: 60_000,
     probe: async () => true,
+    ...options(clock),
   });
   const fenced: Array<{ room: string; epoch: number; why: string }> = [];
   ownership.on('fenced', (room, epoch, why) => fenced.push({ room, epoch, why }));
@@ -319,28 +321,15 @@ describe('the lease fence, on a manual clock', () => {
 });
 
 test("after waiting out a dead owner's lease, the room is not placed back on that owner while its heartbeat still looks fresh", async () => {
-  const clock = new ManualClock(1_000_000);
-  const leases = new FakeLeases(clock);
-  const registry = new FakeRegistry();
-  const captured = captureLog();
   // This node is busier, so placement alone would pick the other one (as it did in the cluster test).
-  const self = () => ({ ...node(ME, clock.nowMs()), load: { rooms: 5, calls: 10, tickP99Ms: 0, loopDelayP99Ms: 0 } });
-  const ownership = new ClusterOwnership({
-    self,
-    leases,
-    registry,
-    placement: noPlacements,
-    clock,
-    wallClock: clock,
-    timers: clock,
-    log: captured.log,
-    inUse: () => true,
-    idleReleaseMs: 60_000,
+  const busy = (clock: ManualClock) => ({ ...node(ME, clock.nowMs()), load: { rooms: 5, calls: 10, tickP99Ms: 0, loopDelayP99Ms: 0 } });
+  const { clock, leases, registry, ownership } = harness((clock) => ({
+    self: () => busy(clock),
     // The owner was killed: it does not answer.
     probe: async (n) => n.id !== OTHER,
     random: () => 0,
-  });
-  await registry.heartbeat(self());
+  }));
+  await registry.heartbeat(busy(clock));
   await registry.heartbeat(node(OTHER, clock.nowMs()));
   leases.giveTo(ROOM, OTHER);
   const resolving = ownership.resolve(ROOM, { suspectOwner: true });
