@@ -157,7 +157,18 @@ export function joinPage(deps: JoinDeps): express.Router {
     // A CallSid of our own for this browser "call": the ticket is bound to it.
     const callSid = `CA${randomBytes(16).toString('hex')}`;
     const call = { callSid, from: 'browser', ticketTtlMs: WEB_TICKET_TTL_MS };
-    const result: PinResult = await deps.admission.enterFromWeb(roomId, call, entry);
+    // Counted before the admission awaits (a PIN check, the store): a burst cannot pass the limits together.
+    const reservedAtMs = deps.nowMs();
+    if (entry.kind !== 'admin') entries.reserve(address, callSid, reservedAtMs);
+    if (inviteId !== undefined) deps.invites.use(inviteId);
+    let result: PinResult | null = null;
+    try {
+      result = await deps.admission.enterFromWeb(roomId, call, entry);
+    } finally {
+      const admitted = result?.kind === 'admitted';
+      if (entry.kind !== 'admin') entries.settle(address, callSid, reservedAtMs, admitted);
+      if (inviteId !== undefined && !admitted) deps.invites.giveBack(inviteId);
+    }
     if (result.kind === 'pin-required') return refuse('PIN_REQUIRED', 'PIN required', { room: roomId });
     if (result.kind === 'wrong-pin') {
       failures.fail(address, deps.nowMs());
@@ -167,8 +178,6 @@ export function joinPage(deps: JoinDeps): express.Router {
       const refusal = REFUSALS[result.reason];
       return refuse(refusal.code, result.reason, { room: roomId }, refusal.detail);
     }
-    if (inviteId !== undefined) deps.invites.use(inviteId);
-    if (entry.kind !== 'admin') entries.admitted(address, callSid, deps.nowMs());
     deps.log.info({ room: roomId, seat: result.seat, callSid, by: entry.kind, remote: address }, 'join: browser admitted');
     res.set('Cache-Control', 'no-store').json({
       callSid,

@@ -23,6 +23,8 @@ interface AddressState {
   admittedAtMs: number[];
   /** Calls admitted for this address that may still hold a seat. */
   callSids: Set<string>;
+  /** Of those, the ones whose admission is still being decided (no seat yet, but counted). */
+  pending: Set<string>;
 }
 
 const MINUTE_MS = 60_000;
@@ -47,16 +49,30 @@ export class EntryLimiter {
     return { ok: true };
   }
 
-  /** `address` was admitted as `callSid`. */
-  admitted(address: string, callSid: string, nowMs: number): void {
+  /**
+   * `address` is being admitted as `callSid` (after `check` said yes, before anything awaits): it
+   * counts against both limits at once, so requests in flight together cannot all pass `check`.
+   * `settle` says how it ended.
+   */
+  reserve(address: string, callSid: string, nowMs: number): void {
     let state = this.byAddress.get(address);
     if (!state) {
       if (this.byAddress.size >= this.options.maxAddresses) this.makeRoom(nowMs);
-      state = { admittedAtMs: [], callSids: new Set() };
+      state = { admittedAtMs: [], callSids: new Set(), pending: new Set() };
       this.byAddress.set(address, state);
     }
     state.admittedAtMs.push(nowMs);
     state.callSids.add(callSid);
+    state.pending.add(callSid);
+  }
+
+  /** The admission reserved at `reservedAtMs` ended: admitted (it now holds a seat) or not (forgotten). */
+  settle(address: string, callSid: string, reservedAtMs: number, admitted: boolean): void {
+    const state = this.byAddress.get(address);
+    if (!state?.pending.delete(callSid) || admitted) return;
+    state.callSids.delete(callSid);
+    const at = state.admittedAtMs.lastIndexOf(reservedAtMs);
+    if (at >= 0) state.admittedAtMs.splice(at, 1);
   }
 
   /** Addresses remembered (for tests). */
@@ -66,7 +82,7 @@ export class EntryLimiter {
 
   private prune(state: AddressState, nowMs: number, isHolding?: (callSid: string) => boolean): void {
     while (state.admittedAtMs.length > 0 && state.admittedAtMs[0]! + MINUTE_MS <= nowMs) state.admittedAtMs.shift();
-    if (isHolding) for (const callSid of state.callSids) if (!isHolding(callSid)) state.callSids.delete(callSid);
+    if (isHolding) for (const callSid of state.callSids) if (!state.pending.has(callSid) && !isHolding(callSid)) state.callSids.delete(callSid);
   }
 
   private makeRoom(nowMs: number): void {

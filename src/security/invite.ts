@@ -121,10 +121,19 @@ export class Invites {
     return check;
   }
 
-  /** Counts one admission with the invite `id` (after `check` and a successful admission). */
+  /**
+   * Counts one admission with the invite `id`, right after `check` and before anything awaits, so
+   * requests in flight together cannot all use its last use; `giveBack` if the admission fails.
+   */
   use(id: string): void {
     const info = this.byId.get(id);
     if (info) info.used++;
+  }
+
+  /** An admission counted by `use` did not happen. */
+  giveBack(id: string): void {
+    const info = this.byId.get(id);
+    if (info && info.used > 0) info.used--;
   }
 
   /** Revokes invite `id` of `room`; false when there is no such invite. */

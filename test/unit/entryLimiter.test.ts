@@ -1,5 +1,5 @@
 /**
- * Issue 16: per-address limits on the browser entry (src/security/entryLimiter.ts), and with
+ * Per-address limits on the browser entry (src/security/entryLimiter.ts), and with
  * admission on a manual clock: 60 tries from one address hold at most 5 seats; an unused ticket's
  * seat lapses after WEB_TICKET_TTL_MS and the address may take it again; 10 admissions a minute.
  */
@@ -21,8 +21,9 @@ describe('EntryLimiter', () => {
     const check = (address: string) => limiter.check(address, 0, (sid) => holding.has(sid), 7000);
     for (const sid of ['a', 'b']) {
       assert.deepEqual(check('1.2.3.4'), { ok: true });
-      limiter.admitted('1.2.3.4', sid, 0);
+      limiter.reserve('1.2.3.4', sid, 0);
       holding.add(sid);
+      limiter.settle('1.2.3.4', sid, 0, true);
     }
     assert.deepEqual(check('1.2.3.4'), { ok: false, reason: 'seats', retryAfterMs: 7000 });
     assert.deepEqual(check('5.6.7.8'), { ok: true }, 'another address is not affected');
@@ -33,15 +34,31 @@ describe('EntryLimiter', () => {
   test('at most perMinute admissions in any 60 s; Retry-After is when the oldest leaves the window', () => {
     const limiter = new EntryLimiter({ maxSeats: 100, perMinute: 3, maxAddresses: 10 });
     const none = () => false;
-    for (const t of [0, 10_000, 20_000]) limiter.admitted('a', `s${t}`, t);
+    for (const t of [0, 10_000, 20_000]) limiter.reserve('a', `s${t}`, t);
     assert.deepEqual(limiter.check('a', 30_000, none, 1), { ok: false, reason: 'rate', retryAfterMs: 30_000 });
     assert.deepEqual(limiter.check('a', 60_000, none, 1), { ok: true });
   });
 
   test('memory is bounded: at most maxAddresses remembered', () => {
     const limiter = new EntryLimiter({ maxSeats: 1, perMinute: 1, maxAddresses: 3 });
-    for (let i = 0; i < 10; i++) limiter.admitted(`10.0.0.${i}`, `s${i}`, i);
+    for (let i = 0; i < 10; i++) limiter.reserve(`10.0.0.${i}`, `s${i}`, i);
     assert.equal(limiter.size, 3);
+  });
+
+  test('an admission still being decided counts against both limits; one that failed is forgotten', () => {
+    const limiter = new EntryLimiter({ maxSeats: 2, perMinute: 3, maxAddresses: 10 });
+    const none = () => false; // no seat yet: the admissions are still awaiting their PIN check
+    limiter.reserve('a', 's1', 0);
+    limiter.reserve('a', 's2', 0);
+    assert.deepEqual(limiter.check('a', 1, none, 500), { ok: false, reason: 'seats', retryAfterMs: 500 }, 'two in flight fill both seats');
+    limiter.settle('a', 's1', 0, false);
+    assert.deepEqual(limiter.check('a', 1, none, 500), { ok: true }, 'a refused admission frees its place and its minute');
+    limiter.reserve('a', 's3', 1);
+    limiter.settle('a', 's2', 0, false);
+    limiter.settle('a', 's3', 1, false);
+    for (const sid of ['s4', 's5', 's6']) limiter.reserve('a', sid, 2);
+    for (const sid of ['s4', 's5', 's6']) limiter.settle('a', sid, 2, true);
+    assert.deepEqual(limiter.check('a', 3, none, 500), { ok: false, reason: 'rate', retryAfterMs: 59_999 }, 'admitted ones keep counting');
   });
 });
 
@@ -59,8 +76,10 @@ describe('the browser entry with admission on a manual clock', () => {
       const verdict = limiter.check('203.0.113.9', clock.nowMs(), (sid) => seats.holdingOf(sid) !== undefined, WEB_TICKET_TTL_MS);
       if (!verdict.ok) return verdict.reason;
       const callSid = `CA${String(n).padStart(32, '0')}`;
+      const at = clock.nowMs();
+      limiter.reserve('203.0.113.9', callSid, at);
       const result = await admission.enterFromWeb('4242', { callSid, ticketTtlMs: WEB_TICKET_TTL_MS }, { kind: 'invite' });
-      if (result.kind === 'admitted') limiter.admitted('203.0.113.9', callSid, clock.nowMs());
+      limiter.settle('203.0.113.9', callSid, at, result.kind === 'admitted');
       return result.kind;
     };
     const outcomes: string[] = [];

@@ -82,6 +82,8 @@ describe('Invites', () => {
     }
     assert.deepEqual(invites.check(token, '4242'), { ok: false, reason: 'used-up' });
     assert.equal(invites.list('4242')[0]!.used, 2);
+    invites.giveBack(info.id);
+    assert.equal(invites.check(token, '4242').ok, true, 'an admission that failed gives its use back');
   });
 
   test('an invite this process did not make (a restart, same key) is unknown: revocations cannot come back', () => {
