@@ -114,10 +114,13 @@ export function joinPage(deps: JoinDeps): express.Router {
       return refuse('RATE_LIMITED', 'too many wrong PINs, tokens or invites', {}, 'too many wrong PINs, tokens or invites: try again later');
     }
     const body = ticketBody.safeParse(req.body);
-    if (!body.success) return sendError(res, 'BAD_REQUEST', `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`);
+    if (!body.success) {
+      const detail = `${body.error.issues[0]!.path.join('.') || 'body'}: ${body.error.issues[0]!.message}`;
+      return refuse('BAD_REQUEST', `bad body (${detail})`, {}, detail);
+    }
     const roomId = body.data.room.trim();
     if (!isValidRoomNumber(roomId, deps.roomNumberMaxDigits))
-      return sendError(res, 'BAD_REQUEST', `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
+      return refuse('BAD_REQUEST', 'not a room number', {}, `room: a conference number is 1 to ${deps.roomNumberMaxDigits} digits`);
     const header = req.get('authorization');
     // How this browser asks in. Any Authorization header claims the admin's way: it is the admin token, or a failure.
     let entry: WebEntry;
