@@ -165,6 +165,7 @@ const schema = z.object({
   NODE_INTERNAL_URL: publicUrl.optional(),
   LEASE_TTL_MS: int(500, 60000).default(2000),
   REJOIN_ATTEMPTS: int(0, 10).default(3),
+  RESTART_PAUSE_SECONDS: int(0, 30).default(3),
 });
 
 export interface Config {
@@ -263,6 +264,12 @@ export interface Config {
   leaseTtlMs: number;
   /** Times a call whose stream dropped is sent back to its room before an apology and goodbye. */
   rejoinAttempts: number;
+  /**
+   * One process: on SIGTERM/SIGINT the calls in progress are told to wait this long (twiml/rejoin-wait.xml),
+   * then rejoin their rooms on the next process (seat, mute, hold and volume kept). 0: they hear
+   * twiml/restarting.xml and the calls end.
+   */
+  restartPauseSeconds: number;
 }
 
 /** Variables whose values never appear in messages. */
@@ -355,6 +362,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     nodeInternalUrl: c.NODE_INTERNAL_URL,
     leaseTtlMs: c.LEASE_TTL_MS,
     rejoinAttempts: c.REJOIN_ATTEMPTS,
+    restartPauseSeconds: c.RESTART_PAUSE_SECONDS,
   });
 }
 

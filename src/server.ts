@@ -85,6 +85,8 @@ export interface ConferenceServer {
 
 /** How long the last status callbacks may take to go out (ms). */
 const STATUS_CALLBACK_FLUSH_MS = 1000;
+/** How long a restarting process waits for Twilio to ask what next for the calls it closed (ms). */
+const REJOIN_REQUESTS_WAIT_MS = 2000;
 
 export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): ConferenceServer {
   const log = deps.log ?? silentLogger();
@@ -113,9 +115,28 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const web = createHttpApp();
   const { app, httpServer } = web;
   const isAdmitting = () => !shuttingDown;
+  // The calls closed at shutdown whose rejoin request (the <Connect action>) is not answered yet.
+  const rejoinsDue = new Set<string>();
+  let rejoinsAnswered: (() => void) | null = null;
+  const onShutdownRejoin = (callSid: string) => {
+    if (rejoinsDue.delete(callSid) && rejoinsDue.size === 0) rejoinsAnswered?.();
+  };
   // The WebSocket route first: no middleware may run (or defer) before its handlers attach.
   const media = createMediaServer(app, httpServer, { config, clock, log, conference, admission, tickets, metrics, busySince, markBusy, isAdmitting });
-  const routes = mountHttpRoutes(app, { config, log, clock, core, ticker, health, metrics, markBusy, isShuttingDown: () => shuttingDown, stats, mode });
+  const routes = mountHttpRoutes(app, {
+    config,
+    log,
+    clock,
+    core,
+    ticker,
+    health,
+    metrics,
+    markBusy,
+    isShuttingDown: () => shuttingDown,
+    stats,
+    mode,
+    onShutdownRejoin,
+  });
 
   const stopAdmitting = () => {
     if (!shuttingDown) log.info('not admitting new calls (shutting down)');
@@ -123,6 +144,34 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     cluster?.setDraining(true);
   };
   const logFailure = (what: string) => (error: unknown) => log.error({ err: error }, `${what} failed`);
+  /** Until every call closed at shutdown has asked to rejoin, or `ms` passed. */
+  const waitForRejoins = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (rejoinsDue.size === 0) return resolve();
+      const deadline = setTimeout(() => {
+        log.warn({ calls: rejoinsDue.size }, 'shutdown: some calls did not ask to rejoin in time (hung up, or Twilio is late)');
+        resolve();
+      }, ms);
+      rejoinsAnswered = () => {
+        clearTimeout(deadline);
+        resolve();
+      };
+    });
+  // One process keeps answering until each call it closed has asked what next (its <Connect
+  // action>): told to wait for the next process when calls survive a restart (RESTART_PAUSE_SECONDS,
+  // a database file), else restarting.xml. In a cluster the other nodes answer: this node stops
+  // accepting connections first.
+  const acceptUntilRejoined: Array<[step: string, run: () => unknown]> = cluster
+    ? []
+    : [
+        ...(core.restartable
+          ? ([
+              ['save the calls for the next process', () => log.info({ calls: core.callStates.persist() }, 'shutdown: calls saved for the next process')],
+            ] as Array<[string, () => unknown]>)
+          : []),
+        [`wait for the calls to ask what next (at most ${REJOIN_REQUESTS_WAIT_MS / 1000} s)`, () => waitForRejoins(REJOIN_REQUESTS_WAIT_MS)],
+        ['stop accepting connections', () => web.stopAccepting()],
+      ];
   /** Shutdown, in order, each step logged as it begins. */
   const shutdown: Array<[step: string, run: () => unknown]> = [
     ['stop the mixer clock', () => ticker.stop()],
@@ -132,19 +181,32 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     ["cluster: give back this node's rooms", () => cluster?.stop().catch(logFailure('cluster: stopping the node'))],
     ["stop the media sockets' heartbeat", () => media.stopHeartbeat()],
     ['stop sampling health', () => health.stop()],
-    ['stop accepting connections', () => web.stopAccepting()],
+    ...(cluster ? ([['stop accepting connections', () => web.stopAccepting()]] as Array<[string, () => unknown]>) : []),
     ["end the dashboards' live feeds", () => routes.live.close()],
     // Recordings before the rooms: their files get their last samples and true sizes.
     ['close recordings', () => recordings.close().catch(logFailure('recordings: close'))],
-    ['close every room (1001)', () => conference.close('shutdown')],
+    [
+      'close every room (1001)',
+      () => {
+        for (const room of conference.listRooms()) for (const p of room.participants()) rejoinsDue.add(p.callSid);
+        conference.close('shutdown');
+      },
+    ],
     // Sockets that never started a stream are not in any room: end them too.
     ['close media sockets not in a room', () => media.closeAll()],
+    ...acceptUntilRejoined,
     ['close the HTTP server (2 s for the last connections)', () => web.close(() => media.terminateAll())],
     ['forget the media sessions', () => media.clearSessions()],
     // The rooms' last events (participant-leave, conference-end) get a moment to go out.
     ['send the last status callbacks', () => statusCallbacks?.close(STATUS_CALLBACK_FLUSH_MS)],
     // A cluster node's directory is Redis, closed with the node.
-    ['close the room directory', () => (cluster ? undefined : directory.close())],
+    [
+      'close the room directory',
+      () => {
+        core.callStates.close();
+        if (!cluster) return directory.close();
+      },
+    ],
   ];
 
   let closing: Promise<void> | null = null;

@@ -8,10 +8,11 @@
  * (both started by the server): a test can build it and drive the conference with a manual clock.
  */
 import { randomBytes } from 'node:crypto';
-import { resolve as resolvePath } from 'node:path';
+import { dirname, join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Config } from '../config.js';
 import { createClusterNode, type ClusterNode } from '../cluster/node.js';
-import { LocalOwnership, type RoomOwnership } from '../rooms/ownership.js';
+import { LocalCallOutcomes, LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
+import { CallStates, SqliteKeptCallStore } from '../rooms/callStates.js';
 import { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../rooms/directory.js';
@@ -30,6 +31,7 @@ import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
 import { Invites } from '../security/invite.js';
 import { JoinTickets } from '../security/joinTicket.js';
+import { loadOrCreateServerKey } from '../security/serverKey.js';
 import { Capacity } from '../timing/capacity.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { LoadSampler } from '../timing/loadSampler.js';
@@ -73,6 +75,15 @@ export interface Core {
   /** Admission by capacity: the once-a-second sampler the mixer clock reports its ticks to. */
   readonly load: LoadSampler;
   readonly callControl: CallControl | undefined;
+  /** Calls that ended on purpose: their rejoin request is answered with a goodbye. */
+  readonly outcomes: CallOutcomes;
+  /** What each call had in its room (seat, mute, hold, volume), kept for its rejoin. */
+  readonly callStates: CallStates;
+  /**
+   * One process with RESTART_PAUSE_SECONDS and a database file: on shutdown the calls are told to
+   * wait and rejoin the next process (src/server.ts). False: they hear twiml/restarting.xml.
+   */
+  readonly restartable: boolean;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -126,10 +137,21 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   const callControl =
     deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
 
-  // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
-  const ticketSecret = config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32);
-  const tickets = new JoinTickets({ secret: ticketSecret, ttlMs: config.joinTicketTtlSeconds * 1000, clock: deps.wallClock ?? systemClock });
-  const invites = new Invites({ secret: ticketSecret, clock: deps.wallClock ?? systemClock });
+  // One process with a database file keeps what it needs across a restart beside that file: its
+  // signing key (without JOIN_TICKET_SECRET) and, at shutdown, the calls in progress.
+  const persistent = !cluster && config.roomsDbPath !== ':memory:' && config.roomsDbPath !== '';
+  const ticketSecret = config.joinTicketSecret
+    ? Buffer.from(config.joinTicketSecret, 'utf8')
+    : persistent
+      ? loadOrCreateServerKey(joinPath(dirname(resolvePath(config.roomsDbPath)), 'server.key'))
+      : randomBytes(32);
+  const wallClock = deps.wallClock ?? systemClock;
+  const callStates = new CallStates({ clock: wallClock, store: persistent ? new SqliteKeptCallStore(config.roomsDbPath) : null });
+  const restored = callStates.load();
+  if (restored > 0) log.info({ calls: restored }, 'calls of the previous process wait to rejoin their rooms');
+  const restartable = persistent && config.restartPauseSeconds > 0;
+  const tickets = new JoinTickets({ secret: ticketSecret, ttlMs: config.joinTicketTtlSeconds * 1000, clock: wallClock });
+  const invites = new Invites({ secret: ticketSecret, clock: wallClock });
   const admission = new Admission({
     directory,
     seats,
@@ -149,12 +171,14 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   };
   // The fence: a room whose lease this node lost is not mixed one more tick; its callers rejoin.
   ownership.on('fenced', (room) => endRoom(room, 'moved'));
-  // A call that ended on purpose is not rejoined by the cluster's rejoin webhook.
-  if (cluster) {
-    conference.on('participantLeft', (p, _room, reason) => {
-      if (LEAVE_REASONS[reason].endedOnPurpose) cluster.outcomes.markEnded(p.callSid, reason);
-    });
-  }
+  // A call that ended on purpose is not rejoined by the rejoin webhook; any other keeps what it
+  // had for its rejoin (a dropped stream, a restart).
+  const outcomes: CallOutcomes = cluster?.outcomes ?? new LocalCallOutcomes(clock);
+  conference.on('participantLeft', (p, room, reason) => {
+    if (LEAVE_REASONS[reason].endedOnPurpose) return outcomes.markEnded(p.callSid, reason);
+    if (reason === 'replaced' || p.info.seat === undefined) return;
+    callStates.keep(p.callSid, { room: room.id, seat: p.info.seat, state: { muted: p.muted, onHold: p.onHold, listenVolumeDb: p.listenVolumeDb } });
+  });
 
   const speech = new SpeechActivity();
   // The talk detector's confirmed talk -> speaking indicator (admin API) and speech callbacks.
@@ -192,6 +216,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     cluster,
     load,
     callControl,
+    outcomes,
+    callStates,
+    restartable,
     endRoom,
   };
 }

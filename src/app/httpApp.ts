@@ -87,6 +87,8 @@ export interface HttpRoutesDeps {
   isShuttingDown: () => boolean;
   stats: () => ServerStats;
   mode: 'production' | 'development';
+  /** Told of each call's rejoin answered while shutting down (the server waits for them). */
+  onShutdownRejoin?: (callSid: string) => void;
 }
 
 export interface HttpRoutes {
@@ -162,7 +164,10 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       ownership: core.ownership,
       tickets: core.tickets,
       streamEvents: core.streamEvents,
-      ...(cluster ? { outcomes: cluster.outcomes } : {}),
+      outcomes: core.outcomes,
+      callStates: core.callStates,
+      restartPauseSeconds: core.restartable ? config.restartPauseSeconds : 0,
+      onShutdownRejoin: deps.onShutdownRejoin,
     }),
   );
 

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config.js';
 import type { RoomDirectory } from '../rooms/directory.js';
-import type { CallOutcomes } from '../rooms/ownership.js';
+import { ENDED_MARK_MS, type CallOutcomes } from '../rooms/ownership.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { ClusterOwnership } from './ownership.js';
@@ -19,8 +19,6 @@ import type { NodeLoad, NodeRegistry, NodeState } from './types.js';
 
 /** How often a node writes its heartbeat (ms); the heartbeat lives three times as long. */
 export const HEARTBEAT_MS = 1000;
-/** How long the mark of a call that ended on purpose waits for Twilio's rejoin request (ms). */
-const ENDED_MARK_MS = 120_000;
 
 class RedisCallOutcomes implements CallOutcomes {
   constructor(

@@ -113,8 +113,14 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       talk: this.options.talk,
       agc: this.options.agc,
     });
+    if (info.state) {
+      // A rejoin: as it was, from its first tick (no mute/hold events: nothing changed).
+      participant.muted = info.state.muted;
+      participant.onHold = info.state.onHold;
+    }
     room.add(participant);
     this.calls.set(callSid, participant);
+    if (info.state?.listenVolumeDb) this.setListenVolume(callSid, info.state.listenVolumeDb);
     this.emit('participantJoined', participant, room);
     return participant;
   }

@@ -21,6 +21,18 @@ export interface ParticipantInfo {
   seat?: number;
   /** The caller's number as Twilio gave it (`From`); show it masked. */
   from?: string;
+  /** The call was in the room before (its stream dropped, or the server restarted): no join beep. */
+  rejoined?: boolean;
+  /** What the call had set before it rejoined (a restart keeps it); applied as it joins. */
+  state?: CallState;
+}
+
+/** What a caller (or an administrator) set for a call, kept when the call rejoins its room. */
+export interface CallState {
+  muted: boolean;
+  onHold: boolean;
+  /** Listening volume, dB relative to the room's mix. */
+  listenVolumeDb: number;
 }
 
 /** What the room needs from a participant's connection: an adapter (the Media Streams session). */

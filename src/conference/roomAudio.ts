@@ -38,7 +38,8 @@ export class RoomAudio {
 
   private joined(p: Participant, room: Room): void {
     this.stopWaiting(room);
-    if (room.size > 1 && (this.options.beep === 'on' || this.options.beep === 'onEnter')) {
+    // A call coming back (a restart, a dropped stream) did not really arrive: no beep.
+    if (room.size > 1 && !p.info.rejoined && (this.options.beep === 'on' || this.options.beep === 'onEnter')) {
       room.play(this.join, { target: { kind: 'except', callSid: p.callSid } });
     }
     if (room.size === 1) this.startWaiting(room, p);

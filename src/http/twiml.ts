@@ -118,7 +118,7 @@ function sayAndHangUp(text: string): string {
   return vr.toString();
 }
 
-/** What both connect answers carry: where the stream goes, with what, and where Twilio reports on it. */
+/** What the connect answer carries: where the stream goes, with what, and where Twilio reports on it. */
 export interface ConnectParams {
   streamUrl: string;
   /** The <Stream statusCallback> (absolute): Twilio's stream-started/-stopped/-error go there. */
@@ -129,18 +129,21 @@ export interface ConnectParams {
 }
 
 /**
- * twiml/connect.xml: the caller hears their seat, then the call's audio goes to the media
- * endpoint, carrying the room and the join ticket; after the stream, a goodbye.
+ * twiml/connect.xml: the caller hears their seat (not on a rejoin: every second of it is a second
+ * of the gap), then the call's audio goes to the media endpoint, carrying the room and the join
+ * ticket. When the stream ends Twilio asks `action` (the rejoin webhook) what next: a goodbye when
+ * the call left on purpose, else the room again (after a restart, on the next process; in a
+ * cluster, on whichever node owns it now).
  */
-export function connectToRoom(p: ConnectParams): string {
+export function connect(p: ConnectParams & { action: string; announceSeat: boolean }): string {
   // Every admitted call gets this answer: written out directly, the same bytes VoiceResponse makes
   // (test/unit/twimlText.test.ts), without an XML document built per element (that was 7 % of a
   // call set-up's CPU).
   return (
-    `${XML_DECLARATION}<Response><Say>${seatPrompt(p.seat)}</Say><Connect>` +
+    `${XML_DECLARATION}<Response>${p.announceSeat ? `<Say>${seatPrompt(p.seat)}</Say>` : ''}` +
+    `<Connect action="${attribute(p.action)}" method="POST">` +
     `<Stream url="${attribute(p.streamUrl)}" statusCallback="${attribute(p.streamStatusUrl)}" statusCallbackMethod="POST">` +
-    `<Parameter name="room" value="${attribute(p.room)}"/><Parameter name="ticket" value="${attribute(p.ticket)}"/></Stream></Connect>` +
-    `<Say>${PROMPTS.goodbyeAfterCall}</Say><Hangup/></Response>`
+    `<Parameter name="room" value="${attribute(p.room)}"/><Parameter name="ticket" value="${attribute(p.ticket)}"/></Stream></Connect></Response>`
   );
 }
 
@@ -151,21 +154,6 @@ function attribute(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;').replace(/\t/g, '&#x9;').replace(/\n/g, '&#xA;').replace(/\r/g, '&#xD;');
 }
 
-/**
- * twiml/connect-rejoinable.xml (a cluster): as connect.xml, but when the stream ends
- * Twilio asks `action` (the rejoin webhook) what next: a goodbye when the call left on purpose,
- * else the room again on whichever node owns it now. A rejoin skips the seat announcement (every
- * second of it is a second of the gap).
- */
-export function connectRejoinable(p: ConnectParams & { action: string; announceSeat: boolean }): string {
-  const vr = new VoiceResponse();
-  if (p.announceSeat) vr.say(seatPrompt(p.seat));
-  const stream = vr.connect({ action: p.action, method: 'POST' }).stream({ url: p.streamUrl, statusCallback: p.streamStatusUrl, statusCallbackMethod: 'POST' });
-  stream.parameter({ name: 'room', value: p.room });
-  stream.parameter({ name: 'ticket', value: p.ticket });
-  return vr.toString();
-}
-
 /** twiml/redirect.xml (a cluster): the room lives on another node; Twilio asks it (`url`, relative) instead. */
 export function redirect(url: string): string {
   const vr = new VoiceResponse();
@@ -173,20 +161,23 @@ export function redirect(url: string): string {
   return vr.toString();
 }
 
-/** twiml/rejoin-wait.xml (a cluster): no node can take the room this second; ask again in one. */
-export function rejoinWait(url: string): string {
+/**
+ * twiml/rejoin-wait.xml: the call cannot rejoin this second (a cluster: no node can take the room;
+ * one process: it is restarting); `pauseSeconds` of silence, then Twilio asks `url` again.
+ */
+export function rejoinWait(url: string, pauseSeconds: number): string {
   const vr = new VoiceResponse();
-  vr.pause({ length: 1 });
+  vr.pause({ length: pauseSeconds });
   vr.redirect({ method: 'POST' }, url);
   return vr.toString();
 }
 
-/** twiml/left.xml (a cluster): the stream ended on purpose (left, removed, conference ended). */
+/** twiml/left.xml: the stream ended on purpose (left, removed, conference ended). */
 export function left(): string {
   return sayAndHangUp(PROMPTS.goodbyeAfterCall);
 }
 
-/** twiml/rejoin-failed.xml (a cluster): out of rejoin attempts. */
+/** twiml/rejoin-failed.xml: out of rejoin attempts. */
 export function rejoinFailed(): string {
   return sayAndHangUp(PROMPTS.rejoinFailed);
 }

@@ -6,19 +6,24 @@
  *   POST /voice             new call: ask for the number (or ?room=N: straight to admission)
  *   POST /voice/room        the number keyed: admission -> PIN prompt / connect / refusal
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
- *   POST /voice/rejoin?room=N&n=K&pass=P  (a cluster) the stream ended: goodbye, or the room again
+ *   POST /voice/rejoin?room=N&n=K&pass=P  the call's stream ended: goodbye, or the room again
  *   POST /voice/stream-status  Twilio's <Stream statusCallback>: stream started / stopped / error, counted
+ *
+ * Every <Connect> has an action: when the stream ends Twilio asks /voice/rejoin, which says
+ * goodbye to a call that left on purpose and otherwise sends it back to its room (no PIN: the
+ * pass proves it was admitted; no seat announcement), REJOIN_ATTEMPTS times at most. While one
+ * process shuts down with RESTART_PAUSE_SECONDS, a rejoin is answered with that pause and a
+ * redirect to itself (&restart=1): the next process takes the call back with its seat, mute, hold
+ * and volume (src/rooms/callStates.ts), and a restart does not count as an attempt.
  *
  * In a cluster (REDIS_URL), before admission the room's owner is resolved; when it is
  * another node the answer is a <Redirect> to that node's public prefix (/p/<k>/voice?room=N), so
- * admission, the PIN and the stream all happen on the node that mixes the room. Its <Connect> has
- * an action: when the stream ends Twilio asks /voice/rejoin (any node), which says goodbye to a
- * call that left on purpose and otherwise sends it back to the room's owner now (another node
- * when its node died), REJOIN_ATTEMPTS times at most.
+ * admission, the PIN and the stream all happen on the node that mixes the room; a rejoin goes to
+ * the room's owner now (another node when its node died).
  *
  * With TWILIO_AUTH_TOKEN every request must carry Twilio's signature (checked by the
  * plain function in src/security/twilioSignature.ts over the public URL and every parameter);
- * while the server shuts down every webhook answers twiml/restarting.xml.
+ * while the server shuts down every other webhook answers twiml/restarting.xml.
  */
 import express, { type Request, type Response } from 'express';
 import type { Config } from '../config.js';
@@ -26,6 +31,7 @@ import { parseStreamStatus, TwilioStreamEvents } from '../events/twilioStreamEve
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
+import type { CallStates } from '../rooms/callStates.js';
 import { LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
 import { PIN_MAX_DIGITS } from '../rooms/pin.js';
 import type { JoinTickets } from '../security/joinTicket.js';
@@ -42,12 +48,25 @@ export interface WebhookDeps {
   isAdmitting?: () => boolean;
   /** Which node mixes which room (default: this process, every room). */
   ownership?: RoomOwnership;
-  /** With ownership clustered: calls that ended on purpose, and the rejoin passes' key. */
-  outcomes?: CallOutcomes;
-  tickets?: JoinTickets;
+  /** Calls that ended on purpose (their rejoin hears a goodbye). */
+  outcomes: CallOutcomes;
+  /** Signs the rejoin passes. */
+  tickets: JoinTickets;
+  /** What each call had in its room, for its rejoin. */
+  callStates?: CallStates;
+  /**
+   * One process that calls survive: while it shuts down, a rejoin hears this many seconds of
+   * silence and comes back to the next process. 0 (a cluster, or no database file): restarting.xml.
+   */
+  restartPauseSeconds?: number;
+  /** Told of each rejoin answered while shutting down (the server waits for them before it exits). */
+  onShutdownRejoin?: (callSid: string) => void;
   /** Where Twilio's stream events (POST /voice/stream-status) are counted. */
   streamEvents?: TwilioStreamEvents;
 }
+
+/** Twilio's CallStatus values of a call that is over. */
+const ENDED_CALL_STATUSES = new Set(['completed', 'canceled', 'failed', 'busy', 'no-answer']);
 
 /** Redirects between nodes for one webhook before the answer is "try again" (a placement race settles in one). */
 const MAX_HOPS = 3;
@@ -70,10 +89,12 @@ export function voiceWebhooks({
   ownership = new LocalOwnership(),
   outcomes,
   tickets,
+  callStates,
+  restartPauseSeconds = 0,
+  onShutdownRejoin,
   streamEvents = new TwilioStreamEvents(),
 }: WebhookDeps): express.Router {
   const clustered = ownership.clustered;
-  if (clustered && (!outcomes || !tickets)) throw new Error('voiceWebhooks: a cluster needs outcomes and tickets');
   /** This node's public path prefix ('' for one process): where its streams and PIN prompts go. */
   const ownPrefix = config.nodePublicPrefix;
   /** The proxy's X-Forwarded-Prefix, believed only when it names this node's own prefix. */
@@ -100,13 +121,23 @@ export function voiceWebhooks({
     });
   }
   // Shutting down: no new callers and no next prompt; a polite "call again" instead.
-  router.post(['/voice', '/voice/room', '/voice/pin', '/voice/rejoin'], (req, res, next) => {
+  router.post(['/voice', '/voice/room', '/voice/pin', '/voice/rejoin'], async (req, res, next) => {
     if (isAdmitting()) return next();
     const callSid = typeof req.body?.CallSid === 'string' ? req.body.CallSid.slice(0, 64) : undefined;
-    if (req.path === '/voice/rejoin' && clustered) {
-      // A node going down: the call goes on, through another node (the proxy picks one in a second).
-      log.info({ callSid }, 'webhook: shutting down; the rejoining call asks again in a second');
-      return sendTwiml(res, twiml.rejoinWait(req.originalUrl.slice(req.originalUrl.indexOf('/voice/rejoin'))));
+    if (req.path === '/voice/rejoin' && callSid) {
+      const again = req.originalUrl.slice(req.originalUrl.indexOf('/voice/rejoin'));
+      if (clustered) {
+        // A node going down: the call goes on, through another node (the proxy picks one in a second).
+        log.info({ callSid }, 'webhook: shutting down; the rejoining call asks again in a second');
+        return sendTwiml(res, twiml.rejoinWait(again, 1));
+      }
+      // Told once the answer is out: the server then stops, and this connection is idle by then.
+      res.once('finish', () => setImmediate(() => onShutdownRejoin?.(callSid)));
+      if (restartPauseSeconds > 0 && !(await endedOnPurpose(callSid))) {
+        // One process restarting: the call waits in silence and comes back to the next process.
+        log.info({ callSid, pauseSeconds: restartPauseSeconds }, 'webhook: restarting; the call rejoins the next process after a pause');
+        return sendTwiml(res, twiml.rejoinWait(/[?&]restart=1(&|$)/.test(again) ? again : `${again}&restart=1`, restartPauseSeconds));
+      }
     }
     log.info({ callSid, path: req.path }, 'webhook: shutting down; asking the caller to call again');
     sendTwiml(res, twiml.restarting());
@@ -127,7 +158,17 @@ export function voiceWebhooks({
   const sendTwiml = (res: Response, xml: string) => res.type('text/xml').send(xml);
 
   /** The rejoin webhook's URL for `callSid` in `room` after `count` rejoins (relative: any node). */
-  const rejoinUrl = (callSid: string, room: string, count: number) => `/voice/rejoin?room=${room}&n=${count}&pass=${tickets!.rejoinPass(callSid, room, count)}`;
+  const rejoinUrl = (callSid: string, room: string, count: number) => `/voice/rejoin?room=${room}&n=${count}&pass=${tickets.rejoinPass(callSid, room, count)}`;
+
+  /** True (once) when `callSid` ended on purpose; a store that cannot answer says no (the call rejoins). */
+  const endedOnPurpose = async (callSid: string): Promise<boolean> => {
+    try {
+      return await outcomes.takeEnded(callSid);
+    } catch (error) {
+      log.warn({ callSid, err: error }, 'webhook: could not read whether the call ended on purpose; rejoining it');
+      return false;
+    }
+  };
 
   /**
    * On a cluster: the epoch of this node's lease on `room`, or null after answering a redirect to
@@ -163,8 +204,8 @@ export function voiceWebhooks({
     return null;
   };
 
-  /** Turns admission's answer into TwiML (and one log line). `rejoins`: rejoins so far (a cluster). */
-  const answer = (req: Request, res: Response, callSid: string, result: EntryResult | PinResult, attempt: number, rejoins = 0) => {
+  /** Turns admission's answer into TwiML (and one log line). `rejoins`: rejoins so far. */
+  const answer = (req: Request, res: Response, callSid: string, result: EntryResult | PinResult, attempt: number, rejoins = 0, rejoin = false) => {
     const room = result.roomId;
     switch (result.kind) {
       case 'admitted': {
@@ -172,9 +213,8 @@ export function voiceWebhooks({
         const streamUrl = websocketUrl(base, `${ownPrefix}${MEDIA_PATH}`);
         const connect = { streamUrl, streamStatusUrl: `${base}${STREAM_STATUS_PATH}`, room, seat: result.seat, ticket: result.ticket };
         log.info({ callSid, room, seat: result.seat, streamUrl, rejoins: rejoins || undefined }, 'webhook: admitted; connecting call to room');
-        if (!clustered) return sendTwiml(res, twiml.connectToRoom(connect));
         const action = rejoinUrl(callSid, room, rejoins);
-        return sendTwiml(res, twiml.connectRejoinable({ ...connect, action, announceSeat: rejoins === 0 }));
+        return sendTwiml(res, twiml.connect({ ...connect, action, announceSeat: !rejoin }));
       }
       case 'pin-required':
         log.info({ callSid, room }, 'webhook: room has a PIN; asking for it');
@@ -287,42 +327,48 @@ export function voiceWebhooks({
     res.status(204).end();
   });
 
-  // The <Connect action> of a cluster. Twilio asks it whenever the call's stream ended.
+  // Every <Connect>'s action. Twilio asks it whenever the call's stream ended.
   router.post('/voice/rejoin', async (req, res) => {
     const callSid = callSidOf(req, res);
     if (!callSid) return;
-    if (!clustered) return sendTwiml(res, twiml.left());
     const room = req.query['room'];
     const count = Number(req.query['n']);
     if (
       !isValidRoomNumber(room, config.roomNumberMaxDigits) ||
       !Number.isInteger(count) ||
       count < 0 ||
-      !tickets!.rejoinPassValid(req.query['pass'], callSid, room, count)
+      !tickets.rejoinPassValid(req.query['pass'], callSid, room, count)
     ) {
       log.warn({ callSid, room: String(room ?? '').slice(0, 40) }, 'webhook: rejoin without a valid pass; saying goodbye');
       return sendTwiml(res, twiml.left());
     }
-    let ended = false;
-    try {
-      ended = await outcomes!.takeEnded(callSid);
-    } catch (error) {
-      log.warn({ callSid, err: error }, 'webhook: could not read whether the call ended on purpose; rejoining it');
-    }
-    if (ended) {
+    if (await endedOnPurpose(callSid)) {
       log.info({ callSid, room }, 'webhook: the call left the conference; goodbye');
       return sendTwiml(res, twiml.left());
     }
-    if (count >= config.rejoinAttempts) {
+    // The caller hung up (Twilio reports the action all the same): no seat for a call that is over.
+    if (ENDED_CALL_STATUSES.has(String(req.body?.CallStatus))) {
+      log.info({ callSid, room, callStatus: req.body.CallStatus }, 'webhook: the call is over; nothing to rejoin');
+      return sendTwiml(res, twiml.left());
+    }
+    // Back from a restart of the server (not a fault of the call's): not counted as an attempt.
+    const restart = req.query['restart'] === '1';
+    if (!restart && count >= config.rejoinAttempts) {
       log.warn({ callSid, room, rejoins: count }, 'webhook: out of rejoin attempts; apologising');
       return sendTwiml(res, twiml.rejoinFailed());
     }
-    const here = rejoinUrl(callSid, room, count);
+    const rejoins = restart ? count : count + 1;
+    const here = rejoinUrl(callSid, room, count) + (restart ? '&restart=1' : '');
     // The stream dropped: its node may have died a moment ago (heartbeat still fresh), so ask it.
-    const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1)), true);
+    const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1), 1), true);
     if (epoch === null) return;
-    log.info({ callSid, room, rejoins: count + 1, epoch }, "webhook: the call's stream dropped; rejoining it to its room");
-    answer(req, res, callSid, await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }), config.promptAttempts, count + 1);
+    const kept = callStates?.take(callSid, room) ?? null;
+    log.info(
+      { callSid, room, rejoins, epoch, restart: restart || undefined, seat: kept?.seat, muted: kept?.state.muted || undefined },
+      restart ? 'webhook: the call is back after a restart; rejoining it to its room' : "webhook: the call's stream dropped; rejoining it to its room",
+    );
+    const result = await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }, kept ? { seat: kept.seat, state: kept.state } : undefined);
+    answer(req, res, callSid, result, config.promptAttempts, rejoins, true);
   });
 
   return router;

@@ -15,12 +15,12 @@
  * webhooks cannot both take the last seat. (A shared store will need the same as one atomic step.)
  */
 import type { RoomDirectory, RoomRecord } from './directory.js';
-import type { LeaveReason, ParticipantInfo } from '../conference/participant.js';
+import type { CallState, LeaveReason, ParticipantInfo } from '../conference/participant.js';
 import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Clock } from '../timing/clock.js';
 import { verifyPin } from './pin.js';
-import type { SeatLedger } from './seats.js';
+import type { ReserveOptions, SeatLedger } from './seats.js';
 
 export interface AdmissionLimits {
   /** Rooms open at once (callers in them or seats reserved). */
@@ -123,11 +123,13 @@ export class Admission {
   }
 
   /**
-   * A call whose stream dropped comes back (a cluster: its node died or gave the room up) with a
-   * valid rejoin pass: it was admitted before, so no PIN and no lock; the seat limits still hold.
+   * A call whose stream dropped comes back (its node died or gave the room up, Twilio's stream
+   * broke, or the server restarted) with a valid rejoin pass: it was admitted before, so no PIN
+   * and no lock; the seat limits still hold. `kept`: its seat number and what it had set, when
+   * known (src/rooms/callStates.ts); the seat is its old one when that is free.
    */
-  async enterRejoin(roomId: string, call: CallInfo): Promise<EntryResult> {
-    return this.reserve(roomId, await this.options.directory.get(roomId), call);
+  async enterRejoin(roomId: string, call: CallInfo, kept?: { seat: number; state: CallState }): Promise<EntryResult> {
+    return this.reserve(roomId, await this.options.directory.get(roomId), call, { seat: kept?.seat, rejoin: { state: kept?.state } });
   }
 
   /**
@@ -179,7 +181,13 @@ export class Admission {
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     this.options.onSetup?.();
-    return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
+    const info: ParticipantInfo = { seat };
+    if (holding.from) info.from = holding.from;
+    if (holding.rejoin) {
+      info.rejoined = true;
+      if (holding.rejoin.state) info.state = holding.rejoin.state;
+    }
+    return { ok: true, roomId: room, info };
   }
 
   /** A participant left its room: its seat is free again (unless a new stream of the call replaced it). */
@@ -192,7 +200,7 @@ export class Admission {
     this.options.seats.releaseRoom(roomId);
   }
 
-  private reserve(roomId: string, record: RoomRecord | null, call: CallInfo): EntryResult {
+  private reserve(roomId: string, record: RoomRecord | null, call: CallInfo, extra: Omit<ReserveOptions, 'from'> = {}): EntryResult {
     const { seats, limits } = this.options;
     const held = seats.holdingOf(call.callSid);
     if (held?.roomId !== roomId) {
@@ -206,7 +214,7 @@ export class Admission {
       this.options.onSetup?.();
     }
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from);
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...extra });
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

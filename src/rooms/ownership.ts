@@ -67,3 +67,30 @@ export interface CallOutcomes {
   /** True (once) when `callSid` ended on purpose. */
   takeEnded(callSid: string): Promise<boolean>;
 }
+
+/** How long the mark of a call that ended on purpose waits for Twilio's rejoin request (ms). */
+export const ENDED_MARK_MS = 120_000;
+
+/** One process: the marks in memory (Twilio asks within seconds, of the process that ended the call). */
+export class LocalCallOutcomes implements CallOutcomes {
+  /** callSid -> when the mark lapses (clock ms); insertion order is age order. */
+  private readonly ended = new Map<string, number>();
+
+  constructor(private readonly clock: { nowMs(): number }) {}
+
+  markEnded(callSid: string): void {
+    const now = this.clock.nowMs();
+    for (const [sid, until] of this.ended) {
+      if (until > now) break;
+      this.ended.delete(sid);
+    }
+    this.ended.delete(callSid);
+    this.ended.set(callSid, now + ENDED_MARK_MS);
+  }
+
+  async takeEnded(callSid: string): Promise<boolean> {
+    const until = this.ended.get(callSid);
+    this.ended.delete(callSid);
+    return until !== undefined && until > this.clock.nowMs();
+  }
+}

@@ -8,6 +8,7 @@
  * holds at most one seat anywhere. No timers: expiry is checked against the injected clock
  * whenever the ledger is asked anything.
  */
+import type { CallState } from '../conference/participant.js';
 import type { Clock } from '../timing/clock.js';
 
 export interface Holding {
@@ -18,6 +19,17 @@ export interface Holding {
   from: string | undefined;
   /** When the reservation lapses (clock ms), or null once the stream has started. */
   expiresAtMs: number | null;
+  /** A call coming back to the room (a dropped stream, a restart), with what it had set. */
+  rejoin?: { state: CallState | undefined };
+}
+
+/** What a reservation may ask for beyond a seat. */
+export interface ReserveOptions {
+  /** The caller's number (Twilio's From). */
+  from?: string;
+  /** The seat number to give when it is free (a call rejoining keeps its number). */
+  seat?: number;
+  rejoin?: { state: CallState | undefined };
 }
 
 export class SeatLedger {
@@ -62,7 +74,8 @@ export class SeatLedger {
    * already holds a seat in this room keeps its number (a repeated webhook); one holding a seat
    * elsewhere gives it up. The caller (admission) has checked the limits.
    */
-  reserve(roomId: string, callSid: string, ttlMs: number, from?: string): Holding {
+  reserve(roomId: string, callSid: string, ttlMs: number, options: ReserveOptions = {}): Holding {
+    const { from } = options;
     this.sweep();
     const expiresAtMs = this.clock.nowMs() + ttlMs;
     const existing = this.byCall.get(callSid);
@@ -77,8 +90,9 @@ export class SeatLedger {
       this.byRoom.set(roomId, seats);
     }
     let seat = 1;
-    while (seats.has(seat)) seat++;
-    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs };
+    if (options.seat !== undefined && Number.isInteger(options.seat) && options.seat >= 1 && !seats.has(options.seat)) seat = options.seat;
+    else while (seats.has(seat)) seat++;
+    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs, ...(options.rejoin ? { rejoin: options.rejoin } : {}) };
     seats.set(seat, holding);
     this.byCall.set(callSid, holding);
     this.pending.add(holding);

@@ -1,5 +1,6 @@
 /**
- * A call as Twilio carries it through a cluster (issue 8): dialled through the proxy, its audio
+ * A call as Twilio carries it through a cluster (issue 8) or a restart of one process (issue 16):
+ * dialled through the proxy (or straight to the server), its audio
  * sent every 20 ms from one absolute clock whichever stream is open, and, when a stream ends,
  * Twilio's next step: the <Connect action> (the rejoin webhook), a new stream, and so on, until
  * the answer is a goodbye. Records every frame heard (with arrival times) and every stream it had
@@ -18,6 +19,8 @@ export interface StreamRecord {
   openedAtMs: number;
   closedAtMs: number | null;
   closeCode: number | null;
+  /** What the TwiML that opened this stream said first (a seat announcement, or nothing). */
+  said: string[];
 }
 
 export class ClusterCall {
@@ -87,6 +90,19 @@ export class ClusterCall {
     return null;
   }
 
+  /** Keys `digits` on the open stream, 100 ms apart, as a caller's phone sends them. */
+  async key(digits: string): Promise<void> {
+    for (const digit of digits) {
+      this.current?.sendDtmf(digit);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** The stream's socket drops without a `stop` (a network fault): Twilio then asks the action. */
+  dropStream(): void {
+    this.current?.terminate();
+  }
+
   /** Hangs up: stops the stream and the rejoining. */
   async hangUp(): Promise<void> {
     this.finish();
@@ -96,7 +112,7 @@ export class ClusterCall {
   private async connect(dial: Extract<DialResult, { kind: 'stream' }>): Promise<void> {
     const prefix = /\/p\/\d+/.exec(dial.streamUrl)?.[0] ?? '';
     const stream = await SimulatedStream.open({ url: dial.streamUrl, callSid: this.callSid, customParameters: dial.parameters });
-    const record: StreamRecord = { prefix, openedAtMs: performance.now(), closedAtMs: null, closeCode: null };
+    const record: StreamRecord = { prefix, openedAtMs: performance.now(), closedAtMs: null, closeCode: null, said: dial.said };
     this.streams.push(record);
     this.current = stream;
     const count = { n: 0 };

@@ -62,7 +62,7 @@ describe('a busy loop is not load: default settings', () => {
     const admitted = await newCall(t.baseUrl, 1);
     assert.match(
       await admitted.text(),
-      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
+      /<Connect action="\/voice\/rejoin\?room=\d+&amp;n=0&amp;pass=[\w-]+" method="POST"><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
     );
     assert.equal((await fetch(`${t.baseUrl}/ready`)).status, 200);
     assert.equal(t.captured.lines.filter((l) => /at capacity/.test(l.msg)).length, 0, 'no capacity warning');

@@ -128,7 +128,7 @@ describe('signatures required (TWILIO_AUTH_TOKEN set)', () => {
     assert.equal(res.status, 200, res.text);
     assert.match(
       res.text,
-      /<Connect><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
+      /<Connect action="\/voice\/rejoin\?room=\d+&amp;n=0&amp;pass=[\w-]+" method="POST"><Stream url="ws:\/\/127\.0\.0\.1:\d+\/media" statusCallback="http:\/\/127\.0\.0\.1:\d+\/voice\/stream-status" statusCallbackMethod="POST">/,
     );
   });
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { parseConfig } from '../../src/config.js';
-import { decodeTicket } from '../../src/security/joinTicket.js';
+import { decodeTicket, rejoinPass } from '../../src/security/joinTicket.js';
 import { createServer, type ConferenceServer } from '../../src/server.js';
 import { TEST_ENV_DEFAULTS } from '../helpers/server.js';
 import * as twiml from '../../src/http/twiml.js';
@@ -31,6 +31,15 @@ function documentOf(name: string, values: Record<string, string | number>): stri
 
 function normalise(xml: string): string {
   return xml.replace(/>\s+</g, '><').trim();
+}
+
+/**
+ * connect.xml for a first join: the seat announced, and the <Connect action> the rejoin webhook
+ * with this call's pass (rejoins so far: 0).
+ */
+function connectDocument(callSid: string, values: { streamUrl: string; streamStatusUrl: string; room: string; seat: number; ticket: string }): string {
+  const action = `/voice/rejoin?room=${values.room}&n=0&pass=${rejoinPass(Buffer.from(SECRET), callSid, values.room, 0)}`;
+  return normalise(documentOf('connect.xml', { ...values, action, seatSay: '@SEAT@' }).replace('@SEAT@', `<Say>You are participant ${values.seat}.</Say>`));
 }
 
 /** A known ticket secret, so the tests can check the tickets the webhooks hand out. */
@@ -90,7 +99,7 @@ describe('voice webhooks answer their twiml/ documents', () => {
     const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
     assert.equal(
       normalise(res.text),
-      documentOf('connect.xml', {
+      connectDocument(CALL.CallSid, {
         streamUrl: 'ws://conf.example.test:3000/media',
         streamStatusUrl: 'http://conf.example.test:3000/voice/stream-status',
         room: '4711',
@@ -109,7 +118,7 @@ describe('voice webhooks answer their twiml/ documents', () => {
     const ticket = ticketIn(res.text, CALL.CallSid, '4711', 1);
     assert.equal(
       normalise(res.text),
-      documentOf('connect.xml', {
+      connectDocument(CALL.CallSid, {
         streamUrl: 'wss://example-tunnel.ngrok-free.dev/media',
         streamStatusUrl: 'https://example-tunnel.ngrok-free.dev/voice/stream-status',
         room: '4711',
@@ -124,7 +133,7 @@ describe('voice webhooks answer their twiml/ documents', () => {
     const ticket = ticketIn(res.text, CALL.CallSid, '0042', 1);
     assert.equal(
       normalise(res.text),
-      documentOf('connect.xml', { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '0042', seat: 1, ticket }),
+      connectDocument(CALL.CallSid, { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '0042', seat: 1, ticket }),
     );
   });
 
@@ -190,7 +199,7 @@ describe('PUBLIC_URL and prompt settings', () => {
       const ticket = ticketIn(res.text, CALL.CallSid, '9', 1);
       assert.equal(
         normalise(res.text),
-        documentOf('connect.xml', {
+        connectDocument(CALL.CallSid, {
           streamUrl: 'wss://calls.example.com/media',
           streamStatusUrl: 'https://calls.example.com/voice/stream-status',
           room: '9',
@@ -260,7 +269,7 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
     const ticket = ticketIn(res.text, call(3).CallSid, '1111', 1);
     assert.equal(
       normalise(res.text),
-      documentOf('connect.xml', { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '1111', seat: 1, ticket }),
+      connectDocument(call(3).CallSid, { streamUrl: 'ws://h.test/media', streamStatusUrl: 'http://h.test/voice/stream-status', room: '1111', seat: 1, ticket }),
     );
     // Outside the ticket (whose expiry, nonce and MAC may hold any four digits by chance; its
     // fields are checked above and carry no PIN).
@@ -291,12 +300,11 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
 });
 
 /**
- * Issue 8: the cluster's answers (the webhooks give them only with REDIS_URL; the cluster tests in
- * test/integration/cluster.test.ts drive them through nginx). Here each builder is held to its
- * reviewed document.
+ * The rejoin answers (driven end to end by test/integration/restart.test.ts and, through nginx,
+ * cluster.test.ts). Here each builder is held to its reviewed document.
  */
-describe('cluster answers match their twiml/ documents', () => {
-  test('connect-rejoinable.xml (first join and rejoin), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {
+describe('rejoin answers match their twiml/ documents', () => {
+  test('connect.xml on a rejoin (no seat announcement), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {
     const p = {
       streamUrl: 'wss://conference.example.com/p/2/media',
       // No node prefix: any node counts Twilio's report on the stream.
@@ -304,22 +312,23 @@ describe('cluster answers match their twiml/ documents', () => {
       room: '4711',
       seat: 3,
       ticket: 'v2.CA1.4711.3.7.1800000030.n.m',
-      action: '/voice/rejoin?room=4711&n=0&pass=abc',
+      action: '/voice/rejoin?room=4711&n=1&pass=abc',
     };
-    const seatSay = '<Say>You are participant 3.</Say>';
     assert.equal(
-      normalise(twiml.connectRejoinable({ ...p, announceSeat: true })),
-      normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', seatSay)),
+      normalise(twiml.connect({ ...p, announceSeat: true })),
+      normalise(documentOf('connect.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '<Say>You are participant 3.</Say>')),
     );
     assert.equal(
-      normalise(twiml.connectRejoinable({ ...p, announceSeat: false })),
-      normalise(documentOf('connect-rejoinable.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '')),
+      normalise(twiml.connect({ ...p, announceSeat: false })),
+      normalise(documentOf('connect.xml', { ...p, seatSay: '@SEAT@' }).replace('@SEAT@', '')),
     );
     assert.equal(normalise(twiml.redirect('/p/2/voice?room=4711&hop=1')), documentOf('redirect.xml', { url: '/p/2/voice?room=4711&hop=1' }));
-    assert.equal(
-      normalise(twiml.rejoinWait('/voice/rejoin?room=4711&n=2&pass=x')),
-      documentOf('rejoin-wait.xml', { url: '/voice/rejoin?room=4711&n=2&pass=x' }),
-    );
+    for (const pause of [1, 3]) {
+      assert.equal(
+        normalise(twiml.rejoinWait('/voice/rejoin?room=4711&n=2&pass=x&restart=1', pause)),
+        documentOf('rejoin-wait.xml', { url: '/voice/rejoin?room=4711&n=2&pass=x&restart=1', pause }),
+      );
+    }
     assert.equal(normalise(twiml.left()), documentOf('left.xml', {}));
     assert.equal(normalise(twiml.rejoinFailed()), documentOf('rejoin-failed.xml', {}));
   });

@@ -58,6 +58,7 @@ const DEFAULTS: Config = {
   nodeInternalUrl: undefined,
   leaseTtlMs: 2000,
   rejoinAttempts: 3,
+  restartPauseSeconds: 3,
 };
 
 /** The ConfigError thrown for `env`. */
@@ -145,6 +146,7 @@ describe('parseConfig', () => {
       NODE_INTERNAL_URL: 'http://10.0.0.7:3003',
       LEASE_TTL_MS: '1500',
       REJOIN_ATTEMPTS: '2',
+      RESTART_PAUSE_SECONDS: '5',
     });
     assert.deepEqual(
       { ...config },
@@ -196,6 +198,7 @@ describe('parseConfig', () => {
         nodeInternalUrl: 'http://10.0.0.7:3003',
         leaseTtlMs: 1500,
         rejoinAttempts: 2,
+        restartPauseSeconds: 5,
       },
     );
   });

@@ -1,0 +1,146 @@
+/**
+ * Issue 16: every <Connect> has an action, in one process too. When a call's stream ends, Twilio
+ * asks /voice/rejoin what next: a call that left on purpose hears the goodbye; a call whose stream
+ * broke is back in its room with its seat, mute and volume, without the seat announcement; one
+ * that has hung up gets no seat; a stream that keeps breaking is let go after REJOIN_ATTEMPTS. While
+ * the server shuts down, a rejoin is told to wait for the next process (RESTART_PAUSE_SECONDS and a
+ * database file) or hears restarting.xml. The restart itself, across two real processes, is
+ * test/integration/restart.test.ts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { PROMPTS } from '../../src/http/twiml.js';
+import { rejoinPass } from '../../src/security/joinTicket.js';
+import { dialIn } from '../../src/sim/twimlFollower.js';
+import { SimulatedStream } from '../../src/sim/simulatedStream.js';
+import { sentToneDbfs, until } from '../helpers/calls.js';
+import { ClusterCall } from '../helpers/clusterCalls.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const SECRET = 'rejoin-test-secret-0123456789abcdef0123';
+const ADMIN_TOKEN = 'rejoin-test-admin-token-0123456789';
+const NOT_HEARD_DBFS = -60;
+
+const form = (body: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(body).toString(),
+});
+const rejoinUrl = (base: string, callSid: string, room: string, n: number, extra = '') =>
+  `${base}/voice/rejoin?room=${room}&n=${n}&pass=${rejoinPass(Buffer.from(SECRET), callSid, room, n)}${extra}`;
+
+describe('one process: the <Connect action> after a stream ends', () => {
+  let t: TestServer;
+  const calls: ClusterCall[] = [];
+  before(async () => {
+    t = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ADMIN_TOKEN });
+  });
+  after(async () => {
+    await Promise.all(calls.map((c) => c.hangUp()));
+    await t.close();
+  });
+
+  test('a broken stream: back in the room with its seat, mute and volume, no seat announcement; a caller who left with *8 hears the goodbye', {
+    timeout: 30_000,
+  }, async () => {
+    const [a, b, c] = [
+      await ClusterCall.start(t.baseUrl, '501', 440),
+      await ClusterCall.start(t.baseUrl, '501', 660),
+      await ClusterCall.start(t.baseUrl, '501', 880),
+    ];
+    calls.push(a, b, c);
+    await until(() => calls.every((x) => x.heard.length > 25), 'the three to hear each other', 5000);
+    await b.key('*6'); // B mutes itself
+    await b.key('*7'); // and turns the room down 3 dB (a new sequence: *6 ended it)
+    await until(() => t.server.conference.participant(b.callSid)?.listenVolumeDb === -3, 'B at -3 dB');
+    // A leaves on purpose: seat 1 is free. A's action hears the goodbye.
+    await a.key('*8');
+    await a.ended;
+    assert.deepEqual(a.finalSaid, [PROMPTS.goodbyeAfterCall]);
+    assert.equal(a.streams.length, 1, 'A is not sent back');
+
+    // B's socket drops without a stop: Twilio asks the action, B is back.
+    b.dropStream();
+    await until(() => b.streams.length === 2 && t.server.conference.participant(b.callSid) !== undefined, "B's new stream in the room", 5000);
+    const p = t.server.conference.participant(b.callSid)!;
+    assert.equal(p.info.seat, 2, 'B keeps seat 2 (the lowest free one is 1)');
+    assert.equal(p.muted, true, 'still muted');
+    assert.equal(p.listenVolumeDb, -3, 'still at -3 dB');
+    assert.deepEqual(b.streams[1]!.said, [], 'no seat announcement');
+    assert.equal(b.isOver, false);
+
+    // The audio, a second after: C does not hear the muted B; B hears C 3 dB down.
+    const from = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const to = performance.now();
+    const bInC = c.heardDbfs(660, from, to);
+    const cInB = b.heardDbfs(880, from, to);
+    assert.ok(bInC < NOT_HEARD_DBFS, `C does not hear the muted B (${bInC.toFixed(1)} dBFS)`);
+    const expected = sentToneDbfs(880, -20) - 3;
+    assert.ok(Math.abs(cInB - expected) <= 1, `B hears C at ${cInB.toFixed(1)} dBFS (expected ${expected.toFixed(1)})`);
+  });
+
+  test('a call that hung up gets no seat; a bad pass hears the goodbye; REJOIN_ATTEMPTS drops are the last, a restart is not counted', async () => {
+    const sid = 'CA00000000000000000000000000000077';
+    const seatsBefore = t.server.seats.total();
+    const completed = await (await fetch(rejoinUrl(t.baseUrl, sid, '502', 0), form({ CallSid: sid, CallStatus: 'completed' }))).text();
+    assert.match(completed, /<Say>You have left the conference\. Goodbye\.<\/Say><Hangup\/>/);
+    assert.equal(t.server.seats.total(), seatsBefore, 'no seat reserved for a call that is over');
+    const forged = await (await fetch(`${t.baseUrl}/voice/rejoin?room=502&n=0&pass=forged`, form({ CallSid: sid, CallStatus: 'in-progress' }))).text();
+    assert.match(forged, /You have left the conference/);
+    const last = await (await fetch(rejoinUrl(t.baseUrl, sid, '502', 3), form({ CallSid: sid, CallStatus: 'in-progress' }))).text();
+    assert.match(last, new RegExp(PROMPTS.rejoinFailed.replace(/\./g, '\\.')));
+    // The same count back from a restart: admitted, and its next action keeps the count.
+    const restart = await (await fetch(rejoinUrl(t.baseUrl, sid, '502', 3, '&restart=1'), form({ CallSid: sid, CallStatus: 'in-progress' }))).text();
+    assert.match(restart, /<Connect action="\/voice\/rejoin\?room=502&amp;n=3&amp;pass=/);
+    assert.doesNotMatch(restart, /<Say>/, 'no seat announcement');
+  });
+});
+
+describe('while one process shuts down, a call asking to rejoin', () => {
+  /** Admits a call in `room`, opens its stream, starts shutting down and asks the action as Twilio would. */
+  async function rejoinWhileClosing(t: TestServer, room: string): Promise<{ twiml: string; closeMs: number }> {
+    const callSid = 'CA000000000000000000000000000000' + room.slice(-2);
+    const dial = await dialIn({ baseUrl: t.baseUrl, callSid, voicePath: `/voice?room=${room}` });
+    assert.equal(dial.kind, 'stream');
+    if (dial.kind !== 'stream') return { twiml: '', closeMs: 0 };
+    const stream = await SimulatedStream.open({ url: dial.streamUrl, callSid, customParameters: dial.parameters });
+    await until(() => t.server.conference.participant(callSid) !== undefined, 'the call in its room');
+    const started = performance.now();
+    const closing = t.close();
+    await stream.closed;
+    const res = await fetch(dial.action!, form({ CallSid: callSid, CallStatus: 'in-progress' }));
+    const twiml = await res.text();
+    await closing;
+    return { twiml, closeMs: performance.now() - started };
+  }
+
+  test('with a database file: RESTART_PAUSE_SECONDS of silence, then the same rejoin marked as a restart; the server exits once it was asked', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'conference-rejoin-'));
+    try {
+      const t = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ROOMS_DB_PATH: joinPath(dir, 'rooms.sqlite'), RESTART_PAUSE_SECONDS: '2' });
+      const { twiml, closeMs } = await rejoinWhileClosing(t, '611');
+      assert.match(twiml, /<Pause length="2"\/><Redirect method="POST">\/voice\/rejoin\?room=611&amp;n=0&amp;pass=[^<]+&amp;restart=1<\/Redirect>/);
+      assert.ok(closeMs < 1500, `closed once the one call had asked (${closeMs.toFixed(0)} ms), not after the 2 s wait`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('RESTART_PAUSE_SECONDS=0, or the rooms in memory: restarting.xml', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'conference-rejoin-'));
+    try {
+      const envs: Array<Record<string, string>> = [{ ROOMS_DB_PATH: joinPath(dir, 'rooms.sqlite'), RESTART_PAUSE_SECONDS: '0' }, { ROOMS_DB_PATH: ':memory:' }];
+      for (const env of envs) {
+        const t = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ...env });
+        const { twiml } = await rejoinWhileClosing(t, '612');
+        assert.match(twiml, new RegExp(PROMPTS.restarting.replace(/\./g, '\\.')), JSON.stringify(env));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Issue 16: what a call had in its room, kept for its rejoin (src/rooms/callStates.ts), the server
+ * key that lets the next process accept the calls' passes (src/security/serverKey.ts), and the
+ * seat a rejoining call asks for back (src/rooms/seats.ts).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import Database from 'better-sqlite3';
+import { CallStates, SqliteKeptCallStore } from '../../src/rooms/callStates.js';
+import { SeatLedger } from '../../src/rooms/seats.js';
+import { loadOrCreateServerKey } from '../../src/security/serverKey.js';
+import { ManualClock } from '../../src/timing/clock.js';
+
+const state = (muted: boolean, onHold = false, listenVolumeDb = 0) => ({ muted, onHold, listenVolumeDb });
+
+function withDir(run: (dir: string) => void): void {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'callstates-'));
+  try {
+    run(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('CallStates', () => {
+  test('taken once, for its own room only, while fresh', () => {
+    const clock = new ManualClock(1_000_000);
+    const states = new CallStates({ clock, ttlMs: 60_000 });
+    states.keep('CA1', { room: '10', seat: 2, state: state(true, false, -3) });
+    assert.equal(states.take('CA1', '11'), null, 'another room: nothing (and the entry is gone)');
+    states.keep('CA1', { room: '10', seat: 2, state: state(true, false, -3) });
+    assert.deepEqual(states.take('CA1', '10'), { room: '10', seat: 2, state: state(true, false, -3), keptAtMs: 1_000_000 });
+    assert.equal(states.take('CA1', '10'), null, 'once');
+    states.keep('CA2', { room: '10', seat: 1, state: state(false) });
+    clock.advance(60_001);
+    assert.equal(states.take('CA2', '10'), null, 'too old');
+  });
+
+  test('the state is copied when kept: a later change to the caller does not leak in', () => {
+    const states = new CallStates({ clock: new ManualClock(0) });
+    const live = state(false);
+    states.keep('CA1', { room: '1', seat: 1, state: live });
+    live.muted = true;
+    assert.equal(states.take('CA1', '1')?.state.muted, false);
+  });
+
+  test('bounded: past maxEntries the oldest go first', () => {
+    const states = new CallStates({ clock: new ManualClock(0), maxEntries: 3 });
+    for (let i = 1; i <= 5; i++) states.keep(`CA${i}`, { room: '1', seat: i, state: state(false) });
+    assert.equal(states.size, 3);
+    assert.equal(states.take('CA1', '1'), null);
+    assert.equal(states.take('CA2', '1'), null);
+    assert.equal(states.take('CA5', '1')?.seat, 5);
+  });
+
+  test('persisted to the rooms database and read back once by the next process; stale and malformed rows are dropped', () =>
+    withDir((dir) => {
+      const path = joinPath(dir, 'rooms.sqlite');
+      const clock = new ManualClock(5_000_000);
+      const before = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
+      before.keep('CAa', { room: '301', seat: 3, state: state(true, true, 6) });
+      before.keep('CAb', { room: '302', seat: 1, state: state(false) });
+      assert.equal(before.persist(), 2);
+      before.close();
+      // A row someone edited by hand, and one too old.
+      const db = new Database(path);
+      db.prepare('INSERT INTO kept_calls (call_sid, room, call) VALUES (?, ?, ?)').run('CAbad', '1', '{"room":1}');
+      db.prepare('INSERT INTO kept_calls (call_sid, room, call) VALUES (?, ?, ?)').run(
+        'CAold',
+        '1',
+        JSON.stringify({ room: '1', seat: 1, state: state(false), keptAtMs: 5_000_000 - 200_000 }),
+      );
+      db.close();
+
+      const after = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
+      assert.equal(after.load(), 2, 'the two good, fresh rows');
+      assert.deepEqual(after.take('CAa', '301'), { room: '301', seat: 3, state: state(true, true, 6), keptAtMs: 5_000_000 });
+      assert.equal(after.take('CAbad', '1'), null);
+      assert.equal(after.take('CAold', '1'), null);
+      after.close();
+      const third = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
+      assert.equal(third.load(), 0, 'read once: a third process finds nothing');
+      third.close();
+    }));
+
+  test('memory only: nothing persisted, nothing loaded', () => {
+    const states = new CallStates({ clock: new ManualClock(0) });
+    states.keep('CA1', { room: '1', seat: 1, state: state(false) });
+    assert.equal(states.persistent, false);
+    assert.equal(states.persist(), 0);
+    assert.equal(states.load(), 0);
+  });
+});
+
+describe('the server key', () => {
+  test('made once (mode 0600, folder created), then the same key from the file', () =>
+    withDir((dir) => {
+      const path = joinPath(dir, 'data', 'server.key');
+      const key = loadOrCreateServerKey(path);
+      assert.equal(key.length, 32);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.deepEqual(loadOrCreateServerKey(path), key, 'the next process reads the same key');
+      assert.equal(readFileSync(path, 'utf8').trim(), key.toString('hex'));
+    }));
+
+  test('a file that is not a key is refused with a message saying what to do', () =>
+    withDir((dir) => {
+      const path = joinPath(dir, 'server.key');
+      writeFileSync(path, 'not a key\n');
+      assert.throws(() => loadOrCreateServerKey(path), /is not a server key \(64 hex digits\); delete it to make a new one/);
+    }));
+});
+
+describe('a rejoining call asks for its seat back', () => {
+  test('its old number when free, else the lowest free one', () => {
+    const seats = new SeatLedger(new ManualClock(0));
+    assert.equal(seats.reserve('1', 'CAa', 10_000).seat, 1);
+    assert.equal(seats.reserve('1', 'CAb', 10_000, { seat: 4 }).seat, 4, 'seat 4 is free: kept');
+    assert.equal(seats.reserve('1', 'CAc', 10_000, { seat: 1 }).seat, 2, 'seat 1 is taken: the lowest free');
+    assert.equal(seats.reserve('1', 'CAd', 10_000, { seat: 0 }).seat, 3, 'not a seat number: the lowest free');
+  });
+});
