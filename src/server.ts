@@ -203,7 +203,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     [
       'close the room directory',
       () => {
-        core.callStates.close();
+        core.close();
         if (!cluster) return directory.close();
       },
     ],

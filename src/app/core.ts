@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { createClusterNode, type ClusterNode } from '../cluster/node.js';
 import { LocalCallOutcomes, LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
 import { CallStates, SqliteKeptCallStore } from '../rooms/callStates.js';
+import { SqliteInviteStore } from '../rooms/sqliteInviteStore.js';
 import { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../rooms/directory.js';
@@ -57,7 +58,7 @@ export interface Core {
   readonly conference: Conference;
   readonly seats: SeatLedger;
   readonly tickets: JoinTickets;
-  /** Invite links for /join (signed with the tickets' key; kept in this process's memory). */
+  /** Invite links for /join (signed with the tickets' key; kept in the rooms database with a file). */
   readonly invites: Invites;
   readonly admission: Admission;
   /** The talk detector's hook: report(participant, talking) -> speaking indicator and speech events. */
@@ -89,6 +90,8 @@ export interface Core {
    * False when no stream was open in it.
    */
   endRoom(room: string, reason: EndRoomReason): boolean;
+  /** Closes what the core opened beside the directory (its database connections). */
+  close(): void;
 }
 
 export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
@@ -151,7 +154,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   if (restored > 0) log.info({ calls: restored }, 'calls of the previous process wait to rejoin their rooms');
   const restartable = persistent && config.restartPauseSeconds > 0;
   const tickets = new JoinTickets({ secret: ticketSecret, ttlMs: config.joinTicketTtlSeconds * 1000, clock: wallClock });
-  const invites = new Invites({ secret: ticketSecret, clock: wallClock });
+  const inviteStore = persistent ? new SqliteInviteStore(config.roomsDbPath) : null;
+  const invites = new Invites({ secret: ticketSecret, clock: wallClock, store: inviteStore });
   const admission = new Admission({
     directory,
     seats,
@@ -220,5 +224,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     callStates,
     restartable,
     endRoom,
+    close() {
+      callStates.close();
+      inviteStore?.close();
+    },
   };
 }

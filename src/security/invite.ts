@@ -14,10 +14,11 @@
  *   with the same key (JOIN_TICKET_SECRET), compared in constant time.
  *
  * The codec is pure (time is an argument). `Invites` adds the secret, the wall clock and the
- * memory: which invites exist, how many uses each has left, which were revoked. That memory is in
- * this process only: a restart voids every invite (an unknown id is refused even when its MAC is
- * good, so a revoked invite can never come back), and in a cluster an invite works on the node
- * that made it.
+ * memory: which invites exist, how many uses each has left, which were revoked. An unknown id is
+ * refused even when its MAC is good, so a revoked invite can never come back. One process with a
+ * database file keeps that memory in it (an `InviteStore`: src/rooms/sqliteInviteStore.ts), so
+ * invites, their uses and revocations survive a restart; with ROOMS_DB_PATH=:memory: a restart voids
+ * every invite, and in a cluster an invite works on the node that made it.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../timing/clock.js';
@@ -78,21 +79,37 @@ export interface InviteInfo {
   revoked: boolean;
 }
 
+/** Where invites outlive the process (every change is written through; read once at start). */
+export interface InviteStore {
+  load(): InviteInfo[];
+  put(info: InviteInfo): void;
+  delete(id: string): void;
+}
+
 export interface InvitesOptions {
   /** The HMAC key (the join tickets' key, at least 32 bytes). */
   secret: Buffer;
   /** Wall clock (Unix ms). */
   clock?: Clock;
+  /** Default: none (this process's memory only). */
+  store?: InviteStore | null;
 }
 
-/** Makes, checks, counts and revokes invites (in this process's memory). */
+/** Makes, checks, counts and revokes invites (in memory, written through to the store if any). */
 export class Invites {
   private readonly clock: Clock;
   private readonly byId = new Map<string, InviteInfo>();
+  private readonly store: InviteStore | null;
 
   constructor(private readonly options: InvitesOptions) {
     if (options.secret.length < 32) throw new Error('invite secret must be at least 32 bytes');
     this.clock = options.clock ?? systemClock;
+    this.store = options.store ?? null;
+    if (this.store) {
+      const stored = this.store.load().sort((a, b) => a.expiresAtMs - b.expiresAtMs);
+      for (const info of stored) this.byId.set(info.id, { ...info });
+      this.forgetExpired(this.clock.nowMs());
+    }
   }
 
   /** A new invite to `room`, good for `ttlSeconds` (1 s to a week) and `uses` admissions (undefined: any). */
@@ -102,11 +119,12 @@ export class Invites {
     if (this.byId.size >= MAX_INVITES) {
       // Still full: the oldest goes (Map order is creation order).
       const oldest = this.byId.keys().next().value;
-      if (oldest !== undefined) this.byId.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
     const claims: InviteClaims = { room, id: randomBytes(12).toString('base64url'), expiresAtSeconds: Math.ceil(nowMs / 1000 + ttlSeconds) };
     const info: InviteInfo = { id: claims.id, room, expiresAtMs: claims.expiresAtSeconds * 1000, uses: uses ?? null, used: 0, revoked: false };
     this.byId.set(info.id, info);
+    this.store?.put(info);
     return { token: encodeInvite(this.options.secret, claims), info: { ...info } };
   }
 
@@ -127,13 +145,17 @@ export class Invites {
    */
   use(id: string): void {
     const info = this.byId.get(id);
-    if (info) info.used++;
+    if (!info) return;
+    info.used++;
+    this.store?.put(info);
   }
 
   /** An admission counted by `use` did not happen. */
   giveBack(id: string): void {
     const info = this.byId.get(id);
-    if (info && info.used > 0) info.used--;
+    if (!info || info.used === 0) return;
+    info.used--;
+    this.store?.put(info);
   }
 
   /** Revokes invite `id` of `room`; false when there is no such invite. */
@@ -141,6 +163,7 @@ export class Invites {
     const info = this.byId.get(id);
     if (!info || info.room !== room) return false;
     info.revoked = true;
+    this.store?.put(info);
     return true;
   }
 
@@ -151,6 +174,11 @@ export class Invites {
   }
 
   private forgetExpired(nowMs: number): void {
-    for (const [id, info] of this.byId) if (info.expiresAtMs <= nowMs) this.byId.delete(id);
+    for (const [id, info] of this.byId) if (info.expiresAtMs <= nowMs) this.forget(id);
+  }
+
+  private forget(id: string): void {
+    this.byId.delete(id);
+    this.store?.delete(id);
   }
 }

@@ -1,10 +1,15 @@
 /**
  * Issue 16: invite links for the browser entry (src/security/invite.ts) on a manual wall clock:
  * good until it expires, is revoked or is used up; forged, tampered, other-room and unknown
- * (another process, same key) invites are refused with the reason.
+ * (another process, same key) invites are refused with the reason; with the rooms database they
+ * survive a restart.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { SqliteInviteStore } from '../../src/rooms/sqliteInviteStore.js';
 import { decodeInvite, encodeInvite, Invites } from '../../src/security/invite.js';
 import { encodeTicket } from '../../src/security/joinTicket.js';
 import { ManualClock } from '../../src/timing/clock.js';
@@ -86,11 +91,48 @@ describe('Invites', () => {
     assert.equal(invites.check(token, '4242').ok, true, 'an admission that failed gives its use back');
   });
 
-  test('an invite this process did not make (a restart, same key) is unknown: revocations cannot come back', () => {
+  test('an invite this process did not make (a restart without a database, same key) is unknown: revocations cannot come back', () => {
     const { wall, invites } = setup();
     const { token } = invites.create('4242', 600);
     const restarted = new Invites({ secret: SECRET, clock: wall });
     assert.deepEqual(restarted.check(token, '4242'), { ok: false, reason: 'unknown' });
+  });
+
+  test('with the rooms database: invites, their uses and revocations survive a restart; expired ones are dropped from it', () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'invites-'));
+    const path = joinPath(dir, 'rooms.sqlite');
+    try {
+      const wall = new ManualClock(T0);
+      const store = new SqliteInviteStore(path);
+      const before = new Invites({ secret: SECRET, clock: wall, store });
+      const kept = before.create('4242', 600);
+      const counted = before.create('4242', 600, 2);
+      const revoked = before.create('4242', 600);
+      const shortLived = before.create('4242', 5);
+      before.use(counted.info.id);
+      assert.equal(before.revoke('4242', revoked.info.id), true);
+      store.close();
+
+      wall.advance(10_000);
+      const restartedStore = new SqliteInviteStore(path);
+      const after = new Invites({ secret: SECRET, clock: wall, store: restartedStore });
+      assert.equal(after.check(kept.token, '4242').ok, true, 'still good after the restart');
+      assert.deepEqual(after.check(revoked.token, '4242'), { ok: false, reason: 'revoked' }, 'still revoked');
+      assert.deepEqual(after.check(shortLived.token, '4242'), { ok: false, reason: 'expired' });
+      after.use(counted.info.id);
+      assert.deepEqual(after.check(counted.token, '4242'), { ok: false, reason: 'used-up' }, 'one use before, one after: used up');
+      assert.deepEqual(
+        restartedStore
+          .load()
+          .map((i) => i.id)
+          .sort(),
+        [kept.info.id, counted.info.id, revoked.info.id].sort(),
+        'the expired invite is gone from the database',
+      );
+      restartedStore.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the secret must be 32 bytes or more', () => {
