@@ -20,7 +20,8 @@ import { RoomAudio } from '../conference/roomAudio.js';
 import { SpeechActivity } from '../events/speech.js';
 import { StatusCallbacks } from '../events/statusCallbacks.js';
 import { TwilioStreamEvents } from '../events/twilioStreamEvents.js';
-import { twilioCallControl, type CallControl } from '../http/callControl.js';
+import { DialOuts } from '../http/dialOut.js';
+import { twilioCallControl, twilioDialer, type CallControl, type Dialer, type TwilioHttpClient } from '../http/callControl.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { Recordings } from '../recording/recordings.js';
@@ -44,6 +45,8 @@ export interface CoreDeps {
   directory?: RoomDirectory;
   /** Default: Twilio's REST API when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are set. */
   callControl?: CallControl;
+  /** Where twilio's client sends its requests (default: Twilio's own client, to api.twilio.com); a test's stand-in. */
+  twilioHttpClient?: TwilioHttpClient;
   /** Read for a cluster node's heartbeat (tick and event-loop p99). */
   health: HealthMonitor;
 }
@@ -73,6 +76,10 @@ export interface Core {
   /** Admission by capacity: the once-a-second sampler the mixer clock reports its ticks to. */
   readonly load: LoadSampler;
   readonly callControl: CallControl | undefined;
+  /** Places calls (dial-outs) through Twilio's REST API; undefined without Twilio credentials. */
+  readonly dialer: Dialer | undefined;
+  /** The dial-outs placed by this process: their passes, statuses and counts. */
+  readonly dialOuts: DialOuts;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -123,8 +130,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     : null;
   const ownership: RoomOwnership = cluster?.ownership ?? new LocalOwnership();
   const directory = deps.directory ?? cluster?.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
-  const callControl =
-    deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
+  const rest = config.twilioAccountSid && config.twilioAuthToken ? { sid: config.twilioAccountSid, token: config.twilioAuthToken } : undefined;
+  const callControl = deps.callControl ?? (rest ? twilioCallControl(rest.sid, rest.token, deps.twilioHttpClient) : undefined);
+  const dialer = rest ? twilioDialer(rest.sid, rest.token, deps.twilioHttpClient) : undefined;
 
   // Without JOIN_TICKET_SECRET a random key: tickets are good in this process only (enough for one).
   const ticketSecret = config.joinTicketSecret ? Buffer.from(config.joinTicketSecret, 'utf8') : randomBytes(32);
@@ -176,6 +184,24 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   });
 
   const streamEvents = new TwilioStreamEvents();
+  // A dial-out's progress (Twilio's StatusCallback) goes to the operator as status callbacks.
+  const dialOuts = new DialOuts({
+    secret: ticketSecret,
+    clock: deps.wallClock ?? systemClock,
+    onEvent: (event, d) => {
+      const fields: Record<string, string> = {
+        FriendlyName: d.room,
+        Room: d.room,
+        CallSid: d.callSid ?? '',
+        To: d.to,
+        CallStatus: d.status,
+        Moderator: String(d.moderator),
+      };
+      if (d.label) fields['Label'] = d.label;
+      statusCallbacks?.enqueue(event, fields);
+    },
+  });
+  conference.on('participantJoined', (p) => dialOuts.joined(p.callSid));
 
   return {
     conference,
@@ -192,6 +218,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     cluster,
     load,
     callControl,
+    dialer,
+    dialOuts,
     endRoom,
   };
 }

@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
 import { adminApi } from '../http/admin.js';
 import { dashboardPage, LiveFeed } from '../http/dashboard.js';
+import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
 import { invitesApi } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
@@ -122,6 +123,18 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           publicUrl: config.publicUrl,
           log,
         }),
+        dialOutApi({
+          dialer: core.dialer,
+          dialOuts: core.dialOuts,
+          directory,
+          seats,
+          isLive: (room) => conference.room(room) !== undefined,
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          publicUrl: config.publicUrl,
+          nodePublicPrefix: config.nodePublicPrefix,
+          callerId: config.twilioCallerId,
+          log,
+        }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
       ],
       adminToken: config.adminToken,
@@ -165,6 +178,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       ...(cluster ? { outcomes: cluster.outcomes } : {}),
     }),
   );
+  // After voiceWebhooks: its /voice middleware (form parser, signature check) runs for these too.
+  app.use(dialOutWebhooks({ config, admission, dialOuts: core.dialOuts, log, isAdmitting: () => !isShuttingDown() }));
 
   const startedAtMs = Date.now();
   app.get('/health', (_req, res) => {
@@ -176,6 +191,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       ...deps.stats(),
       // Twilio's own reports on the media streams (<Stream statusCallback>) since start.
       twilioStreams: { ...core.streamEvents.totals, errorsByCode: Object.fromEntries(core.streamEvents.errorsByCode) },
+      // Calls placed by the admin API (POST /api/rooms/:id/participants) and how they went.
+      dialOuts: core.dialOuts.totals,
     });
   });
   const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown, load: () => load, nowMs: () => clock.nowMs() });

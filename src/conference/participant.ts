@@ -21,6 +21,10 @@ export interface ParticipantInfo {
   seat?: number;
   /** The caller's number as Twilio gave it (`From`); show it masked. */
   from?: string;
+  /** A moderator (a dial-out placed with `moderator: true`); what a moderator may do is the room's business. */
+  moderator?: boolean;
+  /** A name to show for the caller (a dial-out's `label`). */
+  label?: string;
 }
 
 /** What the room needs from a participant's connection: an adapter (the Media Streams session). */

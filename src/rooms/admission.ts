@@ -20,7 +20,7 @@ import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Clock } from '../timing/clock.js';
 import { verifyPin } from './pin.js';
-import type { SeatLedger } from './seats.js';
+import type { CallRole, SeatLedger } from './seats.js';
 
 export interface AdmissionLimits {
   /** Rooms open at once (callers in them or seats reserved). */
@@ -64,6 +64,8 @@ export interface CallInfo {
   epoch?: number;
   /** How long the reserved seat and its ticket wait for the stream (ms); default: JOIN_TICKET_TTL_SECONDS. */
   ticketTtlMs?: number;
+  /** A dial-out's role for the callee (moderator, label), carried into its participant. */
+  role?: CallRole;
 }
 
 /**
@@ -131,6 +133,14 @@ export class Admission {
   }
 
   /**
+   * A callee the administrator called (a dial-out) pressed 1: the invitation stands for the PIN
+   * and the lock (the administrator chose this person); the seat limits still hold.
+   */
+  async enterInvited(roomId: string, call: CallInfo): Promise<EntryResult> {
+    return this.reserve(roomId, await this.options.directory.get(roomId), call);
+  }
+
+  /**
    * A browser (/join) asks in. The web entry never opens a room: the room must be stored (the
    * admin API) or open already. A PIN is right only for a room that has one, and a PIN for a room
    * without one, or for a number that does not exist, is answered as a wrong PIN (so a guesser
@@ -179,7 +189,7 @@ export class Admission {
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     this.options.onSetup?.();
-    return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
+    return { ok: true, roomId: room, info: { seat, ...(holding.from ? { from: holding.from } : {}), ...holding.role } };
   }
 
   /** A participant left its room: its seat is free again (unless a new stream of the call replaced it). */
@@ -206,7 +216,7 @@ export class Admission {
       this.options.onSetup?.();
     }
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from);
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from, call.role);
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

@@ -10,12 +10,20 @@
  */
 import type { Clock } from '../timing/clock.js';
 
+/** What an invitation (a dial-out) says about the callee beyond its number. */
+export interface CallRole {
+  moderator?: boolean;
+  label?: string;
+}
+
 export interface Holding {
   roomId: string;
   callSid: string;
   seat: number;
   /** The caller's number (Twilio's From), for the participant list. */
   from: string | undefined;
+  /** The role a dial-out gave the call (moderator, label), carried into its participant. */
+  role?: CallRole;
   /** When the reservation lapses (clock ms), or null once the stream has started. */
   expiresAtMs: number | null;
 }
@@ -62,7 +70,7 @@ export class SeatLedger {
    * already holds a seat in this room keeps its number (a repeated webhook); one holding a seat
    * elsewhere gives it up. The caller (admission) has checked the limits.
    */
-  reserve(roomId: string, callSid: string, ttlMs: number, from?: string): Holding {
+  reserve(roomId: string, callSid: string, ttlMs: number, from?: string, role?: CallRole): Holding {
     this.sweep();
     const expiresAtMs = this.clock.nowMs() + ttlMs;
     const existing = this.byCall.get(callSid);
@@ -78,7 +86,7 @@ export class SeatLedger {
     }
     let seat = 1;
     while (seats.has(seat)) seat++;
-    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs };
+    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs, ...(role ? { role } : {}) };
     seats.set(seat, holding);
     this.byCall.set(callSid, holding);
     this.pending.add(holding);
