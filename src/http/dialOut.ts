@@ -232,15 +232,20 @@ export function dialOutApi(deps: DialOutApiDeps): express.Router {
     '/rooms/:id/participants',
     route(async (req, res) => {
       const room = await roomOf(req);
+      /** A refusal: one warn line, then the catalog's answer. */
+      const refuse = (error: AppError): never => {
+        deps.log.warn({ room, code: error.code }, `admin: dial-out refused: ${error.message}`);
+        throw error;
+      };
       const parsed = createBody.safeParse(req.body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new AppError('BAD_REQUEST', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+        return refuse(new AppError('BAD_REQUEST', `${issue.path.join('.') || 'body'}: ${issue.message}`));
       }
       const body = parsed.data;
-      if (!deps.dialer) throw new AppError('TWILIO_NOT_CONFIGURED');
+      if (!deps.dialer) return refuse(new AppError('TWILIO_NOT_CONFIGURED'));
       const from = body.from ?? deps.callerId;
-      if (!from) throw new AppError('BAD_REQUEST', 'from: no caller ID: send "from" (a number of your Twilio account) or set TWILIO_CALLER_ID');
+      if (!from) return refuse(new AppError('BAD_REQUEST', 'from: no caller ID: send "from" (a number of your Twilio account) or set TWILIO_CALLER_ID'));
       const d = deps.dialOuts.create({ room, to: body.to, from, moderator: body.moderator ?? false, ...(body.label ? { label: body.label } : {}) });
       const query = `d=${d.id}&room=${room}&pass=${deps.dialOuts.pass(d.id, room)}`;
       const base = publicBaseUrl(deps.publicUrl, originOf(req)) + deps.nodePublicPrefix;

@@ -242,12 +242,21 @@ describe('dial-out: calling a number into a room', () => {
   });
 
   test('bad requests: the catalog answers, and Twilio refusing is TWILIO_REFUSED with its code', async () => {
+    const n = t.captured.warnings().length;
     const bad = await api(t, 'POST', '/api/rooms/4711/participants', { to: '5550100' });
     assert.equal(bad.status, 400);
     assert.equal(bad.body['error'].code, 'BAD_REQUEST');
     assert.match(bad.body['error'].message, /^to: a phone number in E\.164 form/);
     assert.equal((await api(t, 'POST', '/api/rooms/4711/participants', { to: '+15005550100', timeoutSeconds: 601 })).status, 400);
     assert.equal((await api(t, 'POST', '/api/rooms/4711/participants', { to: '+15005550100', extra: 1 })).status, 400);
+    assert.deepEqual(
+      t.captured
+        .warnings()
+        .slice(n)
+        .map((l) => l['code']),
+      ['BAD_REQUEST', 'BAD_REQUEST', 'BAD_REQUEST'],
+      'one warn line each',
+    );
     assert.equal((await api(t, 'POST', '/api/rooms/9999/participants', { to: '+15005550100' })).status, 404);
     twilioApi.script('+15005550001', { refuse: { status: 400, code: 21211, message: "The 'To' number +15005550001 is not a valid phone number." } });
     const refused = await api(t, 'POST', '/api/rooms/4711/participants', { to: '+15005550001' });
@@ -272,6 +281,11 @@ describe('dial-out without Twilio credentials or a caller ID', () => {
       assert.equal(off.status, 503);
       assert.equal(off.body['error'].code, 'TWILIO_NOT_CONFIGURED');
       assert.match(off.body['error'].message, /TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN/);
+      assert.deepEqual(
+        bare.captured.warnings().map((l) => l['code']),
+        ['TWILIO_NOT_CONFIGURED'],
+        'one warn line',
+      );
       const noFrom = await api(noCallerId, 'POST', '/api/rooms/4711/participants', { to: '+15005550100' });
       assert.equal(noFrom.status, 400);
       assert.match(noFrom.body['error'].message, /^from: .*TWILIO_CALLER_ID/);
