@@ -103,7 +103,18 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     next();
   });
   const streamErrors = () => core.streamEvents.totals.errors;
-  const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load, twilioStreamErrors: streamErrors });
+  const live = new LiveFeed({
+    conference,
+    directory,
+    admission,
+    speech,
+    recordings,
+    health,
+    clock,
+    load: () => load,
+    twilioStreamErrors: streamErrors,
+    dialOuts: (room) => core.dialOuts.pending(room),
+  });
   // A request about one room goes to the node that mixes it.
   if (cluster) {
     app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));

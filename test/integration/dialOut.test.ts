@@ -63,6 +63,25 @@ async function postSigned(url: string, params: Record<string, string>) {
   return { status: res.status, text: await res.text() };
 }
 
+/** The dashboard's live feed: the first snapshot's room `room` (GET /api/live, server-sent events). */
+async function liveRoom(t: TestServer, room: string): Promise<Record<string, any>> {
+  const controller = new AbortController();
+  const res = await fetch(`${t.baseUrl}/api/live`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: controller.signal });
+  assert.equal(res.status, 200);
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for await (const chunk of res.body!) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
+      if (m) return (JSON.parse(m[1]!) as { rooms: Record<string, any>[] }).rooms.find((r) => r['id'] === room)!;
+    }
+  } finally {
+    controller.abort();
+  }
+  throw new Error('the feed ended without a snapshot');
+}
+
 const sign = (url: string, params: Readonly<Record<string, string>>) => ({ 'x-twilio-signature': twilioSignature(TOKEN, url, params) });
 
 describe('dial-out: calling a number into a room', () => {
@@ -126,6 +145,8 @@ describe('dial-out: calling a number into a room', () => {
       ringing.body['dialOuts'].map((d: Record<string, unknown>) => [d['callSid'], d['status'], d['label']]),
       [[call.sid, 'ringing', 'Bob']],
     );
+    // The dashboard's feed shows it on the room, the number masked like a caller's.
+    assert.deepEqual((await liveRoom(t, '4711'))['dialOuts'], [{ to: '+1******0100', status: 'ringing' }]);
 
     await call.played;
     assert.equal(call.dial?.kind, 'stream', `connected: ${call.dial?.said.join(' | ')}`);
@@ -135,6 +156,7 @@ describe('dial-out: calling a number into a room', () => {
     assert.deepEqual(bob.info, { seat: 2, from: '+15005550100', moderator: true, label: 'Bob' });
     assert.deepEqual(t.server.conference.participant(aliceSid)!.info, { seat: 1, from: '+15005550006' }, 'a caller who dialled in has no role');
     assert.deepEqual((await api(t, 'GET', '/api/rooms/4711/dial-outs')).body['dialOuts'], [], 'in the room: no longer pending');
+    assert.deepEqual((await liveRoom(t, '4711'))['dialOuts'], []);
 
     // Alice sends 450 Hz, Bob 1050 Hz (whole cycles per 20 ms frame), both at -20 dBFS peak; each hears the other at the level sent.
     const startAtMs = performance.now() + 100;

@@ -319,6 +319,11 @@ function updateRoom(entry, room) {
     if (hadFocus) $('.act-lock', el).focus();
   }
   $('.room-empty', el).hidden = room.participants.length > 0;
+  // Numbers called into the room (dial-outs) until they are in it or the call is over.
+  const calling = $('.room-calling', el);
+  const dialOuts = room.dialOuts ?? [];
+  calling.hidden = dialOuts.length === 0;
+  calling.textContent = dialOuts.length ? `Calling ${dialOuts.map((d) => `${d.to} (${d.status})`).join(', ')}` : '';
   $('.people', el).hidden = room.participants.length === 0;
 }
 
