@@ -89,7 +89,9 @@ export class TwilioStandIn {
     this.scripts.set(to, script);
   }
 
+  /** Idempotent. */
   async close(): Promise<void> {
+    if (!this.server.listening) return;
     for (const c of this.calls) c.stream?.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

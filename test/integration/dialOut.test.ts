@@ -318,6 +318,13 @@ describe('dial-out without Twilio credentials or a caller ID', () => {
       assert.equal(twilioApi.calls[0]?.from, '+15005550009');
       await twilioApi.calls[0]!.played;
       await sleep(10);
+      // Twilio unreachable (the stand-in gone): 502 TWILIO_REFUSED saying so, nothing pending.
+      await twilioApi.close();
+      const unreachable = await api(noCallerId, 'POST', '/api/rooms/4711/participants', { to: '+15005550100', from: '+15005550009' });
+      assert.equal(unreachable.status, 502);
+      assert.equal(unreachable.body['error'].code, 'TWILIO_REFUSED');
+      assert.match(unreachable.body['error'].message, /^Twilio did not place the call to \+15005550100: (.*ECONNREFUSED|socket hang up)/);
+      assert.deepEqual((await api(noCallerId, 'GET', '/api/rooms/4711/dial-outs')).body['dialOuts'], []);
     } finally {
       await bare.close();
       await noCallerId.close();
