@@ -188,13 +188,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   const dialOuts = new DialOuts({
     secret: ticketSecret,
     clock: deps.wallClock ?? systemClock,
-    onEvent: (event, d) => {
+    onEvent: (event, d, callStatus) => {
       const fields: Record<string, string> = {
         FriendlyName: d.room,
         Room: d.room,
         CallSid: d.callSid ?? '',
         To: d.to,
-        CallStatus: d.status,
+        CallStatus: callStatus,
         Moderator: String(d.moderator),
       };
       if (d.label) fields['Label'] = d.label;

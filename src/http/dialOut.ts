@@ -45,6 +45,7 @@ export type DialOutStatus = 'queued' | 'initiated' | 'ringing' | 'in-progress' |
 const FINAL: ReadonlySet<DialOutStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 /** Twilio's CallStatus values a status callback may carry. */
 const CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'no-answer', 'failed', 'canceled'] as const;
+export type DialOutCallStatus = (typeof CALL_STATUSES)[number];
 
 /** The status callback events a dial-out sends the operator (src/events/statusCallbacks.ts). */
 export type DialOutEvent = 'call-initiated' | 'call-ringing' | 'call-answered' | 'call-completed';
@@ -82,8 +83,8 @@ export interface DialOutsOptions {
   /** The HMAC key of the passes (the join tickets' key, at least 32 bytes). */
   secret: Buffer;
   clock?: Clock;
-  /** Told of each progress event Twilio reports (the status callbacks to the operator). */
-  onEvent?: (event: DialOutEvent, d: DialOut) => void;
+  /** Told of each progress event Twilio reports, with its CallStatus (the status callbacks to the operator). */
+  onEvent?: (event: DialOutEvent, d: DialOut, callStatus: DialOutCallStatus) => void;
 }
 
 /** Invitations kept at most; one not over after this long (ms) is forgotten (its callbacks never came). */
@@ -137,10 +138,10 @@ export class DialOuts {
   }
 
   /** A status Twilio reported (its StatusCallback). Final ones forget the invitation. */
-  progress(d: DialOut, status: (typeof CALL_STATUSES)[number]): void {
+  progress(d: DialOut, status: DialOutCallStatus): void {
     if (FINAL.has(d.status)) return;
     const event: DialOutEvent | null =
-      status === 'initiated'
+      status === 'initiated' || status === 'queued'
         ? 'call-initiated'
         : status === 'ringing'
           ? 'call-ringing'
@@ -159,7 +160,7 @@ export class DialOuts {
     // A stream in the room outranks "in-progress" (they may come in either order).
     if (!(d.status === 'joined' && status === 'in-progress')) d.status = status;
     if (FINAL.has(status)) this.byId.delete(d.id);
-    if (event) this.options.onEvent?.(event, d);
+    if (event) this.options.onEvent?.(event, d, status);
   }
 
   /** A participant joined a room: when it is a dial-out's call, that dial-out is done waiting. */

@@ -11,7 +11,11 @@ import { ManualClock } from '../../src/timing/clock.js';
 function setup() {
   const clock = new ManualClock(1_800_000_000_000);
   const events: string[] = [];
-  const dialOuts = new DialOuts({ secret: Buffer.alloc(32, 9), clock, onEvent: (e: DialOutEvent, d: DialOut) => events.push(`${e} ${d.status}`) });
+  const dialOuts = new DialOuts({
+    secret: Buffer.alloc(32, 9),
+    clock,
+    onEvent: (e: DialOutEvent, d: DialOut, callStatus: string) => events.push(`${e} ${callStatus} (${d.status})`),
+  });
   const create = (room = '4711') => dialOuts.create({ room, to: '+15005550100', from: '+15005550006', moderator: false });
   return { clock, events, dialOuts, create };
 }
@@ -46,11 +50,16 @@ describe('DialOuts', () => {
     assert.deepEqual(dialOuts.pending('4711'), []);
     dialOuts.progress(d, 'completed');
     dialOuts.progress(d, 'completed');
-    assert.deepEqual(events, ['call-initiated initiated', 'call-ringing ringing', 'call-answered joined', 'call-completed completed'], 'one completed');
+    assert.deepEqual(
+      events,
+      ['call-initiated initiated (initiated)', 'call-ringing ringing (ringing)', 'call-answered in-progress (joined)', 'call-completed completed (completed)'],
+      "Twilio's CallStatus each, one completed",
+    );
     const n = create();
     dialOuts.placed(n, 'CA2');
+    dialOuts.progress(n, 'queued');
     dialOuts.progress(n, 'no-answer');
-    assert.deepEqual(events.at(-1), 'call-completed no-answer');
+    assert.deepEqual(events.slice(-2), ['call-initiated queued (queued)', 'call-completed no-answer (no-answer)'], 'queued is reported as initiated');
     assert.equal(dialOuts.find({ d: n.id, room: '4711', pass: dialOuts.pass(n.id, '4711') }), null, 'over: forgotten');
     assert.deepEqual(
       { ...dialOuts.totals },
