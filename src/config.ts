@@ -121,6 +121,11 @@ const schema = z.object({
     .regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits')
     .optional(),
   TWILIO_AUTH_TOKEN: z.string().trim().min(1).optional(),
+  TWILIO_CALLER_ID: z
+    .string()
+    .trim()
+    .regex(/^\+[1-9][0-9]{1,14}$/, 'expected a phone number in E.164 form, e.g. +15005550006')
+    .optional(),
   MAX_ACTIVE_SPEAKERS: int(0, 1000).default(0),
   AGC: bool.default(false),
   NOISE_SUPPRESSION: bool.default(false),
@@ -226,6 +231,8 @@ export interface Config {
   /** Twilio REST credentials (both or neither): a kick may then also end the call. */
   twilioAccountSid: string | undefined;
   twilioAuthToken: string | undefined;
+  /** The number calls placed by the admin API come from (Twilio's From) unless the request names one. */
+  twilioCallerId: string | undefined;
   /** At most this many callers feed a room's mix at once (0: no cap). */
   maxActiveSpeakers: number;
   /** Per-caller automatic gain control. */
@@ -342,6 +349,7 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     statusCallbackSecret: c.STATUS_CALLBACK_SECRET,
     twilioAccountSid: c.TWILIO_ACCOUNT_SID,
     twilioAuthToken: c.TWILIO_AUTH_TOKEN,
+    twilioCallerId: c.TWILIO_CALLER_ID,
     maxActiveSpeakers: c.MAX_ACTIVE_SPEAKERS,
     agc: c.AGC,
     noiseSuppression: c.NOISE_SUPPRESSION,

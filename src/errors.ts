@@ -43,6 +43,13 @@ export const ERRORS = {
     httpStatus: 503,
     text: 'the admin API is off: set ADMIN_TOKEN (a long random string, e.g. `openssl rand -hex 32`) in the environment or .env, restart the server, and send it as "Authorization: Bearer <token>"',
   },
+  /** Calling a number (POST /api/rooms/:id/participants) without Twilio REST credentials. */
+  TWILIO_NOT_CONFIGURED: {
+    httpStatus: 503,
+    text: "calling a number needs Twilio REST credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (the Twilio Console's home page) in the environment or .env and restart the server",
+  },
+  /** Twilio's REST API refused the call or did not answer (the message carries Twilio's code and text). */
+  TWILIO_REFUSED: { httpStatus: 502, text: "Twilio's REST API refused the request" },
   /** A cluster: the node that mixes the room did not answer a forwarded admin request. */
   OWNER_UNAVAILABLE: { httpStatus: 503, text: 'the node mixing the room did not answer; try again' },
   /** The upgrade when 2 x MAX_PARTICIPANTS media sockets are open already (a connection flood). */

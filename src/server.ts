@@ -17,7 +17,7 @@ import type { RoomDirectory } from './rooms/directory.js';
 import type { Conference } from './conference/conference.js';
 import type { SpeechActivity } from './events/speech.js';
 import type { StatusCallbacks } from './events/statusCallbacks.js';
-import type { CallControl } from './http/callControl.js';
+import type { CallControl, TwilioHttpClient } from './http/callControl.js';
 import { silentLogger, type Logger } from './log.js';
 import { HealthMonitor } from './observability/health.js';
 import { Metrics } from './observability/metrics.js';
@@ -39,6 +39,8 @@ export interface ServerDeps {
   directory?: RoomDirectory;
   /** Default: Twilio's REST API when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are set. */
   callControl?: CallControl;
+  /** Where twilio's REST client sends its requests (default: api.twilio.com); tests pass a stand-in's. */
+  twilioHttpClient?: TwilioHttpClient;
   /** Default: one sampling this process's event loop and CPU. */
   health?: HealthMonitor;
 }

@@ -22,7 +22,8 @@ import { RoomAudio } from '../conference/roomAudio.js';
 import { SpeechActivity } from '../events/speech.js';
 import { StatusCallbacks } from '../events/statusCallbacks.js';
 import { TwilioStreamEvents } from '../events/twilioStreamEvents.js';
-import { twilioCallControl, type CallControl } from '../http/callControl.js';
+import { DialOuts } from '../http/dialOut.js';
+import { twilioCallControl, twilioDialer, type CallControl, type Dialer, type TwilioHttpClient } from '../http/callControl.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { Recordings } from '../recording/recordings.js';
@@ -47,6 +48,8 @@ export interface CoreDeps {
   directory?: RoomDirectory;
   /** Default: Twilio's REST API when TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are set. */
   callControl?: CallControl;
+  /** Where twilio's client sends its requests (default: Twilio's own client, to api.twilio.com); a test's stand-in. */
+  twilioHttpClient?: TwilioHttpClient;
   /** Read for a cluster node's heartbeat (tick and event-loop p99). */
   health: HealthMonitor;
 }
@@ -85,6 +88,10 @@ export interface Core {
    * wait and rejoin the next process (src/server.ts). False: they hear twiml/restarting.xml.
    */
   readonly restartable: boolean;
+  /** Places calls (dial-outs) through Twilio's REST API; undefined without Twilio credentials. */
+  readonly dialer: Dialer | undefined;
+  /** The dial-outs placed by this process: their passes, statuses and counts. */
+  readonly dialOuts: DialOuts;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -137,8 +144,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     : null;
   const ownership: RoomOwnership = cluster?.ownership ?? new LocalOwnership();
   const directory = deps.directory ?? cluster?.directory ?? new SqliteRoomDirectory(config.roomsDbPath);
-  const callControl =
-    deps.callControl ?? (config.twilioAccountSid && config.twilioAuthToken ? twilioCallControl(config.twilioAccountSid, config.twilioAuthToken) : undefined);
+  const rest = config.twilioAccountSid && config.twilioAuthToken ? { sid: config.twilioAccountSid, token: config.twilioAuthToken } : undefined;
+  const callControl = deps.callControl ?? (rest ? twilioCallControl(rest.sid, rest.token, deps.twilioHttpClient) : undefined);
+  const dialer = rest ? twilioDialer(rest.sid, rest.token, deps.twilioHttpClient) : undefined;
 
   // One process with a database file keeps what it needs across a restart beside that file: its
   // signing key (without JOIN_TICKET_SECRET) and, at shutdown, the calls in progress.
@@ -181,7 +189,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   conference.on('participantLeft', (p, room, reason) => {
     if (LEAVE_REASONS[reason].endedOnPurpose) return outcomes.markEnded(p.callSid, reason);
     if (reason === 'replaced' || p.info.seat === undefined) return;
-    callStates.keep(p.callSid, { room: room.id, seat: p.info.seat, state: { muted: p.muted, onHold: p.onHold, listenVolumeDb: p.listenVolumeDb } });
+    const role = { ...(p.info.moderator ? { moderator: true } : {}), ...(p.info.label !== undefined ? { label: p.info.label } : {}) };
+    callStates.keep(p.callSid, {
+      room: room.id,
+      seat: p.info.seat,
+      state: { muted: p.muted, onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
+      ...(role.moderator || role.label !== undefined ? { role } : {}),
+    });
   });
 
   const speech = new SpeechActivity();
@@ -204,6 +218,24 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   });
 
   const streamEvents = new TwilioStreamEvents();
+  // A dial-out's progress (Twilio's StatusCallback) goes to the operator as status callbacks.
+  const dialOuts = new DialOuts({
+    secret: ticketSecret,
+    clock: deps.wallClock ?? systemClock,
+    onEvent: (event, d, callStatus) => {
+      const fields: Record<string, string> = {
+        FriendlyName: d.room,
+        Room: d.room,
+        CallSid: d.callSid ?? '',
+        To: d.to,
+        CallStatus: callStatus,
+        Moderator: String(d.moderator),
+      };
+      if (d.label) fields['Label'] = d.label;
+      statusCallbacks?.enqueue(event, fields);
+    },
+  });
+  conference.on('participantJoined', (p) => dialOuts.joined(p.callSid));
 
   return {
     conference,
@@ -223,6 +255,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     outcomes,
     callStates,
     restartable,
+    dialer,
+    dialOuts,
     endRoom,
     close() {
       callStates.close();

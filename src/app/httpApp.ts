@@ -13,6 +13,7 @@ import type { Config } from '../config.js';
 import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
 import { adminApi } from '../http/admin.js';
 import { dashboardPage, LiveFeed } from '../http/dashboard.js';
+import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
 import { invitesApi } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
@@ -104,7 +105,18 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     next();
   });
   const streamErrors = () => core.streamEvents.totals.errors;
-  const live = new LiveFeed({ conference, directory, admission, speech, recordings, health, clock, load: () => load, twilioStreamErrors: streamErrors });
+  const live = new LiveFeed({
+    conference,
+    directory,
+    admission,
+    speech,
+    recordings,
+    health,
+    clock,
+    load: () => load,
+    twilioStreamErrors: streamErrors,
+    dialOuts: (room) => core.dialOuts.pending(room),
+  });
   // A request about one room goes to the node that mixes it.
   if (cluster) {
     app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
@@ -122,6 +134,18 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           isLive: (room) => conference.room(room) !== undefined,
           roomNumberMaxDigits: config.roomNumberMaxDigits,
           publicUrl: config.publicUrl,
+          log,
+        }),
+        dialOutApi({
+          dialer: core.dialer,
+          dialOuts: core.dialOuts,
+          directory,
+          seats,
+          isLive: (room) => conference.room(room) !== undefined,
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          publicUrl: config.publicUrl,
+          nodePublicPrefix: config.nodePublicPrefix,
+          callerId: config.twilioCallerId,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
@@ -170,6 +194,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       onShutdownRejoin: deps.onShutdownRejoin,
     }),
   );
+  // After voiceWebhooks: its /voice middleware (form parser, signature check) runs for these too.
+  app.use(dialOutWebhooks({ config, admission, dialOuts: core.dialOuts, log, tickets: core.tickets, isAdmitting: () => !isShuttingDown() }));
 
   const startedAtMs = Date.now();
   app.get('/health', (_req, res) => {
@@ -181,6 +207,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       ...deps.stats(),
       // Twilio's own reports on the media streams (<Stream statusCallback>) since start.
       twilioStreams: { ...core.streamEvents.totals, errorsByCode: Object.fromEntries(core.streamEvents.errorsByCode) },
+      // Calls placed by the admin API (POST /api/rooms/:id/participants) and how they went.
+      dialOuts: core.dialOuts.totals,
     });
   });
   const readiness = new ReadinessProbe({ ticker, directory, isShuttingDown, load: () => load, nowMs: () => clock.nowMs() });

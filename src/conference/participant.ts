@@ -21,6 +21,10 @@ export interface ParticipantInfo {
   seat?: number;
   /** The caller's number as Twilio gave it (`From`); show it masked. */
   from?: string;
+  /** A moderator (a dial-out placed with `moderator: true`); what a moderator may do is the room's business. */
+  moderator?: boolean;
+  /** A name to show for the caller (a dial-out's `label`). */
+  label?: string;
   /** The call was in the room before (its stream dropped, or the server restarted): no join beep. */
   rejoined?: boolean;
   /** What the call had set before it rejoined (a restart keeps it); applied as it joins. */

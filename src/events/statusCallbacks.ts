@@ -12,7 +12,10 @@
  * from start), Timestamp (RFC 2822, as Twilio), FriendlyName and Room (the room number).
  * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason (a leave reason,
  * src/conference/leaveReason.ts); conference-end adds ReasonConferenceEnded: the last leave's
- * (same table), or room-failed when the room's tick failed.
+ * (same table), or room-failed when the room's tick failed. A dial-out's call events
+ * (call-initiated, call-ringing, call-answered, call-completed) add CallSid, To, CallStatus
+ * (Twilio's: completed, busy, no-answer, failed, canceled on call-completed), Moderator, and Label
+ * when it has one (src/http/dialOut.ts).
  *
  * With a secret (STATUS_CALLBACK_SECRET) every attempt carries X-Conference-Signature, signed when
  * it is sent (src/events/verifyStatusCallback.ts says how, and checks it).
@@ -37,6 +40,11 @@ export const STATUS_EVENTS = [
   'participant-speech-stop',
   'recording-started',
   'recording-stopped',
+  // A dial-out's call (POST /api/rooms/:id/participants), as Twilio names a call's progress events.
+  'call-initiated',
+  'call-ringing',
+  'call-answered',
+  'call-completed',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 

@@ -25,7 +25,7 @@ import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
 import { sendError } from './sendError.js';
-import { liveParticipantView, participantsInSeatOrder, roomView, sortRooms } from './views.js';
+import { liveParticipantView, maskPhoneNumber, participantsInSeatOrder, roomView, sortRooms } from './views.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
 /** Snapshots per second while anyone watches. */
@@ -64,6 +64,8 @@ export interface LiveDeps {
   load?: () => { utilization: number; overloaded: boolean };
   /** Twilio's stream-error reports since start (src/events/twilioStreamEvents.ts). Absent: 0. */
   twilioStreamErrors?: () => number;
+  /** The calls placed into a room and not yet in it or over (dial-outs, src/http/dialOut.ts). Absent: none. */
+  dialOuts?: (room: string) => readonly { to: string; status: string }[];
 }
 
 /** Static files of the page: /dashboard, /dashboard/app.js, /dashboard/style.css. */
@@ -198,6 +200,8 @@ export class LiveFeed {
           ...roomView(this.deps, id, record),
           recording: recordings.isRecording(id),
           participants: participantsInSeatOrder(conference.room(id), live),
+          // Numbers called into the room, masked like callers', while they ring (dial-outs).
+          dialOuts: (this.deps.dialOuts?.(id) ?? []).map((d) => ({ to: maskPhoneNumber(d.to), status: d.status })),
         };
       }),
     );

@@ -24,7 +24,11 @@ export const PROMPTS = {
   restarting: 'Sorry, the conference service is restarting. Please call again in a minute. Goodbye.',
   busy: 'Sorry, the conference service is too busy to take your call right now. Please call again in a few minutes. Goodbye.',
   rejoinFailed: 'Sorry, we could not reconnect you to the conference. Please call again. Goodbye.',
+  invitedGoodbye: 'You have not joined the conference. Goodbye.',
 } as const;
+
+/** What a callee the administrator called (a dial-out) hears first. */
+export const invitedPrompt = (room: string) => `You are invited to conference ${room}. Press 1 to join.`;
 
 /** What the caller hears before the stream opens: their seat. */
 export const seatPrompt = (seat: number) => `You are participant ${seat}.`;
@@ -180,4 +184,28 @@ export function left(): string {
 /** twiml/rejoin-failed.xml: out of rejoin attempts. */
 export function rejoinFailed(): string {
   return sayAndHangUp(PROMPTS.rejoinFailed);
+}
+
+/** What the invitation prompt needs: the room, and where Twilio posts the key pressed (relative). */
+export interface InvitedParams {
+  room: string;
+  action: string;
+  timeoutSeconds: number;
+}
+
+/**
+ * twiml/invited.xml (a dial-out): the callee hears the invitation and presses 1 to join; one key
+ * ends the prompt, and nothing pressed goes to the action too (it says goodbye).
+ */
+export function invited(p: InvitedParams): string {
+  const vr = new VoiceResponse();
+  vr.gather({ input: ['dtmf'], timeout: p.timeoutSeconds, numDigits: 1, action: p.action, method: 'POST', actionOnEmptyResult: true }).say(
+    invitedPrompt(p.room),
+  );
+  return vr.toString();
+}
+
+/** twiml/invited-goodbye.xml (a dial-out): the callee pressed something other than 1, or nothing. */
+export function invitedGoodbye(): string {
+  return sayAndHangUp(PROMPTS.invitedGoodbye);
 }

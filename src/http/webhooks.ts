@@ -367,7 +367,7 @@ export function voiceWebhooks({
       { callSid, room, rejoins, epoch, restart: restart || undefined, seat: kept?.seat, muted: kept?.state.muted || undefined },
       restart ? 'webhook: the call is back after a restart; rejoining it to its room' : "webhook: the call's stream dropped; rejoining it to its room",
     );
-    const result = await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }, kept ? { seat: kept.seat, state: kept.state } : undefined);
+    const result = await admission.enterRejoin(room, { callSid, from: fromOf(req), epoch }, kept ?? undefined);
     answer(req, res, callSid, result, config.promptAttempts, rejoins, true);
   });
 

@@ -20,7 +20,7 @@ import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Clock } from '../timing/clock.js';
 import { verifyPin } from './pin.js';
-import type { ReserveOptions, SeatLedger } from './seats.js';
+import type { CallRole, ReserveOptions, SeatLedger } from './seats.js';
 
 export interface AdmissionLimits {
   /** Rooms open at once (callers in them or seats reserved). */
@@ -64,6 +64,8 @@ export interface CallInfo {
   epoch?: number;
   /** How long the reserved seat and its ticket wait for the stream (ms); default: JOIN_TICKET_TTL_SECONDS. */
   ticketTtlMs?: number;
+  /** A dial-out's role for the callee (moderator, label), carried into its participant. */
+  role?: CallRole;
 }
 
 /**
@@ -128,8 +130,22 @@ export class Admission {
    * and no lock; the seat limits still hold. `kept`: its seat number and what it had set, when
    * known (src/rooms/callStates.ts); the seat is its old one when that is free.
    */
-  async enterRejoin(roomId: string, call: CallInfo, kept?: { seat: number; state: CallState }): Promise<EntryResult> {
-    return this.reserve(roomId, await this.options.directory.get(roomId), call, { seat: kept?.seat, rejoin: { state: kept?.state } });
+  async enterRejoin(roomId: string, call: CallInfo, kept?: { seat: number; state: CallState; role?: CallRole }): Promise<EntryResult> {
+    const role = kept?.role ?? call.role;
+    return this.reserve(
+      roomId,
+      await this.options.directory.get(roomId),
+      { ...call, ...(role ? { role } : {}) },
+      { seat: kept?.seat, rejoin: { state: kept?.state } },
+    );
+  }
+
+  /**
+   * A callee the administrator called (a dial-out) pressed 1: the invitation stands for the PIN
+   * and the lock (the administrator chose this person); the seat limits still hold.
+   */
+  async enterInvited(roomId: string, call: CallInfo): Promise<EntryResult> {
+    return this.reserve(roomId, await this.options.directory.get(roomId), call);
   }
 
   /**
@@ -181,7 +197,7 @@ export class Admission {
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     this.options.onSetup?.();
-    const info: ParticipantInfo = { seat };
+    const info: ParticipantInfo = { seat, ...holding.role };
     if (holding.from) info.from = holding.from;
     if (holding.rejoin) {
       info.rejoined = true;
@@ -214,7 +230,7 @@ export class Admission {
       this.options.onSetup?.();
     }
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...extra });
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...(call.role ? { role: call.role } : {}), ...extra });
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

@@ -10,12 +10,15 @@
 import Database from 'better-sqlite3';
 import type { CallState } from '../conference/participant.js';
 import type { Clock } from '../timing/clock.js';
+import type { CallRole } from './seats.js';
 
 /** One call, as it was in its room. */
 export interface KeptCall {
   room: string;
   seat: number;
   state: CallState;
+  /** Who the call is in the room (a moderator, a label), when anything. */
+  role?: CallRole;
   /** Wall-clock ms when it was kept. */
   keptAtMs: number;
 }
@@ -57,7 +60,7 @@ export class CallStates {
   /** Keeps what `callSid` had, replacing an older entry. */
   keep(callSid: string, call: Omit<KeptCall, 'keptAtMs'>): void {
     this.kept.delete(callSid);
-    this.kept.set(callSid, { ...call, state: { ...call.state }, keptAtMs: this.options.clock.nowMs() });
+    this.kept.set(callSid, { ...call, state: { ...call.state }, ...(call.role ? { role: { ...call.role } } : {}), keptAtMs: this.options.clock.nowMs() });
     // Insertion order is age order: the oldest go first.
     for (const sid of this.kept.keys()) {
       if (this.kept.size <= this.maxEntries) break;
@@ -146,8 +149,9 @@ export class SqliteKeptCallStore implements KeptCallStore {
 /** A stored row back to a KeptCall; null for anything malformed (a hand-edited or older row). */
 function parseKeptCall(text: string): KeptCall | null {
   try {
-    const v = JSON.parse(text) as Partial<KeptCall> & { state?: Partial<CallState> };
+    const v = JSON.parse(text) as Partial<KeptCall> & { state?: Partial<CallState>; role?: Partial<CallRole> };
     const s = v.state;
+    const r = v.role;
     if (
       typeof v.room !== 'string' ||
       !Number.isInteger(v.seat) ||
@@ -158,7 +162,16 @@ function parseKeptCall(text: string): KeptCall | null {
       typeof s.listenVolumeDb !== 'number'
     )
       return null;
-    return { room: v.room, seat: v.seat!, keptAtMs: v.keptAtMs, state: { muted: s.muted, onHold: s.onHold, listenVolumeDb: s.listenVolumeDb } };
+    const role: CallRole = {};
+    if (r?.moderator === true) role.moderator = true;
+    if (typeof r?.label === 'string') role.label = r.label;
+    return {
+      room: v.room,
+      seat: v.seat!,
+      keptAtMs: v.keptAtMs,
+      state: { muted: s.muted, onHold: s.onHold, listenVolumeDb: s.listenVolumeDb },
+      ...(role.moderator || role.label !== undefined ? { role } : {}),
+    };
   } catch {
     return null;
   }

@@ -11,12 +11,20 @@
 import type { CallState } from '../conference/participant.js';
 import type { Clock } from '../timing/clock.js';
 
+/** What an invitation (a dial-out) says about the callee beyond its number. */
+export interface CallRole {
+  moderator?: boolean;
+  label?: string;
+}
+
 export interface Holding {
   roomId: string;
   callSid: string;
   seat: number;
   /** The caller's number (Twilio's From), for the participant list. */
   from: string | undefined;
+  /** The role a dial-out gave the call (moderator, label), carried into its participant. */
+  role?: CallRole;
   /** When the reservation lapses (clock ms), or null once the stream has started. */
   expiresAtMs: number | null;
   /** A call coming back to the room (a dropped stream, a restart), with what it had set. */
@@ -30,6 +38,8 @@ export interface ReserveOptions {
   /** The seat number to give when it is free (a call rejoining keeps its number). */
   seat?: number;
   rejoin?: { state: CallState | undefined };
+  /** The role a dial-out gave the call. */
+  role?: CallRole;
 }
 
 export class SeatLedger {
@@ -92,7 +102,15 @@ export class SeatLedger {
     let seat = 1;
     if (options.seat !== undefined && Number.isInteger(options.seat) && options.seat >= 1 && !seats.has(options.seat)) seat = options.seat;
     else while (seats.has(seat)) seat++;
-    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs, ...(options.rejoin ? { rejoin: options.rejoin } : {}) };
+    const holding: Holding = {
+      roomId,
+      callSid,
+      seat,
+      from,
+      expiresAtMs,
+      ...(options.role ? { role: options.role } : {}),
+      ...(options.rejoin ? { rejoin: options.rejoin } : {}),
+    };
     seats.set(seat, holding);
     this.byCall.set(callSid, holding);
     this.pending.add(holding);

@@ -20,6 +20,10 @@ export interface DialOptions {
   extraParams?: Record<string, string>;
   /** Request headers (e.g. a signature). */
   headers?: Record<string, string>;
+  /** Headers for one request, from its URL and form parameters (e.g. X-Twilio-Signature, as Twilio signs each). */
+  sign?: (url: string, params: Readonly<Record<string, string>>) => Record<string, string>;
+  /** Twilio's Direction: 'inbound' (default), or 'outbound-api' for a call placed through the REST API. */
+  direction?: 'inbound' | 'outbound-api';
   maxRequests?: number;
 }
 
@@ -62,8 +66,8 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
     AccountSid: options.accountSid ?? 'AC' + '0'.repeat(32),
     ApiVersion: '2010-04-01',
     CallSid: options.callSid,
-    CallStatus: 'ringing',
-    Direction: 'inbound',
+    CallStatus: options.direction === 'outbound-api' ? 'in-progress' : 'ringing',
+    Direction: options.direction ?? 'inbound',
     From: options.from ?? '+15005550006',
     To: options.to ?? '+15005550001',
     ...options.extraParams,
@@ -76,7 +80,7 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
   for (let requests = 1; requests <= maxRequests; requests++) {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers, ...options.sign?.(url.href, body) },
       body: new URLSearchParams(body).toString(),
     });
     const text = await response.text();

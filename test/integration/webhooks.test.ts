@@ -13,25 +13,7 @@ import { decodeTicket, rejoinPass } from '../../src/security/joinTicket.js';
 import { createServer, type ConferenceServer } from '../../src/server.js';
 import { TEST_ENV_DEFAULTS } from '../helpers/server.js';
 import * as twiml from '../../src/http/twiml.js';
-
-const twimlDir = join(import.meta.dirname, '..', '..', 'twiml');
-
-const escapeXml = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-/** A twiml/ document with its placeholders filled, comments dropped and layout whitespace removed. */
-function documentOf(name: string, values: Record<string, string | number>): string {
-  let xml = readFileSync(join(twimlDir, name), 'utf8');
-  xml = xml.replace(/<!--[\s\S]*?-->/g, '');
-  xml = xml.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-    assert.ok(key in values, `placeholder {{${key}}} of ${name} has a value`);
-    return escapeXml(String(values[key]));
-  });
-  return normalise(xml);
-}
-
-function normalise(xml: string): string {
-  return xml.replace(/>\s+</g, '><').trim();
-}
+import { documentOf, normalise } from '../helpers/twimlDocuments.js';
 
 /**
  * connect.xml for a first join: the seat announced, and the <Connect action> the rejoin webhook

@@ -204,6 +204,21 @@ describe('Admission', () => {
     assert.deepEqual(start(call(3).callSid, late.ticket), { ok: false, code: 'BAD_TICKET', detail: 'join ticket expired' });
   });
 
+  test('issue 17: an invited callee (a dial-out) enters a PIN room and a locked one, within the seat limits, with its role', async () => {
+    const { admission, directory, start } = setup();
+    await directory.create(record('8', { pinHash: await hashPin('2468', { N: 1024, r: 8, p: 1 }), locked: true, maxParticipants: 1 }));
+    const role = { moderator: true, label: 'Bob' };
+    const invited = await admission.enterInvited('8', { ...call(1), role });
+    if (invited.kind !== 'admitted') throw new Error(`not admitted: ${JSON.stringify(invited)}`);
+    assert.deepEqual(start(call(1).callSid, invited.ticket, '8'), {
+      ok: true,
+      roomId: '8',
+      info: { seat: 1, from: '+15005550006', moderator: true, label: 'Bob' },
+    });
+    assert.deepEqual(await admission.enterInvited('8', call(2)), { kind: 'refused', roomId: '8', reason: 'room-full' }, 'the seat limit holds');
+    assert.deepEqual(await admission.enter('8', call(3)), { kind: 'refused', roomId: '8', reason: 'locked' }, 'the lock still holds for callers');
+  });
+
   test('leaving frees the seat (not when replaced); ending a room cancels its reservations', async () => {
     const { admission, seats } = setup();
     const a = await admission.enter('60', call(1));

@@ -61,7 +61,7 @@ describe('CallStates', () => {
       const path = joinPath(dir, 'rooms.sqlite');
       const clock = new ManualClock(5_000_000);
       const before = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
-      before.keep('CAa', { room: '301', seat: 3, state: state(true, true, 6) });
+      before.keep('CAa', { room: '301', seat: 3, state: state(true, true, 6), role: { moderator: true, label: 'Host' } });
       before.keep('CAb', { room: '302', seat: 1, state: state(false) });
       assert.equal(before.persist(), 2);
       before.close();
@@ -77,7 +77,14 @@ describe('CallStates', () => {
 
       const after = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
       assert.equal(after.load(), 2, 'the two good, fresh rows');
-      assert.deepEqual(after.take('CAa', '301'), { room: '301', seat: 3, state: state(true, true, 6), keptAtMs: 5_000_000 });
+      assert.deepEqual(after.take('CAa', '301'), {
+        room: '301',
+        seat: 3,
+        state: state(true, true, 6),
+        role: { moderator: true, label: 'Host' },
+        keptAtMs: 5_000_000,
+      });
+      assert.deepEqual(after.take('CAb', '302'), { room: '302', seat: 1, state: state(false), keptAtMs: 5_000_000 }, 'no role: none made up');
       assert.equal(after.take('CAbad', '1'), null);
       assert.equal(after.take('CAold', '1'), null);
       after.close();

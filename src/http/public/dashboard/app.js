@@ -252,6 +252,14 @@ function createRoom(id) {
       prompt(`Invite link to room ${id} (good for an hour, until ${new Date(invite.expiresAt).toLocaleTimeString()}):`, invite.url);
     });
   });
+  // Call a number into the room (POST /api/rooms/N/participants, Twilio's REST API): the callee
+  // hears "You are invited to conference N. Press 1 to join." and appears in the room on 1.
+  $('.act-call', el).addEventListener('click', (e) => {
+    const answer = prompt(`Call a number into room ${id}: the number in E.164 form (e.g. +15005550100). They press 1 to join.`);
+    const to = answer?.trim();
+    if (!to) return;
+    act(e.currentTarget, `Calling ${to} into room ${id}`, () => api('POST', `/api/rooms/${id}/participants`, { to }));
+  });
   $('.act-record', el).addEventListener('click', (e) => {
     const recording = entry.room.recording;
     act(e.currentTarget, `${recording ? 'Stop recording' : 'Record'} room ${id}`, () => api(recording ? 'DELETE' : 'POST', `/api/rooms/${id}/recording`, recording ? undefined : {}));
@@ -286,6 +294,7 @@ function updateRoom(entry, room) {
   joinLink.href = `/join?room=${encodeURIComponent(room.id)}`;
   joinLink.setAttribute('aria-label', `Join room ${room.id} from this browser`);
   $('.act-invite', el).setAttribute('aria-label', `Make an invite link to room ${room.id} for a browser`);
+  $('.act-call', el).setAttribute('aria-label', `Call a number into room ${room.id}`);
   const del = $('.act-delete', el);
   del.textContent = 'Delete';
   del.setAttribute('aria-label', `End and delete room ${room.id}`);
@@ -310,6 +319,11 @@ function updateRoom(entry, room) {
     if (hadFocus) $('.act-lock', el).focus();
   }
   $('.room-empty', el).hidden = room.participants.length > 0;
+  // Numbers called into the room (dial-outs) until they are in it or the call is over.
+  const calling = $('.room-calling', el);
+  const dialOuts = room.dialOuts ?? [];
+  calling.hidden = dialOuts.length === 0;
+  calling.textContent = dialOuts.length ? `Calling ${dialOuts.map((d) => `${d.to} (${d.status})`).join(', ')}` : '';
   $('.people', el).hidden = room.participants.length === 0;
 }
 
