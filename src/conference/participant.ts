@@ -21,6 +21,14 @@ export interface ParticipantInfo {
   seat?: number;
   /** The caller's number as Twilio gave it (`From`); show it masked. */
   from?: string;
+  /**
+   * A moderator (issue 17; Twilio's startConferenceOnEnter / ConfBridge's marked user): admitted
+   * with the room's moderator PIN, or dialled out as one. Starts a room that waits for a moderator,
+   * may mute others, and its leaving ends a room set to end when the moderator leaves.
+   */
+  moderator?: boolean;
+  /** A name to show for the participant (Twilio's Participant `label`). */
+  label?: string;
 }
 
 /** What the room needs from a participant's connection: an adapter (the Media Streams session). */
@@ -73,6 +81,11 @@ export class Participant {
   readonly info: Readonly<ParticipantInfo>;
   /** Not fed into the mix; still hears the room. */
   muted = false;
+  /**
+   * Muted by a moderator or the API (a hard mute, or startMuted): the caller's own *6 cannot undo
+   * it; only a moderator or the API unmutes. False when the caller muted themselves.
+   */
+  hardMuted = false;
   /** Neither heard nor hearing: receives silence. */
   onHold = false;
   /** Listening volume relative to the room (dB, 0 = as mixed); set through Conference.setListenVolume. */

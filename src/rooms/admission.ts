@@ -52,6 +52,8 @@ export interface AdmissionOptions {
    * its steady state overrunning the event loop (src/timing/capacity.ts)? Default: yes.
    */
   admitsCallers?: (callers: number) => boolean;
+  /** Told of the room's stored record (null: not administered) each time a call is given a seat in it (the moderation's settings). */
+  onReserve?: (roomId: string, record: RoomRecord | null) => void;
   /** Told of every call set-up: a seat reserved for a new call, a stream started (the load's model). */
   onSetup?: () => void;
 }
@@ -62,6 +64,10 @@ export interface CallInfo {
   from?: string;
   /** The room's ownership lease on this node (a cluster), carried in the ticket; 0 or absent: none. */
   epoch?: number;
+  /** Admitted as a moderator (issue 17): a dial-out may say so; the moderator PIN sets it. */
+  moderator?: boolean;
+  /** A name to show for the participant (dashboard, admin API, status callbacks' Label). */
+  label?: string;
   /** How long the reserved seat and its ticket wait for the stream (ms); default: JOIN_TICKET_TTL_SECONDS. */
   ticketTtlMs?: number;
 }
@@ -115,7 +121,7 @@ export class Admission {
     const record = await this.options.directory.get(roomId);
     if (!record && !this.options.autoCreate && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
     if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
-    if (record?.pinHash) {
+    if (record?.pinHash || record?.moderatorPinHash) {
       // Only a call that already holds a seat here (a repeated webhook) skips the PIN.
       if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId) return { kind: 'pin-required', roomId };
     }
@@ -145,14 +151,23 @@ export class Admission {
     return this.reserve(roomId, record, call);
   }
 
-  /** A caller keyed `pin` for `roomId`. */
+  /**
+   * A caller keyed `pin` for `roomId`. The room's moderator PIN admits a moderator, its PIN a
+   * participant. A room with only a moderator PIN asks for it too: nothing keyed (just #) enters as
+   * a participant, a wrong PIN counts as one.
+   */
   async enterWithPin(roomId: string, call: CallInfo, pin: string): Promise<PinResult> {
     const record = await this.options.directory.get(roomId);
-    if (!record?.pinHash) return this.enter(roomId, call); // the PIN was removed meanwhile (or the room)
+    if (!record?.pinHash && !record?.moderatorPinHash) return this.enter(roomId, call); // the PINs were removed meanwhile (or the room)
     if (record.locked) return { kind: 'refused', roomId, reason: 'locked' };
     const failures = this.failuresOf(call.callSid);
     if (failures >= this.options.pinAttempts) return { kind: 'wrong-pin', roomId, attemptsLeft: 0 };
-    if (!(await verifyPin(pin, record.pinHash))) {
+    if (record.moderatorPinHash && pin !== '' && (await verifyPin(pin, record.moderatorPinHash))) {
+      this.pinFailures.delete(call.callSid);
+      return this.reserve(roomId, record, { ...call, moderator: true });
+    }
+    if (!record.pinHash && pin === '') return this.reserve(roomId, record, call);
+    if (!record.pinHash || !(await verifyPin(pin, record.pinHash))) {
       const count = failures + 1;
       this.pinFailures.set(call.callSid, { count, untilMs: this.options.clock.nowMs() + PIN_FAILURE_MEMORY_MS });
       return { kind: 'wrong-pin', roomId, attemptsLeft: Math.max(0, this.options.pinAttempts - count) };
@@ -179,7 +194,16 @@ export class Admission {
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     this.options.onSetup?.();
-    return { ok: true, roomId: room, info: holding.from ? { seat, from: holding.from } : { seat } };
+    return {
+      ok: true,
+      roomId: room,
+      info: {
+        seat,
+        ...(holding.from ? { from: holding.from } : {}),
+        ...(holding.moderator ? { moderator: true } : {}),
+        ...(holding.label !== undefined ? { label: holding.label } : {}),
+      },
+    };
   }
 
   /** A participant left its room: its seat is free again (unless a new stream of the call replaced it). */
@@ -205,8 +229,9 @@ export class Admission {
       if (this.options.admitsCallers && !this.options.admitsCallers(others + 1)) return { kind: 'refused', roomId, reason: 'overloaded' };
       this.options.onSetup?.();
     }
+    this.options.onReserve?.(roomId, record);
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from);
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, call.from, { moderator: call.moderator, label: call.label });
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

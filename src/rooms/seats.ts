@@ -16,6 +16,10 @@ export interface Holding {
   seat: number;
   /** The caller's number (Twilio's From), for the participant list. */
   from: string | undefined;
+  /** Admitted as a moderator (the moderator PIN, or a dial-out that said so). */
+  moderator?: boolean;
+  /** A name to show for the caller (Twilio's Participant `label`). */
+  label?: string;
   /** When the reservation lapses (clock ms), or null once the stream has started. */
   expiresAtMs: number | null;
 }
@@ -62,12 +66,15 @@ export class SeatLedger {
    * already holds a seat in this room keeps its number (a repeated webhook); one holding a seat
    * elsewhere gives it up. The caller (admission) has checked the limits.
    */
-  reserve(roomId: string, callSid: string, ttlMs: number, from?: string): Holding {
+  reserve(roomId: string, callSid: string, ttlMs: number, from?: string, role: { moderator?: boolean; label?: string } = {}): Holding {
     this.sweep();
     const expiresAtMs = this.clock.nowMs() + ttlMs;
     const existing = this.byCall.get(callSid);
     if (existing && existing.roomId === roomId) {
       if (existing.expiresAtMs !== null) existing.expiresAtMs = expiresAtMs;
+      // A repeated webhook that now proves more (the moderator PIN) keeps its seat with the new role.
+      if (role.moderator) existing.moderator = true;
+      if (role.label !== undefined) existing.label = role.label;
       return existing;
     }
     if (existing) this.drop(existing);
@@ -78,7 +85,15 @@ export class SeatLedger {
     }
     let seat = 1;
     while (seats.has(seat)) seat++;
-    const holding: Holding = { roomId, callSid, seat, from, expiresAtMs };
+    const holding: Holding = {
+      roomId,
+      callSid,
+      seat,
+      from,
+      expiresAtMs,
+      ...(role.moderator ? { moderator: true } : {}),
+      ...(role.label !== undefined ? { label: role.label } : {}),
+    };
     seats.set(seat, holding);
     this.byCall.set(callSid, holding);
     this.pending.add(holding);
