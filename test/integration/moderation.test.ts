@@ -238,11 +238,17 @@ describe('moderated rooms (issue 17)', () => {
     assert.equal(kept.body.hasModeratorPin, true);
     assert.equal(kept.body.participants.length, 0);
     assert.equal((await admin('POST', '/api/rooms/802/end')).status, 404);
+    // The moderator PIN's rules: 4 to 12 digits, not the room's PIN; null removes it.
+    assert.equal((await admin('PATCH', '/api/rooms/800', { moderatorPin: '12' })).status, 400);
+    const same = await admin('POST', '/api/rooms', { id: '803', pin: '4242', moderatorPin: '4242' });
+    assert.deepEqual([same.status, same.body.error.message], [400, 'moderatorPin: must differ from pin']);
     // The configuration still works: the moderator PIN still makes a moderator.
     const again = await join(t.baseUrl, ['800', MODERATOR_PIN]);
     await inRoom('800', 1);
     assert.equal(t.server.conference.participant(again.callSid)?.info.moderator, true);
     await again.stream.stop();
+    const removed = await admin('PATCH', '/api/rooms/800', { moderatorPin: null, startMuted: true });
+    assert.deepEqual([removed.body.hasModeratorPin, removed.body.startMuted], [false, true]);
     assert.equal((await admin('DELETE', '/api/rooms/800')).status, 200);
     assert.equal((await admin('GET', '/api/rooms/800')).status, 404);
   });
