@@ -172,8 +172,10 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   });
   const othersHearJoinBeep = config.beep === 'on' || config.beep === 'onEnter';
   // Constructed before the room sounds: a room that waits for its moderator is marked so at roomOpened.
+  // The one place the wait sound is chosen (the wait loop, rendered once; a room's own music later).
+  const waitSound = waitLoop();
   const moderation: Moderation = new Moderation(conference, {
-    waitSound: () => waitLoop(),
+    waitSound: () => waitSound,
     endRoom: (room) => endRoom(room, 'moderator-left'),
     schedule: (fn, ms) => setTimeout(fn, ms).unref(),
     othersHearJoinBeep,

@@ -12,7 +12,7 @@ import { SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { waitLoop } from '../../src/audio/tones.js';
 import type { SimulatedStream } from '../../src/sim/simulatedStream.js';
 import { fromMulaw, toMulaw } from '../helpers/audio.js';
-import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
+import { dial, heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const ADMIN = 'moderation-test-admin-token-0123456789';
@@ -45,6 +45,14 @@ describe('moderated rooms (issue 17)', () => {
   };
   const inRoom = (room: string, n: number) => until(() => t.server.conference.room(room)?.size === n, `${n} in room ${room}`);
   const press = (stream: SimulatedStream, keys: string) => [...keys].forEach((k) => stream.sendDtmf(k));
+  /** Waits until the room's stored lock (GET /api/rooms/:id) is `locked`. */
+  const untilLocked = async (room: string, locked: boolean) => {
+    const deadline = performance.now() + 3000;
+    while ((await admin('GET', `/api/rooms/${room}`)).body.locked !== locked) {
+      assert.ok(performance.now() < deadline, `room ${room} ${locked ? 'locked' : 'unlocked'} in time`);
+      await sleep(30);
+    }
+  };
 
   test('waitForModerator: callers hear the wait sound, not each other; the moderator starts the conference', async () => {
     const created = await admin('POST', '/api/rooms', { id: '500', moderatorPin: MODERATOR_PIN, waitForModerator: true });
@@ -186,6 +194,16 @@ describe('moderated rooms (issue 17)', () => {
     assert.ok(keyMuted <= -50, `muted by *1: ${keyMuted.toFixed(1)} dB`);
     assert.ok(Math.abs(keyUnmuted) <= 1, `unmuted by *1: ${keyUnmuted.toFixed(2)} dB`);
     await talking;
+    // The moderator's *2 locks the room (a newcomer hears "locked"); *2 again unlocks it.
+    press(m.stream, '*2');
+    await untilLocked('700', true);
+    const refused = await dial(t.baseUrl, ['700']);
+    assert.equal(refused.dial.said.at(-1), 'Sorry, this conference is locked. Goodbye.');
+    press(a.stream, '*2'); // not a moderator: nothing
+    await sleep(200);
+    assert.equal((await admin('GET', '/api/rooms/700')).body.locked, true);
+    press(m.stream, '*2');
+    await untilLocked('700', false);
     await Promise.all([a, m].map((x) => x.stream.stop()));
   });
 
