@@ -78,10 +78,8 @@ export class Moderation extends EventEmitter<ModerationEvents> {
   ) {
     super();
     conference.on('roomOpened', (room) => this.opened(room));
-    conference.on('roomClosed', (room) => {
-      this.open.delete(room.id);
-      this.known.delete(room.id);
-    });
+    // The settings are kept when a room closes: a call admitted while it was open may open it again.
+    conference.on('roomClosed', (room) => this.open.delete(room.id));
     conference.on('participantJoined', (p, room) => this.joined(p, room));
     conference.on('participantLeft', (p, room, reason) => {
       if (reason !== 'replaced') this.left(p, room);

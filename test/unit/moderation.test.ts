@@ -128,6 +128,18 @@ describe('moderated rooms on a manual clock', () => {
     assert.equal(m.ended, null);
   });
 
+  test('the settings outlive the room: it waits again when it opens again; turned off while waiting, it starts', () => {
+    const { mixer, moderation, started } = setup({ waitForModerator: true });
+    const a = mixer.join('CA-a');
+    mixer.leave(a);
+    assert.equal(mixer.conference.room('1'), undefined);
+    mixer.join('CA-b');
+    assert.equal(mixer.conference.room('1')?.waitingForModerator, true);
+    moderation.configure('1', { waitForModerator: false, endWhenModeratorLeaves: false, startMuted: false });
+    assert.equal(mixer.conference.room('1')?.waitingForModerator, false);
+    assert.deepEqual(started, ['1']);
+  });
+
   test('endWhenModeratorLeaves: the goodbye to everyone, then the room ends; a moderator back in time keeps it', () => {
     const { mixer, scheduled, ended } = setup({ endWhenModeratorLeaves: true });
     const m = mixer.join('CA-m', '1', null, MODERATOR);
