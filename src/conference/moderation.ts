@@ -149,7 +149,8 @@ export class Moderation extends EventEmitter<ModerationEvents> {
   }
 
   private left(p: Participant, room: Room): void {
-    if (!p.info.moderator || room.isClosed || room.size === 0) return;
+    // The room ended as a whole (closeRoom: everyone leaves at once, still listed): nothing to say.
+    if (!p.info.moderator || room.isClosed || room.get(p.callSid) === p || room.size === 0) return;
     if (!this.settings(room.id).endWhenModeratorLeaves || hasModerator(room)) return;
     const state = this.open.get(room.id);
     if (!state || state.ending) return;

@@ -164,5 +164,10 @@ describe('moderated rooms on a manual clock', () => {
     scheduled.shift()!.fn();
     assert.deepEqual(ended, ['1']);
     assert.equal(a.ended, 'moderator-left');
+    // A room ended as a whole (the API's /end) with its moderator in it: no goodbye, nothing scheduled.
+    mixer.join('CA-m3', '1', null, MODERATOR);
+    mixer.join('CA-c');
+    mixer.conference.closeRoom('1', 'room-closed');
+    assert.equal(scheduled.length, 0);
   });
 });
