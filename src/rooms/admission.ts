@@ -82,7 +82,7 @@ export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'to
 
 export type EntryResult =
   | { kind: 'admitted'; roomId: string; seat: number; ticket: string }
-  | { kind: 'pin-required'; roomId: string }
+  | { kind: 'pin-required'; roomId: string; moderatorOnly?: true }
   | { kind: 'refused'; roomId: string; reason: Refusal };
 
 export type PinResult = EntryResult | { kind: 'wrong-pin'; roomId: string; attemptsLeft: number };
@@ -123,7 +123,9 @@ export class Admission {
     if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
     if (record?.pinHash || record?.moderatorPinHash) {
       // Only a call that already holds a seat here (a repeated webhook) skips the PIN.
-      if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId) return { kind: 'pin-required', roomId };
+      // moderatorOnly: only a moderator PIN; everyone else enters with # alone.
+      if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId)
+        return record.pinHash ? { kind: 'pin-required', roomId } : { kind: 'pin-required', roomId, moderatorOnly: true };
     }
     return this.reserve(roomId, record, call);
   }

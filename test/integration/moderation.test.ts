@@ -62,7 +62,7 @@ describe('moderated rooms (issue 17)', () => {
     assert.ok(!JSON.stringify(created.body).includes(MODERATOR_PIN) && !JSON.stringify(created.body).includes('scrypt'), 'no PIN nor hash shown');
     // A room with only a moderator PIN still asks for a PIN; # alone enters as a participant.
     const a = await join(t.baseUrl, ['500', '']);
-    assert.ok(a.said.includes('Please enter the conference PIN, followed by the pound key.'));
+    assert.ok(a.said.includes('If you are the moderator, please enter your PIN, followed by the pound key. Otherwise, just press the pound key.'));
     const b = await join(t.baseUrl, ['500', '']);
     await inRoom('500', 2);
     assert.equal(t.server.conference.room('500')?.waitingForModerator, true);
