@@ -18,6 +18,7 @@ import { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../rooms/directory.js';
 import { InCallKeys } from '../conference/inCallKeys.js';
+import { Moderation } from '../conference/moderation.js';
 import { RoomAudio } from '../conference/roomAudio.js';
 import { SpeechActivity } from '../events/speech.js';
 import { StatusCallbacks } from '../events/statusCallbacks.js';
@@ -28,6 +29,7 @@ import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { Recordings } from '../recording/recordings.js';
 import { Admission } from '../rooms/admission.js';
+import { moderationSettings, toggleRoomLock } from '../rooms/roomModeration.js';
 import { applyRoomSoundSettings } from '../rooms/roomSound.js';
 import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
@@ -37,6 +39,7 @@ import { loadOrCreateServerKey } from '../security/serverKey.js';
 import { Capacity } from '../timing/capacity.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { LoadSampler } from '../timing/loadSampler.js';
+import { waitLoop } from '../audio/tones.js';
 
 export interface CoreDeps {
   log: Logger;
@@ -55,7 +58,7 @@ export interface CoreDeps {
 }
 
 /** Why a room is ended on purpose: by the admin API, or moved away by the cluster's fence. */
-export type EndRoomReason = 'room-closed' | 'moved';
+export type EndRoomReason = 'room-closed' | 'moved' | 'moderator-left';
 
 export interface Core {
   readonly conference: Conference;
@@ -92,6 +95,8 @@ export interface Core {
   readonly dialer: Dialer | undefined;
   /** The dial-outs placed by this process: their passes, statuses and counts. */
   readonly dialOuts: DialOuts;
+  /** Moderated rooms: waiting for the moderator, startMuted, the end when the moderator leaves. */
+  readonly moderation: Moderation;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -175,6 +180,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     ...(ownership.clustered ? { mayStart: (room: string, epoch: number) => ownership.mayStart(room, epoch) } : {}),
     admitsCallers: (callers) => load.admits(callers),
     onSetup: () => load.setUp(),
+    // Each admitted call brings its room's stored moderation settings, so they are known when the room opens.
+    onReserve: (room, record) => moderation.configure(room, moderationSettings(record)),
   });
   const endRoom = (room: string, reason: EndRoomReason): boolean => {
     const ended = conference.closeRoom(room, reason);
@@ -193,7 +200,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     callStates.keep(p.callSid, {
       room: room.id,
       seat: p.info.seat,
-      state: { muted: p.muted, onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
+      state: { muted: p.muted, ...(p.hardMuted ? { hardMuted: true } : {}), onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
       ...(role.moderator || role.label !== undefined ? { role } : {}),
     });
   });
@@ -205,11 +212,22 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     admission.participantLeft(room.id, p.callSid, reason);
     if (reason !== 'replaced') speech.forget(p.callSid);
   });
+  const othersHearJoinBeep = config.beep === 'on' || config.beep === 'onEnter';
+  // Constructed before the room sounds: a room that waits for its moderator is marked so at roomOpened.
+  // The one place the wait sound is chosen (the wait loop, rendered once; a room's own music later).
+  const waitSound = waitLoop();
+  const moderation: Moderation = new Moderation(conference, {
+    waitSound: () => waitSound,
+    endRoom: (room) => endRoom(room, 'moderator-left'),
+    schedule: (fn, ms) => setTimeout(fn, ms).unref(),
+    othersHearJoinBeep,
+    log,
+  });
   new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
   applyRoomSoundSettings(conference, directory, log);
-  new InCallKeys(conference, clock, log);
+  new InCallKeys(conference, clock, log, (room) => toggleRoomLock(directory, room));
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
-  statusCallbacks?.attach(conference, speech);
+  statusCallbacks?.attach(conference, speech, moderation);
   const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, log });
   recordings.on('started', (r) => statusCallbacks?.enqueue('recording-started', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id }));
   recordings.on('stopped', (r) => {
@@ -257,6 +275,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     restartable,
     dialer,
     dialOuts,
+    moderation,
     endRoom,
     close() {
       callStates.close();

@@ -157,6 +157,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       seats,
       conference,
       endRoom: (room) => core.endRoom(room, 'room-closed'),
+      moderation: core.moderation,
       speech,
       clock,
       callControl: core.callControl,

@@ -152,3 +152,33 @@ export function waitLoop(): Int16Array {
     { peakDbfs: WAIT_PEAK_DBFS, edgeMs: 10, decayMs: 250 },
   );
 }
+
+/**
+ * *6 refused, "the moderator has muted you": a low two-note drop (494 Hz, then 392 Hz, each 150 ms
+ * with a 60 ms rest), distinct from *6's single muted tone. Also heard when a moderator mutes you.
+ */
+export function moderatorMutedTone(): Int16Array {
+  return renderNotes(
+    [
+      { frequencyHz: 494, durationMs: 150 },
+      { frequencyHz: 0, durationMs: 60 },
+      { frequencyHz: 392, durationMs: 150 },
+    ],
+    { peakDbfs: CUE_PEAK_DBFS },
+  );
+}
+
+/**
+ * The conference is ending (the last moderator left): a falling three-note goodbye (880, 660,
+ * 440 Hz; 600 ms), heard by everyone before the calls end.
+ */
+export function goodbyeTone(): Int16Array {
+  return renderNotes(
+    [
+      { frequencyHz: 880, durationMs: 180 },
+      { frequencyHz: 660, durationMs: 180 },
+      { frequencyHz: 440, durationMs: 240 },
+    ],
+    { peakDbfs: CUE_PEAK_DBFS },
+  );
+}

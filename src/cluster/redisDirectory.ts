@@ -5,7 +5,9 @@
  * PATCH never overwrites another's fields with stale ones.
  *
  * In the HASH a null field is an absent one (label, pinHash, maxParticipants, backgroundGate,
- * noiseSuppression); maxParticipants is decimal text, locked and the two sound settings "1" or "0". The same RoomRecord comes back as went in.
+ * noiseSuppression, moderatorPinHash); maxParticipants is decimal text, locked and the two sound settings
+ * "1" or "0"; the three moderation flags (waitForModerator, endWhenModeratorLeaves, startMuted) "1" when
+ * on and absent when off. The same RoomRecord comes back as went in.
  *
  * Ownership: the directory uses the client it is given and does not close it (other adapters share
  * it); close() only stops this directory from being used. Whoever called connectRedis closes the client.
@@ -139,6 +141,11 @@ function toFields(r: Partial<RoomRecord>): Partial<Record<Field, string | null>>
   if (r.locked !== undefined) out.locked = r.locked ? '1' : '0';
   if (r.backgroundGate !== undefined) out.backgroundGate = r.backgroundGate === null ? null : r.backgroundGate ? '1' : '0';
   if (r.noiseSuppression !== undefined) out.noiseSuppression = r.noiseSuppression === null ? null : r.noiseSuppression ? '1' : '0';
+  if (r.moderatorPinHash !== undefined) out.moderatorPinHash = r.moderatorPinHash;
+  // The moderation flags: "1" when on, absent when off (a room without moderation keeps its old layout).
+  if (r.waitForModerator !== undefined) out.waitForModerator = r.waitForModerator ? '1' : null;
+  if (r.endWhenModeratorLeaves !== undefined) out.endWhenModeratorLeaves = r.endWhenModeratorLeaves ? '1' : null;
+  if (r.startMuted !== undefined) out.startMuted = r.startMuted ? '1' : null;
   if (r.createdAt !== undefined) out.createdAt = r.createdAt;
   if (r.updatedAt !== undefined) out.updatedAt = r.updatedAt;
   return out;
@@ -156,6 +163,10 @@ function fromHash(id: string, h: Record<string, string>): RoomRecord | null {
     locked: h['locked'] === '1',
     backgroundGate: flag(h['backgroundGate']),
     noiseSuppression: flag(h['noiseSuppression']),
+    moderatorPinHash: h['moderatorPinHash'] ?? null,
+    waitForModerator: h['waitForModerator'] === '1',
+    endWhenModeratorLeaves: h['endWhenModeratorLeaves'] === '1',
+    startMuted: h['startMuted'] === '1',
     createdAt: h['createdAt'],
     updatedAt: h['updatedAt'] ?? h['createdAt'],
   };

@@ -116,6 +116,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     if (info.state) {
       // A rejoin: as it was, from its first tick (no mute/hold events: nothing changed).
       participant.muted = info.state.muted;
+      participant.hardMuted = info.state.muted && info.state.hardMuted === true;
       participant.onHold = info.state.onHold;
     }
     room.add(participant);
@@ -150,15 +151,36 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return true;
   }
 
-  /** Mutes or unmutes a caller (not fed into the mix). False when the call is not here. */
-  setMuted(callSid: string, muted: boolean): boolean {
+  /**
+   * Mutes or unmutes a caller (not fed into the mix). `by` 'moderator' (a moderator, the API, the
+   * room's startMuted) is a hard mute the caller's own *6 cannot undo; 'self' is the caller's own.
+   * False when the call is not here.
+   */
+  setMuted(callSid: string, muted: boolean, by: 'self' | 'moderator' = 'moderator'): boolean {
     const p = this.calls.get(callSid);
     if (!p) return false;
+    p.hardMuted = muted && by === 'moderator';
     if (p.muted !== muted) {
       p.muted = muted;
       this.emit('participantMuted', p, muted);
     }
     return true;
+  }
+
+  /**
+   * Mutes or unmutes everyone in a room (a moderator's or the API's mute: hard), moderators too
+   * unless `exceptModerators`. Returns how many callers changed, or null when the room is not open.
+   */
+  muteAll(roomId: string, muted: boolean, exceptModerators: boolean): number | null {
+    const room = this.rooms.get(roomId);
+    if (!room) return null;
+    let changed = 0;
+    for (const p of room.participants()) {
+      if (exceptModerators && p.info.moderator) continue;
+      if (p.muted !== muted || p.hardMuted !== muted) changed++;
+      this.setMuted(p.callSid, muted, 'moderator');
+    }
+    return changed;
   }
 
   /** Puts a caller on hold (neither heard nor hearing) or back. False when the call is not here. */

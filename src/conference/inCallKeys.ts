@@ -3,21 +3,26 @@
  * own KeySequence, and the actions it completes are carried out on the conference, each with a
  * short tone to that caller only. The key map is in keypad.ts and the README.
  */
-import { countTones, limitTone, mutedTone, unmutedTone, volumeTone } from '../audio/tones.js';
+import { countTones, limitTone, moderatorMutedTone, mutedTone, unmutedTone, volumeTone } from '../audio/tones.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../timing/clock.js';
 import type { Conference } from './conference.js';
-import { KeySequence, VOLUME_STEP_DB, type KeyAction } from './keypad.js';
+import { KeySequence, MODERATOR_ACTIONS, VOLUME_STEP_DB, type KeyAction } from './keypad.js';
 import type { Participant } from './participant.js';
 
 export class InCallKeys {
   private readonly sequences = new Map<string, KeySequence>();
-  private readonly tones = { muted: mutedTone(), unmuted: unmutedTone(), volume: volumeTone(), limit: limitTone() };
+  private readonly tones = { muted: mutedTone(), unmuted: unmutedTone(), volume: volumeTone(), limit: limitTone(), moderatorMuted: moderatorMutedTone() };
 
   constructor(
     private readonly conference: Conference,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /**
+     * A moderator's *2: locks the room if it is open to newcomers, else unlocks it; resolves with
+     * the room's lock after. Absent: *2 does nothing (the "nothing changed" pips).
+     */
+    private readonly toggleLock?: (roomId: string) => Promise<boolean>,
   ) {
     conference.on('keypress', (p, digit) => this.press(p, digit));
     conference.on('participantLeft', (p, _room, reason) => {
@@ -41,10 +46,21 @@ export class InCallKeys {
     if (!room || this.conference.participant(p.callSid) !== p) return;
     const only = { target: { kind: 'only', callSid: p.callSid } } as const;
     const log = this.log.child({ callSid: p.callSid, room: p.roomId });
+    if (MODERATOR_ACTIONS.has(action) && !p.info.moderator) {
+      room.play(this.tones.limit, only);
+      log.info({ action }, 'a moderator key from a caller who is not a moderator: nothing done');
+      return;
+    }
     switch (action) {
       case 'toggle-mute': {
+        if (p.hardMuted) {
+          // A moderator's (or the API's) mute: the caller cannot undo it.
+          room.play(this.tones.moderatorMuted, only);
+          log.info('caller tried to unmute (*6) but a moderator muted them');
+          return;
+        }
         const muted = !p.muted;
-        this.conference.setMuted(p.callSid, muted);
+        this.conference.setMuted(p.callSid, muted, 'self');
         room.play(muted ? this.tones.muted : this.tones.unmuted, only);
         log.info({ muted }, muted ? 'caller muted themselves (*6)' : 'caller unmuted themselves (*6)');
         return;
@@ -67,6 +83,43 @@ export class InCallKeys {
         this.conference.leave(p, 'left');
         p.transport.end('left');
         return;
+      case 'mute-all': {
+        // Mute the others if anyone but the moderators can be heard; else unmute them.
+        const muted = room.participants().some((o) => !o.info.moderator && !o.muted);
+        const changed = this.conference.muteAll(room.id, muted, true);
+        room.play(muted ? this.tones.muted : this.tones.unmuted, only);
+        log.info({ muted, changed }, muted ? 'moderator muted everyone else (*1)' : 'moderator unmuted everyone else (*1)');
+        return;
+      }
+      case 'lock': {
+        if (!this.toggleLock) {
+          room.play(this.tones.limit, only);
+          return;
+        }
+        this.toggleLock(room.id).then(
+          (locked) => {
+            room.play(locked ? this.tones.muted : this.tones.unmuted, only);
+            log.info({ locked }, locked ? 'moderator locked the room (*2)' : 'moderator unlocked the room (*2)');
+          },
+          (error: unknown) => {
+            room.play(this.tones.limit, only);
+            log.warn({ err: error instanceof Error ? error.message : String(error) }, 'moderator *2: the room lock could not be changed');
+          },
+        );
+        return;
+      }
+      case 'kick-last': {
+        let last: Participant | null = null;
+        for (const o of room.participants()) if (!o.info.moderator && (last === null || o.joinedAtMs >= last.joinedAtMs)) last = o;
+        if (!last) {
+          room.play(this.tones.limit, only);
+          return;
+        }
+        log.info({ kicked: last.callSid }, 'moderator removed the participant who joined last (*3)');
+        this.conference.kick(last.callSid);
+        room.play(this.tones.volume, only);
+        return;
+      }
       default: {
         const never: never = action;
         return never;

@@ -13,9 +13,20 @@
  * | `*9` | listening volume up 3 dB (to +12 dB) |
  * | `*5` | participant count, in tones (each digit as that many pips, 0 as a long tone) |
  * | `*8` | leave the conference (you hear the goodbye) |
+ *
+ * Moderators only (issue 17; anyone else hears the two low "nothing changed" pips):
+ *
+ * | keys | action |
+ * |---|---|
+ * | `*1` | mute everyone but the moderators (hard mute); again: unmute them |
+ * | `*2` | lock the room (nobody new gets in); again: unlock |
+ * | `*3` | remove the participant who joined last (not a moderator) |
  */
 
-export type KeyAction = 'toggle-mute' | 'volume-down' | 'volume-up' | 'count' | 'leave';
+export type KeyAction = 'toggle-mute' | 'volume-down' | 'volume-up' | 'count' | 'leave' | 'mute-all' | 'lock' | 'kick-last';
+
+/** The actions only a moderator may take. */
+export const MODERATOR_ACTIONS: ReadonlySet<KeyAction> = new Set<KeyAction>(['mute-all', 'lock', 'kick-last']);
 
 /** The digit after `*` for each action. */
 export const KEY_MAP: Readonly<Record<string, KeyAction>> = Object.freeze({
@@ -24,6 +35,9 @@ export const KEY_MAP: Readonly<Record<string, KeyAction>> = Object.freeze({
   '9': 'volume-up',
   '5': 'count',
   '8': 'leave',
+  '1': 'mute-all',
+  '2': 'lock',
+  '3': 'kick-last',
 });
 
 /** A `*` waits this long for its digit (ms). */

@@ -12,7 +12,12 @@ export interface LeaveMeaning {
    */
   readonly close: StreamErrorCode | null;
   /** `ReasonConferenceEnded` of the status callback when this leave emptied the room. */
-  readonly conferenceEnded: 'last-participant-left' | 'last-participant-kicked' | 'conference-ended-via-api' | 'shutdown';
+  readonly conferenceEnded:
+    | 'last-participant-left'
+    | 'last-participant-kicked'
+    | 'conference-ended-via-api'
+    | 'participant-with-end-conference-on-exit-left'
+    | 'shutdown';
   /**
    * The call is over on purpose (the caller or an administrator ended it): a cluster's rejoin
    * webhook says goodbye instead of sending the call back to its room.
@@ -31,6 +36,8 @@ export const LEAVE_REASONS = {
   replaced: { close: 'REPLACED', conferenceEnded: 'last-participant-left', endedOnPurpose: false },
   /** An administrator ended the room. */
   'room-closed': { close: 'ROOM_CLOSED', conferenceEnded: 'conference-ended-via-api', endedOnPurpose: true },
+  /** The room ends when its last moderator leaves (endWhenModeratorLeaves), and it did. */
+  'moderator-left': { close: 'ROOM_CLOSED', conferenceEnded: 'participant-with-end-conference-on-exit-left', endedOnPurpose: true },
   /** An administrator removed the caller. */
   kicked: { close: 'KICKED', conferenceEnded: 'last-participant-kicked', endedOnPurpose: true },
   /** The server is shutting down. */

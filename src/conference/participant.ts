@@ -21,9 +21,13 @@ export interface ParticipantInfo {
   seat?: number;
   /** The caller's number as Twilio gave it (`From`); show it masked. */
   from?: string;
-  /** A moderator (a dial-out placed with `moderator: true`); what a moderator may do is the room's business. */
+  /**
+   * A moderator (issue 17; Twilio's startConferenceOnEnter / ConfBridge's marked user): admitted
+   * with the room's moderator PIN, or dialled out as one. Starts a room that waits for a moderator,
+   * may mute others, and its leaving ends a room set to end when the moderator leaves.
+   */
   moderator?: boolean;
-  /** A name to show for the caller (a dial-out's `label`). */
+  /** A name to show for the participant (Twilio's Participant `label`). */
   label?: string;
   /** The call was in the room before (its stream dropped, or the server restarted): no join beep. */
   rejoined?: boolean;
@@ -34,6 +38,8 @@ export interface ParticipantInfo {
 /** What a caller (or an administrator) set for a call, kept when the call rejoins its room. */
 export interface CallState {
   muted: boolean;
+  /** Muted by a moderator or the API (or startMuted): the caller's own *6 cannot undo it. */
+  hardMuted?: boolean;
   onHold: boolean;
   /** Listening volume, dB relative to the room's mix. */
   listenVolumeDb: number;
@@ -89,6 +95,11 @@ export class Participant {
   readonly info: Readonly<ParticipantInfo>;
   /** Not fed into the mix; still hears the room. */
   muted = false;
+  /**
+   * Muted by a moderator or the API (a hard mute, or startMuted): the caller's own *6 cannot undo
+   * it; only a moderator or the API unmutes. False when the caller muted themselves.
+   */
+  hardMuted = false;
   /** Neither heard nor hearing: receives silence. */
   onHold = false;
   /** Listening volume relative to the room (dB, 0 = as mixed); set through Conference.setListenVolume. */

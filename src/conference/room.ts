@@ -112,6 +112,11 @@ export class Room {
   /** Scratch for listeners whose mix differs from the shared one only by a cue. */
   private readonly cueScratch = new Int32Array(SAMPLES_PER_FRAME);
   readonly lastTick: RoomTickResult = { talkers: 0, personalMixes: 0 };
+  /**
+   * The room waits for its moderator (issue 17, waitForModerator): nobody feeds the mix, so the
+   * callers hear only cues (the wait sound), not each other. Set by the moderation (moderation.ts).
+   */
+  waitingForModerator = false;
   private readonly audioDefaults: RoomAudioSettings;
   private readonly audioSettings: RoomAudioSettings;
 
@@ -261,7 +266,7 @@ export class Room {
     measure.energy = 0;
     for (let i = 0; i < list.length; i++) {
       const p = list[i]!;
-      const own = p.contribute(p.wantsToFeed && (cap === 0 || wanting <= cap || p.amongLoudest));
+      const own = p.contribute(!this.waitingForModerator && p.wantsToFeed && (cap === 0 || wanting <= cap || p.amongLoudest));
       if (own !== null) {
         accumulateMeasured(sum, own, measure);
         talkers++;

@@ -56,7 +56,8 @@ export class RoomAudio {
   }
 
   private startWaiting(room: Room, p: Participant): void {
-    if (!this.options.waitTone || this.options.echoWhenAlone) return;
+    // A room waiting for its moderator plays its own wait sound to everyone (moderation.ts).
+    if (!this.options.waitTone || this.options.echoWhenAlone || room.waitingForModerator) return;
     const cueId = room.play(this.wait, { target: { kind: 'only', callSid: p.callSid }, loop: true });
     this.waiting.set(room.id, { callSid: p.callSid, cueId });
   }

@@ -10,18 +10,23 @@
  *
  * Fields of every event: StatusCallbackEvent, SequenceNumber (1, 2, 3 ... across the server,
  * from start), Timestamp (RFC 2822, as Twilio), FriendlyName and Room (the room number).
- * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason (a leave reason,
+ * Participant events add CallSid, Seat, Muted, Hold, Label (the participant's label, empty for none) and
+ * StartConferenceOnEnter (true for a moderator, as Twilio's); participant-leave adds Reason (a leave reason,
  * src/conference/leaveReason.ts); conference-end adds ReasonConferenceEnded: the last leave's
  * (same table), or room-failed when the room's tick failed. A dial-out's call events
  * (call-initiated, call-ringing, call-answered, call-completed) add CallSid, To, CallStatus
  * (Twilio's: completed, busy, no-answer, failed, canceled on call-completed), Moderator, and Label
  * when it has one (src/http/dialOut.ts).
+ * A room that waits for its moderator
+ * (waitForModerator) sends conference-start when the first moderator joins and starts it, not when
+ * the first caller opens it; ended before any moderator came, it sends conference-end all the same.
  *
  * With a secret (STATUS_CALLBACK_SECRET) every attempt carries X-Conference-Signature, signed when
  * it is sent (src/events/verifyStatusCallback.ts says how, and checks it).
  */
 import type { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS, type LeaveReason } from '../conference/leaveReason.js';
+import type { Moderation } from '../conference/moderation.js';
 import type { Participant } from '../conference/participant.js';
 import type { Logger } from '../log.js';
 import type { SpeechActivity } from './speech.js';
@@ -115,13 +120,17 @@ export class StatusCallbacks {
     this.retryDelaysMs = options.retryDelaysMs ?? [500, 2000, 5000];
   }
 
-  /** Subscribes to the conference's events (and the talk hook's). */
-  attach(conference: Conference, speech: SpeechActivity): void {
+  /** Subscribes to the conference's events (and the talk hook's, and the moderation's). */
+  attach(conference: Conference, speech: SpeechActivity, moderation?: Moderation): void {
     /** The last leave reason per room, and rooms whose tick failed, to say why a conference ended. */
     const lastLeave = new Map<string, LeaveReason>();
     const failed = new Set<string>();
     conference.on('roomFailed', (room) => failed.add(room.id));
-    conference.on('roomOpened', (room) => this.enqueue('conference-start', { FriendlyName: room.id, Room: room.id }));
+    conference.on('roomOpened', (room) => {
+      // Waiting for its moderator: the conference starts when the moderator starts it (below).
+      if (!room.waitingForModerator) this.enqueue('conference-start', { FriendlyName: room.id, Room: room.id });
+    });
+    moderation?.on('started', (room) => this.enqueue('conference-start', { FriendlyName: room.id, Room: room.id }));
     conference.on('roomClosed', (room) => {
       const ended = failed.delete(room.id) ? 'room-failed' : LEAVE_REASONS[lastLeave.get(room.id) ?? 'hangup'].conferenceEnded;
       lastLeave.delete(room.id);
@@ -241,5 +250,7 @@ function participantFields(p: Participant): Record<string, string> {
     Seat: p.info.seat !== undefined ? String(p.info.seat) : '',
     Muted: String(p.muted),
     Hold: String(p.onHold),
+    Label: p.info.label ?? '',
+    StartConferenceOnEnter: String(p.info.moderator === true),
   };
 }

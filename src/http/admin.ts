@@ -1,7 +1,7 @@
 /**
  * The administrator's API (JSON under /api, `Authorization: Bearer $ADMIN_TOKEN`): rooms ahead of
- * time (number, label, PIN, seat limit, locked, sound settings), the live participants of a room, mute / hold /
- * kick, ending a room. Handlers validate the body (zod) and call the directory, admission and the
+ * time (number, label, PIN, seat limit, locked, sound settings, moderation), the live participants of a room, mute / hold /
+ * kick, mute-all, ending a room's calls (POST /end, the room stays stored) or deleting it. Handlers validate the body (zod) and call the directory, admission and the
  * conference; nothing here decides who may enter a room.
  *
  * Errors are the catalog's (src/errors.ts), thrown as AppError and answered by sendError:
@@ -12,7 +12,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import type { Conference } from '../conference/conference.js';
 import type { RoomDirectory, RoomPatch, RoomRecord } from '../rooms/directory.js';
+import type { Moderation } from '../conference/moderation.js';
 import type { Participant } from '../conference/participant.js';
+import { moderationSettings } from '../rooms/roomModeration.js';
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { SpeechActivity } from '../events/speech.js';
 import type { Logger } from '../log.js';
@@ -41,6 +43,8 @@ export interface AdminDeps {
   conference: Conference;
   /** Ends a room: closes its streams and releases its seats (the server's one way to do it). */
   endRoom: (room: string) => boolean;
+  /** Moderated rooms: told of a change of a room's moderation settings. */
+  moderation?: Moderation;
   speech: SpeechActivity;
   /** The conference's clock, to turn join times into wall-clock times. */
   clock: Clock;
@@ -62,19 +66,28 @@ const createBody = z.strictObject({
   id: z.string(),
   label: label.optional(),
   pin: pin.optional(),
+  moderatorPin: pin.optional(),
   maxParticipants: seats.optional(),
   backgroundGate: soundSetting,
   noiseSuppression: soundSetting,
+  waitForModerator: z.boolean().optional(),
+  endWhenModeratorLeaves: z.boolean().optional(),
+  startMuted: z.boolean().optional(),
 });
 const patchRoomBody = z.strictObject({
   label: label.nullable().optional(),
   pin: pin.nullable().optional(),
+  moderatorPin: pin.nullable().optional(),
   maxParticipants: seats.nullable().optional(),
   locked: z.boolean().optional(),
   backgroundGate: soundSetting,
   noiseSuppression: soundSetting,
+  waitForModerator: z.boolean().optional(),
+  endWhenModeratorLeaves: z.boolean().optional(),
+  startMuted: z.boolean().optional(),
 });
 const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional() });
+const muteAllBody = z.strictObject({ muted: z.boolean(), exceptModerators: z.boolean().optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -139,6 +152,10 @@ export function adminApi(deps: AdminDeps): express.Router {
     return p;
   };
 
+  const checkPins = (roomPin: string | null | undefined, moderatorPin: string | null | undefined) => {
+    if (roomPin && moderatorPin && roomPin === moderatorPin) throw new AppError('BAD_REQUEST', 'moderatorPin: must differ from pin');
+  };
+
   const checkSeatLimit = (maxParticipants: number | null | undefined) => {
     const server = admission.limits.maxParticipantsPerRoom;
     if (maxParticipants != null && maxParticipants > server) {
@@ -154,6 +171,7 @@ export function adminApi(deps: AdminDeps): express.Router {
         throw new AppError('BAD_REQUEST', `id: a room number is 1 to ${deps.roomNumberMaxDigits} digits (what callers key)`);
       }
       checkSeatLimit(body.maxParticipants);
+      checkPins(body.pin, body.moderatorPin);
       if ((await directory.count()) >= admission.limits.maxRooms) {
         throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
       }
@@ -166,12 +184,20 @@ export function adminApi(deps: AdminDeps): express.Router {
         locked: false,
         backgroundGate: body.backgroundGate ?? null,
         noiseSuppression: body.noiseSuppression ?? null,
+        moderatorPinHash: body.moderatorPin ? await hashPin(body.moderatorPin) : null,
+        waitForModerator: body.waitForModerator ?? false,
+        endWhenModeratorLeaves: body.endWhenModeratorLeaves ?? false,
+        startMuted: body.startMuted ?? false,
         createdAt: now,
         updatedAt: now,
       };
       if ((await directory.create(record)) === 'exists') throw new AppError('CONFLICT', `room ${body.id} exists`);
       conference.configureRoom(body.id, roomSoundPatch(record));
-      log.info({ room: body.id, hasPin: Boolean(body.pin), maxParticipants: record.maxParticipants }, 'admin: room created');
+      deps.moderation?.configure(body.id, moderationSettings(record));
+      log.info(
+        { room: body.id, hasPin: Boolean(body.pin), hasModeratorPin: Boolean(body.moderatorPin), maxParticipants: record.maxParticipants },
+        'admin: room created',
+      );
       res.status(201).location(`/api/rooms/${body.id}`).json(roomView(body.id, record));
     }),
   );
@@ -208,6 +234,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       const id = roomId(req);
       const body = parse(patchRoomBody, req.body);
       checkSeatLimit(body.maxParticipants);
+      checkPins(body.pin, body.moderatorPin);
       const now = new Date().toISOString();
       let record = await directory.get(id);
       if (!record) {
@@ -223,14 +250,48 @@ export function adminApi(deps: AdminDeps): express.Router {
         locked: body.locked,
         backgroundGate: body.backgroundGate,
         noiseSuppression: body.noiseSuppression,
+        waitForModerator: body.waitForModerator,
+        endWhenModeratorLeaves: body.endWhenModeratorLeaves,
+        startMuted: body.startMuted,
       };
       if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
+      if (body.moderatorPin !== undefined) patch.moderatorPinHash = body.moderatorPin === null ? null : await hashPin(body.moderatorPin);
       record = await directory.update(id, patch, now);
       if (!record) throw new AppError('NOT_FOUND', `no room ${id}`); // deleted meanwhile
       // The sound settings take effect at once in an open room, not only for later callers.
       if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
+      deps.moderation?.configure(id, moderationSettings(record));
       log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
       res.json(roomView(id, record));
+    }),
+  );
+
+  // Ends the calls in a room and keeps its stored configuration (DELETE ends them and forgets it).
+  router.post(
+    '/rooms/:id/end',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const participants = conference.room(id)?.size ?? 0;
+      const reserved = deps.seats.isOpen(id);
+      const stored = (await directory.get(id)) !== null;
+      const ended = deps.endRoom(id);
+      if (!stored && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
+      log.info({ room: id, participants, administered: stored }, 'admin: room ended (configuration kept)');
+      res.json({ id, ended: true, participantsRemoved: participants, deleted: false });
+    }),
+  );
+
+  router.post(
+    '/rooms/:id/mute-all',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const body = parse(muteAllBody, req.body);
+      const exceptModerators = body.exceptModerators ?? false;
+      const changed = conference.muteAll(id, body.muted, exceptModerators);
+      if (changed === null) throw new AppError('NOT_FOUND', `room ${id} has nobody in it`);
+      log.info({ room: id, muted: body.muted, exceptModerators, changed }, 'admin: mute-all');
+      const participants = views.participantsInSeatOrder(conference.room(id), participantView);
+      res.json({ id, muted: body.muted, exceptModerators, changed, participants });
     }),
   );
 

@@ -350,7 +350,7 @@ export function dialOutWebhooks({ config, admission, dialOuts, log, tickets, isA
         return;
       }
       const role = { ...(d.moderator ? { moderator: true } : {}), ...(d.label ? { label: d.label } : {}) };
-      const result = await admission.enterInvited(d.room, { callSid, from: d.to, role });
+      const result = await admission.enterInvited(d.room, { callSid, from: d.to, ...role });
       answer(req, res, callSid, result);
     }),
   );

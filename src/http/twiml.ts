@@ -16,6 +16,7 @@ export const PROMPTS = {
   goodbyeAfterCall: 'You have left the conference. Goodbye.',
   noSuchRoom: 'There is no conference with that number.',
   askPin: 'Please enter the conference PIN, followed by the pound key.',
+  askModeratorPin: 'If you are the moderator, please enter your PIN, followed by the pound key. Otherwise, just press the pound key.',
   noPin: 'We did not receive a PIN.',
   wrongPin: 'That PIN is not correct.',
   pinGoodbye: 'Sorry, that PIN is not correct. Goodbye.',
@@ -79,6 +80,13 @@ export function goodbye(): string {
 export function askPin(p: GatherParams): string {
   const vr = new VoiceResponse();
   gatherDigits(vr, p, PROMPTS.askPin);
+  return vr.toString();
+}
+
+/** twiml/ask-moderator-pin.xml: the room has only a moderator PIN; the others press # alone. */
+export function askModeratorPin(p: GatherParams): string {
+  const vr = new VoiceResponse();
+  gatherDigits(vr, p, PROMPTS.askModeratorPin);
   return vr.toString();
 }
 

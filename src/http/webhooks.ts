@@ -217,8 +217,8 @@ export function voiceWebhooks({
         return sendTwiml(res, twiml.connect({ ...connect, action, announceSeat: !rejoin }));
       }
       case 'pin-required':
-        log.info({ callSid, room }, 'webhook: room has a PIN; asking for it');
-        return sendTwiml(res, twiml.askPin(gatherPin(room)));
+        log.info({ callSid, room, moderatorOnly: result.moderatorOnly }, 'webhook: room has a PIN; asking for it');
+        return sendTwiml(res, result.moderatorOnly ? twiml.askModeratorPin(gatherPin(room)) : twiml.askPin(gatherPin(room)));
       case 'wrong-pin':
         if (result.attemptsLeft <= 0) {
           log.info({ callSid, room }, 'webhook: wrong PIN, no tries left; hanging up');

@@ -52,6 +52,8 @@ export interface AdmissionOptions {
    * its steady state overrunning the event loop (src/timing/capacity.ts)? Default: yes.
    */
   admitsCallers?: (callers: number) => boolean;
+  /** Told of the room's stored record (null: not administered) each time a call is given a seat in it (the moderation's settings). */
+  onReserve?: (roomId: string, record: RoomRecord | null) => void;
   /** Told of every call set-up: a seat reserved for a new call, a stream started (the load's model). */
   onSetup?: () => void;
 }
@@ -62,6 +64,10 @@ export interface CallInfo {
   from?: string;
   /** The room's ownership lease on this node (a cluster), carried in the ticket; 0 or absent: none. */
   epoch?: number;
+  /** Admitted as a moderator (issue 17): a dial-out may say so; the moderator PIN sets it. */
+  moderator?: boolean;
+  /** A name to show for the participant (dashboard, admin API, status callbacks' Label). */
+  label?: string;
   /** How long the reserved seat and its ticket wait for the stream (ms); default: JOIN_TICKET_TTL_SECONDS. */
   ticketTtlMs?: number;
   /** A dial-out's role for the callee (moderator, label), carried into its participant. */
@@ -78,7 +84,7 @@ export type Refusal = 'not-found' | 'locked' | 'room-full' | 'server-full' | 'to
 
 export type EntryResult =
   | { kind: 'admitted'; roomId: string; seat: number; ticket: string }
-  | { kind: 'pin-required'; roomId: string }
+  | { kind: 'pin-required'; roomId: string; moderatorOnly?: true }
   | { kind: 'refused'; roomId: string; reason: Refusal };
 
 export type PinResult = EntryResult | { kind: 'wrong-pin'; roomId: string; attemptsLeft: number };
@@ -117,9 +123,11 @@ export class Admission {
     const record = await this.options.directory.get(roomId);
     if (!record && !this.options.autoCreate && !this.options.seats.isOpen(roomId)) return { kind: 'refused', roomId, reason: 'not-found' };
     if (record?.locked) return { kind: 'refused', roomId, reason: 'locked' };
-    if (record?.pinHash) {
+    if (record?.pinHash || record?.moderatorPinHash) {
       // Only a call that already holds a seat here (a repeated webhook) skips the PIN.
-      if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId) return { kind: 'pin-required', roomId };
+      // moderatorOnly: only a moderator PIN; everyone else enters with # alone.
+      if (this.options.seats.holdingOf(call.callSid)?.roomId !== roomId)
+        return record.pinHash ? { kind: 'pin-required', roomId } : { kind: 'pin-required', roomId, moderatorOnly: true };
     }
     return this.reserve(roomId, record, call);
   }
@@ -163,14 +171,23 @@ export class Admission {
     return this.reserve(roomId, record, call);
   }
 
-  /** A caller keyed `pin` for `roomId`. */
+  /**
+   * A caller keyed `pin` for `roomId`. The room's moderator PIN admits a moderator, its PIN a
+   * participant. A room with only a moderator PIN asks for it too: nothing keyed (just #) enters as
+   * a participant, a wrong PIN counts as one.
+   */
   async enterWithPin(roomId: string, call: CallInfo, pin: string): Promise<PinResult> {
     const record = await this.options.directory.get(roomId);
-    if (!record?.pinHash) return this.enter(roomId, call); // the PIN was removed meanwhile (or the room)
+    if (!record?.pinHash && !record?.moderatorPinHash) return this.enter(roomId, call); // the PINs were removed meanwhile (or the room)
     if (record.locked) return { kind: 'refused', roomId, reason: 'locked' };
     const failures = this.failuresOf(call.callSid);
     if (failures >= this.options.pinAttempts) return { kind: 'wrong-pin', roomId, attemptsLeft: 0 };
-    if (!(await verifyPin(pin, record.pinHash))) {
+    if (record.moderatorPinHash && pin !== '' && (await verifyPin(pin, record.moderatorPinHash))) {
+      this.pinFailures.delete(call.callSid);
+      return this.reserve(roomId, record, { ...call, moderator: true });
+    }
+    if (!record.pinHash && pin === '') return this.reserve(roomId, record, call);
+    if (!record.pinHash || !(await verifyPin(pin, record.pinHash))) {
       const count = failures + 1;
       this.pinFailures.set(call.callSid, { count, untilMs: this.options.clock.nowMs() + PIN_FAILURE_MEMORY_MS });
       return { kind: 'wrong-pin', roomId, attemptsLeft: Math.max(0, this.options.pinAttempts - count) };
@@ -229,8 +246,10 @@ export class Admission {
       if (this.options.admitsCallers && !this.options.admitsCallers(others + 1)) return { kind: 'refused', roomId, reason: 'overloaded' };
       this.options.onSetup?.();
     }
+    this.options.onReserve?.(roomId, record);
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...(call.role ? { role: call.role } : {}), ...extra });
+    const role: CallRole = { ...(call.moderator ? { moderator: true } : {}), ...(call.label !== undefined ? { label: call.label } : {}) };
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...(role.moderator || role.label !== undefined ? { role } : {}), ...extra });
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

@@ -169,7 +169,7 @@ function parseKeptCall(text: string): KeptCall | null {
       room: v.room,
       seat: v.seat!,
       keptAtMs: v.keptAtMs,
-      state: { muted: s.muted, onHold: s.onHold, listenVolumeDb: s.listenVolumeDb },
+      state: { muted: s.muted, ...(s.hardMuted === true ? { hardMuted: true } : {}), onHold: s.onHold, listenVolumeDb: s.listenVolumeDb },
       ...(role.moderator || role.label !== undefined ? { role } : {}),
     };
   } catch {

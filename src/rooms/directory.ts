@@ -26,13 +26,38 @@ export interface RoomRecord {
    */
   backgroundGate?: boolean | null;
   noiseSuppression?: boolean | null;
+  /**
+   * Moderation (issue 17). `scrypt$...` hash of the moderator PIN (callers keying it are moderators),
+   * or null/absent for none. Never the PIN itself.
+   */
+  moderatorPinHash?: string | null;
+  /** Callers wait (a wait sound, not mixed with each other) until the first moderator joins. */
+  waitForModerator?: boolean;
+  /** When the last moderator leaves, everyone else hears a goodbye and the calls end. */
+  endWhenModeratorLeaves?: boolean;
+  /** Callers other than moderators join muted (a hard mute: only a moderator or the API unmutes). */
+  startMuted?: boolean;
   /** ISO 8601 times. */
   createdAt: string;
   updatedAt: string;
 }
 
 /** The fields PATCH may change. */
-export type RoomPatch = Partial<Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked' | 'backgroundGate' | 'noiseSuppression'>>;
+export type RoomPatch = Partial<
+  Pick<
+    RoomRecord,
+    | 'label'
+    | 'pinHash'
+    | 'maxParticipants'
+    | 'locked'
+    | 'backgroundGate'
+    | 'noiseSuppression'
+    | 'moderatorPinHash'
+    | 'waitForModerator'
+    | 'endWhenModeratorLeaves'
+    | 'startMuted'
+  >
+>;
 
 export interface RoomDirectory {
   get(id: string): Promise<RoomRecord | null>;

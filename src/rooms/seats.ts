@@ -91,6 +91,8 @@ export class SeatLedger {
     const existing = this.byCall.get(callSid);
     if (existing && existing.roomId === roomId) {
       if (existing.expiresAtMs !== null) existing.expiresAtMs = expiresAtMs;
+      // A repeated webhook that now proves more (the moderator PIN) keeps its seat with the new role.
+      if (options.role?.moderator || options.role?.label !== undefined) existing.role = { ...existing.role, ...options.role };
       return existing;
     }
     if (existing) this.drop(existing);

@@ -10,8 +10,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from './directory.js';
 
-/** 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default). */
-const SCHEMA_VERSION = 2;
+/**
+ * 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default);
+ * 3: moderator_pin_hash, wait_for_moderator, end_when_moderator_leaves, start_muted (issue 17).
+ */
+const SCHEMA_VERSION = 3;
 
 interface Row {
   id: string;
@@ -21,6 +24,10 @@ interface Row {
   locked: number;
   background_gate: number | null;
   noise_suppression: number | null;
+  moderator_pin_hash: string | null;
+  wait_for_moderator: number;
+  end_when_moderator_leaves: number;
+  start_muted: number;
   created_at: string;
   updated_at: string;
 }
@@ -33,6 +40,10 @@ const toRecord = (r: Row): RoomRecord => ({
   locked: r.locked === 1,
   backgroundGate: r.background_gate === null ? null : r.background_gate === 1,
   noiseSuppression: r.noise_suppression === null ? null : r.noise_suppression === 1,
+  moderatorPinHash: r.moderator_pin_hash,
+  waitForModerator: r.wait_for_moderator === 1,
+  endWhenModeratorLeaves: r.end_when_moderator_leaves === 1,
+  startMuted: r.start_muted === 1,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -73,18 +84,31 @@ export class SqliteRoomDirectory implements RoomDirectory {
         PRAGMA user_version = 2;
       `);
     }
+    if (version < 3) {
+      this.db.exec(`
+        ALTER TABLE rooms ADD COLUMN moderator_pin_hash TEXT;
+        ALTER TABLE rooms ADD COLUMN wait_for_moderator INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rooms ADD COLUMN end_when_moderator_leaves INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE rooms ADD COLUMN start_muted INTEGER NOT NULL DEFAULT 0;
+        PRAGMA user_version = 3;
+      `);
+    }
     this.statements = {
       get: this.db.prepare<[string], Row>('SELECT * FROM rooms WHERE id = ?'),
       list: this.db.prepare<[], Row>('SELECT * FROM rooms ORDER BY id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rooms'),
       insert: this.db.prepare<[Row]>(
-        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression, created_at, updated_at)
-         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression, @created_at, @updated_at)
+        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression,
+           moderator_pin_hash, wait_for_moderator, end_when_moderator_leaves, start_muted, created_at, updated_at)
+         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression,
+           @moderator_pin_hash, @wait_for_moderator, @end_when_moderator_leaves, @start_muted, @created_at, @updated_at)
          ON CONFLICT (id) DO NOTHING`,
       ),
       update: this.db.prepare<[Row]>(
         `UPDATE rooms SET label = @label, pin_hash = @pin_hash, max_participants = @max_participants,
          locked = @locked, background_gate = @background_gate, noise_suppression = @noise_suppression,
+         moderator_pin_hash = @moderator_pin_hash, wait_for_moderator = @wait_for_moderator,
+         end_when_moderator_leaves = @end_when_moderator_leaves, start_muted = @start_muted,
          updated_at = @updated_at WHERE id = @id`,
       ),
       delete: this.db.prepare<[string]>('DELETE FROM rooms WHERE id = ?'),
@@ -140,6 +164,10 @@ function toRow(r: RoomRecord): Row {
     locked: r.locked ? 1 : 0,
     background_gate: r.backgroundGate == null ? null : r.backgroundGate ? 1 : 0,
     noise_suppression: r.noiseSuppression == null ? null : r.noiseSuppression ? 1 : 0,
+    moderator_pin_hash: r.moderatorPinHash ?? null,
+    wait_for_moderator: r.waitForModerator ? 1 : 0,
+    end_when_moderator_leaves: r.endWhenModeratorLeaves ? 1 : 0,
+    start_muted: r.startMuted ? 1 : 0,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };

@@ -7,7 +7,7 @@ import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { decodeMulaw, encodeMulaw } from '../../src/audio/mulaw.js';
 import { Conference, type ConferenceOptions } from '../../src/conference/conference.js';
 import type { OutboundFrame } from '../../src/conference/outboundFrame.js';
-import type { LeaveReason, Participant, ParticipantTransport } from '../../src/conference/participant.js';
+import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../../src/conference/participant.js';
 
 export class Caller implements ParticipantTransport {
   readonly heardFrames: Int16Array[] = [];
@@ -61,9 +61,9 @@ export class MixerHarness {
     this.conference = new Conference({ echoWhenAlone: false, ...options });
   }
 
-  join(callSid: string, room = '1', signal: Int16Array | null = null): Caller {
+  join(callSid: string, room = '1', signal: Int16Array | null = null, info: ParticipantInfo = {}): Caller {
     const caller = new Caller(callSid);
-    caller.participant = this.conference.join(room, callSid, caller, this.nowMs);
+    caller.participant = this.conference.join(room, callSid, caller, this.nowMs, info);
     caller.say(signal);
     this.callers.push(caller);
     return caller;

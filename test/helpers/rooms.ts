@@ -11,6 +11,10 @@ export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord =
   locked: false,
   backgroundGate: null,
   noiseSuppression: null,
+  moderatorPinHash: null,
+  waitForModerator: false,
+  endWhenModeratorLeaves: false,
+  startMuted: false,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   ...over,
@@ -37,6 +41,22 @@ export async function contract(directory: RoomDirectory) {
   assert.deepEqual(music, { ...updated, backgroundGate: false, noiseSuppression: true });
   assert.deepEqual(await directory.get('10'), music);
   assert.deepEqual(await directory.update('10', { backgroundGate: null, noiseSuppression: null }, '2026-02-02T00:00:00.000Z'), updated);
+  // Issue 17: moderation settings round-trip, and a moderator PIN hash can be removed again.
+  const moderated = await directory.update(
+    '10',
+    { moderatorPinHash: 'scrypt$m', waitForModerator: true, endWhenModeratorLeaves: true, startMuted: true },
+    '2026-02-02T00:00:00.000Z',
+  );
+  assert.deepEqual(moderated, { ...updated, moderatorPinHash: 'scrypt$m', waitForModerator: true, endWhenModeratorLeaves: true, startMuted: true });
+  assert.deepEqual(await directory.get('10'), moderated);
+  assert.deepEqual(
+    await directory.update(
+      '10',
+      { moderatorPinHash: null, waitForModerator: false, endWhenModeratorLeaves: false, startMuted: false },
+      '2026-02-02T00:00:00.000Z',
+    ),
+    updated,
+  );
   assert.equal(await directory.delete('20'), true);
   assert.equal(await directory.delete('20'), false);
   assert.equal(await directory.count(), 1);

@@ -110,6 +110,7 @@ describe('admin API', () => {
         id: '8100',
         label: 'Weekly sync',
         hasPin: true,
+        hasModeratorPin: false,
         locked: false,
         maxParticipants: 5,
         seatLimit: 5,
@@ -117,6 +118,10 @@ describe('admin API', () => {
         backgroundGate: null,
         noiseSuppression: null,
         soundInForce: null,
+        waitForModerator: false,
+        endWhenModeratorLeaves: false,
+        startMuted: false,
+        waitingForModerator: false,
         participants: 0,
         createdAt: undefined,
         updatedAt: undefined,
@@ -214,7 +219,19 @@ describe('admin API', () => {
       const [pa, pb] = room.body.participants;
       assert.deepEqual(
         { ...pa, joinedAt: undefined },
-        { seat: 1, callSid: a.callSid, from: '+1******0100', muted: false, hold: false, talking: false, listenVolumeDb: 0, joinedAt: undefined },
+        {
+          seat: 1,
+          callSid: a.callSid,
+          from: '+1******0100',
+          label: null,
+          moderator: false,
+          muted: false,
+          mutedByModerator: false,
+          hold: false,
+          talking: false,
+          listenVolumeDb: 0,
+          joinedAt: undefined,
+        },
       );
       assert.equal(pb.from, '+4*******0123');
       assert.ok(Math.abs(Date.parse(pa.joinedAt) - Date.now()) < 10_000, pa.joinedAt);

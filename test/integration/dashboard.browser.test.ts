@@ -148,6 +148,38 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     assert.deepEqual(pageErrors, []);
   });
 
+  test('issue 17: a moderated room from the form; the moderator shown; mute all (but moderators), the settings, End keeps the room', async () => {
+    await page.fill('#room-id', '7700');
+    await page.fill('#room-moderator-pin', '97531');
+    await page.check('#create-form input[name=waitForModerator]');
+    await page.click('#create-form button[type=submit]');
+    await page.locator('[data-room="7700"] .badge.moderator-pin').waitFor({ state: 'visible', timeout: 3000 });
+    const waitToggle = page.getByRole('button', { name: 'Wait for the moderator' }).and(page.locator('[data-room="7700"] .act-setting'));
+    assert.equal(await waitToggle.getAttribute('aria-pressed'), 'true');
+    const a = await join(t.baseUrl, ['7700', ''], { from: '+12025550105' });
+    await page.locator('[data-room="7700"] .badge.waiting').waitFor({ state: 'visible', timeout: 3000 });
+    const m = await join(t.baseUrl, ['7700', '97531'], { from: '+12025550106' });
+    await page.locator('[data-room="7700"] .badge.waiting').waitFor({ state: 'hidden', timeout: 3000 });
+    const rowM = page.locator(`tr[data-call-sid="${m.callSid}"]`);
+    await rowM.locator('.moderator-badge').waitFor({ state: 'visible', timeout: 3000 });
+    assert.equal(await page.locator(`tr[data-call-sid="${a.callSid}"] .moderator-badge`).isVisible(), false);
+    await page.getByRole('button', { name: 'Mute everyone but the moderators in room 7700' }).click();
+    await until(() => t.server.conference.participant(a.callSid)?.hardMuted === true, 'a muted by mute-all');
+    assert.equal(t.server.conference.participant(m.callSid)?.muted, false, 'the moderator is not muted');
+    await page.locator(`tr[data-call-sid="${a.callSid}"] .muted-badge`, { hasText: 'Muted by moderator' }).waitFor({ timeout: 3000 });
+    await page.locator('[data-room="7700"] .act-setting[data-setting="startMuted"]').click();
+    await page.locator('[data-room="7700"] .act-setting[data-setting="startMuted"][aria-pressed="true"]').waitFor({ timeout: 3000 });
+    await page.getByRole('button', { name: 'End the calls in room 7700 and keep its settings' }).click();
+    await Promise.all([a.stream.closed, m.stream.closed]);
+    await page.locator('[data-room="7700"] .room-empty').waitFor({ state: 'visible', timeout: 3000 });
+    const kept = await fetch(`${t.baseUrl}/api/rooms/7700`, { headers: { authorization: `Bearer ${ADMIN}` } }).then(
+      (r) => r.json() as Promise<{ startMuted: boolean; waitForModerator: boolean }>,
+    );
+    assert.equal(kept.startMuted, true);
+    assert.equal(kept.waitForModerator, true);
+    assert.deepEqual(pageErrors, []);
+  });
+
   test('at capacity: the busy figure turns red and says new calls are refused', { timeout: 20_000 }, async () => {
     // A second server whose budget (1 % of the event loop) is below what its idle loop takes: at
     // capacity from the start (src/timing/capacity.ts).

@@ -221,6 +221,7 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
     assert.equal((await admin({ id: '1111', pin: '2468' })).status, 201);
     assert.equal((await admin({ id: '2222' })).status, 201);
     assert.equal((await admin({ id: '3333', maxParticipants: 1 })).status, 201);
+    assert.equal((await admin({ id: '4545', moderatorPin: '97531' })).status, 201);
     const lock = await request(server.httpServer).patch('/api/rooms/2222').set('Authorization', `Bearer ${ADMIN}`).send({ locked: true });
     assert.equal(lock.status, 200);
   });
@@ -232,6 +233,16 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
     const res = await post('/voice/room?attempt=1', { ...call(1), Digits: '1111' });
     assert.equal(normalise(res.text), documentOf('ask-pin.xml', pinGather('1111')));
     assert.doesNotMatch(res.text, /2468/);
+  });
+
+  test('issue 17: a room with only a moderator PIN: ask-moderator-pin.xml; # alone connects, a wrong PIN is asked again', async () => {
+    const res = await post('/voice/room?attempt=1', { ...call(40), Digits: '4545' });
+    assert.equal(normalise(res.text), documentOf('ask-moderator-pin.xml', pinGather('4545')));
+    assert.doesNotMatch(res.text, /97531/);
+    const participant = await post('/voice/pin?room=4545', { ...call(40), Digits: '' });
+    assert.match(participant.text, /<Connect action=/);
+    const wrong = await post('/voice/pin?room=4545', { ...call(41), Digits: '1357' });
+    assert.equal(normalise(wrong.text), documentOf('ask-pin-again.xml', { ...pinGather('4545'), reason: 'That PIN is not correct.' }));
   });
 
   test('nothing keyed, then a wrong PIN: ask-pin-again.xml with each reason; the third wrong try: pin-goodbye.xml', async () => {

@@ -208,7 +208,7 @@ describe('Admission', () => {
     const { admission, directory, start } = setup();
     await directory.create(record('8', { pinHash: await hashPin('2468', { N: 1024, r: 8, p: 1 }), locked: true, maxParticipants: 1 }));
     const role = { moderator: true, label: 'Bob' };
-    const invited = await admission.enterInvited('8', { ...call(1), role });
+    const invited = await admission.enterInvited('8', { ...call(1), ...role });
     if (invited.kind !== 'admitted') throw new Error(`not admitted: ${JSON.stringify(invited)}`);
     assert.deepEqual(start(call(1).callSid, invited.ticket, '8'), {
       ok: true,
@@ -236,5 +236,40 @@ describe('Admission', () => {
       code: 'BAD_TICKET',
       detail: 'seat reservation expired or cancelled',
     });
+  });
+});
+
+describe('moderators (issue 17)', () => {
+  const cheap = (pin: string) => hashPin(pin, { N: 1024, r: 8, p: 1 });
+
+  test('the moderator PIN admits a moderator, the PIN a participant; the start carries moderator and label', async () => {
+    const { admission, directory, start } = setup();
+    await directory.create(record('8', { pinHash: await cheap('2468'), moderatorPinHash: await cheap('97531') }));
+    assert.equal((await admission.enter('8', call(1))).kind, 'pin-required');
+    const m = await admission.enterWithPin('8', call(1), '97531');
+    const p = await admission.enterWithPin('8', call(2), '2468');
+    assert.ok(m.kind === 'admitted' && p.kind === 'admitted');
+    assert.deepEqual(start(call(1).callSid, m.ticket), { ok: true, roomId: '8', info: { seat: 1, from: '+15005550006', moderator: true } });
+    assert.deepEqual(start(call(2).callSid, p.ticket), { ok: true, roomId: '8', info: { seat: 2, from: '+15005550006' } });
+    // Nothing keyed is a wrong PIN in a room with a PIN; a dial-out passes moderator and label itself.
+    assert.deepEqual(await admission.enterWithPin('8', call(3), ''), { kind: 'wrong-pin', roomId: '8', attemptsLeft: 2 });
+    const dialled = await admission.enter('1', { ...call(4), moderator: true, label: 'Chair' });
+    assert.ok(dialled.kind === 'admitted');
+    assert.deepEqual(start(call(4).callSid, dialled.ticket), {
+      ok: true,
+      roomId: '1',
+      info: { seat: 1, from: '+15005550006', moderator: true, label: 'Chair' },
+    });
+  });
+
+  test('a room with only a moderator PIN asks for one: # alone is a participant, a wrong PIN is wrong', async () => {
+    const { admission, directory, start } = setup();
+    await directory.create(record('9', { moderatorPinHash: await cheap('97531') }));
+    assert.equal((await admission.enter('9', call(1))).kind, 'pin-required');
+    const p = await admission.enterWithPin('9', call(1), '');
+    assert.ok(p.kind === 'admitted');
+    assert.deepEqual(start(call(1).callSid, p.ticket), { ok: true, roomId: '9', info: { seat: 1, from: '+15005550006' } });
+    assert.deepEqual(await admission.enterWithPin('9', call(2), '1111'), { kind: 'wrong-pin', roomId: '9', attemptsLeft: 2 });
+    assert.equal((await admission.enterWithPin('9', call(2), '97531')).kind, 'admitted');
   });
 });

@@ -69,12 +69,12 @@ describe('the catalog', () => {
     }
   });
 
-  test('the calls that ended on purpose are the ones a cluster does not rejoin: left, kicked, room-closed', () => {
+  test('the calls that ended on purpose are the ones a cluster does not rejoin: left, kicked, room-closed, moderator-left', () => {
     const onPurpose = Object.entries(LEAVE_REASONS)
       .filter(([, m]) => m.endedOnPurpose)
       .map(([r]) => r)
       .sort();
-    assert.deepEqual(onPurpose, ['kicked', 'left', 'room-closed']);
+    assert.deepEqual(onPurpose, ['kicked', 'left', 'moderator-left', 'room-closed']);
   });
 
   test('AppError: the message is the text, then the detail', () => {

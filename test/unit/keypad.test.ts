@@ -9,14 +9,23 @@ function run(keys: string, times: number[], seq = new KeySequence()) {
 }
 
 describe('KeySequence', () => {
-  test('the key map: *6 mute, *7/*9 volume, *5 count, *8 leave', () => {
-    assert.deepEqual(KEY_MAP, { '6': 'toggle-mute', '7': 'volume-down', '9': 'volume-up', '5': 'count', '8': 'leave' });
+  test('the key map: *6 mute, *7/*9 volume, *5 count, *8 leave; moderators *1 mute-all, *2 lock, *3 kick the last', () => {
+    assert.deepEqual(KEY_MAP, {
+      '6': 'toggle-mute',
+      '7': 'volume-down',
+      '9': 'volume-up',
+      '5': 'count',
+      '8': 'leave',
+      '1': 'mute-all',
+      '2': 'lock',
+      '3': 'kick-last',
+    });
     for (const [digit, action] of Object.entries(KEY_MAP)) assert.deepEqual(run(`*${digit}`, [0, 100]), [null, action]);
   });
 
   test('a digit without a star does nothing; nor does an unmapped digit or #', () => {
     assert.deepEqual(run('6', [0]), [null]);
-    assert.deepEqual(run('*1', [0, 10]), [null, null]);
+    assert.deepEqual(run('*4', [0, 10]), [null, null]);
     assert.deepEqual(run('*#', [0, 10]), [null, null]);
     assert.deepEqual(run('#6', [0, 10]), [null, null]);
   });

@@ -154,6 +154,7 @@ describe('media session: a well-behaved stream', () => {
       left: [1000, 'left the conference'],
       kicked: [1000, 'removed from the conference'],
       'room-closed': [1000, 'the conference has ended'],
+      'moderator-left': [1000, 'the conference has ended'],
       shutdown: [1001, 'server is shutting down'],
       error: [1011, 'internal error'],
       replaced: [4000, 'replaced by a newer stream of the same call'],

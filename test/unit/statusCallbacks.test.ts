@@ -2,6 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conference } from '../../src/conference/conference.js';
+import { Moderation } from '../../src/conference/moderation.js';
 import { SpeechActivity } from '../../src/events/speech.js';
 import { rfc2822, StatusCallbacks, type PostForm } from '../../src/events/statusCallbacks.js';
 import { captureLog } from '../helpers/log.js';
@@ -128,5 +129,44 @@ describe('StatusCallbacks attached to a conference', () => {
       bodies.filter((b) => b.get('StatusCallbackEvent') === event).map((b) => `${b.get('Room')} ${b.get('Reason') ?? b.get('ReasonConferenceEnded')}`);
     assert.deepEqual(said('participant-leave'), ['1 kicked', '2 room-closed', '3 shutdown', '4 hangup']);
     assert.deepEqual(said('conference-end'), ['1 last-participant-kicked', '2 conference-ended-via-api', '3 shutdown', '4 last-participant-left']);
+  });
+
+  test('issue 17: Label and StartConferenceOnEnter; a room waiting for its moderator starts when the moderator joins', async () => {
+    const bodies: URLSearchParams[] = [];
+    const cb = new StatusCallbacks({ url: 'http://x.test/cb', log: captureLog().log, post: async (_u, body) => (bodies.push(new URLSearchParams(body)), 200) });
+    const conference = new Conference({ echoWhenAlone: false });
+    const scheduled: Array<() => void> = [];
+    const moderation = new Moderation(conference, {
+      waitSound: () => new Int16Array(160),
+      endRoom: (room) => conference.closeRoom(room, 'moderator-left'),
+      schedule: (fn) => scheduled.push(fn),
+      othersHearJoinBeep: false,
+      log: captureLog().log,
+    });
+    moderation.configure('5', { waitForModerator: true, endWhenModeratorLeaves: true, startMuted: false });
+    cb.attach(conference, new SpeechActivity(), moderation);
+    const transport = { sendFrame: () => undefined, end: () => undefined };
+    conference.join('5', 'CA1', transport, 0, { seat: 1 });
+    conference.join('5', 'CAm', transport, 0, { seat: 2, moderator: true, label: 'Chair' });
+    conference.leave(conference.participant('CAm')!, 'hangup');
+    scheduled.shift()!();
+    await cb.idle();
+    assert.deepEqual(
+      bodies.map((b) => [
+        b.get('StatusCallbackEvent'),
+        b.get('CallSid'),
+        b.get('Label'),
+        b.get('StartConferenceOnEnter'),
+        b.get('Reason') ?? b.get('ReasonConferenceEnded'),
+      ]),
+      [
+        ['participant-join', 'CA1', '', 'false', null],
+        ['conference-start', null, null, null, null],
+        ['participant-join', 'CAm', 'Chair', 'true', null],
+        ['participant-leave', 'CAm', 'Chair', 'true', 'hangup'],
+        ['participant-leave', 'CA1', '', 'false', 'moderator-left'],
+        ['conference-end', null, null, null, 'participant-with-end-conference-on-exit-left'],
+      ],
+    );
   });
 });

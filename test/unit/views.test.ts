@@ -45,6 +45,7 @@ describe('caller views', () => {
       callSid,
       info: { seat, from: '+12025550100' },
       muted: seat === 2,
+      hardMuted: false,
       onHold: false,
       listenVolumeDb: -6,
       joinedAtMs,
@@ -62,7 +63,19 @@ describe('caller views', () => {
     const view = participantView(sources, p);
     assert.deepEqual(
       { ...view, joinedAt: undefined },
-      { seat: 2, callSid: 'CA2', from: '+1******0100', muted: true, hold: false, talking: true, listenVolumeDb: -6, joinedAt: undefined },
+      {
+        seat: 2,
+        callSid: 'CA2',
+        from: '+1******0100',
+        label: null,
+        moderator: false,
+        muted: true,
+        mutedByModerator: false,
+        hold: false,
+        talking: true,
+        listenVolumeDb: -6,
+        joinedAt: undefined,
+      },
     );
     assert.ok(Math.abs(Date.parse(view.joinedAt) - (Date.now() - 61_400)) < 5_000, view.joinedAt);
     const live = liveParticipantView(sources, p);

@@ -264,12 +264,36 @@ function createRoom(id) {
     const recording = entry.room.recording;
     act(e.currentTarget, `${recording ? 'Stop recording' : 'Record'} room ${id}`, () => api(recording ? 'DELETE' : 'POST', `/api/rooms/${id}/recording`, recording ? undefined : {}));
   });
+  // Mute everyone but the moderators (a hard mute), or unmute them all.
+  $('.act-mute-all', el).addEventListener('click', (e) => {
+    const muted = !allMuted(entry.room);
+    act(e.currentTarget, `${muted ? 'Mute all in' : 'Unmute all in'} room ${id}`, () => api('POST', `/api/rooms/${id}/mute-all`, { muted, exceptModerators: true }));
+  });
+  // End the calls and keep the room (POST /end); Delete also forgets it.
+  $('.act-end', el).addEventListener('click', (e) => {
+    const n = entry.room.participants.length;
+    if (!confirm(`End room ${id} and disconnect ${n} ${n === 1 ? 'caller' : 'callers'}? Its settings are kept.`)) return;
+    act(e.currentTarget, `End room ${id}`, () => api('POST', `/api/rooms/${id}/end`));
+  });
+  for (const button of el.querySelectorAll('.act-setting')) {
+    button.addEventListener('click', (e) => {
+      const setting = e.currentTarget.dataset.setting;
+      const on = !entry.room[setting];
+      act(e.currentTarget, `${e.currentTarget.textContent} ${on ? 'on' : 'off'} for room ${id}`, () => api('PATCH', `/api/rooms/${id}`, { [setting]: on }));
+    });
+  }
   $('.act-delete', el).addEventListener('click', (e) => {
     const n = entry.room.participants.length;
     if (!confirm(`End room ${id}${n ? ` and disconnect ${n} ${n === 1 ? 'caller' : 'callers'}` : ''}, and delete it?`)) return;
     act(e.currentTarget, `Delete room ${id}`, () => api('DELETE', `/api/rooms/${id}`));
   });
   return entry;
+}
+
+/** Everyone but the moderators is muted (and there is someone to mute). */
+function allMuted(room) {
+  const others = room.participants.filter((p) => !p.moderator);
+  return others.length > 0 && others.every((p) => p.muted);
 }
 
 function updateRoom(entry, room) {
@@ -279,6 +303,19 @@ function updateRoom(entry, room) {
   $('.room-label', el).textContent = room.label ? `· ${room.label}` : '';
   $('.seats', el).textContent = `${room.participants.length} / ${room.seatLimit} seats`;
   $('.pin', el).hidden = !room.hasPin;
+  $('.moderator-pin', el).hidden = !room.hasModeratorPin;
+  $('.waiting', el).hidden = !room.waitingForModerator;
+  const muteAll = $('.act-mute-all', el);
+  muteAll.textContent = allMuted(room) ? 'Unmute all' : 'Mute all';
+  muteAll.setAttribute('aria-label', `${allMuted(room) ? 'Unmute' : 'Mute'} everyone but the moderators in room ${room.id}`);
+  muteAll.disabled = room.participants.length === 0;
+  const end = $('.act-end', el);
+  end.textContent = 'End';
+  end.setAttribute('aria-label', `End the calls in room ${room.id} and keep its settings`);
+  end.disabled = room.participants.length === 0;
+  for (const button of el.querySelectorAll('.act-setting')) {
+    button.setAttribute('aria-pressed', String(Boolean(room[button.dataset.setting])));
+  }
   $('.locked', el).hidden = !room.locked;
   $('.auto', el).hidden = room.administered;
   const rec = $('.rec', el);
@@ -353,9 +390,12 @@ function updatePerson(row, p) {
   el.classList.toggle('talking', p.talking);
   el.classList.toggle('on-hold', p.hold);
   $('.seat', el).textContent = p.seat ?? '–';
-  $('.from', el).textContent = p.from ?? 'unknown';
+  $('.from', el).textContent = p.label ? `${p.label} (${p.from ?? 'unknown'})` : (p.from ?? 'unknown');
+  $('.moderator-badge', el).hidden = !p.moderator;
   $('.joined', el).textContent = formatDuration(p.joinedForSeconds);
-  $('.muted-badge', el).hidden = !p.muted;
+  const mutedBadge = $('.muted-badge', el);
+  mutedBadge.hidden = !p.muted;
+  mutedBadge.textContent = p.mutedByModerator ? 'Muted by moderator' : 'Muted';
   $('.hold-badge', el).hidden = !p.hold;
   $('.ok-text', el).hidden = p.muted || p.hold;
   const level = Math.max(-60, Math.min(0, p.levelDbfs));
@@ -465,6 +505,9 @@ function wire() {
     if (label) body.label = label;
     if (pin) body.pin = pin;
     if (seats) body.maxParticipants = Number(seats);
+    const moderatorPin = String(data.get('moderatorPin') ?? '').trim();
+    if (moderatorPin) body.moderatorPin = moderatorPin;
+    for (const setting of ['waitForModerator', 'startMuted', 'endWhenModeratorLeaves']) if (data.get(setting)) body[setting] = true;
     act($('button[type=submit]', form), `Create room ${body.id}`, async () => {
       await api('POST', '/api/rooms', body);
       form.reset();

@@ -1,0 +1,177 @@
+/**
+ * Moderated rooms (issue 17), as Twilio's <Conference> (startConferenceOnEnter,
+ * endConferenceOnExit, muted) and Asterisk ConfBridge's marked users do them. A room's moderation
+ * settings come from its stored record (told here by admission as each call is admitted, and by
+ * the admin API on a change); moderators are the participants whose ParticipantInfo says so.
+ *
+ * - waitForModerator: until the first moderator joins, the room waits: nobody feeds the mix
+ *   (Room.waitingForModerator) and everyone hears the wait sound, looped. The first moderator
+ *   starts the conference: the wait sound stops, a beep, and everyone hears everyone. Once
+ *   started it stays started (as Twilio's conference), even if the moderators leave.
+ * - startMuted: a participant who is not a moderator joins with a hard mute (only a moderator
+ *   or the API unmutes).
+ * - endWhenModeratorLeaves: when the last moderator leaves, everyone else hears the goodbye tone
+ *   and then the room is ended (its calls go on to Twilio's goodbye after </Connect>), unless a
+ *   moderator is back by then.
+ *
+ * No timers of its own: the end after the goodbye is scheduled through an injected function.
+ */
+import { EventEmitter } from 'node:events';
+import { goodbyeTone, joinBeep, moderatorMutedTone } from '../audio/tones.js';
+import { SAMPLE_RATE_HZ } from '../audio/format.js';
+import type { Logger } from '../log.js';
+import type { Conference } from './conference.js';
+import type { LeaveReason, Participant } from './participant.js';
+import type { Room } from './room.js';
+
+/** A room's moderation settings (all off: an ordinary room). */
+export interface ModerationSettings {
+  waitForModerator: boolean;
+  endWhenModeratorLeaves: boolean;
+  startMuted: boolean;
+}
+
+export const NO_MODERATION: Readonly<ModerationSettings> = Object.freeze({ waitForModerator: false, endWhenModeratorLeaves: false, startMuted: false });
+
+export interface ModerationOptions {
+  /**
+   * What callers waiting for the moderator hear, looped: the one place that picks the sound (the
+   * wait loop today; a room's own wait music later). Called when a room starts waiting.
+   */
+  waitSound(room: Room): Int16Array;
+  /** Ends a room on purpose with reason 'moderator-left' (the core's endRoom: streams closed, seats freed). */
+  endRoom(roomId: string): void;
+  /** Runs `fn` once after `ms` (setTimeout in the server; a manual queue in tests). */
+  schedule(fn: () => void, ms: number): void;
+  /** The others already hear a join beep when someone joins (BEEP on / onEnter): the start beep goes to the moderator only. */
+  othersHearJoinBeep: boolean;
+  log: Logger;
+}
+
+export interface ModerationEvents {
+  /** A room that waited for its moderator started (the first moderator joined). */
+  started: [room: Room, moderator: Participant | null];
+}
+
+/** Time between the goodbye tone's start and the end of the calls (ms): the tone, and a frame or so. */
+export const GOODBYE_MS = Math.ceil((goodbyeTone().length / SAMPLE_RATE_HZ) * 1000) + 100;
+
+/** Settings remembered for rooms that are not open, at most (admitted calls whose stream has not started). */
+const MAX_KNOWN = 10_000;
+/** Leaves after which the call asks to rejoin its room (its stream broke; the room moved). */
+const MAY_REJOIN: ReadonlySet<LeaveReason> = new Set<LeaveReason>(['socket-closed', 'error', 'moved']);
+
+interface RoomState {
+  waitCue: number | null;
+  ending: boolean;
+}
+
+export class Moderation extends EventEmitter<ModerationEvents> {
+  /** The last stored settings seen per room (from admission or the admin API). */
+  private readonly known = new Map<string, ModerationSettings>();
+  private readonly open = new Map<string, RoomState>();
+  private readonly startBeep = joinBeep();
+  private readonly goodbye = goodbyeTone();
+  private readonly mutedTone = moderatorMutedTone();
+
+  constructor(
+    private readonly conference: Conference,
+    private readonly options: ModerationOptions,
+  ) {
+    super();
+    conference.on('roomOpened', (room) => this.opened(room));
+    // The settings are kept when a room closes: a call admitted while it was open may open it again.
+    conference.on('roomClosed', (room) => this.open.delete(room.id));
+    conference.on('participantJoined', (p, room) => this.joined(p, room));
+    conference.on('participantLeft', (p, room, reason) => {
+      // A stream that broke (not a hang-up) comes back through the rejoin webhook as the moderator
+      // again: a moderator's network blip does not end everyone's call.
+      if (reason !== 'replaced' && !MAY_REJOIN.has(reason)) this.left(p, room);
+    });
+    conference.on('participantMuted', (p, muted) => {
+      // "The moderator has muted you": a hard mute is told to the caller (startMuted too, at join).
+      if (muted && p.hardMuted) conference.room(p.roomId)?.play(this.mutedTone, { target: { kind: 'only', callSid: p.callSid } });
+    });
+  }
+
+  /** The settings in force for `roomId` (all off when none are known). */
+  settings(roomId: string): Readonly<ModerationSettings> {
+    return this.known.get(roomId) ?? NO_MODERATION;
+  }
+
+  /** True while the open room `roomId` waits for its moderator. */
+  isWaiting(roomId: string): boolean {
+    return this.conference.room(roomId)?.waitingForModerator ?? false;
+  }
+
+  /**
+   * The room's stored settings, as admission read them for a call it admitted or as the admin API
+   * changed them. In an open room: startMuted holds for later joiners, endWhenModeratorLeaves at
+   * once, and waitForModerator turned off starts a waiting room (turned on, it holds from the next
+   * time the room opens).
+   */
+  configure(roomId: string, settings: ModerationSettings): void {
+    if (!this.known.has(roomId) && this.known.size >= MAX_KNOWN) this.forgetClosedRooms();
+    this.known.set(roomId, { ...settings });
+    const room = this.conference.room(roomId);
+    if (room?.waitingForModerator && !settings.waitForModerator) this.start(room, null);
+  }
+
+  private forgetClosedRooms(): void {
+    for (const id of this.known.keys()) if (!this.conference.room(id)) this.known.delete(id);
+  }
+
+  private opened(room: Room): void {
+    const state: RoomState = { waitCue: null, ending: false };
+    this.open.set(room.id, state);
+    if (!this.settings(room.id).waitForModerator) return;
+    room.waitingForModerator = true;
+    state.waitCue = room.play(this.options.waitSound(room), { target: { kind: 'all' }, loop: true });
+    this.options.log.info({ room: room.id }, 'room waits for its moderator');
+  }
+
+  private joined(p: Participant, room: Room): void {
+    if (p.info.moderator) {
+      if (room.waitingForModerator) this.start(room, p);
+      return;
+    }
+    // A call coming back keeps what it had (src/rooms/callStates.ts): startMuted applies to newcomers.
+    if (this.settings(room.id).startMuted && !p.info.state) this.conference.setMuted(p.callSid, true, 'moderator');
+  }
+
+  /** The conference starts: the wait sound stops, a beep, and the room mixes. */
+  private start(room: Room, moderator: Participant | null): void {
+    const state = this.open.get(room.id);
+    room.waitingForModerator = false;
+    if (state?.waitCue != null) room.stopCue(state.waitCue);
+    if (state) state.waitCue = null;
+    if (room.size > 1) {
+      const target = this.options.othersHearJoinBeep && moderator ? ({ kind: 'only', callSid: moderator.callSid } as const) : ({ kind: 'all' } as const);
+      room.play(this.startBeep, { target });
+    }
+    this.options.log.info({ room: room.id, moderator: moderator?.callSid, participants: room.size }, 'conference started by its moderator');
+    this.emit('started', room, moderator);
+  }
+
+  private left(p: Participant, room: Room): void {
+    // The room ended as a whole (closeRoom: everyone leaves at once, still listed): nothing to say.
+    if (!p.info.moderator || room.isClosed || room.get(p.callSid) === p || room.size === 0) return;
+    if (!this.settings(room.id).endWhenModeratorLeaves || hasModerator(room)) return;
+    const state = this.open.get(room.id);
+    if (!state || state.ending) return;
+    state.ending = true;
+    room.play(this.goodbye, { target: { kind: 'all' } });
+    this.options.log.info({ room: room.id, moderator: p.callSid, participants: room.size }, 'last moderator left: goodbye, then the room ends');
+    this.options.schedule(() => {
+      state.ending = false;
+      // A moderator came back meanwhile, or the room ended some other way: nothing to do.
+      if (this.conference.room(room.id) !== room || hasModerator(room)) return;
+      this.options.endRoom(room.id);
+    }, GOODBYE_MS);
+  }
+}
+
+function hasModerator(room: Room): boolean {
+  for (const p of room.participants()) if (p.info.moderator) return true;
+  return false;
+}
