@@ -23,6 +23,9 @@ import { TwilioStreamEvents } from '../events/twilioStreamEvents.js';
 import { twilioCallControl, type CallControl } from '../http/callControl.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
+import { Announcements } from '../library/announcements.js';
+import { AudioLibrary } from '../library/audioLibrary.js';
+import { RoomMusic } from '../library/roomMusic.js';
 import { Recordings } from '../recording/recordings.js';
 import { Admission } from '../rooms/admission.js';
 import { applyRoomSoundSettings } from '../rooms/roomSound.js';
@@ -73,6 +76,12 @@ export interface Core {
   /** Admission by capacity: the once-a-second sampler the mixer clock reports its ticks to. */
   readonly load: LoadSampler;
   readonly callControl: CallControl | undefined;
+  /** Named 8 kHz clips: the bundled music and the operator's uploads (AUDIO_DIR). */
+  readonly library: AudioLibrary;
+  /** Each open room's wait and hold music; `waitAudioFor(room)` is what a waiting caller hears. */
+  readonly music: RoomMusic;
+  /** Clips played to a room or one caller (POST /api/rooms/<id>/announcements). */
+  readonly announcements: Announcements;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -163,7 +172,16 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     admission.participantLeft(room.id, p.callSid, reason);
     if (reason !== 'replaced') speech.forget(p.callSid);
   });
-  new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
+  const library = new AudioLibrary({ dir: resolvePath(config.audioDir), log });
+  const music = new RoomMusic({ conference, directory, library, log, defaults: { waitMusic: config.waitMusic, holdMusic: config.holdMusic } });
+  const roomAudio = new RoomAudio(conference, {
+    beep: config.beep,
+    waitTone: config.waitTone,
+    echoWhenAlone: config.echoWhenAlone,
+    waitAudio: (room) => (music.hasWaitMusic(room) ? music.waitAudioFor(room) : null),
+  });
+  music.on('changed', (room) => roomAudio.restartWaiting(room));
+  const announcements = new Announcements(conference);
   applyRoomSoundSettings(conference, directory, log);
   new InCallKeys(conference, clock, log);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
@@ -173,6 +191,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   recordings.on('stopped', (r) => {
     const duration = String(Math.round(r.durationSeconds));
     statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
+  });
+
+  announcements.on('ended', (a, completed) => {
+    log.info({ room: a.room, announcement: a.id, audio: a.audio, to: a.to, completed }, 'announcement ended');
+    const fields: Record<string, string> = { FriendlyName: a.room, Room: a.room, AnnouncementSid: a.id, Audio: a.audio, Completed: String(completed) };
+    if (a.to !== null) fields['CallSid'] = a.to;
+    statusCallbacks?.enqueue(completed ? 'announcement-end' : 'announcement-fail', fields);
   });
 
   const streamEvents = new TwilioStreamEvents();
@@ -192,6 +217,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     cluster,
     load,
     callControl,
+    library,
+    music,
+    announcements,
     endRoom,
   };
 }

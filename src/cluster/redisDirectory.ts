@@ -5,7 +5,7 @@
  * PATCH never overwrites another's fields with stale ones.
  *
  * In the HASH a null field is an absent one (label, pinHash, maxParticipants, backgroundGate,
- * noiseSuppression); maxParticipants is decimal text, locked and the two sound settings "1" or "0". The same RoomRecord comes back as went in.
+ * noiseSuppression, waitMusic, holdMusic); maxParticipants is decimal text, locked and the two sound settings "1" or "0". The same RoomRecord comes back as went in.
  *
  * Ownership: the directory uses the client it is given and does not close it (other adapters share
  * it); close() only stops this directory from being used. Whoever called connectRedis closes the client.
@@ -139,6 +139,8 @@ function toFields(r: Partial<RoomRecord>): Partial<Record<Field, string | null>>
   if (r.locked !== undefined) out.locked = r.locked ? '1' : '0';
   if (r.backgroundGate !== undefined) out.backgroundGate = r.backgroundGate === null ? null : r.backgroundGate ? '1' : '0';
   if (r.noiseSuppression !== undefined) out.noiseSuppression = r.noiseSuppression === null ? null : r.noiseSuppression ? '1' : '0';
+  if (r.waitMusic !== undefined) out.waitMusic = r.waitMusic;
+  if (r.holdMusic !== undefined) out.holdMusic = r.holdMusic;
   if (r.createdAt !== undefined) out.createdAt = r.createdAt;
   if (r.updatedAt !== undefined) out.updatedAt = r.updatedAt;
   return out;
@@ -156,6 +158,8 @@ function fromHash(id: string, h: Record<string, string>): RoomRecord | null {
     locked: h['locked'] === '1',
     backgroundGate: flag(h['backgroundGate']),
     noiseSuppression: flag(h['noiseSuppression']),
+    waitMusic: h['waitMusic'] ?? null,
+    holdMusic: h['holdMusic'] ?? null,
     createdAt: h['createdAt'],
     updatedAt: h['updatedAt'] ?? h['createdAt'],
   };

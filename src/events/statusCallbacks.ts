@@ -12,7 +12,9 @@
  * from start), Timestamp (RFC 2822, as Twilio), FriendlyName and Room (the room number).
  * Participant events add CallSid, Seat, Muted, Hold; participant-leave adds Reason (a leave reason,
  * src/conference/leaveReason.ts); conference-end adds ReasonConferenceEnded: the last leave's
- * (same table), or room-failed when the room's tick failed.
+ * (same table), or room-failed when the room's tick failed. announcement-end (played to its end)
+ * and announcement-fail (stopped early: the room closed, or the caller it was for left) add
+ * AnnouncementSid, Audio, Completed and, for one caller's, CallSid.
  *
  * With a secret (STATUS_CALLBACK_SECRET) every attempt carries X-Conference-Signature, signed when
  * it is sent (src/events/verifyStatusCallback.ts says how, and checks it).
@@ -37,6 +39,8 @@ export const STATUS_EVENTS = [
   'participant-speech-stop',
   'recording-started',
   'recording-stopped',
+  'announcement-end',
+  'announcement-fail',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 

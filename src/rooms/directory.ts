@@ -26,13 +26,21 @@ export interface RoomRecord {
    */
   backgroundGate?: boolean | null;
   noiseSuppression?: boolean | null;
+  /**
+   * Audio library clips (absent or null: the server's WAIT_MUSIC / HOLD_MUSIC): looped to a caller
+   * alone in the room (or waiting for the moderator), and to a caller on hold.
+   */
+  waitMusic?: string | null;
+  holdMusic?: string | null;
   /** ISO 8601 times. */
   createdAt: string;
   updatedAt: string;
 }
 
 /** The fields PATCH may change. */
-export type RoomPatch = Partial<Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked' | 'backgroundGate' | 'noiseSuppression'>>;
+export type RoomPatch = Partial<
+  Pick<RoomRecord, 'label' | 'pinHash' | 'maxParticipants' | 'locked' | 'backgroundGate' | 'noiseSuppression' | 'waitMusic' | 'holdMusic'>
+>;
 
 export interface RoomDirectory {
   get(id: string): Promise<RoomRecord | null>;

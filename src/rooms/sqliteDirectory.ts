@@ -10,8 +10,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from './directory.js';
 
-/** 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default). */
-const SCHEMA_VERSION = 2;
+/**
+ * 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default);
+ * 3: wait_music, hold_music (audio library names; NULL: the server's default).
+ */
+const SCHEMA_VERSION = 3;
 
 interface Row {
   id: string;
@@ -21,6 +24,8 @@ interface Row {
   locked: number;
   background_gate: number | null;
   noise_suppression: number | null;
+  wait_music: string | null;
+  hold_music: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -33,6 +38,8 @@ const toRecord = (r: Row): RoomRecord => ({
   locked: r.locked === 1,
   backgroundGate: r.background_gate === null ? null : r.background_gate === 1,
   noiseSuppression: r.noise_suppression === null ? null : r.noise_suppression === 1,
+  waitMusic: r.wait_music,
+  holdMusic: r.hold_music,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -73,18 +80,26 @@ export class SqliteRoomDirectory implements RoomDirectory {
         PRAGMA user_version = 2;
       `);
     }
+    if (version < 3) {
+      this.db.exec(`
+        ALTER TABLE rooms ADD COLUMN wait_music TEXT;
+        ALTER TABLE rooms ADD COLUMN hold_music TEXT;
+        PRAGMA user_version = 3;
+      `);
+    }
     this.statements = {
       get: this.db.prepare<[string], Row>('SELECT * FROM rooms WHERE id = ?'),
       list: this.db.prepare<[], Row>('SELECT * FROM rooms ORDER BY id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rooms'),
       insert: this.db.prepare<[Row]>(
-        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression, created_at, updated_at)
-         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression, @created_at, @updated_at)
+        `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression, wait_music, hold_music, created_at, updated_at)
+         VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression, @wait_music, @hold_music, @created_at, @updated_at)
          ON CONFLICT (id) DO NOTHING`,
       ),
       update: this.db.prepare<[Row]>(
         `UPDATE rooms SET label = @label, pin_hash = @pin_hash, max_participants = @max_participants,
          locked = @locked, background_gate = @background_gate, noise_suppression = @noise_suppression,
+         wait_music = @wait_music, hold_music = @hold_music,
          updated_at = @updated_at WHERE id = @id`,
       ),
       delete: this.db.prepare<[string]>('DELETE FROM rooms WHERE id = ?'),
@@ -140,6 +155,8 @@ function toRow(r: RoomRecord): Row {
     locked: r.locked ? 1 : 0,
     background_gate: r.backgroundGate == null ? null : r.backgroundGate ? 1 : 0,
     noise_suppression: r.noiseSuppression == null ? null : r.noiseSuppression ? 1 : 0,
+    wait_music: r.waitMusic ?? null,
+    hold_music: r.holdMusic ?? null,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };
