@@ -68,13 +68,14 @@ export class RoomAudio {
     this.waiting.set(room.id, { callSid: p.callSid, cueId });
   }
 
-  /** The room's wait music changed: a caller waiting now hears the new one from its start. */
+  /**
+   * The room's wait music changed (or was read after its first caller joined): a caller alone in
+   * it now hears the new one from its start.
+   */
   restartWaiting(room: Room): void {
-    const w = this.waiting.get(room.id);
-    if (!w) return;
-    const p = room.get(w.callSid);
+    if (room.isClosed || room.size !== 1) return;
     this.stopWaiting(room);
-    if (p && room.size === 1) this.startWaiting(room, p);
+    this.startWaiting(room, room.participants()[0]!);
   }
 
   private stopWaiting(room: Room): void {

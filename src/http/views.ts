@@ -74,6 +74,9 @@ export function roomView(sources: ViewSources, id: string, record: RoomRecord | 
     backgroundGate: record?.backgroundGate ?? null,
     noiseSuppression: record?.noiseSuppression ?? null,
     soundInForce: live ? { ...live.audio } : null,
+    // Audio library clips (null: the server's WAIT_MUSIC / HOLD_MUSIC).
+    waitMusic: record?.waitMusic ?? null,
+    holdMusic: record?.holdMusic ?? null,
     participants: live?.size ?? 0,
     createdAt: record?.createdAt ?? null,
     updatedAt: record?.updatedAt ?? null,
@@ -91,6 +94,9 @@ export function participantView(sources: ViewSources, p: Participant) {
     from: maskPhoneNumber(p.info.from),
     muted: p.muted,
     hold: p.onHold,
+    // As Twilio's Participant: coaching, and whom (only that caller hears this one).
+    coaching: p.coaching !== null,
+    callSidToCoach: p.coaching,
     talking: sources.speech.isTalking(p.callSid),
     listenVolumeDb: p.listenVolumeDb,
     joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),

@@ -214,7 +214,18 @@ describe('admin API', () => {
       const [pa, pb] = room.body.participants;
       assert.deepEqual(
         { ...pa, joinedAt: undefined },
-        { seat: 1, callSid: a.callSid, from: '+1******0100', muted: false, hold: false, talking: false, listenVolumeDb: 0, joinedAt: undefined },
+        {
+          seat: 1,
+          callSid: a.callSid,
+          from: '+1******0100',
+          muted: false,
+          hold: false,
+          coaching: false,
+          callSidToCoach: null,
+          talking: false,
+          listenVolumeDb: 0,
+          joinedAt: undefined,
+        },
       );
       assert.equal(pb.from, '+4*******0123');
       assert.ok(Math.abs(Date.parse(pa.joinedAt) - Date.now()) < 10_000, pa.joinedAt);

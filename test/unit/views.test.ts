@@ -46,6 +46,7 @@ describe('caller views', () => {
       info: { seat, from: '+12025550100' },
       muted: seat === 2,
       onHold: false,
+      coaching: null,
       listenVolumeDb: -6,
       joinedAtMs,
       talk: { state: { levelDbfs: -123.4 } },
@@ -62,7 +63,18 @@ describe('caller views', () => {
     const view = participantView(sources, p);
     assert.deepEqual(
       { ...view, joinedAt: undefined },
-      { seat: 2, callSid: 'CA2', from: '+1******0100', muted: true, hold: false, talking: true, listenVolumeDb: -6, joinedAt: undefined },
+      {
+        seat: 2,
+        callSid: 'CA2',
+        from: '+1******0100',
+        muted: true,
+        hold: false,
+        coaching: false,
+        callSidToCoach: null,
+        talking: true,
+        listenVolumeDb: -6,
+        joinedAt: undefined,
+      },
     );
     assert.ok(Math.abs(Date.parse(view.joinedAt) - (Date.now() - 61_400)) < 5_000, view.joinedAt);
     const live = liveParticipantView(sources, p);
