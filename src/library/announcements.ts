@@ -55,8 +55,8 @@ export class Announcements extends EventEmitter<AnnouncementEvents> {
   play(room: Room, audio: string, pcm: Int16Array, to: string | null): Announcement {
     const announcement: Announcement = { id: `AN${randomBytes(16).toString('hex')}`, room: room.id, audio, to, durationMs: Math.round(pcm.length / 8) };
     const cueId = room.play(pcm, { target: to === null ? { kind: 'all' } : { kind: 'only', callSid: to } });
-    let cues = this.playing.get(room);
-    if (!cues) this.playing.set(room, (cues = new Map()));
+    const cues = this.playing.get(room) ?? new Map<number, Announcement>();
+    this.playing.set(room, cues);
     cues.set(cueId, announcement);
     return announcement;
   }
