@@ -12,8 +12,7 @@ import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { rmsDbfs } from '../../src/audio/analysis.js';
 import { SAMPLES_PER_FRAME } from '../../src/audio/format.js';
-import { encodeWav } from '../../src/audio/wav.js';
-import { fromMulaw, tone } from '../helpers/audio.js';
+import { fromMulaw } from '../helpers/audio.js';
 import { heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
