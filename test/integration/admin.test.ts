@@ -117,6 +117,8 @@ describe('admin API', () => {
         backgroundGate: null,
         noiseSuppression: null,
         soundInForce: null,
+        waitMusic: null,
+        holdMusic: null,
         participants: 0,
         createdAt: undefined,
         updatedAt: undefined,

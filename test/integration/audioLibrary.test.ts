@@ -249,7 +249,7 @@ describe('audio library, announcements, wait and hold music, coaching', () => {
         b.stream.play(toneMulaw(700, -20, 1600), start),
         c.stream.play(toneMulaw(1100, -20, 1600), start),
       ]);
-      const w = [start + 400, start + 1500] as const;
+      const w = [start + 400, start + 1300] as const;
       const sent = (hz: number) => heardLevel(hz, -20);
       near(heardToneDbfs(a.stream, 1100, ...w), sent(1100), 1, 'A hears the coach');
       near(heardToneDbfs(a.stream, 700, ...w), sent(700), 1, 'A hears B');
