@@ -22,10 +22,7 @@ export function resampledLength(length: number, fromHz: number, toHz: number): n
   return fromHz === toHz ? length : Math.floor(length * (toHz / fromHz));
 }
 
-/**
- * Output samples `start` to `end` (exclusive) of resample(samples, fromHz, toHz), into `out`: a long
- * clip can be converted a slice at a time, yielding in between, so the mixer's clock never waits.
- */
+/** Output samples `start` to `end` (exclusive) of resample(samples, fromHz, toHz), into `out`. */
 export function resampleInto(samples: Int16Array, fromHz: number, toHz: number, out: Int16Array, start: number, end: number): void {
   if (fromHz === toHz) {
     out.set(samples.subarray(start, end), start);

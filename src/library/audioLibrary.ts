@@ -7,9 +7,9 @@
  * - uploaded: an operator's WAV (any rate, channels, 8 to 32 bits, float or mu-law), converted ONCE
  *   to 8 kHz mono 16-bit and stored as `<AUDIO_DIR>/<name>.wav`, so it survives a restart.
  *
- * Conversion runs a slice at a time (resampleInto, ~4 ms each) with the event loop free in between:
- * a minute of 44.1 kHz audio takes about a second of CPU, which must never hold up the mixer's 20 ms
- * clock. Clips live in memory (an 8 kHz minute is 960 KB) and are handed out as they are; the room
+ * Conversion runs in a worker thread (convertWorker.ts): the windowed-sinc resampler takes ~16 us
+ * per output sample from 48 kHz (a minute of audio: ~8 s of CPU), which must never hold up the
+ * mixer's 20 ms clock nor count as the mixer's load. Clips live in memory (an 8 kHz minute is 960 KB) and are handed out as they are; the room
  * only reads them.
  */
 import { EventEmitter } from 'node:events';
@@ -17,8 +17,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { SAMPLE_RATE_HZ } from '../audio/format.js';
-import { resampledLength, resampleInto } from '../audio/resample.js';
 import { encodeWav, parseWav, WavFormatError } from '../audio/wav.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -31,8 +31,18 @@ export const AUDIO_NAME_RULE = 'an audio name is 1 to 64 of a-z, 0-9, "-" and "_
 export const BUNDLED_AUDIO = ['wait', 'hold'] as const;
 
 const BUNDLED_DIR = join(dirname(fileURLToPath(import.meta.url)), 'bundled');
-/** Output samples converted between two yields of the event loop (a few ms of work). */
-const SLICE_SAMPLES = 2000;
+/** Under tsx (tests, development) this module is .ts; built (dist/) it is .js. */
+const UNDER_TSX = import.meta.url.endsWith('.ts');
+/** The worker beside this module. */
+const WORKER_URL = new URL(`./convertWorker${UNDER_TSX ? '.ts' : '.js'}`, import.meta.url);
+/**
+ * Under tsx a worker does not inherit its loader (Node 20): it registers it, then loads the .ts.
+ * Built, the worker is plain JavaScript.
+ */
+const workerEntry = (): { entry: string | URL; eval: boolean } =>
+  UNDER_TSX
+    ? { entry: `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`, eval: true }
+    : { entry: WORKER_URL, eval: false };
 
 export interface AudioInfo {
   name: string;
@@ -152,13 +162,14 @@ export function checkName(name: string): void {
   if (!AUDIO_NAME_PATTERN.test(name)) throw new AppError('BAD_REQUEST', AUDIO_NAME_RULE);
 }
 
-/** `samples` at 8 kHz, converted a slice at a time with the event loop free in between. */
-async function toTelephoneRate(samples: Int16Array, fromHz: number): Promise<Int16Array> {
-  if (fromHz === SAMPLE_RATE_HZ) return samples;
-  const out = new Int16Array(resampledLength(samples.length, fromHz, SAMPLE_RATE_HZ));
-  for (let start = 0; start < out.length; start += SLICE_SAMPLES) {
-    resampleInto(samples, fromHz, SAMPLE_RATE_HZ, out, start, Math.min(out.length, start + SLICE_SAMPLES));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return out;
+/** `samples` at 8 kHz, converted in a worker thread. */
+function toTelephoneRate(samples: Int16Array, fromHz: number): Promise<Int16Array> {
+  if (fromHz === SAMPLE_RATE_HZ) return Promise.resolve(samples);
+  return new Promise((resolve, reject) => {
+    const { entry, eval: isCode } = workerEntry();
+    const worker = new Worker(entry, { eval: isCode, workerData: { samples, fromHz } });
+    worker.once('message', (out: Int16Array) => resolve(out));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`audio conversion worker exited with code ${code}`)));
+  });
 }

@@ -42,12 +42,15 @@ export function roomMusicOf(record: RoomRecord | null): RoomMusicSettings {
 export class RoomMusic extends EventEmitter<RoomMusicEvents> {
   /** Open rooms' own settings, once read from the directory. */
   private readonly settings = new Map<string, RoomMusicSettings>();
+  /** The wait audio each open room was last told about: `changed` only when it differs. */
+  private readonly waitInForce = new Map<string, Int16Array | null>();
   private readonly chime = waitLoop();
 
   constructor(private readonly options: RoomMusicOptions) {
     super();
     const { conference, directory, library, log } = options;
     conference.on('roomOpened', (room) => {
+      this.waitInForce.set(room.id, this.waitMusicOf(room.id));
       this.applyHold(room);
       directory.get(room.id).then(
         (record) => {
@@ -57,13 +60,13 @@ export class RoomMusic extends EventEmitter<RoomMusicEvents> {
         (error: unknown) => log.warn({ room: room.id, err: error instanceof Error ? error.message : String(error) }, 'room music not read: server defaults'),
       );
     });
-    conference.on('roomClosed', (room) => this.settings.delete(room.id));
-    // A clip replaced or deleted: every open room looks its music up again.
+    conference.on('roomClosed', (room) => {
+      this.settings.delete(room.id);
+      this.waitInForce.delete(room.id);
+    });
+    // A clip added, replaced or deleted: every open room looks its music up again.
     library.on('changed', () => {
-      for (const room of conference.listRooms()) {
-        this.applyHold(room);
-        this.emit('changed', room);
-      }
+      for (const room of conference.listRooms()) this.refresh(room);
     });
   }
 
@@ -72,8 +75,20 @@ export class RoomMusic extends EventEmitter<RoomMusicEvents> {
     const room = this.options.conference.room(roomId);
     if (!room) return;
     this.settings.set(roomId, settings);
+    this.refresh(room);
+  }
+
+  /** Hold music applied; `changed` when the wait music is another clip than before. */
+  private refresh(room: Room): void {
     this.applyHold(room);
+    const wait = this.waitMusicOf(room.id);
+    if (this.waitInForce.get(room.id) === wait) return;
+    this.waitInForce.set(room.id, wait);
     this.emit('changed', room);
+  }
+
+  private waitMusicOf(roomId: string): Int16Array | null {
+    return this.clip(this.settings.get(roomId)?.waitMusic ?? null, this.options.defaults.waitMusic);
   }
 
   /**
@@ -81,12 +96,12 @@ export class RoomMusic extends EventEmitter<RoomMusicEvents> {
    * wait chime. The one question the moderation's "waiting for the moderator" asks.
    */
   waitAudioFor(roomId: string): Int16Array {
-    return this.clip(this.settings.get(roomId)?.waitMusic ?? null, this.options.defaults.waitMusic) ?? this.chime;
+    return this.waitMusicOf(roomId) ?? this.chime;
   }
 
   /** True when the room or the server names wait music (not just the chime). */
   hasWaitMusic(roomId: string): boolean {
-    return this.clip(this.settings.get(roomId)?.waitMusic ?? null, this.options.defaults.waitMusic) !== null;
+    return this.waitMusicOf(roomId) !== null;
   }
 
   /** What a caller on hold in `roomId` hears, looped; null: silence. */
