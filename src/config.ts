@@ -55,6 +55,14 @@ const callbackUrl = z
     }
   }, 'expected an http:// or https:// URL');
 
+/** An audio library clip's name; `none` (or empty): no music. */
+const audioName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === '' || /^[a-z0-9][a-z0-9_-]{0,63}$/.test(v), 'expected an audio library name (a-z, 0-9, - and _), or none')
+  .transform((v) => (v === '' || v === 'none' ? null : v));
+
 const beep = z
   .string()
   .trim()
@@ -113,6 +121,10 @@ const schema = z.object({
   JOIN_TICKETS_PER_MINUTE: int(1, 10000).default(10),
   BEEP: beep.default('on'),
   WAIT_TONE: bool.default(true),
+  AUDIO_DIR: z.string().trim().min(1).default('./data/audio'),
+  AUDIO_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  WAIT_MUSIC: audioName.optional(),
+  HOLD_MUSIC: audioName.default('hold'),
   STATUS_CALLBACK_URL: callbackUrl.optional(),
   STATUS_CALLBACK_SECRET: secret(32).optional(),
   TWILIO_ACCOUNT_SID: z
@@ -224,6 +236,14 @@ export interface Config {
   beep: 'on' | 'off' | 'onEnter' | 'onExit';
   /** A caller alone in a room hears a soft wait loop (not with ECHO_WHEN_ALONE). */
   waitTone: boolean;
+  /** Where uploaded audio library clips are stored (8 kHz WAV, one per name). */
+  audioDir: string;
+  /** Largest WAV upload accepted (bytes). */
+  audioMaxBytes: number;
+  /** The audio library clip a lone caller hears by default; null: the wait chime (WAIT_TONE). */
+  waitMusic: string | null;
+  /** The audio library clip a caller on hold hears by default; null: silence. */
+  holdMusic: string | null;
   /** Where conference events are POSTed; undefined: not sent. */
   statusCallbackUrl: string | undefined;
   /** HMAC-SHA256 key of the status callbacks' X-Conference-Signature (required with the URL). */
@@ -345,6 +365,10 @@ export function parseConfig(env: Record<string, string | undefined>): Readonly<C
     joinTicketsPerMinute: c.JOIN_TICKETS_PER_MINUTE,
     beep: c.BEEP,
     waitTone: c.WAIT_TONE,
+    audioDir: c.AUDIO_DIR,
+    audioMaxBytes: c.AUDIO_MAX_BYTES,
+    waitMusic: c.WAIT_MUSIC ?? null,
+    holdMusic: c.HOLD_MUSIC,
     statusCallbackUrl: c.STATUS_CALLBACK_URL,
     statusCallbackSecret: c.STATUS_CALLBACK_SECRET,
     twilioAccountSid: c.TWILIO_ACCOUNT_SID,

@@ -28,11 +28,11 @@ export const ERRORS = {
   UNAUTHORIZED: { httpStatus: 401, text: 'send the admin token as "Authorization: Bearer <ADMIN_TOKEN>"' },
   /** A bearer token that is not ADMIN_TOKEN (admin API, /join/ticket). */
   FORBIDDEN: { httpStatus: 403, text: 'the bearer token is not the admin token' },
-  /** No such route, room, participant or recording; an upgrade to a path other than /media. */
+  /** No such route, room, participant, recording or audio clip; an upgrade to a path other than /media. */
   NOT_FOUND: { httpStatus: 404, text: 'not found' },
-  /** The room exists already; a recording is running or not stopped yet. */
+  /** The room exists already; a recording is running or not stopped yet; a bundled audio clip; a coaching chain. */
   CONFLICT: { httpStatus: 409, text: 'conflicts with the current state' },
-  /** A body larger than the route accepts (webhooks 32 KB or 200 parameters, the admin API 16 KB). */
+  /** A body larger than the route accepts (webhooks 32 KB or 200 parameters, the admin API 16 KB, a WAV AUDIO_MAX_BYTES). */
   PAYLOAD_TOO_LARGE: { httpStatus: 413, text: 'the body is too large' },
   /** A body in a charset other than UTF-8. */
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, text: 'the body is not UTF-8' },

@@ -7,6 +7,7 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCore, type Core } from './app/core.js';
+import type { AudioLibrary } from './library/audioLibrary.js';
 import { createHttpApp, mountHttpRoutes } from './app/httpApp.js';
 import { createMediaServer } from './app/mediaServer.js';
 import { createMixerClock } from './app/mixerClock.js';
@@ -65,6 +66,8 @@ export interface ConferenceServer {
   readonly statusCallbacks: StatusCallbacks | null;
   /** Room recordings (admin API, RECORD_ROOMS=always). */
   readonly recordings: Recordings;
+  /** The audio library: bundled music and uploads (GET/PUT/DELETE /api/audio). */
+  readonly library: AudioLibrary;
   /** Prometheus metrics (GET /metrics). */
   readonly metrics: Metrics;
   /** This node of a cluster (REDIS_URL), or null for one process. */
@@ -223,6 +226,7 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     statusCallbacks,
     metrics,
     recordings,
+    library: core.library,
     cluster,
     health,
     isShuttingDown: () => shuttingDown,

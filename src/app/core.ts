@@ -27,6 +27,9 @@ import { DialOuts } from '../http/dialOut.js';
 import { twilioCallControl, twilioDialer, type CallControl, type Dialer, type TwilioHttpClient } from '../http/callControl.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
+import { Announcements } from '../library/announcements.js';
+import { AudioLibrary } from '../library/audioLibrary.js';
+import { RoomMusic } from '../library/roomMusic.js';
 import { Recordings } from '../recording/recordings.js';
 import { Admission } from '../rooms/admission.js';
 import { moderationSettings, toggleRoomLock } from '../rooms/roomModeration.js';
@@ -39,7 +42,6 @@ import { loadOrCreateServerKey } from '../security/serverKey.js';
 import { Capacity } from '../timing/capacity.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { LoadSampler } from '../timing/loadSampler.js';
-import { waitLoop } from '../audio/tones.js';
 
 export interface CoreDeps {
   log: Logger;
@@ -97,6 +99,12 @@ export interface Core {
   readonly dialOuts: DialOuts;
   /** Moderated rooms: waiting for the moderator, startMuted, the end when the moderator leaves. */
   readonly moderation: Moderation;
+  /** Named 8 kHz clips: the bundled music and the operator's uploads (AUDIO_DIR). */
+  readonly library: AudioLibrary;
+  /** Each open room's wait and hold music; `waitAudioFor(room)` is what a waiting caller hears. */
+  readonly music: RoomMusic;
+  /** Clips played to a room or one caller (POST /api/rooms/<id>/announcements). */
+  readonly announcements: Announcements;
   /**
    * Ends a room: every stream in it closes with `reason` and its reserved seats are released.
    * False when no stream was open in it.
@@ -212,18 +220,26 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     admission.participantLeft(room.id, p.callSid, reason);
     if (reason !== 'replaced') speech.forget(p.callSid);
   });
+  const library = new AudioLibrary({ dir: resolvePath(config.audioDir), log });
+  const music = new RoomMusic({ conference, directory, library, log, defaults: { waitMusic: config.waitMusic, holdMusic: config.holdMusic } });
   const othersHearJoinBeep = config.beep === 'on' || config.beep === 'onEnter';
   // Constructed before the room sounds: a room that waits for its moderator is marked so at roomOpened.
-  // The one place the wait sound is chosen (the wait loop, rendered once; a room's own music later).
-  const waitSound = waitLoop();
+  // The one place the wait sound is chosen: the room's wait music, else WAIT_MUSIC, else the chime.
   const moderation: Moderation = new Moderation(conference, {
-    waitSound: () => waitSound,
+    waitSound: (room) => music.waitAudioFor(room.id),
     endRoom: (room) => endRoom(room, 'moderator-left'),
     schedule: (fn, ms) => setTimeout(fn, ms).unref(),
     othersHearJoinBeep,
     log,
   });
-  new RoomAudio(conference, { beep: config.beep, waitTone: config.waitTone, echoWhenAlone: config.echoWhenAlone });
+  const roomAudio = new RoomAudio(conference, {
+    beep: config.beep,
+    waitTone: config.waitTone,
+    echoWhenAlone: config.echoWhenAlone,
+    waitAudio: (room) => (music.hasWaitMusic(room) ? music.waitAudioFor(room) : null),
+  });
+  music.on('changed', (room) => roomAudio.restartWaiting(room));
+  const announcements = new Announcements(conference);
   applyRoomSoundSettings(conference, directory, log);
   new InCallKeys(conference, clock, log, (room) => toggleRoomLock(directory, room));
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
@@ -233,6 +249,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   recordings.on('stopped', (r) => {
     const duration = String(Math.round(r.durationSeconds));
     statusCallbacks?.enqueue('recording-stopped', { FriendlyName: r.room, Room: r.room, RecordingSid: r.id, RecordingDuration: duration });
+  });
+
+  announcements.on('ended', (a, completed) => {
+    log.info({ room: a.room, announcement: a.id, audio: a.audio, to: a.to, completed }, 'announcement ended');
+    const fields: Record<string, string> = { FriendlyName: a.room, Room: a.room, AnnouncementSid: a.id, Audio: a.audio, Completed: String(completed) };
+    if (a.to !== null) fields['CallSid'] = a.to;
+    statusCallbacks?.enqueue(completed ? 'announcement-end' : 'announcement-fail', fields);
   });
 
   const streamEvents = new TwilioStreamEvents();
@@ -276,6 +299,9 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     dialer,
     dialOuts,
     moderation,
+    library,
+    music,
+    announcements,
     endRoom,
     close() {
       callStates.close();

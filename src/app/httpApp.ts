@@ -12,6 +12,7 @@ import express from 'express';
 import type { Config } from '../config.js';
 import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
 import { adminApi } from '../http/admin.js';
+import { audioApi } from '../http/audio.js';
 import { dashboardPage, LiveFeed } from '../http/dashboard.js';
 import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
 import { invitesApi } from '../http/invites.js';
@@ -126,6 +127,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
     adminApi({
       routers: [
         recordingsApi(recordings),
+        audioApi({ library: core.library, maxBytes: config.audioMaxBytes, log }),
         live.router(),
         invitesApi({
           invites: core.invites,
@@ -161,6 +163,9 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       speech,
       clock,
       callControl: core.callControl,
+      library: core.library,
+      music: core.music,
+      announcements: core.announcements,
       log,
     }),
   );

@@ -35,6 +35,20 @@ export function accumulateMeasured(sum: Int32Array, frame: Int16Array | Int32Arr
   measure.energy += energy;
 }
 
+/** Adds the frame's peak and energy into `measure`, without mixing it (a coach's whisper, for the limiter). */
+export function measureFrame(frame: Int16Array, measure: FrameMeasure): void {
+  let peak = 0;
+  let energy = 0;
+  for (let i = 0; i < frame.length; i++) {
+    const v = frame[i]!;
+    const a = v < 0 ? -v : v;
+    if (a > peak) peak = a;
+    energy += v * v;
+  }
+  measure.peak += peak;
+  measure.energy += energy;
+}
+
 /** `out = clip16(sum)`. */
 export function clipSum(sum: Int32Array, out: Int16Array): void {
   for (let i = 0; i < sum.length; i++) {

@@ -12,13 +12,27 @@ const HALF_TAPS = 32;
 
 export function resample(samples: Int16Array, fromHz: number, toHz: number): Int16Array {
   if (fromHz === toHz) return samples.slice();
+  const out = new Int16Array(resampledLength(samples.length, fromHz, toHz));
+  resampleInto(samples, fromHz, toHz, out, 0, out.length);
+  return out;
+}
+
+/** How many samples resample() makes of `length` samples. */
+export function resampledLength(length: number, fromHz: number, toHz: number): number {
+  return fromHz === toHz ? length : Math.floor(length * (toHz / fromHz));
+}
+
+/** Output samples `start` to `end` (exclusive) of resample(samples, fromHz, toHz), into `out`. */
+export function resampleInto(samples: Int16Array, fromHz: number, toHz: number, out: Int16Array, start: number, end: number): void {
+  if (fromHz === toHz) {
+    out.set(samples.subarray(start, end), start);
+    return;
+  }
   const ratio = toHz / fromHz;
-  const outLength = Math.floor(samples.length * ratio);
-  const out = new Int16Array(outLength);
   // Normalised cut-off (cycles per input sample).
   const cutoff = (0.45 * Math.min(fromHz, toHz)) / fromHz;
   const halfWidth = HALF_TAPS / (2 * cutoff); // input samples each side of the centre
-  for (let n = 0; n < outLength; n++) {
+  for (let n = start; n < end; n++) {
     const centre = n / ratio;
     const first = Math.max(0, Math.ceil(centre - halfWidth));
     const last = Math.min(samples.length - 1, Math.floor(centre + halfWidth));
@@ -37,5 +51,4 @@ export function resample(samples: Int16Array, fromHz: number, toHz: number): Int
     const value = weightSum > 0 ? acc / weightSum : 0;
     out[n] = clip16(Math.round(value));
   }
-  return out;
 }

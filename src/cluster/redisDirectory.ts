@@ -5,9 +5,9 @@
  * PATCH never overwrites another's fields with stale ones.
  *
  * In the HASH a null field is an absent one (label, pinHash, maxParticipants, backgroundGate,
- * noiseSuppression, moderatorPinHash); maxParticipants is decimal text, locked and the two sound settings
- * "1" or "0"; the three moderation flags (waitForModerator, endWhenModeratorLeaves, startMuted) "1" when
- * on and absent when off. The same RoomRecord comes back as went in.
+ * noiseSuppression, moderatorPinHash, waitMusic, holdMusic); maxParticipants is decimal text, locked and
+ * the two sound settings "1" or "0"; the three moderation flags (waitForModerator, endWhenModeratorLeaves,
+ * startMuted) "1" when on and absent when off. The same RoomRecord comes back as went in.
  *
  * Ownership: the directory uses the client it is given and does not close it (other adapters share
  * it); close() only stops this directory from being used. Whoever called connectRedis closes the client.
@@ -146,6 +146,8 @@ function toFields(r: Partial<RoomRecord>): Partial<Record<Field, string | null>>
   if (r.waitForModerator !== undefined) out.waitForModerator = r.waitForModerator ? '1' : null;
   if (r.endWhenModeratorLeaves !== undefined) out.endWhenModeratorLeaves = r.endWhenModeratorLeaves ? '1' : null;
   if (r.startMuted !== undefined) out.startMuted = r.startMuted ? '1' : null;
+  if (r.waitMusic !== undefined) out.waitMusic = r.waitMusic;
+  if (r.holdMusic !== undefined) out.holdMusic = r.holdMusic;
   if (r.createdAt !== undefined) out.createdAt = r.createdAt;
   if (r.updatedAt !== undefined) out.updatedAt = r.updatedAt;
   return out;
@@ -167,6 +169,8 @@ function fromHash(id: string, h: Record<string, string>): RoomRecord | null {
     waitForModerator: h['waitForModerator'] === '1',
     endWhenModeratorLeaves: h['endWhenModeratorLeaves'] === '1',
     startMuted: h['startMuted'] === '1',
+    waitMusic: h['waitMusic'] ?? null,
+    holdMusic: h['holdMusic'] ?? null,
     createdAt: h['createdAt'],
     updatedAt: h['updatedAt'] ?? h['createdAt'],
   };

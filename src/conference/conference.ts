@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { Participant, type LeaveReason, type ParticipantInfo, type ParticipantTransport } from './participant.js';
 import type { TalkDetectorOptions } from '../audio/talkDetector.js';
 import type { JitterBufferOptions } from './jitterBuffer.js';
-import { Room, type RoomAudioPatch, type RoomOptions } from './room.js';
+import { Room, type CoachingRefusal, type RoomAudioPatch, type RoomOptions } from './room.js';
 
 /** Listening volume is bounded so a caller cannot make the line distort or vanish. */
 export const MAX_LISTEN_VOLUME_DB = 12;
@@ -36,6 +36,10 @@ export interface ConferenceEvents {
   participantHeld: [participant: Participant, onHold: boolean];
   /** A caller's confirmed talk started (true) or stopped (false): speech events, speaking indicator. */
   participantSpeech: [participant: Participant, talking: boolean];
+  /** A caller started coaching `coached` (a CallSid), or stopped (null). */
+  participantCoaching: [participant: Participant, coached: string | null];
+  /** A cue played with Room.play reached its end (announcements listen for theirs). */
+  cueEnded: [room: Room, cueId: number];
   /** A DTMF key the caller pressed during the call. */
   keypress: [participant: Participant, digit: string];
   /** A room's tick threw: the room has been closed, the others keep mixing. */
@@ -97,10 +101,12 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     }
     let room = this.rooms.get(roomId);
     if (!room) {
-      room = new Room(roomId, this.options, nowMs);
+      const opened = new Room(roomId, this.options, nowMs);
+      room = opened;
       room.observer = {
         speech: (p, talking) => this.emit('participantSpeech', p, talking),
         tapThrew: (tap, error) => this.listenerThrew('room tap', tap, error),
+        cueEnded: (cueId) => this.emit('cueEnded', opened, cueId),
       };
       this.rooms.set(roomId, room);
       this.roomList = [...this.rooms.values()];
@@ -134,8 +140,15 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     this.framesSentOfGone += participant.stats.framesOut;
     const room = this.rooms.get(participant.roomId);
     if (!room) return true;
+    const coaches = participant.coachedBy > 0 ? room.participants().filter((q) => q.coaching === participant.callSid) : [];
+    if (participant.coaching !== null) this.emit('participantCoaching', participant, null);
     room.remove(participant.callSid);
     this.emit('participantLeft', participant, room, reason);
+    // A coach whose caller left is muted, not suddenly heard by the whole room.
+    for (const coach of coaches) {
+      this.emit('participantCoaching', coach, null);
+      this.setMuted(coach.callSid, true);
+    }
     if (room.size === 0) this.dropRoom(room);
     return true;
   }
@@ -183,7 +196,21 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return changed;
   }
 
-  /** Puts a caller on hold (neither heard nor hearing) or back. False when the call is not here. */
+  /**
+   * `callSid` coaches `coached` (only that caller hears it; it hears the room), or stops (null).
+   * Both must be in the same room. Returns null when done, else why not.
+   */
+  setCoaching(callSid: string, coached: string | null): CoachingRefusal | null {
+    const p = this.calls.get(callSid);
+    const room = p && this.rooms.get(p.roomId);
+    if (!p || !room) return 'no-coach';
+    const before = p.coaching;
+    const refused = room.setCoaching(callSid, coached);
+    if (refused === null && before !== p.coaching) this.emit('participantCoaching', p, p.coaching);
+    return refused;
+  }
+
+  /** Puts a caller on hold (not heard; hears the hold music) or back. False when the call is not here. */
   setHold(callSid: string, onHold: boolean): boolean {
     const p = this.calls.get(callSid);
     if (!p) return false;

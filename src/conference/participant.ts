@@ -100,8 +100,12 @@ export class Participant {
    * it; only a moderator or the API unmutes. False when the caller muted themselves.
    */
   hardMuted = false;
-  /** Neither heard nor hearing: receives silence. */
+  /** Not heard; hears the room's hold music (or silence) instead of the room. */
   onHold = false;
+  /** The CallSid this caller coaches (only that caller hears it), or null. Set through Room.setCoaching. */
+  coaching: string | null = null;
+  /** How many coaches whisper to this caller. */
+  coachedBy = 0;
   /** Listening volume relative to the room (dB, 0 = as mixed); set through Conference.setListenVolume. */
   listenVolumeDb = 0;
   /** The same as a linear gain, for the mixer. */

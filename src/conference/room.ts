@@ -9,14 +9,18 @@
  *  3. the contributions and any cues (tones) are summed in 32 bits: S;
  *  4. the limiter computes a gain g from S (exactly 1 below -0.75 dBFS);
  *  5. each feeding participant gets clip(g * (S - own)), its exact mix-minus; everyone else gets
- *     clip(g * S), encoded once and shared; a caller on hold gets silence. A caller with its own
- *     listening volume or cue gets a personal mix.
+ *     clip(g * S), encoded once and shared; a caller on hold gets the room's hold music (encoded
+ *     once per tick for every held caller) or silence. A caller with its own listening volume or
+ *     cue gets a personal mix.
+ * A coach (setCoaching) is whispered: its contribution is not in S (the limiter still counts it),
+ * so everyone, the coach included, hears S as if the coach were silent, and only the coached caller
+ * gets a personal mix with the coach added: clip(g * (S - own + coach)).
  * With ECHO_WHEN_ALONE a lone participant hears the sum, i.e. itself, to test a line alone.
  */
 import { ComfortNoise } from '../audio/comfortNoise.js';
 import { SAMPLES_PER_FRAME } from '../audio/format.js';
 import { Limiter, type LimiterOptions } from '../audio/limiter.js';
-import { accumulateMeasured, mixDown, type FrameMeasure } from '../audio/mix.js';
+import { accumulate, accumulateMeasured, measureFrame, mixDown, type FrameMeasure } from '../audio/mix.js';
 import { OutboundFrame } from './outboundFrame.js';
 import { RAMP_SAMPLES, type LeaveReason, type Participant } from './participant.js';
 
@@ -61,7 +65,12 @@ export interface RoomObserver {
   speech(participant: Participant, talking: boolean): void;
   /** A tap threw: it is reported and the room keeps mixing (the tap stays; it may recover). */
   tapThrew(tap: RoomTap, error: unknown): void;
+  /** A cue played to its end (not one stopped with stopCue, not a looped one). */
+  cueEnded?(cueId: number): void;
 }
+
+/** Why setCoaching refused: no such caller here, coaching oneself, or a chain (a coach coached, a coached one coaching). */
+export type CoachingRefusal = 'no-coach' | 'no-coached' | 'self' | 'chain';
 
 /** Who hears a cue: everyone, everyone but one caller, or one caller only. */
 export type CueTarget = { kind: 'all' } | { kind: 'except'; callSid: string } | { kind: 'only'; callSid: string };
@@ -119,6 +128,13 @@ export class Room {
   waitingForModerator = false;
   private readonly audioDefaults: RoomAudioSettings;
   private readonly audioSettings: RoomAudioSettings;
+  /** Looped to every caller on hold; null: silence. */
+  private holdMusic: Int16Array | null = null;
+  private holdPosition = 0;
+  private readonly holdPcm = new Int16Array(SAMPLES_PER_FRAME);
+  private readonly holdFrame = new OutboundFrame();
+  /** Coaches whose frame was left out of the sum this tick. */
+  private coachesTalking = 0;
 
   constructor(
     readonly id: string,
@@ -149,6 +165,49 @@ export class Room {
   private applyAudio(p: Participant): void {
     p.talk.backgroundGate = this.audioSettings.backgroundGate;
     p.setNoiseSuppression(this.audioSettings.noiseSuppression);
+  }
+
+  /**
+   * What a caller on hold hears from the next tick on: `pcm` (8 kHz) looped, one position shared by
+   * every held caller of the room, or silence for null.
+   */
+  setHoldMusic(pcm: Int16Array | null): void {
+    if (pcm === this.holdMusic) return;
+    this.holdMusic = pcm !== null && pcm.length > 0 ? pcm : null;
+    this.holdPosition = 0;
+  }
+
+  get hasHoldMusic(): boolean {
+    return this.holdMusic !== null;
+  }
+
+  /**
+   * `coachSid` coaches `coachedSid` (Twilio's coaching / callSidToCoach): only the coached caller
+   * hears the coach; the coach hears the whole room. Null ends the coaching. Returns null when
+   * done, else why not (nothing changed).
+   */
+  setCoaching(coachSid: string, coachedSid: string | null): CoachingRefusal | null {
+    const coach = this.members.get(coachSid);
+    if (!coach) return 'no-coach';
+    if (coachedSid === null) {
+      this.endCoaching(coach);
+      return null;
+    }
+    const coached = this.members.get(coachedSid);
+    if (!coached) return 'no-coached';
+    if (coached === coach) return 'self';
+    if (coach.coachedBy > 0 || coached.coaching !== null) return 'chain';
+    this.endCoaching(coach);
+    coach.coaching = coachedSid;
+    coached.coachedBy++;
+    return null;
+  }
+
+  private endCoaching(coach: Participant): void {
+    if (coach.coaching === null) return;
+    const coached = this.members.get(coach.coaching);
+    if (coached) coached.coachedBy--;
+    coach.coaching = null;
   }
 
   /** The limiter's current gain (1: not limiting) and how many frames it has touched. */
@@ -186,11 +245,17 @@ export class Room {
   remove(callSid: string): boolean {
     const p = this.members.get(callSid);
     if (!p) return false;
+    const coach = p.coaching !== null;
+    this.endCoaching(p);
+    // Whoever coached this caller coaches nobody now (Conference.leave decides what they become).
+    if (p.coachedBy > 0) for (const q of this.list) if (q.coaching === callSid) q.coaching = null;
+    p.coachedBy = 0;
     this.members.delete(callSid);
     this.list = [...this.members.values()];
     p.release();
     const last = p.ownFrame?.[SAMPLES_PER_FRAME - 1] ?? 0;
-    if (p.feedGain > 0 && last !== 0 && !this.closed) {
+    // A coach's tail is not the room's to hear.
+    if (p.feedGain > 0 && last !== 0 && !this.closed && !coach) {
       const tail = Int16Array.from({ length: RAMP_SAMPLES }, (_, i) => Math.round((last * (RAMP_SAMPLES - 1 - i)) / RAMP_SAMPLES));
       this.play(tail);
     }
@@ -261,6 +326,7 @@ export class Room {
     if (cap > 0 && wanting > cap) this.rankSpeakers(cap);
     // 3. The room sum, with its sources' peaks and energies for the limiter.
     let talkers = 0;
+    let coaches = 0;
     const measure = this.measure;
     measure.peak = 0;
     measure.energy = 0;
@@ -268,10 +334,15 @@ export class Room {
       const p = list[i]!;
       const own = p.contribute(!this.waitingForModerator && p.wantsToFeed && (cap === 0 || wanting <= cap || p.amongLoudest));
       if (own !== null) {
-        accumulateMeasured(sum, own, measure);
+        // A coach is whispered: measured for the limiter, added only to the coached caller's mix.
+        if (p.coaching !== null) {
+          measureFrame(own, measure);
+          coaches++;
+        } else accumulateMeasured(sum, own, measure);
         talkers++;
       }
     }
+    this.coachesTalking = coaches;
     const cues = this.cues;
     if (cues.length > 0) this.advanceCues(sum, measure);
     // 4. The limiter's gain, from the sources (not from how they happen to add up).
@@ -279,14 +350,21 @@ export class Room {
     // 5. Every listener's frame.
     const hearSelf = list.length === 1 && this.options.echoWhenAlone;
     let sharedReady = false;
+    let holdReady = false;
     let personalMixes = 0;
     for (let i = 0; i < list.length; i++) {
       const p = list[i]!;
       let frame: OutboundFrame;
-      const own = p.ownFrame !== null && !hearSelf ? p.ownFrame : null;
+      // A coach's frame is not in the sum: nothing of its own to take out.
+      const own = p.ownFrame !== null && !hearSelf && p.coaching === null ? p.ownFrame : null;
       if (p.onHold) {
-        frame = this.silenceFrame;
-      } else if (own !== null || p.listenGain !== 1 || (cues.length > 0 && this.cueAdjusts(p.callSid))) {
+        if (this.holdMusic === null) frame = this.silenceFrame;
+        else {
+          if (!holdReady) this.renderHold();
+          holdReady = true;
+          frame = this.holdFrame;
+        }
+      } else if (own !== null || p.listenGain !== 1 || (cues.length > 0 && this.cueAdjusts(p.callSid)) || (coaches > 0 && p.coachedBy > 0)) {
         this.personalMix(p, own, gains, cues.length > 0);
         p.personalFrame.encode(p.mixPcm);
         frame = p.personalFrame;
@@ -313,8 +391,11 @@ export class Room {
       }
     }
     if (this.pendingCueCleanup) {
-      this.cues = this.cues.filter((c) => c.loop || c.position < c.pcm.length);
+      const before = this.cues;
+      this.cues = before.filter((c) => c.loop || c.position < c.pcm.length);
       this.pendingCueCleanup = false;
+      const observer = this.observer;
+      if (observer?.cueEnded) for (const c of before) if (!this.cues.includes(c)) observer.cueEnded(c.id);
     }
     this.lastTick.talkers = talkers;
     this.lastTick.personalMixes = personalMixes;
@@ -340,6 +421,17 @@ export class Room {
     mixDown(sum, null, gains, 1, this.sharedPcm);
     if (talkers === 0 && this.comfortNoise) this.comfortNoise.addTo(this.sharedPcm);
     this.sharedFrame.encode(this.sharedPcm);
+  }
+
+  /** The next 20 ms of the hold music (looped), encoded once for every held caller. */
+  private renderHold(): void {
+    const music = this.holdMusic!;
+    const pcm = this.holdPcm;
+    for (let i = 0; i < SAMPLES_PER_FRAME; i++) {
+      if (this.holdPosition >= music.length) this.holdPosition = 0;
+      pcm[i] = music[this.holdPosition++]!;
+    }
+    this.holdFrame.encode(pcm);
   }
 
   /** Keeps the `cap` callers who should be heard: confirmed talkers first, then the loudest. */
@@ -384,12 +476,23 @@ export class Room {
     return false;
   }
 
-  /** clip(listenGain * g * (sum - own -/+ this caller's cue adjustments)) into its mixPcm. */
+  /** clip(listenGain * g * (sum - own -/+ this caller's cue adjustments + its coaches)) into its mixPcm. */
   private personalMix(p: Participant, own: Int16Array | null, gains: Float32Array | null, withCues: boolean): void {
     let acc = this.sum;
-    if (withCues && this.cueAdjusts(p.callSid)) {
+    if (this.coachesTalking > 0 && p.coachedBy > 0) {
       acc = this.cueScratch;
       acc.set(this.sum);
+      const list = this.list;
+      for (let j = 0; j < list.length; j++) {
+        const q = list[j]!;
+        if (q.coaching === p.callSid && q.ownFrame !== null) accumulate(acc, q.ownFrame);
+      }
+    }
+    if (withCues && this.cueAdjusts(p.callSid)) {
+      if (acc === this.sum) {
+        acc = this.cueScratch;
+        acc.set(this.sum);
+      }
       for (const cue of this.cues) {
         if (cue.target.kind === 'all' || cue.target.callSid !== p.callSid) continue;
         const sign = cue.target.kind === 'only' ? 1 : -1;

@@ -1,8 +1,9 @@
 /**
  * The room's own sounds, driven by conference events and played with Room.play: a rising beep to
  * everyone already in a room when someone joins (not to the joiner), a falling beep when someone
- * leaves, and a soft loop for a caller alone in a room until someone joins (not with
- * ECHO_WHEN_ALONE, where a lone caller hears themselves instead). No timers: the room's tick plays
+ * leaves, and a soft loop for a caller alone in a room until someone joins: the room's wait music
+ * when it has some (src/library/roomMusic.ts), else the wait chime (not with ECHO_WHEN_ALONE, where
+ * a lone caller hears themselves instead). No timers: the room's tick plays
  * the cues.
  */
 import { joinBeep, leaveBeep, waitLoop } from '../audio/tones.js';
@@ -18,6 +19,11 @@ export interface RoomAudioOptions {
   /** A caller alone in a room hears the wait loop. */
   waitTone: boolean;
   echoWhenAlone: boolean;
+  /**
+   * What a lone caller in the room hears, looped (its wait music); null: the wait chime while
+   * waitTone is on, else nothing. Default: always null.
+   */
+  waitAudio?: (roomId: string) => Int16Array | null;
 }
 
 export class RoomAudio {
@@ -57,9 +63,21 @@ export class RoomAudio {
 
   private startWaiting(room: Room, p: Participant): void {
     // A room waiting for its moderator plays its own wait sound to everyone (moderation.ts).
-    if (!this.options.waitTone || this.options.echoWhenAlone || room.waitingForModerator) return;
-    const cueId = room.play(this.wait, { target: { kind: 'only', callSid: p.callSid }, loop: true });
+    if (this.options.echoWhenAlone || room.waitingForModerator) return;
+    const music = this.options.waitAudio?.(room.id) ?? null;
+    if (music === null && !this.options.waitTone) return;
+    const cueId = room.play(music ?? this.wait, { target: { kind: 'only', callSid: p.callSid }, loop: true });
     this.waiting.set(room.id, { callSid: p.callSid, cueId });
+  }
+
+  /**
+   * The room's wait music changed (or was read after its first caller joined): a caller alone in
+   * it now hears the new one from its start.
+   */
+  restartWaiting(room: Room): void {
+    if (room.isClosed || room.size !== 1) return;
+    this.stopWaiting(room);
+    this.startWaiting(room, room.participants()[0]!);
   }
 
   private stopWaiting(room: Room): void {

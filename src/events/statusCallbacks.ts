@@ -20,6 +20,9 @@
  * A room that waits for its moderator
  * (waitForModerator) sends conference-start when the first moderator joins and starts it, not when
  * the first caller opens it; ended before any moderator came, it sends conference-end all the same.
+ * announcement-end (played to its end)
+ * and announcement-fail (stopped early: the room closed, or the caller it was for left) add
+ * AnnouncementSid, Audio, Completed and, for one caller's, CallSid.
  *
  * With a secret (STATUS_CALLBACK_SECRET) every attempt carries X-Conference-Signature, signed when
  * it is sent (src/events/verifyStatusCallback.ts says how, and checks it).
@@ -50,6 +53,8 @@ export const STATUS_EVENTS = [
   'call-ringing',
   'call-answered',
   'call-completed',
+  'announcement-end',
+  'announcement-fail',
 ] as const;
 export type StatusEvent = (typeof STATUS_EVENTS)[number];
 

@@ -1,7 +1,8 @@
 /**
  * The administrator's API (JSON under /api, `Authorization: Bearer $ADMIN_TOKEN`): rooms ahead of
- * time (number, label, PIN, seat limit, locked, sound settings, moderation), the live participants of a room, mute / hold /
- * kick, mute-all, ending a room's calls (POST /end, the room stays stored) or deleting it. Handlers validate the body (zod) and call the directory, admission and the
+ * time (number, label, PIN, seat limit, locked, sound settings, moderation, wait and hold music), the
+ * live participants of a room, mute / hold / coach / kick, mute-all, announcements, ending a room's calls
+ * (POST /end, the room stays stored) or deleting it. Handlers validate the body (zod) and call the directory, admission and the
  * conference; nothing here decides who may enter a room.
  *
  * Errors are the catalog's (src/errors.ts), thrown as AppError and answered by sendError:
@@ -26,6 +27,9 @@ import type { Clock } from '../timing/clock.js';
 import { AppError } from '../errors.js';
 import { bearerToken, sameSecret } from '../security/bearer.js';
 import { FailureLimiter, type FailureLimiterOptions } from '../security/failureLimiter.js';
+import type { Announcements } from '../library/announcements.js';
+import { AUDIO_NAME_PATTERN, AUDIO_NAME_RULE, type AudioLibrary } from '../library/audioLibrary.js';
+import { roomMusicOf, type RoomMusic } from '../library/roomMusic.js';
 import type { CallControl } from './callControl.js';
 import { errorHandler, noRoute, sendError } from './sendError.js';
 import * as views from './views.js';
@@ -51,6 +55,11 @@ export interface AdminDeps {
   /** Present with Twilio credentials: `?hangup=true` on a kick also ends the call. */
   callControl: CallControl | undefined;
   log: Logger;
+  /** Clips that rooms name as music and announcements play. */
+  library: AudioLibrary;
+  /** Applies a room's changed wait/hold music at once when it is open. */
+  music: RoomMusic;
+  announcements: Announcements;
   /** More routes behind the same authentication (recordings, the dashboard's live events). */
   routers?: express.Router[];
   /** Wrong-token limit per client address (default ADMIN_AUTH_FAILURES). */
@@ -62,6 +71,9 @@ const seats = z.number().int().min(1);
 const label = z.string().trim().min(1).max(100);
 /** A room's sound settings; null: the server's default. */
 const soundSetting = z.boolean().nullable().optional();
+/** An audio library clip (checked against the library by the route); null: the server's default. */
+const musicSetting = z.string().regex(AUDIO_NAME_PATTERN, AUDIO_NAME_RULE).nullable().optional();
+const callSid = z.string().min(1).max(64);
 const createBody = z.strictObject({
   id: z.string(),
   label: label.optional(),
@@ -73,6 +85,8 @@ const createBody = z.strictObject({
   waitForModerator: z.boolean().optional(),
   endWhenModeratorLeaves: z.boolean().optional(),
   startMuted: z.boolean().optional(),
+  waitMusic: musicSetting,
+  holdMusic: musicSetting,
 });
 const patchRoomBody = z.strictObject({
   label: label.nullable().optional(),
@@ -85,9 +99,13 @@ const patchRoomBody = z.strictObject({
   waitForModerator: z.boolean().optional(),
   endWhenModeratorLeaves: z.boolean().optional(),
   startMuted: z.boolean().optional(),
+  waitMusic: musicSetting,
+  holdMusic: musicSetting,
 });
-const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional() });
+/** coaching: the CallSid this caller coaches (Twilio's callSidToCoach), null to stop. */
+const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional(), coaching: callSid.nullable().optional() });
 const muteAllBody = z.strictObject({ muted: z.boolean(), exceptModerators: z.boolean().optional() });
+const announcementBody = z.strictObject({ audio: z.string().regex(AUDIO_NAME_PATTERN, AUDIO_NAME_RULE), to: callSid.optional() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -156,6 +174,14 @@ export function adminApi(deps: AdminDeps): express.Router {
     if (roomPin && moderatorPin && roomPin === moderatorPin) throw new AppError('BAD_REQUEST', 'moderatorPin: must differ from pin');
   };
 
+  /** A room's music must name a clip the library has (BAD_REQUEST otherwise). */
+  const checkMusic = (body: { waitMusic?: string | null; holdMusic?: string | null }) => {
+    for (const key of ['waitMusic', 'holdMusic'] as const) {
+      const name = body[key];
+      if (name != null && !deps.library.has(name)) throw new AppError('BAD_REQUEST', `${key}: no audio "${name}" in the library (GET /api/audio lists it)`);
+    }
+  };
+
   const checkSeatLimit = (maxParticipants: number | null | undefined) => {
     const server = admission.limits.maxParticipantsPerRoom;
     if (maxParticipants != null && maxParticipants > server) {
@@ -172,6 +198,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       }
       checkSeatLimit(body.maxParticipants);
       checkPins(body.pin, body.moderatorPin);
+      checkMusic(body);
       if ((await directory.count()) >= admission.limits.maxRooms) {
         throw new AppError('LIMIT_EXCEEDED', `MAX_ROOMS (${admission.limits.maxRooms}) rooms exist already`);
       }
@@ -188,12 +215,15 @@ export function adminApi(deps: AdminDeps): express.Router {
         waitForModerator: body.waitForModerator ?? false,
         endWhenModeratorLeaves: body.endWhenModeratorLeaves ?? false,
         startMuted: body.startMuted ?? false,
+        waitMusic: body.waitMusic ?? null,
+        holdMusic: body.holdMusic ?? null,
         createdAt: now,
         updatedAt: now,
       };
       if ((await directory.create(record)) === 'exists') throw new AppError('CONFLICT', `room ${body.id} exists`);
       conference.configureRoom(body.id, roomSoundPatch(record));
       deps.moderation?.configure(body.id, moderationSettings(record));
+      deps.music.set(body.id, roomMusicOf(record));
       log.info(
         { room: body.id, hasPin: Boolean(body.pin), hasModeratorPin: Boolean(body.moderatorPin), maxParticipants: record.maxParticipants },
         'admin: room created',
@@ -235,6 +265,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       const body = parse(patchRoomBody, req.body);
       checkSeatLimit(body.maxParticipants);
       checkPins(body.pin, body.moderatorPin);
+      checkMusic(body);
       const now = new Date().toISOString();
       let record = await directory.get(id);
       if (!record) {
@@ -253,6 +284,8 @@ export function adminApi(deps: AdminDeps): express.Router {
         waitForModerator: body.waitForModerator,
         endWhenModeratorLeaves: body.endWhenModeratorLeaves,
         startMuted: body.startMuted,
+        waitMusic: body.waitMusic,
+        holdMusic: body.holdMusic,
       };
       if (body.pin !== undefined) patch.pinHash = body.pin === null ? null : await hashPin(body.pin);
       if (body.moderatorPin !== undefined) patch.moderatorPinHash = body.moderatorPin === null ? null : await hashPin(body.moderatorPin);
@@ -261,6 +294,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       // The sound settings take effect at once in an open room, not only for later callers.
       if (body.backgroundGate !== undefined || body.noiseSuppression !== undefined) conference.configureRoom(id, roomSoundPatch(record));
       deps.moderation?.configure(id, moderationSettings(record));
+      if (body.waitMusic !== undefined || body.holdMusic !== undefined) deps.music.set(id, roomMusicOf(record));
       log.info({ room: id, changed: Object.keys(body) }, 'admin: room changed');
       res.json(roomView(id, record));
     }),
@@ -315,10 +349,33 @@ export function adminApi(deps: AdminDeps): express.Router {
     route(async (req, res) => {
       const p = participantIn(req);
       const body = parse(patchParticipantBody, req.body);
+      if (body.coaching !== undefined) {
+        const refused = conference.setCoaching(p.callSid, body.coaching);
+        if (refused === 'no-coached') throw new AppError('BAD_REQUEST', `coaching: no participant ${JSON.stringify(body.coaching)} in room ${p.roomId}`);
+        if (refused === 'self') throw new AppError('BAD_REQUEST', 'coaching: a participant cannot coach itself');
+        if (refused === 'chain') throw new AppError('CONFLICT', 'coaching: a coach cannot be coached, nor a coached participant coach');
+        if (refused === 'no-coach') throw new AppError('NOT_FOUND', `no participant ${JSON.stringify(p.callSid)} in room ${p.roomId}`);
+      }
       if (body.muted !== undefined) conference.setMuted(p.callSid, body.muted);
       if (body.hold !== undefined) conference.setHold(p.callSid, body.hold);
       log.info({ room: p.roomId, callSid: p.callSid, ...body }, 'admin: participant changed');
       res.json(participantView(p));
+    }),
+  );
+
+  router.post(
+    '/rooms/:id/announcements',
+    route(async (req, res) => {
+      const id = roomId(req);
+      const body = parse(announcementBody, req.body);
+      const room = conference.room(id);
+      if (!room) throw new AppError('NOT_FOUND', `room ${id} is not open: nobody would hear it`);
+      if (body.to !== undefined && room.get(body.to) === undefined) throw new AppError('NOT_FOUND', `no participant ${JSON.stringify(body.to)} in room ${id}`);
+      const pcm = deps.library.get(body.audio);
+      if (!pcm) throw new AppError('BAD_REQUEST', `audio: no audio "${body.audio}" in the library (GET /api/audio lists it)`);
+      const a = deps.announcements.play(room, body.audio, pcm, body.to ?? null);
+      log.info({ room: id, announcement: a.id, audio: a.audio, to: a.to }, 'admin: announcement started');
+      res.status(202).json(a);
     }),
   );
 

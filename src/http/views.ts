@@ -80,6 +80,9 @@ export function roomView(sources: ViewSources, id: string, record: RoomRecord | 
     endWhenModeratorLeaves: record?.endWhenModeratorLeaves ?? false,
     startMuted: record?.startMuted ?? false,
     waitingForModerator: live?.waitingForModerator ?? false,
+    // Audio library clips (null: the server's WAIT_MUSIC / HOLD_MUSIC).
+    waitMusic: record?.waitMusic ?? null,
+    holdMusic: record?.holdMusic ?? null,
     participants: live?.size ?? 0,
     createdAt: record?.createdAt ?? null,
     updatedAt: record?.updatedAt ?? null,
@@ -101,6 +104,9 @@ export function participantView(sources: ViewSources, p: Participant) {
     // Muted by a moderator or the API (or startMuted): the caller's *6 cannot undo it.
     mutedByModerator: p.hardMuted,
     hold: p.onHold,
+    // As Twilio's Participant: coaching, and whom (only that caller hears this one).
+    coaching: p.coaching !== null,
+    callSidToCoach: p.coaching,
     talking: sources.speech.isTalking(p.callSid),
     listenVolumeDb: p.listenVolumeDb,
     joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),

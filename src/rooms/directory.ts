@@ -37,6 +37,12 @@ export interface RoomRecord {
   endWhenModeratorLeaves?: boolean;
   /** Callers other than moderators join muted (a hard mute: only a moderator or the API unmutes). */
   startMuted?: boolean;
+  /**
+   * Audio library clips (absent or null: the server's WAIT_MUSIC / HOLD_MUSIC): looped to a caller
+   * alone in the room (or waiting for the moderator), and to a caller on hold.
+   */
+  waitMusic?: string | null;
+  holdMusic?: string | null;
   /** ISO 8601 times. */
   createdAt: string;
   updatedAt: string;
@@ -56,6 +62,8 @@ export type RoomPatch = Partial<
     | 'waitForModerator'
     | 'endWhenModeratorLeaves'
     | 'startMuted'
+    | 'waitMusic'
+    | 'holdMusic'
   >
 >;
 

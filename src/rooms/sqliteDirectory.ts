@@ -13,8 +13,9 @@ import { definedOnly, type RoomDirectory, type RoomPatch, type RoomRecord } from
 /**
  * 1: the rooms table; 2: background_gate, noise_suppression (NULL: the server's default);
  * 3: moderator_pin_hash, wait_for_moderator, end_when_moderator_leaves, start_muted (issue 17).
+ * 4: wait_music, hold_music (audio library names; NULL: the server's default).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 interface Row {
   id: string;
@@ -28,6 +29,8 @@ interface Row {
   wait_for_moderator: number;
   end_when_moderator_leaves: number;
   start_muted: number;
+  wait_music: string | null;
+  hold_music: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -44,6 +47,8 @@ const toRecord = (r: Row): RoomRecord => ({
   waitForModerator: r.wait_for_moderator === 1,
   endWhenModeratorLeaves: r.end_when_moderator_leaves === 1,
   startMuted: r.start_muted === 1,
+  waitMusic: r.wait_music,
+  holdMusic: r.hold_music,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -93,15 +98,22 @@ export class SqliteRoomDirectory implements RoomDirectory {
         PRAGMA user_version = 3;
       `);
     }
+    if (version < 4) {
+      this.db.exec(`
+        ALTER TABLE rooms ADD COLUMN wait_music TEXT;
+        ALTER TABLE rooms ADD COLUMN hold_music TEXT;
+        PRAGMA user_version = 4;
+      `);
+    }
     this.statements = {
       get: this.db.prepare<[string], Row>('SELECT * FROM rooms WHERE id = ?'),
       list: this.db.prepare<[], Row>('SELECT * FROM rooms ORDER BY id'),
       count: this.db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rooms'),
       insert: this.db.prepare<[Row]>(
         `INSERT INTO rooms (id, label, pin_hash, max_participants, locked, background_gate, noise_suppression,
-           moderator_pin_hash, wait_for_moderator, end_when_moderator_leaves, start_muted, created_at, updated_at)
+           moderator_pin_hash, wait_for_moderator, end_when_moderator_leaves, start_muted, wait_music, hold_music, created_at, updated_at)
          VALUES (@id, @label, @pin_hash, @max_participants, @locked, @background_gate, @noise_suppression,
-           @moderator_pin_hash, @wait_for_moderator, @end_when_moderator_leaves, @start_muted, @created_at, @updated_at)
+           @moderator_pin_hash, @wait_for_moderator, @end_when_moderator_leaves, @start_muted, @wait_music, @hold_music, @created_at, @updated_at)
          ON CONFLICT (id) DO NOTHING`,
       ),
       update: this.db.prepare<[Row]>(
@@ -109,6 +121,7 @@ export class SqliteRoomDirectory implements RoomDirectory {
          locked = @locked, background_gate = @background_gate, noise_suppression = @noise_suppression,
          moderator_pin_hash = @moderator_pin_hash, wait_for_moderator = @wait_for_moderator,
          end_when_moderator_leaves = @end_when_moderator_leaves, start_muted = @start_muted,
+         wait_music = @wait_music, hold_music = @hold_music,
          updated_at = @updated_at WHERE id = @id`,
       ),
       delete: this.db.prepare<[string]>('DELETE FROM rooms WHERE id = ?'),
@@ -168,6 +181,8 @@ function toRow(r: RoomRecord): Row {
     wait_for_moderator: r.waitForModerator ? 1 : 0,
     end_when_moderator_leaves: r.endWhenModeratorLeaves ? 1 : 0,
     start_muted: r.startMuted ? 1 : 0,
+    wait_music: r.waitMusic ?? null,
+    hold_music: r.holdMusic ?? null,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
   };

@@ -15,6 +15,8 @@ export const record = (id: string, over: Partial<RoomRecord> = {}): RoomRecord =
   waitForModerator: false,
   endWhenModeratorLeaves: false,
   startMuted: false,
+  waitMusic: null,
+  holdMusic: null,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   ...over,
@@ -57,6 +59,12 @@ export async function contract(directory: RoomDirectory) {
     ),
     updated,
   );
+  // Issue 17: the room's music, audio library names; null: the server's default.
+  const withMusic = await directory.update('10', { waitMusic: 'wait', holdMusic: 'jazz-1' }, '2026-02-02T00:00:00.000Z');
+  assert.deepEqual(withMusic, { ...updated, waitMusic: 'wait', holdMusic: 'jazz-1' });
+  assert.deepEqual(await directory.get('10'), withMusic);
+  assert.deepEqual(await directory.update('10', { waitMusic: null }, '2026-02-02T00:00:00.000Z'), { ...updated, holdMusic: 'jazz-1' });
+  assert.deepEqual(await directory.update('10', { holdMusic: null }, '2026-02-02T00:00:00.000Z'), updated);
   assert.equal(await directory.delete('20'), true);
   assert.equal(await directory.delete('20'), false);
   assert.equal(await directory.count(), 1);

@@ -1,6 +1,7 @@
 /** A real server on a real port (0: any free one), configured as a test needs. */
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { parseConfig } from '../../src/config.js';
 import { createServer, type ConferenceServer, type ServerDeps } from '../../src/server.js';
@@ -15,7 +16,8 @@ export interface TestServer {
 
 /**
  * Defaults for tests, under whatever `env` sets: the room database in memory (nothing written to
- * ./data), and quiet rooms (no join/leave beeps, no wait loop), so tests that measure what
+ * ./data; uploaded audio in a folder of the system's temporary one), and quiet rooms (no join/leave
+ * beeps, no wait loop, silence on hold), so tests that measure what
  * callers hear measure only the callers. Tests of those sounds turn them on. No overload guard:
  * these servers share their event loop with their test's clients (a flood test keeps it busy on
  * purpose), so load is not the server's own; test/integration/overload.test.ts turns it on.
@@ -24,6 +26,8 @@ export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze
   ROOMS_DB_PATH: ':memory:',
   BEEP: 'off',
   WAIT_TONE: 'off',
+  HOLD_MUSIC: 'none',
+  AUDIO_DIR: joinPath(tmpdir(), `conference-test-audio-${process.pid}`),
   OVERLOAD_BUSY_PERCENT: '0',
 });
 

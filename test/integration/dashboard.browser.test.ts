@@ -2,7 +2,8 @@
  * Issue 7: the dashboard in a real browser (Debian's chromium through playwright-core). The page
  * loads with the token from the one-click link, shows a room whose simulated callers join and
  * leave live, a mute click mutes that caller (the other callers' measured audio shows it), an
- * API error is shown in the page, and a screenshot is saved to test/artifacts/dashboard.png.
+ * API error is shown in the page, and a screenshot is saved to test/artifacts/dashboard.png. Issue
+ * 17: a room's hold music from the create form, coaching and an announcement from the buttons.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,8 +127,13 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     await page.fill('#room-id', '7600');
     await page.fill('#room-label', 'Board call');
     await page.fill('#room-pin', '2468');
+    await page.fill('#room-hold', 'wait');
     await page.click('#create-form button[type=submit]');
     await page.locator('[data-room="7600"] .room-label', { hasText: 'Board call' }).waitFor({ timeout: 3000 });
+    const stored = await fetch(`${t.baseUrl}/api/rooms/7600`, { headers: { authorization: `Bearer ${ADMIN}` } }).then(
+      (r) => r.json() as Promise<{ waitMusic: unknown; holdMusic: unknown }>,
+    );
+    assert.deepEqual([stored.waitMusic, stored.holdMusic], [null, 'wait'], 'the hold music field reached the room');
     assert.equal(await page.locator('[data-room="7600"] .badge.pin').isVisible(), true);
     await page.fill('#room-id', '7600');
     await page.click('#create-form button[type=submit]');
@@ -177,6 +183,29 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     );
     assert.equal(kept.startMuted, true);
     assert.equal(kept.waitForModerator, true);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('issue 17: coach another caller and announce from the page', async () => {
+    const a = await join(t.baseUrl, ['7701'], { from: '+12025550105' });
+    const b = await join(t.baseUrl, ['7701'], { from: '+12025550106' });
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('[data-room="7701"] tr.person').length === 2, undefined, { timeout: 3000 });
+      const rowA = page.locator(`tr[data-call-sid="${a.callSid}"]`);
+      promptAnswers.push('2');
+      await rowA.getByRole('button', { name: 'Coach another caller as seat 1' }).click();
+      await until(() => t.server.conference.participant(a.callSid)?.coaching === b.callSid, 'A coaches B on the server');
+      await rowA.locator('.coach-badge', { hasText: 'Coaching seat 2' }).waitFor({ state: 'visible', timeout: 2000 });
+      await rowA.getByRole('button', { name: 'Stop coaching by seat 1' }).click();
+      await until(() => t.server.conference.participant(a.callSid)?.coaching === null, 'coaching ended on the server');
+      await rowA.locator('.coach-badge').waitFor({ state: 'hidden', timeout: 2000 });
+      promptAnswers.push('hold');
+      await page.getByRole('button', { name: 'Play an announcement to room 7701' }).click();
+      await until(() => (t.server.conference.room('7701')?.activeCues ?? 0) === 1, 'the announcement playing');
+      await page.locator('#alert').waitFor({ state: 'hidden', timeout: 1000 });
+    } finally {
+      await Promise.all([a.stream.stop(), b.stream.stop()]);
+    }
     assert.deepEqual(pageErrors, []);
   });
 

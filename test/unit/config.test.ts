@@ -36,6 +36,10 @@ const DEFAULTS: Config = {
   joinTicketsPerMinute: 10,
   beep: 'on',
   waitTone: true,
+  audioDir: './data/audio',
+  audioMaxBytes: 10485760,
+  waitMusic: null,
+  holdMusic: 'hold',
   statusCallbackUrl: undefined,
   statusCallbackSecret: undefined,
   twilioAccountSid: undefined,
@@ -149,6 +153,10 @@ describe('parseConfig', () => {
       LEASE_TTL_MS: '1500',
       REJOIN_ATTEMPTS: '2',
       RESTART_PAUSE_SECONDS: '5',
+      AUDIO_DIR: '/var/lib/conference/audio',
+      AUDIO_MAX_BYTES: '2048',
+      WAIT_MUSIC: 'Wait',
+      HOLD_MUSIC: 'none',
     });
     assert.deepEqual(
       { ...config },
@@ -180,6 +188,10 @@ describe('parseConfig', () => {
         joinTicketsPerMinute: 30,
         beep: 'onEnter',
         waitTone: false,
+        audioDir: '/var/lib/conference/audio',
+        audioMaxBytes: 2048,
+        waitMusic: 'wait',
+        holdMusic: null,
         statusCallbackUrl: 'https://hooks.example.com/conference?site=1',
         statusCallbackSecret: 'fedcba9876543210fedcba9876543210',
         twilioAccountSid: 'AC0123456789abcdef0123456789abcdef',
@@ -213,6 +225,13 @@ describe('parseConfig', () => {
     assert.doesNotMatch(bad, /hunter2/);
     assert.match(bad, /NODE_PUBLIC_PREFIX: expected a path such as \/p\/1/);
     assert.match(bad, /LEASE_TTL_MS/);
+  });
+
+  test('audio library names: none or empty is no music; other names must be valid (issue 17)', () => {
+    assert.equal(parseConfig({ WAIT_MUSIC: '' }).waitMusic, null);
+    assert.equal(parseConfig({}).holdMusic, 'hold');
+    assert.equal(parseConfig({ HOLD_MUSIC: 'NONE' }).holdMusic, null);
+    assert.match(configError({ HOLD_MUSIC: '../etc/passwd' }).message, /HOLD_MUSIC: expected an audio library name/);
   });
 
   test('surrounding whitespace is trimmed from numbers and the host', () => {

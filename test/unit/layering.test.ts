@@ -25,10 +25,11 @@ export const LAYERS: Record<string, readonly string[]> = {
   recording: ['conference', 'audio', 'timing'],
   media: ['rooms', 'conference', 'security', 'audio', 'timing'],
   observability: ['rooms', 'events', 'conference', 'timing'],
+  library: ['rooms', 'conference', 'audio'],
   sim: ['audio', 'timing'],
-  http: ['observability', 'recording', 'events', 'media', 'rooms', 'conference', 'security', 'audio', 'timing'],
+  http: ['library', 'observability', 'recording', 'events', 'media', 'rooms', 'conference', 'security', 'audio', 'timing'],
   cluster: ['http', 'rooms', 'conference', 'security', 'timing'],
-  app: ['cluster', 'http', 'observability', 'recording', 'events', 'media', 'rooms', 'conference', 'security', 'audio', 'timing'],
+  app: ['cluster', 'http', 'library', 'observability', 'recording', 'events', 'media', 'rooms', 'conference', 'security', 'audio', 'timing'],
 };
 /** server.ts and main.ts compose everything. */
 const COMPOSITION = new Set(['server.ts', 'main.ts']);

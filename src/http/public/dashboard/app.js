@@ -13,6 +13,7 @@ const state = {
   history: [],
   rooms: new Map(), // id -> { el, people: Map(callSid -> row) }
   recordingIds: '',
+  audio: null, // the audio library's clip names
 };
 
 // --- token --------------------------------------------------------------------------------
@@ -46,6 +47,20 @@ function signIn(token) {
   $('#sign-out').hidden = false;
   connect();
   refreshRecordings();
+  refreshAudio();
+}
+
+// --- audio library ------------------------------------------------------------------------
+
+/** The audio library's clip names: the create form's suggestions, the Announce prompt's list. */
+async function refreshAudio() {
+  try {
+    state.audio = (await api('GET', '/api/audio')).audio.map((a) => a.name);
+  } catch (error) {
+    if (error.message !== 'refused') showError(`Listing audio failed: ${error.message}`);
+    return;
+  }
+  $('#audio-names').replaceChildren(...state.audio.map((name) => Object.assign(document.createElement('option'), { value: name })));
 }
 
 // --- messages -----------------------------------------------------------------------------
@@ -260,6 +275,13 @@ function createRoom(id) {
     if (!to) return;
     act(e.currentTarget, `Calling ${to} into room ${id}`, () => api('POST', `/api/rooms/${id}/participants`, { to }));
   });
+  // An announcement (POST /api/rooms/N/announcements): a library clip played once to the room.
+  $('.act-announce', el).addEventListener('click', (e) => {
+    const names = state.audio ?? [];
+    const audio = prompt(`Play which clip to everyone in room ${id}? (${names.join(', ') || 'none in the library'})`, names.find((n) => n !== 'wait' && n !== 'hold') ?? '');
+    if (!audio) return;
+    act(e.currentTarget, `Announce ${audio} in room ${id}`, () => api('POST', `/api/rooms/${id}/announcements`, { audio: audio.trim() }));
+  });
   $('.act-record', el).addEventListener('click', (e) => {
     const recording = entry.room.recording;
     act(e.currentTarget, `${recording ? 'Stop recording' : 'Record'} room ${id}`, () => api(recording ? 'DELETE' : 'POST', `/api/rooms/${id}/recording`, recording ? undefined : {}));
@@ -332,6 +354,9 @@ function updateRoom(entry, room) {
   joinLink.setAttribute('aria-label', `Join room ${room.id} from this browser`);
   $('.act-invite', el).setAttribute('aria-label', `Make an invite link to room ${room.id} for a browser`);
   $('.act-call', el).setAttribute('aria-label', `Call a number into room ${room.id}`);
+  const announce = $('.act-announce', el);
+  announce.disabled = room.participants.length === 0;
+  announce.setAttribute('aria-label', `Play an announcement to room ${room.id}`);
   const del = $('.act-delete', el);
   del.textContent = 'Delete';
   del.setAttribute('aria-label', `End and delete room ${room.id}`);
@@ -346,7 +371,7 @@ function updateRoom(entry, room) {
       entry.people.set(p.callSid, row);
     }
     if (tbody.children[index] !== row.el) tbody.insertBefore(row.el, tbody.children[index] ?? null);
-    updatePerson(row, p);
+    updatePerson(row, p, entry);
   });
   for (const [sid, row] of entry.people) {
     if (seen.has(sid)) continue;
@@ -378,13 +403,26 @@ function createPerson(roomId, callSid, roomEntry) {
     const hold = !row.p.hold;
     act(e.currentTarget, `${hold ? 'Hold' : 'Resume'} ${who()}`, () => api('PATCH', path, { hold }));
   });
+  // Coaching: this caller whispers to one other (only that one hears it), or stops.
+  $('.act-coach', el).addEventListener('click', (e) => {
+    if (row.p.coaching) {
+      act(e.currentTarget, `Stop coaching by ${who()}`, () => api('PATCH', path, { coaching: null }));
+      return;
+    }
+    const others = (roomEntry.room?.participants ?? []).filter((q) => q.callSid !== callSid);
+    const seat = prompt(`${who()} coaches which seat? Only that caller will hear them. (${others.map((q) => q.seat).join(', ')})`);
+    const target = others.find((q) => String(q.seat) === String(seat ?? '').trim());
+    if (!seat) return;
+    if (!target) return showError(`No seat ${seat} in this room.`);
+    act(e.currentTarget, `${who()} coaches seat ${target.seat}`, () => api('PATCH', path, { coaching: target.callSid }));
+  });
   $('.act-kick', el).addEventListener('click', (e) => {
     act(e.currentTarget, `Remove ${who()}`, () => api('DELETE', path));
   });
   return row;
 }
 
-function updatePerson(row, p) {
+function updatePerson(row, p, roomEntry) {
   row.p = p;
   const el = row.el;
   el.classList.toggle('talking', p.talking);
@@ -397,7 +435,11 @@ function updatePerson(row, p) {
   mutedBadge.hidden = !p.muted;
   mutedBadge.textContent = p.mutedByModerator ? 'Muted by moderator' : 'Muted';
   $('.hold-badge', el).hidden = !p.hold;
-  $('.ok-text', el).hidden = p.muted || p.hold;
+  const coached = p.coaching ? roomEntry?.room?.participants.find((q) => q.callSid === p.callSidToCoach) : null;
+  const coachBadge = $('.coach-badge', el);
+  coachBadge.hidden = !p.coaching;
+  coachBadge.textContent = p.coaching ? `Coaching seat ${coached?.seat ?? '?'}` : '';
+  $('.ok-text', el).hidden = p.muted || p.hold || p.coaching;
   const level = Math.max(-60, Math.min(0, p.levelDbfs));
   const meter = $('.meter', el);
   meter.setAttribute('aria-valuenow', String(Math.round(level)));
@@ -413,6 +455,9 @@ function updatePerson(row, p) {
   const hold = $('.act-hold', el);
   hold.textContent = p.hold ? 'Resume' : 'Hold';
   hold.setAttribute('aria-label', `${p.hold ? 'Take off hold' : 'Put on hold'} ${who}`);
+  const coach = $('.act-coach', el);
+  coach.textContent = p.coaching ? 'Stop coaching' : 'Coach';
+  coach.setAttribute('aria-label', `${p.coaching ? 'Stop coaching by' : 'Coach another caller as'} ${who}`);
   const kick = $('.act-kick', el);
   kick.textContent = 'Kick';
   kick.setAttribute('aria-label', `Remove ${who} from the room`);
@@ -508,6 +553,10 @@ function wire() {
     const moderatorPin = String(data.get('moderatorPin') ?? '').trim();
     if (moderatorPin) body.moderatorPin = moderatorPin;
     for (const setting of ['waitForModerator', 'startMuted', 'endWhenModeratorLeaves']) if (data.get(setting)) body[setting] = true;
+    for (const key of ['waitMusic', 'holdMusic']) {
+      const name = String(data.get(key) ?? '').trim();
+      if (name) body[key] = name;
+    }
     act($('button[type=submit]', form), `Create room ${body.id}`, async () => {
       await api('POST', '/api/rooms', body);
       form.reset();
