@@ -54,6 +54,8 @@ function startServer(port: number, dir: string): ServerProcess {
       LOG_PRETTY: 'false',
       BEEP: 'off',
       WAIT_TONE: 'off',
+      // A held caller hears silence (not the hold music), so the test can measure that it hears nobody.
+      HOLD_MUSIC: 'none',
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
