@@ -30,12 +30,12 @@ import type { Logger } from '../log.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Admission, EntryResult } from '../rooms/admission.js';
 import type { RoomDirectory } from '../rooms/directory.js';
-import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import { sameSecret } from '../security/bearer.js';
 import { publicBaseUrl, websocketUrl } from '../security/publicUrl.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { type Dialer, TwilioRefusal } from './callControl.js';
+import { existingRoomParam } from './roomParam.js';
 import { sendError } from './sendError.js';
 import * as twiml from './twiml.js';
 import { MEDIA_PATH, originOf, STREAM_STATUS_PATH } from './webhooks.js';
@@ -223,12 +223,7 @@ export interface DialOutApiDeps {
 /** The dial-out routes of the admin API (behind its bearer token and JSON parser). */
 export function dialOutApi(deps: DialOutApiDeps): express.Router {
   const router = express.Router();
-  const roomOf = async (req: Request): Promise<string> => {
-    const id: unknown = req.params['id'];
-    if (!isValidRoomNumber(id, deps.roomNumberMaxDigits)) throw new AppError('NOT_FOUND', `no room ${JSON.stringify(String(id).slice(0, 40))}`);
-    if (!(await deps.directory.get(id)) && !deps.seats.isOpen(id) && !deps.isLive(id)) throw new AppError('NOT_FOUND', `no room ${id}`);
-    return id;
-  };
+  const roomOf = existingRoomParam(deps);
 
   router.post(
     '/rooms/:id/participants',

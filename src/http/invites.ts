@@ -15,10 +15,10 @@ import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RoomDirectory } from '../rooms/directory.js';
-import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import { INVITE_MAX_TTL_SECONDS, type InviteInfo, type Invites } from '../security/invite.js';
 import { publicBaseUrl } from '../security/publicUrl.js';
+import { existingRoomParam } from './roomParam.js';
 import { originOf } from './webhooks.js';
 
 export interface InvitesApiDeps {
@@ -42,12 +42,7 @@ const view = (i: InviteInfo) => ({ id: i.id, room: i.room, expiresAt: new Date(i
 
 export function invitesApi(deps: InvitesApiDeps): express.Router {
   const router = express.Router();
-  const roomOf = async (req: Request): Promise<string> => {
-    const id: unknown = req.params['id'];
-    if (!isValidRoomNumber(id, deps.roomNumberMaxDigits)) throw new AppError('NOT_FOUND', `no room ${JSON.stringify(String(id).slice(0, 40))}`);
-    if (!(await deps.directory.get(id)) && !deps.seats.isOpen(id) && !deps.isLive(id)) throw new AppError('NOT_FOUND', `no room ${id}`);
-    return id;
-  };
+  const roomOf = existingRoomParam(deps);
 
   router.post(
     '/rooms/:id/invites',
