@@ -28,7 +28,7 @@ import { twilioCallControl, twilioDialer, type CallControl, type Dialer, type Tw
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { Announcements } from '../library/announcements.js';
-import { AudioLibrary } from '../library/audioLibrary.js';
+import { AudioLibrary, bundledPrompt } from '../library/audioLibrary.js';
 import { RoomMusic } from '../library/roomMusic.js';
 import { Recordings } from '../recording/recordings.js';
 import { Admission } from '../rooms/admission.js';
@@ -223,10 +223,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   const library = new AudioLibrary({ dir: resolvePath(config.audioDir), log });
   const music = new RoomMusic({ conference, directory, library, log, defaults: { waitMusic: config.waitMusic, holdMusic: config.holdMusic } });
   const othersHearJoinBeep = config.beep === 'on' || config.beep === 'onEnter';
+  // Spoken, bundled (tools/make-prompts.sh): what a caller a moderator muted hears.
+  const moderatorMuted = bundledPrompt('moderator-muted');
   // Constructed before the room sounds: a room that waits for its moderator is marked so at roomOpened.
   // The one place the wait sound is chosen: the room's wait music, else WAIT_MUSIC, else the chime.
   const moderation: Moderation = new Moderation(conference, {
     waitSound: (room) => music.waitAudioFor(room.id),
+    mutedPrompt: moderatorMuted,
     endRoom: (room) => endRoom(room, 'moderator-left'),
     schedule: (fn, ms) => setTimeout(fn, ms).unref(),
     othersHearJoinBeep,
@@ -241,7 +244,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   music.on('changed', (room) => roomAudio.restartWaiting(room));
   const announcements = new Announcements(conference);
   applyRoomSoundSettings(conference, directory, log);
-  new InCallKeys(conference, clock, log, (room) => toggleRoomLock(directory, room));
+  new InCallKeys(conference, clock, log, (room) => toggleRoomLock(directory, room), moderatorMuted);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
   statusCallbacks?.attach(conference, speech, moderation);
   const recordings = new Recordings({ conference, dir: resolvePath(config.recordingsDir), mode: config.recordRooms, tracks: config.recordTracks, log });

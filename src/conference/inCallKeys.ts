@@ -23,7 +23,10 @@ export class InCallKeys {
      * the room's lock after. Absent: *2 does nothing (the "nothing changed" pips).
      */
     private readonly toggleLock?: (roomId: string) => Promise<boolean>,
+    /** A hard-muted caller's *6 hears this ("The moderator has muted you."); default: a two-note drop. */
+    moderatorMutedPrompt?: Int16Array,
   ) {
+    if (moderatorMutedPrompt) this.tones.moderatorMuted = moderatorMutedPrompt;
     conference.on('keypress', (p, digit) => this.press(p, digit));
     conference.on('participantLeft', (p, _room, reason) => {
       if (reason !== 'replaced') this.sequences.delete(p.callSid);

@@ -39,6 +39,8 @@ export interface ModerationOptions {
    * wait loop today; a room's own wait music later). Called when a room starts waiting.
    */
   waitSound(room: Room): Int16Array;
+  /** Played to a caller a moderator (the API, startMuted) mutes: "The moderator has muted you." Default: a two-note drop. */
+  mutedPrompt?: Int16Array;
   /** Ends a room on purpose with reason 'moderator-left' (the core's endRoom: streams closed, seats freed). */
   endRoom(roomId: string): void;
   /** Runs `fn` once after `ms` (setTimeout in the server; a manual queue in tests). */
@@ -72,13 +74,15 @@ export class Moderation extends EventEmitter<ModerationEvents> {
   private readonly open = new Map<string, RoomState>();
   private readonly startBeep = joinBeep();
   private readonly goodbye = goodbyeTone();
-  private readonly mutedTone = moderatorMutedTone();
+  /** What a hard-muted caller hears: the spoken prompt the server gives, else a two-note drop. */
+  private readonly mutedTone: Int16Array;
 
   constructor(
     private readonly conference: Conference,
     private readonly options: ModerationOptions,
   ) {
     super();
+    this.mutedTone = options.mutedPrompt ?? moderatorMutedTone();
     conference.on('roomOpened', (room) => this.opened(room));
     // The settings are kept when a room closes: a call admitted while it was open may open it again.
     conference.on('roomClosed', (room) => this.open.delete(room.id));

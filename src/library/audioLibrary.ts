@@ -31,6 +31,16 @@ export const AUDIO_NAME_RULE = 'an audio name is 1 to 64 of a-z, 0-9, "-" and "_
 export const BUNDLED_AUDIO = ['wait', 'hold'] as const;
 
 const BUNDLED_DIR = join(dirname(fileURLToPath(import.meta.url)), 'bundled');
+
+/** The spoken prompts shipped with the server (tools/make-prompts.sh), not in the library's list. */
+export type BundledPrompt = 'moderator-muted';
+
+/** A bundled spoken prompt, 8 kHz mono (read from bundled/prompts/ at start). */
+export function bundledPrompt(name: BundledPrompt): Int16Array {
+  const audio = parseWav(readFileSync(join(BUNDLED_DIR, 'prompts', `${name}.wav`)));
+  if (audio.sampleRateHz !== SAMPLE_RATE_HZ) throw new Error(`bundled prompt ${name}: not 8 kHz (run npm run prompts)`);
+  return audio.samples;
+}
 /** Under tsx (tests, development) this module is .ts; built (dist/) it is .js. */
 const UNDER_TSX = import.meta.url.endsWith('.ts');
 /** The worker beside this module. */

@@ -7,9 +7,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmsDbfs, toneDbfs } from '../../src/audio/analysis.js';
+import { bestFrameLag, estimateGains, rmsDbfs, toneDbfs } from '../../src/audio/analysis.js';
 import { SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { waitLoop } from '../../src/audio/tones.js';
+import { bundledPrompt } from '../../src/library/audioLibrary.js';
 import type { SimulatedStream } from '../../src/sim/simulatedStream.js';
 import { fromMulaw, toMulaw } from '../helpers/audio.js';
 import { dial, heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
@@ -205,6 +206,26 @@ describe('moderated rooms (issue 17)', () => {
     press(m.stream, '*2');
     await untilLocked('700', false);
     await Promise.all([a, m].map((x) => x.stream.stop()));
+  });
+
+  test('a hard-muted caller hears "The moderator has muted you." (the bundled spoken prompt), at its level; the moderator does not', async () => {
+    assert.equal((await admin('POST', '/api/rooms', { id: '701', moderatorPin: MODERATOR_PIN, startMuted: true })).status, 201);
+    const m = await join(t.baseUrl, ['701', MODERATOR_PIN]);
+    const a = await join(t.baseUrl, ['701', '']);
+    await inRoom('701', 2);
+    assert.equal(t.server.conference.participant(a.callSid)?.hardMuted, true);
+    const prompt = bundledPrompt('moderator-muted');
+    await sleep((prompt.length / SAMPLE_RATE_HZ) * 1000 + 600);
+    const heard = fromMulaw(a.stream.receivedMulaw());
+    const { lagFrames, correlation } = bestFrameLag(prompt, heard, 0, Math.floor(heard.length / SAMPLES_PER_FRAME) - 10);
+    const [gain] = estimateGains(heard, [prompt], [lagFrames * SAMPLES_PER_FRAME]);
+    const levelDb = 20 * Math.log10(gain!);
+    console.log(`# measured: the muted caller hears the prompt at ${levelDb.toFixed(2)} dB, correlation ${correlation.toFixed(3)}`);
+    assert.ok(correlation > 0.95, `the spoken prompt is what a hears (correlation ${correlation.toFixed(3)})`);
+    assert.ok(Math.abs(levelDb) <= 1, `at its level (${levelDb.toFixed(2)} dB)`);
+    const mHeard = fromMulaw(m.stream.receivedMulaw());
+    assert.ok(rmsDbfs(mHeard) < -60, `the moderator hears none of it (${rmsDbfs(mHeard).toFixed(1)} dBFS)`);
+    await Promise.all([a.stream.stop(), m.stream.stop()]);
   });
 
   test('mute-all with exceptModerators; POST /end ends the calls and keeps the room; DELETE forgets it', async () => {
