@@ -69,8 +69,9 @@ export class MixerHarness {
     return caller;
   }
 
-  leave(caller: Caller): void {
-    this.conference.leave(caller.participant, 'hangup');
+  /** The caller's stream ends (default: Twilio's stop, a hang-up). */
+  leave(caller: Caller, reason: LeaveReason = 'hangup'): void {
+    this.conference.leave(caller.participant, reason);
     this.callers.splice(this.callers.indexOf(caller), 1);
   }
 

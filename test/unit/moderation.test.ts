@@ -170,4 +170,23 @@ describe('moderated rooms on a manual clock', () => {
     mixer.conference.closeRoom('1', 'room-closed');
     assert.equal(scheduled.length, 0);
   });
+
+  test("endWhenModeratorLeaves: the moderator's stream breaking (the call rejoins) is not leaving; a hang-up is", () => {
+    const { mixer, scheduled, ended } = setup({ endWhenModeratorLeaves: true });
+    const m = mixer.join('CA-m', '1', null, MODERATOR);
+    const a = mixer.join('CA-a');
+    mixer.run(5);
+    for (const reason of ['socket-closed', 'error', 'moved'] as const) {
+      const back = mixer.join(`CA-m-${reason}`, '1', null, MODERATOR);
+      mixer.leave(back, reason);
+    }
+    mixer.leave(m, 'socket-closed');
+    assert.equal(scheduled.length, 0, 'no goodbye while the moderator rejoins');
+    assert.equal(a.ended, null);
+    const again = mixer.join('CA-m', '1', null, MODERATOR);
+    mixer.leave(again, 'hangup');
+    assert.equal(scheduled.length, 1, 'a hang-up is the moderator leaving');
+    scheduled.shift()!.fn();
+    assert.deepEqual(ended, ['1']);
+  });
 });
