@@ -181,8 +181,10 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
   const shutdown: Array<[step: string, run: () => unknown]> = [
     ['stop the mixer clock', () => ticker.stop()],
     ['stop the capacity sampler', () => core.load.stop()],
-    // In a cluster the rooms are given back before their callers are let go: their rejoin then
-    // finds them free and another node takes them.
+    // In a cluster each call's state goes to Redis first (the node that takes its room reads it),
+    // then the rooms are given back before their callers are let go: their rejoin then finds them
+    // free and another node takes them.
+    ["cluster: share each call's state for its rejoin", () => (cluster ? core.shareCallStates() : undefined)],
     ["cluster: give back this node's rooms", () => cluster?.stop().catch(logFailure('cluster: stopping the node'))],
     ["stop the media sockets' heartbeat", () => media.stopHeartbeat()],
     ['stop sampling health', () => health.stop()],

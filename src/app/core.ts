@@ -15,6 +15,7 @@ import { LocalCallOutcomes, LocalOwnership, type CallOutcomes, type RoomOwnershi
 import { CallStates, SqliteKeptCallStore } from '../rooms/callStates.js';
 import { SqliteInviteStore } from '../rooms/sqliteInviteStore.js';
 import { Conference } from '../conference/conference.js';
+import type { Participant } from '../conference/participant.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../rooms/directory.js';
 import { InCallKeys } from '../conference/inCallKeys.js';
@@ -110,6 +111,8 @@ export interface Core {
    * False when no stream was open in it.
    */
   endRoom(room: string, reason: EndRoomReason): boolean;
+  /** A cluster node going down: every call's state shared (Redis) for its rejoin on another node. */
+  shareCallStates(): Promise<void>;
   /** Closes what the core opened beside the directory (its database connections). */
   close(): void;
 }
@@ -170,7 +173,13 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
       ? loadOrCreateServerKey(joinPath(dirname(resolvePath(config.roomsDbPath)), 'server.key'))
       : randomBytes(32);
   const wallClock = deps.wallClock ?? systemClock;
-  const callStates = new CallStates({ clock: wallClock, store: persistent ? new SqliteKeptCallStore(config.roomsDbPath) : null });
+  const callStates = new CallStates({
+    clock: wallClock,
+    store: persistent ? new SqliteKeptCallStore(config.roomsDbPath) : null,
+    // A cluster: every node reads what a call had, wherever it rejoins.
+    shared: cluster?.keptCalls ?? null,
+    onSharedError: (callSid, error) => log.warn({ callSid, err: error }, "cluster: could not share the call's state (a rejoin on another node starts afresh)"),
+  });
   const restored = callStates.load();
   if (restored > 0) log.info({ calls: restored }, 'calls of the previous process wait to rejoin their rooms');
   const restartable = persistent && config.restartPauseSeconds > 0;
@@ -201,17 +210,37 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   // A call that ended on purpose is not rejoined by the rejoin webhook; any other keeps what it
   // had for its rejoin (a dropped stream, a restart).
   const outcomes: CallOutcomes = cluster?.outcomes ?? new LocalCallOutcomes(clock);
+  /** What a participant has now, as kept for its rejoin. */
+  const keptOf = (p: Participant, room: string, seat: number) => {
+    const role = { ...(p.info.moderator ? { moderator: true } : {}), ...(p.info.label !== undefined ? { label: p.info.label } : {}) };
+    return {
+      room,
+      seat,
+      state: { muted: p.muted, ...(p.hardMuted ? { hardMuted: true } : {}), onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
+      ...(role.moderator || role.label !== undefined ? { role } : {}),
+    };
+  };
   conference.on('participantLeft', (p, room, reason) => {
     if (LEAVE_REASONS[reason].endedOnPurpose) return outcomes.markEnded(p.callSid, reason);
     if (reason === 'replaced' || p.info.seat === undefined) return;
-    const role = { ...(p.info.moderator ? { moderator: true } : {}), ...(p.info.label !== undefined ? { label: p.info.label } : {}) };
-    callStates.keep(p.callSid, {
-      room: room.id,
-      seat: p.info.seat,
-      state: { muted: p.muted, ...(p.hardMuted ? { hardMuted: true } : {}), onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
-      ...(role.moderator || role.label !== undefined ? { role } : {}),
-    });
+    callStates.keep(p.callSid, keptOf(p, room.id, p.info.seat));
   });
+  // A cluster also shares a live call's state as it changes: its node may die without a leave.
+  if (callStates.shared) {
+    const share = (p: Participant) => {
+      if (p.info.seat !== undefined) callStates.share(p.callSid, keptOf(p, p.roomId, p.info.seat));
+    };
+    conference.on('participantJoined', share);
+    conference.on('participantMuted', share);
+    conference.on('participantHeld', share);
+  }
+  /** A cluster node going down: every call's state to the shared copy, answered before it closes. */
+  const shareCallStates = async () => {
+    for (const room of conference.listRooms()) {
+      for (const p of room.participants()) if (p.info.seat !== undefined) callStates.share(p.callSid, keptOf(p, room.id, p.info.seat));
+    }
+    await callStates.flushShared();
+  };
 
   const speech = new SpeechActivity();
   // The talk detector's confirmed talk -> speaking indicator (admin API) and speech callbacks.
@@ -306,6 +335,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     music,
     announcements,
     endRoom,
+    shareCallStates,
     close() {
       callStates.close();
       inviteStore?.close();

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config.js';
 import type { RoomDirectory } from '../rooms/directory.js';
+import { parseKeptCall, type KeptCall, type SharedKeptCalls } from '../rooms/callStates.js';
 import { ENDED_MARK_MS, type CallOutcomes } from '../rooms/ownership.js';
 import type { Logger } from '../log.js';
 import { systemClock, type Clock } from '../timing/clock.js';
@@ -36,6 +37,24 @@ class RedisCallOutcomes implements CallOutcomes {
   }
 }
 
+/** How long a call's shared state waits in Redis for a rejoin on another node (ms): a long conference. */
+const KEPT_CALL_MS = 12 * 3600_000;
+
+/** The calls' kept state (seat, mute, hold, volume, role) where every node reads it. */
+class RedisSharedKeptCalls implements SharedKeptCalls {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+  async put(callSid: string, call: KeptCall): Promise<void> {
+    await this.redis.set(`${this.prefix}kept:${callSid}`, JSON.stringify(call), 'PX', KEPT_CALL_MS);
+  }
+  async take(callSid: string): Promise<KeptCall | null> {
+    const text = await this.redis.getdel(`${this.prefix}kept:${callSid}`);
+    return text === null ? null : parseKeptCall(text);
+  }
+}
+
 export interface ClusterNodeDeps {
   config: Readonly<Config>;
   /** Monotonic, for the lease fence. */
@@ -56,6 +75,8 @@ export interface ClusterNode {
   readonly ownership: ClusterOwnership;
   readonly registry: NodeRegistry;
   readonly outcomes: CallOutcomes;
+  /** The calls' kept state, for a rejoin on any node. */
+  readonly keptCalls: SharedKeptCalls;
   /** Out of placement from now on (its rooms stay until they finish). */
   setDraining(draining: boolean): void;
   readonly draining: boolean;
@@ -89,6 +110,7 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
   });
   const directory = new RedisRoomDirectory(redis, { prefix });
   const outcomes = new RedisCallOutcomes(redis, prefix, log);
+  const keptCalls = new RedisSharedKeptCalls(redis, prefix);
   let heartbeat: NodeJS.Timeout | null = null;
   let beating = false;
   const beat = () => {
@@ -106,6 +128,7 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
     ownership,
     registry,
     outcomes,
+    keptCalls,
     get draining() {
       return draining;
     },

@@ -31,7 +31,7 @@ import { parseStreamStatus, TwilioStreamEvents } from '../events/twilioStreamEve
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
 import type { Admission, EntryResult, PinResult } from '../rooms/admission.js';
-import type { CallStates } from '../rooms/callStates.js';
+import type { CallStates, KeptCall } from '../rooms/callStates.js';
 import { LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
 import { PIN_MAX_DIGITS } from '../rooms/pin.js';
 import type { JoinTickets } from '../security/joinTicket.js';
@@ -362,7 +362,12 @@ export function voiceWebhooks({
     // The stream dropped: its node may have died a moment ago (heartbeat still fresh), so ask it.
     const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1), 1), true);
     if (epoch === null) return;
-    const kept = callStates?.take(callSid, room) ?? null;
+    let kept: KeptCall | null = null;
+    try {
+      kept = (await callStates?.takeAnywhere(callSid, room)) ?? null;
+    } catch (error) {
+      log.warn({ callSid, err: error }, "webhook: could not read the call's kept state; it rejoins afresh");
+    }
     log.info(
       { callSid, room, rejoins, epoch, restart: restart || undefined, seat: kept?.seat, muted: kept?.state.muted || undefined },
       restart ? 'webhook: the call is back after a restart; rejoining it to its room' : "webhook: the call's stream dropped; rejoining it to its room",

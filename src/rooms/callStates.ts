@@ -23,6 +23,17 @@ export interface KeptCall {
   keptAtMs: number;
 }
 
+/**
+ * A cluster's shared copy (Redis): written as a call joins, changes and leaves, so that the node a
+ * call rejoins on (its old node stopped, crashed or lost the room) knows what it had. Entries live
+ * as long as the store keeps them (hours), not `ttlMs`: a live call's copy is as old as its last change.
+ */
+export interface SharedKeptCalls {
+  put(callSid: string, call: KeptCall): Promise<void>;
+  /** The call's copy, removed; null when none. */
+  take(callSid: string): Promise<KeptCall | null>;
+}
+
 /** Where kept calls wait for the next process. */
 export interface KeptCallStore {
   /** Every call saved, and the store emptied (read once, at start). */
@@ -40,12 +51,19 @@ export interface CallStatesOptions {
   maxEntries?: number;
   /** Null: memory only (nothing crosses a restart). */
   store?: KeptCallStore | null;
+  /** A cluster: the copy other nodes read. */
+  shared?: SharedKeptCalls | null;
+  /** Told when writing the shared copy failed (the call then rejoins another node without it). */
+  onSharedError?: (callSid: string, error: unknown) => void;
 }
 
 export class CallStates {
   private readonly kept = new Map<string, KeptCall>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
+  /** Writes of the shared copy not yet answered. */
+  private readonly pending = new Set<Promise<void>>();
+  private sharingStopped = false;
 
   constructor(private readonly options: CallStatesOptions) {
     this.ttlMs = options.ttlMs ?? 120_000;
@@ -57,15 +75,52 @@ export class CallStates {
     return Boolean(this.options.store);
   }
 
-  /** Keeps what `callSid` had, replacing an older entry. */
+  /** True when other nodes share the kept calls (a cluster). */
+  get shared(): boolean {
+    return Boolean(this.options.shared);
+  }
+
+  /** Keeps what `callSid` had (here, and in the shared copy), replacing an older entry. */
   keep(callSid: string, call: Omit<KeptCall, 'keptAtMs'>): void {
+    const entry: KeptCall = { ...call, state: { ...call.state }, ...(call.role ? { role: { ...call.role } } : {}), keptAtMs: this.options.clock.nowMs() };
     this.kept.delete(callSid);
-    this.kept.set(callSid, { ...call, state: { ...call.state }, ...(call.role ? { role: { ...call.role } } : {}), keptAtMs: this.options.clock.nowMs() });
+    this.kept.set(callSid, entry);
     // Insertion order is age order: the oldest go first.
     for (const sid of this.kept.keys()) {
       if (this.kept.size <= this.maxEntries) break;
       this.kept.delete(sid);
     }
+    this.share(callSid, entry);
+  }
+
+  /** Writes only the shared copy (a live call's change: nothing to take here while it is live). */
+  share(callSid: string, call: Omit<KeptCall, 'keptAtMs'> | KeptCall): void {
+    const shared = this.options.shared;
+    if (!shared || this.sharingStopped) return;
+    const entry: KeptCall = { ...call, keptAtMs: this.options.clock.nowMs() };
+    const write = shared.put(callSid, entry).catch((error) => this.options.onSharedError?.(callSid, error));
+    this.pending.add(write);
+    void write.finally(() => this.pending.delete(write));
+  }
+
+  /**
+   * Until every shared write so far has been answered; later changes stay here (the cluster's store
+   * is about to close: its node is shutting down).
+   */
+  async flushShared(): Promise<void> {
+    await Promise.all([...this.pending]);
+    this.sharingStopped = true;
+  }
+
+  /**
+   * What `callSid` had in `room`, once: from this process, else from the shared copy (a cluster:
+   * the call left another node). Null when nothing was kept, or only for another room.
+   */
+  async takeAnywhere(callSid: string, room: string): Promise<KeptCall | null> {
+    const here = this.take(callSid, room);
+    if (here || !this.options.shared) return here;
+    const there = await this.options.shared.take(callSid);
+    return there && there.room === room ? there : null;
   }
 
   /** What `callSid` had in `room`, once; null when nothing (or something too old) was kept. */
@@ -147,7 +202,7 @@ export class SqliteKeptCallStore implements KeptCallStore {
 }
 
 /** A stored row back to a KeptCall; null for anything malformed (a hand-edited or older row). */
-function parseKeptCall(text: string): KeptCall | null {
+export function parseKeptCall(text: string): KeptCall | null {
   try {
     const v = JSON.parse(text) as Partial<KeptCall> & { state?: Partial<CallState>; role?: Partial<CallRole> };
     const s = v.state;

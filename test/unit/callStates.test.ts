@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import Database from 'better-sqlite3';
-import { CallStates, SqliteKeptCallStore } from '../../src/rooms/callStates.js';
+import { CallStates, SqliteKeptCallStore, type KeptCall } from '../../src/rooms/callStates.js';
 import { SeatLedger } from '../../src/rooms/seats.js';
 import { loadOrCreateServerKey } from '../../src/security/serverKey.js';
 import { ManualClock } from '../../src/timing/clock.js';
@@ -99,6 +99,55 @@ describe('CallStates', () => {
     assert.equal(states.persistent, false);
     assert.equal(states.persist(), 0);
     assert.equal(states.load(), 0);
+  });
+});
+
+describe('CallStates shared with other nodes (a cluster)', () => {
+  /** An in-memory stand-in for the Redis copy; `fail` makes its writes reject. */
+  function fakeShared() {
+    const map = new Map<string, KeptCall>();
+    const store = {
+      map,
+      fail: false,
+      async put(callSid: string, call: KeptCall) {
+        if (store.fail) throw new Error('store down');
+        map.set(callSid, call);
+      },
+      async take(callSid: string) {
+        const call = map.get(callSid) ?? null;
+        map.delete(callSid);
+        return call;
+      },
+    };
+    return store;
+  }
+
+  test('keep and share write the shared copy; another node takes it once, for its own room only', async () => {
+    const shared = fakeShared();
+    const here = new CallStates({ clock: new ManualClock(7), shared });
+    here.share('CAlive', { room: '5', seat: 2, state: state(true) });
+    here.keep('CAleft', { room: '5', seat: 3, state: state(false, true), role: { moderator: true } });
+    await here.flushShared();
+    const there = new CallStates({ clock: new ManualClock(9), shared });
+    assert.deepEqual(await there.takeAnywhere('CAlive', '5'), { room: '5', seat: 2, state: state(true), keptAtMs: 7 });
+    assert.equal(await there.takeAnywhere('CAlive', '5'), null, 'once');
+    assert.equal(await there.takeAnywhere('CAleft', '6'), null, 'another room: nothing');
+    assert.equal(await here.takeAnywhere('CAnone', '5'), null);
+  });
+
+  test('a failed write is reported, not thrown; after flushShared nothing more is written (the store is closing)', async () => {
+    const shared = fakeShared();
+    const errors: string[] = [];
+    const states = new CallStates({ clock: new ManualClock(0), shared, onSharedError: (sid) => errors.push(sid) });
+    shared.fail = true;
+    states.share('CA1', { room: '1', seat: 1, state: state(false) });
+    await states.flushShared();
+    assert.deepEqual(errors, ['CA1']);
+    shared.fail = false;
+    states.keep('CA2', { room: '1', seat: 2, state: state(false) });
+    await states.flushShared();
+    assert.equal(shared.map.size, 0, 'not shared after the flush');
+    assert.equal(states.take('CA2', '1')?.seat, 2, 'still kept here');
   });
 });
 
