@@ -108,17 +108,20 @@ const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hol
 const muteAllBody = z.strictObject({ muted: z.boolean(), exceptModerators: z.boolean().optional() });
 const announcementBody = z.strictObject({ audio: z.string().regex(AUDIO_NAME_PATTERN, AUDIO_NAME_RULE), to: callSid.optional() });
 
-const listRoomsAnswer = z.object({ rooms: z.array(views.roomViewSchema) });
-const endAnswer = z.object({ id: z.string(), ended: z.literal(true), participantsRemoved: z.number().int(), deleted: z.literal(false) });
-const deleteAnswer = z.object({ id: z.string(), deleted: z.literal(true), participantsRemoved: z.number().int() });
-const muteAllAnswer = z.object({
-  id: z.string(),
-  muted: z.boolean(),
-  exceptModerators: z.boolean(),
-  changed: z.number().int(),
-  participants: z.array(views.participantViewSchema),
-});
-const kickAnswer = z.object({ callSid: z.string(), kicked: z.literal(true), callEnded: z.boolean() });
+const listRoomsAnswer = named('RoomList', z.object({ rooms: z.array(views.roomViewSchema) }));
+const endAnswer = named('RoomEnded', z.object({ id: z.string(), ended: z.literal(true), participantsRemoved: z.number().int(), deleted: z.literal(false) }));
+const deleteAnswer = named('RoomDeleted', z.object({ id: z.string(), deleted: z.literal(true), participantsRemoved: z.number().int() }));
+const muteAllAnswer = named(
+  'MuteAllResult',
+  z.object({
+    id: z.string(),
+    muted: z.boolean(),
+    exceptModerators: z.boolean(),
+    changed: z.number().int(),
+    participants: z.array(views.participantViewSchema),
+  }),
+);
+const kickAnswer = named('ParticipantKicked', z.object({ callSid: z.string(), kicked: z.literal(true), callEnded: z.boolean() }));
 const announcementAnswer = named(
   'Announcement',
   z.object({ id: z.string(), room: z.string(), audio: z.string(), to: z.string().nullable(), durationMs: z.number().int() }),

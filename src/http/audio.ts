@@ -20,9 +20,9 @@ const audioView = named(
   z.object({ name: z.string(), bundled: z.boolean(), durationMs: z.number().int() }),
   'A clip of the audio library (8 kHz mono).',
 );
-const listAnswer = z.object({ audio: z.array(audioView) });
-const storedAnswer = audioView.extend({ sourceRateHz: z.number().int() });
-const deletedAnswer = z.object({ name: z.string(), deleted: z.literal(true) });
+const listAnswer = named('AudioList', z.object({ audio: z.array(audioView) }));
+const storedAnswer = named('AudioStored', audioView.extend({ sourceRateHz: z.number().int() }));
+const deletedAnswer = named('AudioDeleted', z.object({ name: z.string(), deleted: z.literal(true) }));
 const wavBody = { contentType: 'audio/wav', description: 'a WAV file: any rate, mono or stereo, 8 to 32 bits (any Content-Type is read as WAV)' };
 
 /** The routes below, in the admin API's contract (src/http/apiContract.ts). */

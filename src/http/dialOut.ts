@@ -206,7 +206,7 @@ const dialOutView = named(
   }),
   "A number called into a room, and where the call is (Twilio's CallStatus, or `joined`).",
 );
-const listAnswer = z.object({ dialOuts: z.array(dialOutView) });
+const listAnswer = named('DialOutList', z.object({ dialOuts: z.array(dialOutView) }));
 
 /** The routes of dialOutApi, in the admin API's contract (src/http/apiContract.ts). */
 export const dialOutContract = [

@@ -48,8 +48,8 @@ const createdAnswer = named(
   inviteView.extend({ url: z.string(), token: z.string() }),
   'A new invite: `url` is the /join link (the invite in its #fragment), `token` the invite itself; both shown only now.',
 );
-const listAnswer = z.object({ invites: z.array(inviteView) });
-const revokedAnswer = z.object({ id: z.string(), revoked: z.literal(true) });
+const listAnswer = named('InviteList', z.object({ invites: z.array(inviteView) }));
+const revokedAnswer = named('InviteRevoked', z.object({ id: z.string(), revoked: z.literal(true) }));
 
 /** The routes below, in the admin API's contract (src/http/apiContract.ts). */
 export const invitesContract = [

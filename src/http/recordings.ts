@@ -30,8 +30,8 @@ const recordingView = named(
     tracks: z.array(z.string()),
   }),
 );
-const listAnswer = z.object({ recordings: z.array(recordingView) });
-const deletedAnswer = z.object({ id: z.string(), deleted: z.literal(true) });
+const listAnswer = named('RecordingList', z.object({ recordings: z.array(recordingView) }));
+const deletedAnswer = named('RecordingDeleted', z.object({ id: z.string(), deleted: z.literal(true) }));
 type RecordingView = z.infer<typeof recordingView>;
 
 /** The routes below, in the admin API's contract (src/http/apiContract.ts). */
