@@ -10,14 +10,16 @@
 import http from 'node:http';
 import express from 'express';
 import type { Config } from '../config.js';
-import { clusterApi, forwardRoomRequests } from '../cluster/forward.js';
-import { adminApi } from '../http/admin.js';
-import { audioApi } from '../http/audio.js';
-import { dashboardPage, LiveFeed } from '../http/dashboard.js';
-import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
-import { invitesApi } from '../http/invites.js';
+import { clusterApi, clusterContract, forwardRoomRequests } from '../cluster/forward.js';
+import { adminApi, adminContract } from '../http/admin.js';
+import type { ApiOperation } from '../http/apiContract.js';
+import { audioApi, audioContract } from '../http/audio.js';
+import { dashboardPage, LiveFeed, liveContract } from '../http/dashboard.js';
+import { dialOutApi, dialOutContract, dialOutWebhooks } from '../http/dialOut.js';
+import { invitesApi, invitesContract } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
-import { recordingsApi } from '../http/recordings.js';
+import { openApiContract, openApiDocument, openApiRouter } from '../http/openapi.js';
+import { recordingsApi, recordingsContract } from '../http/recordings.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
@@ -75,6 +77,24 @@ export function createHttpApp(): HttpApp {
   };
 }
 
+/**
+ * Every admin API route, as GET /api/openapi.json describes it: one list per router mounted below
+ * (a router added to the admin API's `routers` adds its contract list here). `cluster`: with the
+ * cluster's own routes.
+ */
+export function adminApiContract(cluster: boolean): ApiOperation[] {
+  return [
+    ...openApiContract,
+    ...adminContract,
+    ...invitesContract,
+    ...dialOutContract,
+    ...recordingsContract,
+    ...audioContract,
+    ...liveContract,
+    ...(cluster ? clusterContract : []),
+  ];
+}
+
 export interface HttpRoutesDeps {
   config: Readonly<Config>;
   log: Logger;
@@ -122,6 +142,8 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   if (cluster) {
     app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
   }
+  // The contract needs no token: mounted before the admin API's authentication.
+  app.use('/api', openApiRouter(openApiDocument(adminApiContract(cluster !== null))));
   app.use(
     '/api',
     adminApi({

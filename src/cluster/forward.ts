@@ -11,6 +11,8 @@
  * known before sending.)
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { operation } from '../http/apiContract.js';
 import type { ClusterNode } from './node.js';
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
@@ -87,24 +89,50 @@ async function readBody(req: Request): Promise<Buffer> {
  *   POST /api/cluster/drain         {"draining": true|false}: this node (reach it at /p/<k>/api/...)
  *                                   takes no new rooms; its rooms stay until they end
  */
+const drainBody = z.object({ draining: z.boolean() });
+const nodesAnswer = z.object({
+  self: z.string(),
+  nodes: z.array(
+    z.object({
+      id: z.string(),
+      publicPrefix: z.string(),
+      internalUrl: z.string(),
+      draining: z.boolean(),
+      load: z.object({ rooms: z.number(), calls: z.number(), tickP99Ms: z.number(), loopDelayP99Ms: z.number(), overloaded: z.boolean().optional() }),
+      at: z.number(),
+    }),
+  ),
+});
+const drainAnswer = z.object({ node: z.string(), draining: z.boolean(), rooms: z.number().int() });
+
+/** clusterApi's routes, in the admin API's contract (src/http/apiContract.ts); only a cluster has them. */
+export const clusterContract = [
+  operation('get', '/cluster/nodes', 'listNodes', 'Every live node of the cluster (cluster only)', { responses: { 200: nodesAnswer } }),
+  operation('post', '/cluster/drain', 'drainNode', 'This node takes no new rooms, or takes them again (cluster only)', {
+    body: drainBody,
+    responses: { 200: drainAnswer },
+  }),
+];
+
 export function clusterApi(node: ClusterNode, log: Logger): express.Router {
   const router = express.Router();
   router.get('/cluster/nodes', async (_req, res, next) => {
     try {
-      res.json({ self: node.id, nodes: await node.registry.live() });
+      res.json({ self: node.id, nodes: await node.registry.live() } satisfies z.infer<typeof nodesAnswer>);
     } catch (error) {
       next(error);
     }
   });
   router.post('/cluster/drain', express.json({ limit: '1kb' }), (req, res) => {
-    const draining = (req.body as { draining?: unknown } | undefined)?.draining;
-    if (typeof draining !== 'boolean') {
+    const parsed = drainBody.safeParse(req.body);
+    if (!parsed.success) {
       sendError(res, 'BAD_REQUEST', 'body: {"draining": true} or {"draining": false}');
       return;
     }
+    const { draining } = parsed.data;
     node.setDraining(draining);
     log.info({ node: node.id, draining }, 'admin: node drain changed');
-    res.json({ node: node.id, draining, rooms: node.ownership.heldRooms() });
+    res.json({ node: node.id, draining, rooms: node.ownership.heldRooms() } satisfies z.infer<typeof drainAnswer>);
   });
   return router;
 }

@@ -30,6 +30,7 @@ import { FailureLimiter, type FailureLimiterOptions } from '../security/failureL
 import type { Announcements } from '../library/announcements.js';
 import { AUDIO_NAME_PATTERN, AUDIO_NAME_RULE, type AudioLibrary } from '../library/audioLibrary.js';
 import { roomMusicOf, type RoomMusic } from '../library/roomMusic.js';
+import { named, operation } from './apiContract.js';
 import type { CallControl } from './callControl.js';
 import { errorHandler, noRoute, sendError } from './sendError.js';
 import * as views from './views.js';
@@ -106,6 +107,67 @@ const patchRoomBody = z.strictObject({
 const patchParticipantBody = z.strictObject({ muted: z.boolean().optional(), hold: z.boolean().optional(), coaching: callSid.nullable().optional() });
 const muteAllBody = z.strictObject({ muted: z.boolean(), exceptModerators: z.boolean().optional() });
 const announcementBody = z.strictObject({ audio: z.string().regex(AUDIO_NAME_PATTERN, AUDIO_NAME_RULE), to: callSid.optional() });
+
+const listRoomsAnswer = named('RoomList', z.object({ rooms: z.array(views.roomViewSchema) }));
+const endAnswer = named('RoomEnded', z.object({ id: z.string(), ended: z.literal(true), participantsRemoved: z.number().int(), deleted: z.literal(false) }));
+const deleteAnswer = named('RoomDeleted', z.object({ id: z.string(), deleted: z.literal(true), participantsRemoved: z.number().int() }));
+const muteAllAnswer = named(
+  'MuteAllResult',
+  z.object({
+    id: z.string(),
+    muted: z.boolean(),
+    exceptModerators: z.boolean(),
+    changed: z.number().int(),
+    participants: z.array(views.participantViewSchema),
+  }),
+);
+const kickAnswer = named('ParticipantKicked', z.object({ callSid: z.string(), kicked: z.literal(true), callEnded: z.boolean() }));
+const announcementAnswer = named(
+  'Announcement',
+  z.object({ id: z.string(), room: z.string(), audio: z.string(), to: z.string().nullable(), durationMs: z.number().int() }),
+  'An announcement playing: to one caller (`to`, a CallSid) or the whole room (null).',
+);
+const hangupQuery = {
+  hangup: { description: '`true`: also end the call over Twilio REST (needs Twilio credentials)', schema: z.enum(['true', 'false']) },
+};
+
+/** The routes below, in the admin API's contract (src/http/apiContract.ts). */
+export const adminContract = [
+  operation('get', '/rooms', 'listRooms', 'Every room: stored ones and those callers opened', { responses: { 200: listRoomsAnswer } }),
+  operation('post', '/rooms', 'createRoom', 'Create a room', {
+    body: createBody,
+    responses: { 201: views.roomViewSchema },
+    errors: ['CONFLICT', 'LIMIT_EXCEEDED'],
+  }),
+  operation('get', '/rooms/:id', 'getRoom', 'A room and its callers in seat order', { responses: { 200: views.roomDetailSchema }, errors: ['NOT_FOUND'] }),
+  operation('patch', '/rooms/:id', 'updateRoom', "Change a room's settings (null: back to the default)", {
+    body: patchRoomBody,
+    responses: { 200: views.roomViewSchema },
+    errors: ['NOT_FOUND', 'LIMIT_EXCEEDED'],
+  }),
+  operation('delete', '/rooms/:id', 'deleteRoom', "End a room's calls and forget the room", { responses: { 200: deleteAnswer }, errors: ['NOT_FOUND'] }),
+  operation('post', '/rooms/:id/end', 'endRoom', "End a room's calls, keep its settings", { responses: { 200: endAnswer }, errors: ['NOT_FOUND'] }),
+  operation('post', '/rooms/:id/mute-all', 'muteAll', 'Mute or unmute everyone (moderators too, unless excepted)', {
+    body: muteAllBody,
+    responses: { 200: muteAllAnswer },
+    errors: ['NOT_FOUND'],
+  }),
+  operation('patch', '/rooms/:id/participants/:callSid', 'updateParticipant', 'Mute, hold or coach a caller', {
+    body: patchParticipantBody,
+    responses: { 200: views.participantViewSchema },
+    errors: ['NOT_FOUND', 'CONFLICT'],
+  }),
+  operation('delete', '/rooms/:id/participants/:callSid', 'kickParticipant', 'Remove a caller (hangup=true: end the call too)', {
+    query: hangupQuery,
+    responses: { 200: kickAnswer },
+    errors: ['NOT_FOUND', 'LIMIT_EXCEEDED'],
+  }),
+  operation('post', '/rooms/:id/announcements', 'playAnnouncement', 'Play a library clip to the room or one caller', {
+    body: announcementBody,
+    responses: { 202: announcementAnswer },
+    errors: ['NOT_FOUND'],
+  }),
+];
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
@@ -242,7 +304,7 @@ export function adminApi(deps: AdminDeps): express.Router {
         .filter((r) => !ids.has(r.id))
         .map((r) => roomView(r.id, null));
       const rooms = views.sortRooms([...records.map((r) => roomView(r.id, r)), ...live]);
-      res.json({ rooms });
+      res.json({ rooms } satisfies z.infer<typeof listRoomsAnswer>);
     }),
   );
 
@@ -254,7 +316,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       const room = conference.room(id);
       if (!record && !room) throw new AppError('NOT_FOUND', `no room ${id}`);
       const participants = views.participantsInSeatOrder(room, participantView);
-      res.json({ ...roomView(id, record), participants });
+      res.json({ ...roomView(id, record), participants } satisfies z.infer<typeof views.roomDetailSchema>);
     }),
   );
 
@@ -311,7 +373,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       const ended = deps.endRoom(id);
       if (!stored && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
       log.info({ room: id, participants, administered: stored }, 'admin: room ended (configuration kept)');
-      res.json({ id, ended: true, participantsRemoved: participants, deleted: false });
+      res.json({ id, ended: true, participantsRemoved: participants, deleted: false } satisfies z.infer<typeof endAnswer>);
     }),
   );
 
@@ -325,7 +387,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       if (changed === null) throw new AppError('NOT_FOUND', `room ${id} has nobody in it`);
       log.info({ room: id, muted: body.muted, exceptModerators, changed }, 'admin: mute-all');
       const participants = views.participantsInSeatOrder(conference.room(id), participantView);
-      res.json({ id, muted: body.muted, exceptModerators, changed, participants });
+      res.json({ id, muted: body.muted, exceptModerators, changed, participants } satisfies z.infer<typeof muteAllAnswer>);
     }),
   );
 
@@ -340,7 +402,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       const ended = deps.endRoom(id);
       if (!deleted && !ended && !reserved) throw new AppError('NOT_FOUND', `no room ${id}`);
       log.info({ room: id, participants, administered: deleted }, 'admin: room ended and deleted');
-      res.json({ id, deleted: true, participantsRemoved: participants });
+      res.json({ id, deleted: true, participantsRemoved: participants } satisfies z.infer<typeof deleteAnswer>);
     }),
   );
 
@@ -375,7 +437,7 @@ export function adminApi(deps: AdminDeps): express.Router {
       if (!pcm) throw new AppError('BAD_REQUEST', `audio: no audio "${body.audio}" in the library (GET /api/audio lists it)`);
       const a = deps.announcements.play(room, body.audio, pcm, body.to ?? null);
       log.info({ room: id, announcement: a.id, audio: a.audio, to: a.to }, 'admin: announcement started');
-      res.status(202).json(a);
+      res.status(202).json(a satisfies z.infer<typeof announcementAnswer>);
     }),
   );
 
@@ -401,7 +463,7 @@ export function adminApi(deps: AdminDeps): express.Router {
           log.warn({ callSid: p.callSid, err: error instanceof Error ? error.message : String(error) }, 'admin: Twilio did not end the call');
         }
       }
-      res.json({ callSid: p.callSid, kicked: true, callEnded });
+      res.json({ callSid: p.callSid, kicked: true, callEnded } satisfies z.infer<typeof kickAnswer>);
     }),
   );
 

@@ -9,9 +9,35 @@
  * A room or a server default naming a deleted clip falls back to the next choice (src/library/roomMusic.ts).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { type AudioLibrary, checkName } from '../library/audioLibrary.js';
 import type { Logger } from '../log.js';
+import { named, operation } from './apiContract.js';
+
+const audioView = named(
+  'Audio',
+  z.object({ name: z.string(), bundled: z.boolean(), durationMs: z.number().int() }),
+  'A clip of the audio library (8 kHz mono).',
+);
+const listAnswer = named('AudioList', z.object({ audio: z.array(audioView) }));
+const storedAnswer = named('AudioStored', audioView.extend({ sourceRateHz: z.number().int() }));
+const deletedAnswer = named('AudioDeleted', z.object({ name: z.string(), deleted: z.literal(true) }));
+const wavBody = { contentType: 'audio/wav', description: 'a WAV file: any rate, mono or stereo, 8 to 32 bits (any Content-Type is read as WAV)' };
+
+/** The routes below, in the admin API's contract (src/http/apiContract.ts). */
+export const audioContract = [
+  operation('get', '/audio', 'listAudio', 'Every clip of the audio library', { responses: { 200: listAnswer } }),
+  operation('put', '/audio/:name', 'putAudio', 'Store a WAV as a clip (converted to 8 kHz mono)', {
+    body: wavBody,
+    responses: { 200: storedAnswer, 201: storedAnswer },
+    errors: ['BAD_REQUEST', 'CONFLICT', 'PAYLOAD_TOO_LARGE'],
+  }),
+  operation('delete', '/audio/:name', 'deleteAudio', 'Delete an uploaded clip (a bundled one: 409)', {
+    responses: { 200: deletedAnswer },
+    errors: ['BAD_REQUEST', 'NOT_FOUND', 'CONFLICT'],
+  }),
+];
 
 export interface AudioApiDeps {
   library: AudioLibrary;
@@ -27,7 +53,7 @@ export function audioApi(deps: AudioApiDeps): express.Router {
   const body = express.raw({ type: () => true, limit: deps.maxBytes });
 
   router.get('/audio', (_req, res) => {
-    res.json({ audio: library.list() });
+    res.json({ audio: library.list() } satisfies z.infer<typeof listAnswer>);
   });
 
   router.put(
@@ -43,7 +69,7 @@ export function audioApi(deps: AudioApiDeps): express.Router {
         res
           .status(stored.replaced ? 200 : 201)
           .location(`/api/audio/${name}`)
-          .json({ name: stored.name, bundled: false, durationMs: stored.durationMs, sourceRateHz: stored.sourceRateHz });
+          .json({ name: stored.name, bundled: false, durationMs: stored.durationMs, sourceRateHz: stored.sourceRateHz } satisfies z.infer<typeof storedAnswer>);
       } catch (error) {
         // The one log line of a refused upload (the error handler logs only what is not an AppError).
         if (error instanceof AppError) log.warn({ audio: name.slice(0, 64), code: error.code, detail: error.detail }, 'admin: audio refused');
@@ -59,7 +85,7 @@ export function audioApi(deps: AudioApiDeps): express.Router {
       checkName(name);
       if (!(await library.delete(name))) throw new AppError('NOT_FOUND', `no audio "${name}"`);
       log.info({ audio: name }, 'admin: audio deleted');
-      res.json({ name, deleted: true });
+      res.json({ name, deleted: true } satisfies z.infer<typeof deletedAnswer>);
     }),
   );
 

@@ -24,6 +24,7 @@ import type { HealthMonitor } from '../observability/health.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
+import { operation } from './apiContract.js';
 import { sendError } from './sendError.js';
 import { liveParticipantView, maskPhoneNumber, participantsInSeatOrder, roomView, sortRooms } from './views.js';
 
@@ -93,6 +94,19 @@ export function dashboardPage(): express.Router {
   );
   return router;
 }
+
+/** LiveFeed's route, in the admin API's contract (src/http/apiContract.ts). */
+export const liveContract = [
+  operation('get', '/live', 'liveFeed', "The dashboard's live feed (Server-Sent Events)", {
+    responses: {
+      200: {
+        contentType: 'text/event-stream',
+        description: 'events `history` (the health samples so far), `snapshot` (every room with its callers, on each change) and `health` (once a second)',
+      },
+    },
+    errors: ['SHUTTING_DOWN'],
+  }),
+];
 
 /** The live feed, GET /live (mount behind the admin API's authentication). */
 export class LiveFeed {

@@ -35,6 +35,7 @@ import { sameSecret } from '../security/bearer.js';
 import { publicBaseUrl, websocketUrl } from '../security/publicUrl.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { type Dialer, TwilioRefusal } from './callControl.js';
+import { isoTime, named, operation } from './apiContract.js';
 import { existingRoomParam } from './roomParam.js';
 import { sendError } from './sendError.js';
 import * as twiml from './twiml.js';
@@ -190,7 +191,37 @@ const createBody = z.strictObject({
   timeoutSeconds: z.number().int().min(5).max(600).optional(),
 });
 
-const view = (d: DialOut) => ({
+const dialOutView = named(
+  'DialOut',
+  z.object({
+    id: z.string(),
+    callSid: z.string().nullable(),
+    room: z.string(),
+    to: z.string(),
+    from: z.string(),
+    label: z.string().nullable(),
+    moderator: z.boolean(),
+    status: z.enum(['queued', 'initiated', 'ringing', 'in-progress', 'joined', 'completed', 'busy', 'no-answer', 'failed', 'canceled']),
+    createdAt: isoTime,
+  }),
+  "A number called into a room, and where the call is (Twilio's CallStatus, or `joined`).",
+);
+const listAnswer = named('DialOutList', z.object({ dialOuts: z.array(dialOutView) }));
+
+/** The routes of dialOutApi, in the admin API's contract (src/http/apiContract.ts). */
+export const dialOutContract = [
+  operation('post', '/rooms/:id/participants', 'dialOut', 'Call a number into the room (Twilio REST)', {
+    body: createBody,
+    responses: { 201: dialOutView },
+    errors: ['NOT_FOUND', 'TWILIO_NOT_CONFIGURED', 'TWILIO_REFUSED'],
+  }),
+  operation('get', '/rooms/:id/dial-outs', 'listDialOuts', 'The numbers called into the room and not yet in it', {
+    responses: { 200: listAnswer },
+    errors: ['NOT_FOUND'],
+  }),
+];
+
+const view = (d: DialOut): z.infer<typeof dialOutView> => ({
   id: d.id,
   callSid: d.callSid,
   room: d.room,
@@ -272,7 +303,7 @@ export function dialOutApi(deps: DialOutApiDeps): express.Router {
     '/rooms/:id/dial-outs',
     route(async (req, res) => {
       const room = await roomOf(req);
-      res.json({ dialOuts: deps.dialOuts.pending(room).map(view) });
+      res.json({ dialOuts: deps.dialOuts.pending(room).map(view) } satisfies z.infer<typeof listAnswer>);
     }),
   );
   return router;

@@ -18,6 +18,7 @@ import type { RoomDirectory } from '../rooms/directory.js';
 import type { SeatLedger } from '../rooms/seats.js';
 import { INVITE_MAX_TTL_SECONDS, type InviteInfo, type Invites } from '../security/invite.js';
 import { publicBaseUrl } from '../security/publicUrl.js';
+import { isoTime, named, operation } from './apiContract.js';
 import { existingRoomParam } from './roomParam.js';
 import { originOf } from './webhooks.js';
 
@@ -38,7 +39,37 @@ const createBody = z.strictObject({
   uses: z.number().int().min(1).max(100_000).optional(),
 });
 
-const view = (i: InviteInfo) => ({ id: i.id, room: i.room, expiresAt: new Date(i.expiresAtMs).toISOString(), uses: i.uses, used: i.used, revoked: i.revoked });
+const inviteView = named(
+  'Invite',
+  z.object({ id: z.string(), room: z.string(), expiresAt: isoTime, uses: z.number().int().nullable(), used: z.number().int(), revoked: z.boolean() }),
+);
+const createdAnswer = named(
+  'InviteCreated',
+  inviteView.extend({ url: z.string(), token: z.string() }),
+  'A new invite: `url` is the /join link (the invite in its #fragment), `token` the invite itself; both shown only now.',
+);
+const listAnswer = named('InviteList', z.object({ invites: z.array(inviteView) }));
+const revokedAnswer = named('InviteRevoked', z.object({ id: z.string(), revoked: z.literal(true) }));
+
+/** The routes below, in the admin API's contract (src/http/apiContract.ts). */
+export const invitesContract = [
+  operation('post', '/rooms/:id/invites', 'createInvite', 'Create an invite link to the /join page', {
+    body: createBody,
+    responses: { 201: createdAnswer },
+    errors: ['NOT_FOUND'],
+  }),
+  operation('get', '/rooms/:id/invites', 'listInvites', "A room's invites (without their tokens)", { responses: { 200: listAnswer }, errors: ['NOT_FOUND'] }),
+  operation('delete', '/rooms/:id/invites/:inviteId', 'revokeInvite', 'Revoke an invite', { responses: { 200: revokedAnswer }, errors: ['NOT_FOUND'] }),
+];
+
+const view = (i: InviteInfo): z.infer<typeof inviteView> => ({
+  id: i.id,
+  room: i.room,
+  expiresAt: new Date(i.expiresAtMs).toISOString(),
+  uses: i.uses,
+  used: i.used,
+  revoked: i.revoked,
+});
 
 export function invitesApi(deps: InvitesApiDeps): express.Router {
   const router = express.Router();
@@ -57,14 +88,14 @@ export function invitesApi(deps: InvitesApiDeps): express.Router {
       const base = publicBaseUrl(deps.publicUrl, originOf(req));
       const url = `${base}/join?room=${room}#invite=${token}`;
       deps.log.info({ room, invite: info.id, ttlSeconds: body.data.ttlSeconds, uses: info.uses }, 'admin: invite created');
-      res.status(201).json({ ...view(info), url, token });
+      res.status(201).json({ ...view(info), url, token } satisfies z.infer<typeof createdAnswer>);
     }),
   );
   router.get(
     '/rooms/:id/invites',
     route(async (req, res) => {
       const room = await roomOf(req);
-      res.json({ invites: deps.invites.list(room).map(view) });
+      res.json({ invites: deps.invites.list(room).map(view) } satisfies z.infer<typeof listAnswer>);
     }),
   );
   router.delete(
@@ -74,7 +105,7 @@ export function invitesApi(deps: InvitesApiDeps): express.Router {
       const id = String(req.params['inviteId']);
       if (!deps.invites.revoke(room, id)) throw new AppError('NOT_FOUND', `no invite ${JSON.stringify(id.slice(0, 40))} for room ${room.slice(0, 40)}`);
       deps.log.info({ room, invite: id }, 'admin: invite revoked');
-      res.json({ id, revoked: true });
+      res.json({ id, revoked: true } satisfies z.infer<typeof revokedAnswer>);
     }),
   );
   return router;

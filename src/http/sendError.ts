@@ -4,12 +4,21 @@
  * wrong (a whole sentence: "no room 4711"), else the catalog's text. Never a stack trace.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { AppError, ERRORS, type HttpErrorCode } from '../errors.js';
+import { z } from 'zod';
+import { AppError, type ErrorCode, ERRORS, type HttpErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import { named } from './apiContract.js';
 
-export interface ErrorBody {
-  error: { code: HttpErrorCode; message: string };
-}
+/** Every code a request can be answered with, in the catalog's order. */
+export const HTTP_ERROR_CODES = (Object.keys(ERRORS) as ErrorCode[]).filter((code): code is HttpErrorCode => 'httpStatus' in ERRORS[code]);
+
+/** Every refusal's body (the admin API's contract names it `Error`). */
+export const errorBody = named(
+  'Error',
+  z.object({ error: z.object({ code: z.enum(HTTP_ERROR_CODES as [HttpErrorCode, ...HttpErrorCode[]]), message: z.string() }) }),
+  "A refusal: `code` from the error catalog (the README's HTTP errors), `message` what exactly was wrong.",
+);
+export type ErrorBody = z.infer<typeof errorBody>;
 
 /** Answers `code` (or an AppError's code and detail). */
 export function sendError(res: Response, code: HttpErrorCode | AppError<HttpErrorCode>, detail?: string): void {

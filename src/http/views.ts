@@ -7,6 +7,7 @@
  * Read only: nothing here changes a room. Not on the mixer's 20 ms path (an API request, or the
  * dashboard's snapshot four times a second while someone watches).
  */
+import { z } from 'zod';
 import type { Conference } from '../conference/conference.js';
 import type { RoomRecord } from '../rooms/directory.js';
 import type { Participant } from '../conference/participant.js';
@@ -14,6 +15,7 @@ import type { Room } from '../conference/room.js';
 import type { SpeechActivity } from '../events/speech.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
+import { isoTime, named } from './apiContract.js';
 
 /** What the views read. */
 export interface ViewSources {
@@ -58,8 +60,37 @@ export function maskPhoneNumber(from: string | undefined): string | null {
   return '*'.repeat(Math.min(from.length, 12));
 }
 
+/** roomView's answer: the admin API's contract and the type the function returns. */
+export const roomViewSchema = named(
+  'RoomView',
+  z.object({
+    id: z.string(),
+    label: z.string().nullable(),
+    hasPin: z.boolean(),
+    hasModeratorPin: z.boolean(),
+    locked: z.boolean(),
+    maxParticipants: z.number().int().nullable(),
+    seatLimit: z.number().int(),
+    administered: z.boolean(),
+    backgroundGate: z.boolean().nullable(),
+    noiseSuppression: z.boolean().nullable(),
+    soundInForce: z.object({ backgroundGate: z.boolean(), noiseSuppression: z.boolean() }).nullable(),
+    waitForModerator: z.boolean(),
+    endWhenModeratorLeaves: z.boolean(),
+    startMuted: z.boolean(),
+    waitingForModerator: z.boolean(),
+    waitMusic: z.string().nullable(),
+    holdMusic: z.string().nullable(),
+    participants: z.number().int().min(0),
+    createdAt: isoTime.nullable(),
+    updatedAt: isoTime.nullable(),
+  }),
+  'A room: its stored settings (null: the server default; all null/false for a room callers opened) and what is live now.',
+);
+export type RoomView = z.infer<typeof roomViewSchema>;
+
 /** A room: its administered settings (`record`, null for a room callers opened) and what is live now. */
-export function roomView(sources: ViewSources, id: string, record: RoomRecord | null) {
+export function roomView(sources: ViewSources, id: string, record: RoomRecord | null): RoomView {
   const { conference, admission } = sources;
   const live = conference.room(id);
   return {
@@ -89,10 +120,33 @@ export function roomView(sources: ViewSources, id: string, record: RoomRecord | 
   };
 }
 
-export type RoomView = ReturnType<typeof roomView>;
+/** participantView's answer: the admin API's contract and the type the function returns. */
+export const participantViewSchema = named(
+  'ParticipantView',
+  z.object({
+    seat: z.number().int().nullable(),
+    callSid: z.string(),
+    from: z.string().nullable(),
+    label: z.string().nullable(),
+    moderator: z.boolean(),
+    muted: z.boolean(),
+    mutedByModerator: z.boolean(),
+    hold: z.boolean(),
+    coaching: z.boolean(),
+    callSidToCoach: z.string().nullable(),
+    talking: z.boolean(),
+    listenVolumeDb: z.number(),
+    joinedAt: isoTime,
+  }),
+  'A caller in a room; `from` is masked (+1******0100).',
+);
+export type ParticipantView = z.infer<typeof participantViewSchema>;
+
+/** GET /api/rooms/:id: the room and its callers in seat order. */
+export const roomDetailSchema = named('RoomDetail', roomViewSchema.extend({ participants: z.array(participantViewSchema) }));
 
 /** A caller in a room, as the admin API shows one. */
-export function participantView(sources: ViewSources, p: Participant) {
+export function participantView(sources: ViewSources, p: Participant): ParticipantView {
   const wallOffsetMs = Date.now() - sources.clock.nowMs();
   return {
     seat: p.info.seat ?? null,
@@ -112,8 +166,6 @@ export function participantView(sources: ViewSources, p: Participant) {
     joinedAt: new Date(Math.round(wallOffsetMs + p.joinedAtMs)).toISOString(),
   };
 }
-
-export type ParticipantView = ReturnType<typeof participantView>;
 
 /** participantView and the meters the dashboard draws: time in the call, input level, jitter. */
 export function liveParticipantView(sources: ViewSources, p: Participant) {

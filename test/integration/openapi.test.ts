@@ -1,0 +1,314 @@
+/**
+ * Issue 18 part A: the admin API's OpenAPI 3.1 contract (GET /api/openapi.json), held to the
+ * routes the server really has (walked from Express's router stacks, not listed by hand) and to
+ * the real answers of a scripted session with live simulated callers, validated by a JSON Schema
+ * validator against the served document (what clients use).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type express from 'express';
+import { adminApiContract } from '../../src/app/httpApp.js';
+import { encodeWav } from '../../src/audio/wav.js';
+import { clusterApi } from '../../src/cluster/forward.js';
+import type { ClusterNode } from '../../src/cluster/node.js';
+import { apiTable, openApiDocument, openApiPath } from '../../src/http/openapi.js';
+import { join } from '../helpers/calls.js';
+import { tone } from '../helpers/audio.js';
+import { captureLog } from '../helpers/log.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const ADMIN = 'openapi-test-token-0123456789abcdef';
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+
+type Json = Record<string, any>;
+interface Layer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  /** The router's: false, or the part of `path` the layer's mount path matched. */
+  match(path: string): false | { path: string };
+}
+
+/** Every `METHOD /path` (OpenAPI form) a router and the routers it mounts at its root have. */
+function routesOf(stack: Layer[], prefix: string): string[] {
+  const found: string[] = [];
+  for (const layer of stack) {
+    if (layer.route) {
+      const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+      for (const path of paths)
+        for (const method of Object.keys(layer.route.methods).filter((m) => m !== '_all')) found.push(`${method} ${prefix}${openApiPath(path).slice(4)}`);
+    } else if (layer.handle.stack) {
+      // A router mounted inside: the admin API mounts its extra routers at its own root.
+      const mount = layer.match('/rooms');
+      assert.ok(mount && mount.path === '', 'a router inside the admin API is mounted at its root');
+      found.push(...routesOf(layer.handle.stack, prefix));
+    }
+  }
+  return found;
+}
+
+/** The routes of every router the app mounts at /api. */
+function apiRoutesOf(app: express.Express): string[] {
+  const stack = (app as unknown as { router: { stack: Layer[] } }).router.stack;
+  const found: string[] = [];
+  for (const layer of stack) {
+    if (!layer.handle.stack) continue;
+    const mount = layer.match('/api/openapi-walk');
+    if (mount && mount.path === '/api') found.push(...routesOf(layer.handle.stack, '/api'));
+  }
+  return found;
+}
+
+const documentRoutes = (doc: Json): string[] =>
+  Object.entries(doc['paths'] as Json).flatMap(([path, methods]) => Object.keys(methods as Json).map((method) => `${method} ${path}`));
+
+describe('the OpenAPI contract', () => {
+  let t: TestServer;
+  let doc: Json;
+  let recordingsDir: string;
+  let ajv: Ajv2020;
+  /** Every `METHOD /path` whose real answer was validated, and how many answers were. */
+  const exercised = new Set<string>();
+  let validated = 0;
+
+  before(async () => {
+    recordingsDir = await mkdtemp(joinPath(tmpdir(), 'openapi-rec-'));
+    t = await startTestServer({ ADMIN_TOKEN: ADMIN, MAX_PARTICIPANTS_PER_ROOM: '10', RECORDINGS_DIR: recordingsDir });
+    const res = await fetch(`${t.baseUrl}/api/openapi.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    doc = (await res.json()) as Json;
+    ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ ...doc, $id: 'doc' });
+  });
+  after(async () => {
+    await t.close();
+    await rm(recordingsDir, { recursive: true, force: true });
+  });
+
+  /** The document's template for a concrete path ('/api/rooms/4100' -> '/api/rooms/{id}'). */
+  const templateOf = (method: string, url: string): string => {
+    const path = url.split('?')[0]!;
+    const matches = Object.keys(doc['paths']).filter((p) => new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path) && doc['paths'][p][method]);
+    // A literal segment beats a parameter (/api/rooms/{id}/end is not /api/rooms/{id}/{x}).
+    matches.sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
+    assert.ok(matches[0], `the document has ${method.toUpperCase()} ${path}`);
+    return matches[0];
+  };
+  const pointer = (...parts: string[]) => `doc#/${parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+
+  /** Sends a request; its answer must be one the document lists, and match its schema. */
+  async function call(method: string, url: string, options: { body?: unknown; raw?: Uint8Array; type?: string; token?: string | null } = {}) {
+    const headers: Record<string, string> = {};
+    const token = options.token === undefined ? ADMIN : options.token;
+    if (token !== null) headers['authorization'] = `Bearer ${token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.type) headers['content-type'] = options.type;
+    const res = await fetch(t.baseUrl + url, {
+      method,
+      headers,
+      body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    });
+    const m = method.toLowerCase();
+    const template = templateOf(m, url);
+    const answer = doc['paths'][template][m]['responses'][String(res.status)];
+    assert.ok(answer, `${method} ${url} answered ${res.status}, which the document does not list for ${template}`);
+    const [type] = Object.keys(answer.content ?? {});
+    const contentType = res.headers.get('content-type') ?? '';
+    assert.ok(type && contentType.startsWith(type), `${method} ${url}: content type ${contentType}, the document says ${type}`);
+    let body: any = null;
+    if (type === 'application/json') {
+      body = await res.json();
+      if (answer.content[type].schema) {
+        const validate = ajv.getSchema(pointer('paths', template, m, 'responses', String(res.status), 'content', type, 'schema'));
+        assert.ok(validate, 'the schema compiles');
+        assert.ok(validate(body), `${method} ${url} ${res.status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 400)}`);
+        validated++;
+      }
+    } else {
+      await res.body?.cancel();
+    }
+    exercised.add(`${m} ${template}`);
+    return { status: res.status, body };
+  }
+
+  test('the served document is valid OpenAPI 3.1 and needs no token', async () => {
+    assert.match(doc['openapi'], /^3\.1\.\d+$/);
+    assert.equal(typeof doc['info'].title, 'string');
+    assert.ok(Object.keys(doc['paths']).length >= 15, 'paths');
+    assert.ok(doc['components'].schemas.RoomView && doc['components'].schemas.Error, 'components');
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    assert.deepEqual(result.errors, undefined);
+    assert.equal(result.valid, true);
+    assert.equal(validator.version, '3.1');
+    // The checker can fail: a document missing its info is refused.
+    const broken = structuredClone(doc);
+    delete broken['info'];
+    assert.equal((await new Validator().validate(broken)).valid, false);
+  });
+
+  test('every admin route the server has is in the document, and every documented path is a route', () => {
+    const app = t.server.httpServer.listeners('request')[0] as express.Express;
+    const real = apiRoutesOf(app).sort();
+    assert.ok(real.length >= 20, `routes found by walking the router stacks: ${real.length}`);
+    assert.deepEqual(documentRoutes(doc).sort(), real);
+    console.log(`# measured: ${real.length} admin routes walked from the Express router stacks, all in the document`);
+  });
+
+  test("a cluster's own routes are the cluster contract's", () => {
+    const router = clusterApi({} as ClusterNode, captureLog('silent').log) as unknown as { stack: Layer[] };
+    const cluster = openApiDocument(adminApiContract(true));
+    const only = documentRoutes(cluster).filter((r) => !documentRoutes(doc).includes(r));
+    assert.deepEqual(only.sort(), routesOf(router.stack, '/api').sort());
+  });
+
+  test('the real answers of a scripted session validate against the served document', async () => {
+    // Refusals: no token, a wrong one.
+    assert.equal((await call('GET', '/api/rooms', { token: null })).body.error.code, 'UNAUTHORIZED');
+    assert.equal((await call('GET', '/api/rooms', { token: `${ADMIN}x` })).body.error.code, 'FORBIDDEN');
+    await call('GET', '/api/openapi.json', { token: null });
+
+    // Rooms.
+    const created = await call('POST', '/api/rooms', { body: { id: '4100', label: 'Contract', pin: '2468', startMuted: false } });
+    assert.equal(created.status, 201);
+    assert.equal((await call('POST', '/api/rooms', { body: { id: '4100' } })).status, 409);
+    assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', colour: 'red' } })).status, 400);
+    assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', maxParticipants: 50 } })).status, 422);
+    assert.equal((await call('POST', '/api/rooms', { raw: new TextEncoder().encode('{nope'), type: 'application/json' })).status, 400);
+    assert.equal((await call('GET', '/api/rooms/9999')).status, 404);
+    assert.equal((await call('PATCH', '/api/rooms/4100', { body: { label: 'Contract room', maxParticipants: 8 } })).status, 200);
+
+    // Live callers.
+    const a = await join(t.baseUrl, ['4100', '2468'], { from: '+12025550100' });
+    const b = await join(t.baseUrl, ['4100', '2468'], { from: '+447700900123' });
+    try {
+      const room = await call('GET', '/api/rooms/4100');
+      assert.equal(room.body.participants.length, 2);
+      assert.equal(room.body.participants[0].from, '+1******0100');
+      assert.equal((await call('GET', '/api/rooms')).body.rooms.length, 1);
+      assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { muted: true } })).body.muted, true);
+      assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { coaching: a.callSid } })).status, 400);
+      assert.equal((await call('PATCH', '/api/rooms/4100/participants/CAnobody', { body: { hold: true } })).status, 404);
+      assert.equal((await call('POST', '/api/rooms/4100/mute-all', { body: { muted: false } })).body.changed, 1);
+
+      // The audio library and an announcement.
+      const wav = encodeWav({ sampleRateHz: 16_000, samples: tone(700, -12, 400) });
+      assert.equal((await call('PUT', '/api/audio/contract-tone', { raw: wav, type: 'audio/wav' })).status, 201);
+      assert.equal((await call('PUT', '/api/audio/contract-tone', { raw: wav, type: 'audio/wav' })).status, 200);
+      assert.ok((await call('GET', '/api/audio')).body.audio.some((c: { name: string }) => c.name === 'contract-tone'));
+      assert.equal((await call('POST', '/api/rooms/4100/announcements', { body: { audio: 'contract-tone', to: b.callSid } })).status, 202);
+      assert.equal((await call('POST', '/api/rooms/4100/announcements', { body: { audio: 'no-such-clip' } })).status, 400);
+
+      // Invites and dial-outs (no Twilio credentials here: 503).
+      const invite = await call('POST', '/api/rooms/4100/invites', { body: { ttlSeconds: 600, uses: 2 } });
+      assert.equal(invite.status, 201);
+      assert.equal((await call('GET', '/api/rooms/4100/invites')).body.invites.length, 1);
+      assert.equal((await call('DELETE', `/api/rooms/4100/invites/${invite.body.id}`)).status, 200);
+      assert.equal((await call('DELETE', `/api/rooms/4100/invites/${invite.body.id}x`)).status, 404);
+      assert.deepEqual((await call('GET', '/api/rooms/4100/dial-outs')).body, { dialOuts: [] });
+      assert.equal((await call('POST', '/api/rooms/4100/participants', { body: { to: '+15005550006' } })).body.error.code, 'TWILIO_NOT_CONFIGURED');
+
+      // A recording.
+      const rec = await call('POST', '/api/rooms/4100/recording', { body: { tracks: false } });
+      assert.equal(rec.status, 201);
+      assert.equal((await call('POST', '/api/rooms/4100/recording', { body: {} })).status, 409);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await call('DELETE', '/api/rooms/4100/recording')).body.active, false);
+      assert.equal((await call('GET', '/api/recordings')).body.recordings.length, 1);
+      assert.equal((await call('GET', `/api/recordings/${rec.body.id}`)).status, 200);
+      assert.equal((await call('DELETE', `/api/recordings/${rec.body.id}`)).status, 200);
+
+      // The live feed: an event stream.
+      assert.equal((await call('GET', '/api/live')).status, 200);
+
+      // Kick one caller, end the room, delete it.
+      assert.equal((await call('DELETE', `/api/rooms/4100/participants/${b.callSid}`)).body.kicked, true);
+      assert.equal((await call('DELETE', `/api/rooms/4100/participants/${a.callSid}?hangup=true`)).status, 422);
+      assert.equal((await call('POST', '/api/rooms/4100/end')).body.participantsRemoved, 1);
+      assert.equal((await call('DELETE', '/api/audio/contract-tone')).status, 200);
+      assert.equal((await call('DELETE', '/api/rooms/4100')).body.deleted, true);
+      assert.equal((await call('DELETE', '/api/rooms/4100')).status, 404);
+    } finally {
+      a.stream.terminate();
+      b.stream.terminate();
+    }
+
+    // Every route the document lists was called and its answer checked.
+    assert.deepEqual(
+      documentRoutes(doc)
+        .filter((r) => !exercised.has(r))
+        .sort(),
+      [],
+    );
+    console.log(
+      `# measured: ${validated} JSON answers validated against the served document, ${exercised.size} of ${documentRoutes(doc).length} routes exercised`,
+    );
+  });
+
+  test('the validation can fail: an answer with a field the contract lacks, or a wrong type, is refused', () => {
+    const room = ajv.getSchema('doc#/components/schemas/RoomView')!;
+    const good = {
+      id: '1',
+      label: null,
+      hasPin: false,
+      hasModeratorPin: false,
+      locked: false,
+      maxParticipants: null,
+      seatLimit: 10,
+      administered: true,
+      backgroundGate: null,
+      noiseSuppression: null,
+      soundInForce: null,
+      waitForModerator: false,
+      endWhenModeratorLeaves: false,
+      startMuted: false,
+      waitingForModerator: false,
+      waitMusic: null,
+      holdMusic: null,
+      participants: 0,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: null,
+    };
+    assert.equal(room(good), true);
+    assert.equal(room({ ...good, secret: 'x' }), false);
+    assert.equal(room({ ...good, locked: 'no' }), false);
+    const { label: _label, ...missing } = good;
+    assert.equal(room(missing), false);
+  });
+
+  test("a route's body schema in the document is the zod schema it validates with", async () => {
+    // The server's answer to a body and the document's verdict on it agree.
+    const body = ajv.getSchema(pointer('paths', '/api/rooms', 'post', 'requestBody', 'content', 'application/json', 'schema'))!;
+    const cases: [unknown, boolean][] = [
+      [{ id: '4200', pin: '2468', maxParticipants: 5, waitMusic: null }, true],
+      [{ id: '4201', colour: 'red' }, false],
+      [{ id: '4202', pin: '12' }, false],
+      [{ id: '4203', maxParticipants: 0 }, false],
+      [{ id: '4204', label: 'x'.repeat(101) }, false],
+    ];
+    for (const [value, valid] of cases) {
+      assert.equal(body(value), valid, `the document on ${JSON.stringify(value)}`);
+      const res = await fetch(`${t.baseUrl}/api/rooms`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(value),
+      });
+      assert.equal(res.status, valid ? 201 : 400, `the server on ${JSON.stringify(value)}`);
+    }
+  });
+
+  test("the README's route table is the document's (npm run docs:api writes it)", () => {
+    const readme = readFileSync(joinPath(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const table = /<!-- api-table:begin[^>]*-->\n([\s\S]*?)\n<!-- api-table:end -->/.exec(readme)?.[1];
+    assert.ok(table, 'the README has the api-table markers');
+    assert.equal(table, apiTable(openApiDocument(adminApiContract(true))), 'README route table is stale: run npm run docs:api');
+  });
+});
