@@ -18,6 +18,7 @@ import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
 import { invitesApi } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
 import { recordingsApi } from '../http/recordings.js';
+import { ROOMS_FILE_IMPORT_PATH, roomsFileApi } from '../http/roomsFile.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
@@ -150,8 +151,20 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           callerId: config.twilioCallerId,
           log,
         }),
+        roomsFileApi({
+          directory,
+          admission,
+          conference,
+          moderation: core.moderation,
+          library: core.library,
+          music: core.music,
+          endRoom: (room) => core.endRoom(room, 'room-closed'),
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          log,
+        }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
       ],
+      ownBodyPaths: [ROOMS_FILE_IMPORT_PATH],
       adminToken: config.adminToken,
       roomNumberMaxDigits: config.roomNumberMaxDigits,
       directory,
