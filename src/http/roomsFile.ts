@@ -199,6 +199,10 @@ export function roomsFileApi(deps: RoomsFileApiDeps): express.Router {
     express.json({ limit: ROOMS_FILE_MAX_BYTES, strict: true }),
     route(async (req, res) => {
       const run = queue.then(() => importFile(req.body));
+      // One line for a refused file (the message names room and field, never a PIN or hash).
+      run.catch((error: unknown) => {
+        if (error instanceof AppError) log.warn({ code: error.code }, `admin: rooms file refused: ${error.detail ?? error.message}`);
+      });
       queue = run.catch(() => {});
       res.json(await run);
     }),

@@ -166,13 +166,17 @@ describe('rooms as code: npm run rooms -- export | import', () => {
       { name: 'music not in the library', room: '  - number: "5004"\n    waitMusic: nope\n', says: /room "5004" \(rooms\[1\]\): waitMusic: no audio "nope"/ },
       { name: 'a room twice', room: '  - number: "5000"\n', says: /room "5000" \(rooms\[1\]\): number: the file names room 5000 twice/ },
     ];
+    const refusals = () => b.captured.lines.filter((l) => l.msg.startsWith('admin: rooms file refused: '));
     for (const c of cases) {
+      const logged = refusals().length;
       const path = await write('bad.yaml', `rooms:\n${good}${c.room}`);
       const out = await rooms(b, ['import', path, '--prune']);
       assert.equal(out.code, 1, `${c.name}: refused`);
       assert.match(out.stderr, /the server refused \(400 BAD_REQUEST\)/, c.name);
       assert.match(out.stderr, c.says, c.name);
       assert.deepEqual(await roomViews(b), before, `${c.name}: nothing changed`);
+      assert.equal(refusals().length, logged + 1, `${c.name}: one log line`);
+      assert.match(refusals().at(-1)!.msg, c.says, `${c.name}: the log line names room and field`);
     }
     assert.ok(!b.captured.lines.some((l) => JSON.stringify(l).includes('c2hvcnQ=')), 'the malformed hash is not logged');
     // A file that is not YAML is refused before it is sent.
@@ -218,10 +222,14 @@ describe('rooms as code: npm run rooms -- export | import', () => {
     const caller = await join(b.baseUrl, ['600', '6006']);
     await caller.stream.stop();
 
-    // Without --prune, rooms the file does not name are kept.
-    const partial = await rooms(b, ['import', await write('one.yaml', 'rooms:\n  - number: 700\n')]);
-    assert.match(partial.stdout, /created 1: 700/);
+    // Without --prune, rooms the file does not name are kept. Digits written unquoted keep their zeros.
+    const partial = await rooms(b, ['import', await write('one.yaml', 'rooms:\n  - number: 0700\n    pin: 0070\n')]);
+    assert.equal(partial.code, 0, partial.stderr);
+    assert.match(partial.stdout, /created 1: 0700/);
     assert.equal((await roomViews(b)).length, 4);
+    const zeros = await join(b.baseUrl, ['0700', '0070']);
+    assert.equal(zeros.said.at(-1), 'You are participant 1.');
+    await zeros.stream.stop();
   });
 
   test("a file larger than the admin API's 16 KB body limit imports whole", async () => {
