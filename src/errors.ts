@@ -32,7 +32,7 @@ export const ERRORS = {
   NOT_FOUND: { httpStatus: 404, text: 'not found' },
   /** The room exists already; a recording is running or not stopped yet; a bundled audio clip; a coaching chain. */
   CONFLICT: { httpStatus: 409, text: 'conflicts with the current state' },
-  /** A body larger than the route accepts (webhooks 32 KB or 200 parameters, the admin API 16 KB, a WAV AUDIO_MAX_BYTES). */
+  /** A body larger than the route accepts (webhooks 32 KB or 200 parameters, the admin API 16 KB, a rooms file import 1 MB, a WAV AUDIO_MAX_BYTES). */
   PAYLOAD_TOO_LARGE: { httpStatus: 413, text: 'the body is too large' },
   /** A body in a charset other than UTF-8. */
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, text: 'the body is not UTF-8' },

@@ -20,6 +20,7 @@ import { invitesApi, invitesContract } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
 import { openApiContract, openApiDocument, openApiRouter } from '../http/openapi.js';
 import { recordingsApi, recordingsContract } from '../http/recordings.js';
+import { ROOMS_FILE_IMPORT_PATH, roomsFileApi, roomsFileContract } from '../http/roomsFile.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
@@ -91,6 +92,7 @@ export function adminApiContract(cluster: boolean): ApiOperation[] {
     ...recordingsContract,
     ...audioContract,
     ...liveContract,
+    ...roomsFileContract,
     ...(cluster ? clusterContract : []),
   ];
 }
@@ -172,8 +174,20 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           callerId: config.twilioCallerId,
           log,
         }),
+        roomsFileApi({
+          directory,
+          admission,
+          conference,
+          moderation: core.moderation,
+          library: core.library,
+          music: core.music,
+          endRoom: (room) => core.endRoom(room, 'room-closed'),
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          log,
+        }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
       ],
+      ownBodyPaths: [ROOMS_FILE_IMPORT_PATH],
       adminToken: config.adminToken,
       roomNumberMaxDigits: config.roomNumberMaxDigits,
       directory,

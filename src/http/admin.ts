@@ -63,6 +63,8 @@ export interface AdminDeps {
   announcements: Announcements;
   /** More routes behind the same authentication (recordings, the dashboard's live events). */
   routers?: express.Router[];
+  /** Paths (under /api) whose router reads its own, larger, JSON body (the rooms file import). */
+  ownBodyPaths?: readonly string[];
   /** Wrong-token limit per client address (default ADMIN_AUTH_FAILURES). */
   authFailures?: FailureLimiterOptions;
 }
@@ -212,7 +214,8 @@ export function adminApi(deps: AdminDeps): express.Router {
     }
     next();
   });
-  router.use(express.json({ limit: '16kb', strict: true }));
+  const json = express.json({ limit: '16kb', strict: true });
+  router.use((req, res, next) => (deps.ownBodyPaths?.includes(req.path) ? next() : json(req, res, next)));
   for (const extra of deps.routers ?? []) router.use(extra);
 
   const roomId = (req: Request): string => {

@@ -39,3 +39,26 @@ export async function verifyPin(pin: string, stored: string): Promise<boolean> {
   const key = await derive(pin, salt, { N, r, p });
   return timingSafeEqual(key, expected);
 }
+
+/** scrypt's memory is 128 x N x r bytes: what derive's maxmem (64 MiB) allows, with room to spare. */
+const MAX_SCRYPT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * True when `stored` has the form hashPin makes: `scrypt$N$r$p$salt$hash`, N a power of two from
+ * 2^10, r and p small, memory within what a check may use, a 16-byte salt and a 32-byte key in
+ * canonical base64. A hash from outside (a rooms file) is checked with this before it is stored,
+ * so every stored hash can be checked against a keyed PIN.
+ */
+export function isPinHash(stored: string): boolean {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [n, r, p] = parts.slice(1, 4) as [string, string, string];
+  if (![n, r, p].every((v) => /^[1-9][0-9]{0,7}$/.test(v))) return false;
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
+  if (N < 1024 || (N & (N - 1)) !== 0 || R > 32 || P > 16 || 128 * N * R > MAX_SCRYPT_BYTES) return false;
+  const canonical = (text: string, bytes: number) => {
+    const decoded = Buffer.from(text, 'base64');
+    return decoded.length === bytes && decoded.toString('base64') === text;
+  };
+  return canonical(parts[4]!, SALT_BYTES) && canonical(parts[5]!, KEY_BYTES);
+}

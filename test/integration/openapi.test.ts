@@ -233,6 +233,11 @@ describe('the OpenAPI contract', () => {
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${b.callSid}`)).body.kicked, true);
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${a.callSid}?hangup=true`)).status, 422);
       assert.equal((await call('POST', '/api/rooms/4100/end')).body.participantsRemoved, 1);
+      // Rooms as code: the file out, a dry run of it back, a refused file.
+      const file = await call('GET', '/api/rooms-file');
+      assert.ok(file.body.rooms.some((r: { number: string }) => r.number === '4100'));
+      assert.equal((await call('POST', '/api/rooms-file/import', { body: { rooms: file.body.rooms, dryRun: true } })).body.unchanged.length, 1);
+      assert.equal((await call('POST', '/api/rooms-file/import', { body: { rooms: [{ number: '4100', pin: '12' }] } })).status, 400);
       assert.equal((await call('DELETE', '/api/audio/contract-tone')).status, 200);
       assert.equal((await call('DELETE', '/api/rooms/4100')).body.deleted, true);
       assert.equal((await call('DELETE', '/api/rooms/4100')).status, 404);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRoomDirectory } from '../../src/rooms/directory.js';
 import { contract, record } from '../helpers/rooms.js';
-import { hashPin, verifyPin } from '../../src/rooms/pin.js';
+import { hashPin, isPinHash, verifyPin } from '../../src/rooms/pin.js';
 import { SqliteRoomDirectory } from '../../src/rooms/sqliteDirectory.js';
 import Database from 'better-sqlite3';
 
@@ -23,6 +23,29 @@ describe('PIN hashes', () => {
     assert.equal(await verifyPin('2469', a), false);
     assert.equal(await verifyPin('', a), false);
     for (const bad of ['', 'plain', 'scrypt$x$8$1$aa$bb', a.replace(/\$[^$]+$/, '$AAAA')]) assert.equal(await verifyPin('2468', bad), false, bad);
+  });
+
+  test('isPinHash (issue 18, a hash from a rooms file): the form hashPin makes, and nothing else', async () => {
+    const made = await hashPin('2468');
+    const fast = await hashPin('2468', FAST);
+    assert.equal(isPinHash(made), true);
+    assert.equal(isPinHash(fast), true);
+    const [, , , , salt, key] = made.split('$') as string[];
+    const bad = [
+      '',
+      'plain',
+      made.replace('scrypt$', 'bcrypt$'),
+      `${made}$x`,
+      made.replace('$16384$', '$16383$'), // N not a power of two
+      made.replace('$16384$', '$512$'), // too cheap
+      made.replace('$16384$8$', '$1048576$8$'), // 1 GiB per check: more than a check may use
+      made.replace('$16384$', '$016384$'),
+      made.replace(salt!, 'c2hvcnQ='), // a 5-byte salt
+      made.replace(key!, 'AAAA'), // a 3-byte key
+      made.replace(key!, `${key!.slice(0, -2)}!=`), // not base64
+      made.replace(key!, key!.replace(/=$/, '')), // base64 without its padding: not the canonical text
+    ];
+    for (const hash of bad) assert.equal(isPinHash(hash), false, hash);
   });
 });
 
