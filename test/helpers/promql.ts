@@ -1,30 +1,38 @@
 /**
- * Enough PromQL to know which metrics an expression reads (issue 18): the names of the series it
- * selects, without its functions, keywords, label names and matchers, ranges, numbers, strings
- * and Grafana's template variables. Not a parser: it relies on the expression being valid PromQL.
+ * PromQL read with Prometheus's own grammar (@prometheus-io/lezer-promql, the parser of the
+ * Prometheus UI): whether an expression parses, and which metrics it selects (issue 18: the alert
+ * rules and the dashboard name only exported metrics).
  */
+import { parser } from '@prometheus-io/lezer-promql';
 
-/** Words PromQL reserves: operators and modifiers that look like names. */
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'atan2', 'inf', 'nan']);
+/** Grafana's range variables, given a value so an expression parses as Prometheus receives it. */
+const GRAFANA_RANGES = /\$__(?:rate_interval|interval|range)\b/g;
 
-/** The metric names an expression (or a Grafana `label_values(metric, label)` query) selects, sorted. */
-export function metricNames(expr: string): string[] {
-  const bare = expr
-    // Grafana's variable queries: label_values(metric{...}, label) reads metric; label_values(label) none.
-    .replace(/\blabel_values\(\s*([^,()]*),\s*\w+\s*\)/g, ' $1 ')
-    .replace(/\blabel_values\(\s*\w+\s*\)/g, ' ')
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, ' ')
-    .replace(/\{[^}]*\}/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ')
-    .replace(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\$\{[^}]*\}|\$\w+/g, ' ');
-  const names = new Set<string>();
-  // A name not glued to a number (1e6, 5m) and not a function call (rate(...)).
-  for (const m of bare.matchAll(/(?<![\w.:])([A-Za-z_:][\w:]*)(?![\w:]|\s*\()/g)) {
-    const name = m[1]!;
-    if (!KEYWORDS.has(name.toLowerCase())) names.add(name);
-  }
-  return [...names].sort();
+export interface PromQLReading {
+  /** The metric names of the expression's selectors, sorted. */
+  metrics: string[];
+  /** Where the grammar found a syntax error (empty: it parses). */
+  errors: string[];
+}
+
+/**
+ * Reads a PromQL expression, or a Grafana variable query (`label_values(selector, label)` reads
+ * the selector; `label_values(label)` no metric). Template variables inside label values (`"$job"`)
+ * are strings to the grammar; range variables are replaced by 5m.
+ */
+export function readPromQL(expr: string): PromQLReading {
+  if (/^\s*label_values\(\s*\w+\s*\)\s*$/.test(expr)) return { metrics: [], errors: [] };
+  const labelValues = /^\s*label_values\(\s*(.+),\s*\w+\s*\)\s*$/.exec(expr);
+  const text = (labelValues ? labelValues[1]! : expr).replace(GRAFANA_RANGES, '5m');
+  const metrics = new Set<string>();
+  const errors: string[] = [];
+  parser.parse(text).iterate({
+    enter(ref) {
+      if (ref.type.isError) errors.push(`at ${ref.from}: "${text.slice(Math.max(0, ref.from - 10), ref.from + 10)}"`);
+      else if (ref.name === 'Identifier' && ref.node.parent?.name === 'VectorSelector') metrics.add(text.slice(ref.from, ref.to));
+    },
+  });
+  return { metrics: [...metrics].sort(), errors };
 }
 
 /**
