@@ -113,6 +113,9 @@ export function createServer(config: Readonly<Config>, deps: ServerDeps = {}): C
     streamEvents: core.streamEvents,
     eventLoopDelayMs: () => health.loopDelayMs(),
     activeRecordings: () => recordings.activeCount,
+    ...(cluster
+      ? { clusterNodes: () => cluster.registry.live().then((nodes) => ({ live: nodes.length, draining: nodes.filter((n) => n.draining).length })) }
+      : {}),
     signatureChecks: Boolean(config.twilioAuthToken),
   });
   const stats = () => readServerStats({ conference, ticker, health, load: core.load });

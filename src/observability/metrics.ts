@@ -44,6 +44,12 @@ export interface MetricsSources {
   load?: () => { utilization: number; overloaded: boolean; episodes: number; callersHeld: number | null };
   /** Recordings being written now (0 without the recorder). */
   activeRecordings?: () => number;
+  /**
+   * A cluster node's view of the cluster, read from the store at scrape time: the nodes with a live
+   * heartbeat, and how many of them are draining. Absent for one process; a rejection counts as no
+   * node seen (the store cannot be read).
+   */
+  clusterNodes?: () => Promise<{ live: number; draining: number }>;
 }
 
 interface InputTotals {
@@ -309,6 +315,36 @@ export class Metrics {
         for (const [code, count] of events?.errorsByCode ?? []) set({ event: 'stream-error', code }, count);
       },
     );
+    const clusterNodes = sources.clusterNodes;
+    if (clusterNodes) {
+      // One read of the store per scrape serves both gauges: a scrape collects every metric at once,
+      // so the second gauge finds the first one's read in flight.
+      let reading: Promise<{ live: number; draining: number }> | null = null;
+      const read = () => {
+        reading ??= clusterNodes()
+          .catch(() => ({ live: 0, draining: 0 }))
+          .finally(() => {
+            reading = null;
+          });
+        return reading;
+      };
+      new Gauge({
+        name: 'conference_cluster_nodes',
+        help: 'Cluster nodes with a live heartbeat, as this node reads the store (itself included; 0 when it cannot read the store)',
+        registers: [r],
+        async collect() {
+          this.set((await read()).live);
+        },
+      });
+      new Gauge({
+        name: 'conference_cluster_nodes_draining',
+        help: 'Of conference_cluster_nodes, those draining (taking no new rooms)',
+        registers: [r],
+        async collect() {
+          this.set((await read()).draining);
+        },
+      });
+    }
     new Gauge({
       name: 'conference_recordings_active',
       help: 'Recordings being written now',
