@@ -17,6 +17,7 @@ import { dashboardPage, LiveFeed } from '../http/dashboard.js';
 import { dialOutApi, dialOutWebhooks } from '../http/dialOut.js';
 import { invitesApi } from '../http/invites.js';
 import { joinPage } from '../http/join.js';
+import { programsApi } from '../http/programs.js';
 import { recordingsApi } from '../http/recordings.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
@@ -148,6 +149,15 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           publicUrl: config.publicUrl,
           nodePublicPrefix: config.nodePublicPrefix,
           callerId: config.twilioCallerId,
+          log,
+        }),
+        programsApi({
+          admission,
+          directory,
+          seats,
+          isLive: (room) => conference.room(room) !== undefined,
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          publicUrl: config.publicUrl,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
