@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { percentile, toneDbfs } from '../../src/audio/analysis.js';
 import { FULL_SCALE } from '../../src/audio/format.js';
 import { parseWav, encodeWav } from '../../src/audio/wav.js';
@@ -46,15 +47,15 @@ interface BotRun {
   done: Promise<{ code: number | null; out: string }>;
 }
 
-/** `npm run bot -- ...args`: resolves once it prints "playing". */
-function runBot(args: string[]): Promise<BotRun> {
+/** `npm run bot -- ...args`: resolves once it prints `ready` ("playing" by default). */
+function runBot(args: string[], ready = 'playing'): Promise<BotRun> {
   const child = spawn('npm', ['run', '--silent', 'bot', '--', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const done = new Promise<{ code: number | null; out: string }>((resolve) => child.once('close', (code) => resolve({ code, out })));
   return new Promise((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('playing')) resolve({ playingAtMs: performance.now(), done });
+      if (out.includes(ready)) resolve({ playingAtMs: performance.now(), done });
     });
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     void done.then(() => reject(new Error(`bot ended before playing: ${out}`)));
@@ -161,6 +162,27 @@ describe('a listener program, and tickets that are refused', () => {
   const open = (p: { url: string; ticket: string; callSid: string }, ticket = p.ticket) =>
     SimulatedStream.open({ url: p.url, callSid: p.callSid, customParameters: { ticket } });
 
+  test('the ticket call: 201 with the URL, ticket and mediaFormat; bad bodies, unknown rooms, full rooms and missing tokens are refused', async () => {
+    const ok = await api(t, 'POST', '/api/rooms/4200/programs', { label: 'agent', format: 'pcm16-16k' });
+    assert.equal(ok.status, 201);
+    assert.match(ok.body.url, /^ws:\/\/127\.0\.0\.1:\d+\/media\?ticket=v1\./);
+    assert.deepEqual(ok.body.mediaFormat, { encoding: 'audio/L16', sampleRate: 16000, channels: 1 });
+    assert.equal(ok.body.role, 'talker');
+    assert.equal((await api(t, 'POST', '/api/rooms/4200/programs', { label: 'x', format: 'opus' })).body.error.code, 'BAD_REQUEST');
+    assert.equal((await api(t, 'POST', '/api/rooms/4200/programs', {})).status, 400, 'a label is required');
+    assert.equal((await api(t, 'POST', '/api/rooms/4999/programs', { label: 'x' })).status, 404);
+    assert.equal((await api(t, 'POST', '/api/rooms', { id: '4201', maxParticipants: 1 })).status, 201);
+    assert.equal((await api(t, 'POST', '/api/rooms/4201/programs', { label: 'one' })).status, 201);
+    const full = await api(t, 'POST', '/api/rooms/4201/programs', { label: 'two' });
+    assert.deepEqual([full.status, full.body.error.code], [409, 'ROOM_FULL']);
+    const anonymous = await fetch(`${t.baseUrl}/api/rooms/4200/programs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"label":"x"}',
+    });
+    assert.equal(anonymous.status, 401);
+  });
+
   test('a listener hears the room, is never heard (<= -60 dB), and neither its *6 nor the API unmutes it', async () => {
     const caller = await join(t.baseUrl, ['4200']);
     const listener = await open(await ticketFor({ label: 'transcriber', role: 'listener' }));
@@ -181,6 +203,20 @@ describe('a listener program, and tickets that are refused', () => {
     assert.ok(leak <= -60, `the listener leaks at ${leak.toFixed(1)} dB`);
     assert.ok(Math.abs(hears) <= 1, `the listener hears the caller at ${hears.toFixed(2)} dB`);
     listener.terminate();
+    caller.stream.terminate();
+  });
+
+  test('npm run bot -- --echo: a caller hears itself back through the program at 0 +/- 1 dB', async () => {
+    assert.equal((await api(t, 'POST', '/api/rooms', { id: '4300' })).status, 201);
+    const caller = await join(t.baseUrl, ['4300']);
+    const bot = await runBot(['--url', t.baseUrl, '--token', ADMIN, '--room', '4300', '--echo', '--seconds', '3'], 'connected');
+    const startAtMs = performance.now() + 300;
+    await caller.stream.play(toMulaw(tone(800, -20, 2000)), startAtMs);
+    const echoed = heardToneDbfs(caller.stream, 800, startAtMs + 500, startAtMs + 1900) - sentToneDbfs(800, -20);
+    console.log(`echo bot: the caller hears itself at ${echoed.toFixed(2)} dB`);
+    assert.ok(Math.abs(echoed) <= 1, `echoed at ${echoed.toFixed(2)} dB`);
+    const ended = await bot.done;
+    assert.equal(ended.code, 0, ended.out);
     caller.stream.terminate();
   });
 
@@ -211,5 +247,29 @@ describe('a listener program, and tickets that are refused', () => {
     // A pcm16-8k ticket, a start that says mu-law: 1003.
     const pcm = await ticketFor({ label: 'pcm', format: 'pcm16-8k' });
     await refusedOnce(() => open(pcm), 1003, /the ticket is for pcm16-8k/);
+  });
+
+  test('a PCM16 program that sends an odd number of bytes (not whole samples) is closed with 1007 and one log line', async () => {
+    const p = await ticketFor({ label: 'odd', format: 'pcm16-8k' });
+    const before = t.captured.warnings().filter((l) => /not whole 16-bit samples/.test(l.msg)).length;
+    const ws = new WebSocket(p.url);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await new Promise((resolve) => ws.once('open', resolve));
+    const { callSid, streamSid } = p;
+    ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    const start = { accountSid: 'ACprogram', streamSid, callSid, tracks: ['inbound'], mediaFormat: { encoding: 'audio/L16', sampleRate: 8000, channels: 1 } };
+    ws.send(JSON.stringify({ event: 'start', sequenceNumber: '1', streamSid, start: { ...start, customParameters: { ticket: p.ticket } } }));
+    // 320 bytes (a good 20 ms), then 3.
+    const media = (n: number, seq: number) => ({
+      event: 'media',
+      sequenceNumber: String(seq),
+      streamSid,
+      media: { chunk: String(seq), timestamp: String(20 * seq), payload: Buffer.alloc(n).toString('base64') },
+    });
+    ws.send(JSON.stringify(media(320, 2)));
+    ws.send(JSON.stringify(media(3, 3)));
+    assert.equal(await closed, 1007);
+    await until(() => t.captured.warnings().filter((l) => /not whole 16-bit samples/.test(l.msg)).length > before, 'the log line');
+    assert.equal(t.captured.warnings().filter((l) => /not whole 16-bit samples/.test(l.msg)).length, before + 1);
   });
 });
