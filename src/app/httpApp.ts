@@ -158,6 +158,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           isLive: (room) => conference.room(room) !== undefined,
           roomNumberMaxDigits: config.roomNumberMaxDigits,
           publicUrl: config.publicUrl,
+          nodePublicPrefix: config.nodePublicPrefix,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),

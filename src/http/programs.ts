@@ -51,6 +51,8 @@ export interface ProgramsApiDeps {
   roomNumberMaxDigits: number;
   /** PUBLIC_URL, for the WebSocket URL; else derived from the request as the webhooks do. */
   publicUrl: string | undefined;
+  /** A cluster: this node's public path prefix (NODE_PUBLIC_PREFIX), so the stream reaches the node that mixes the room. */
+  nodePublicPrefix: string;
   log: Logger;
 }
 
@@ -85,7 +87,7 @@ export function programsApi(deps: ProgramsApiDeps): express.Router {
       }
       const base = publicBaseUrl(deps.publicUrl, originOf(req));
       // The ticket in the query lets the upgrade in without a Twilio signature; `start` redeems it.
-      const url = `${base.replace(/^http/, 'ws')}${MEDIA_PATH}?ticket=${encodeURIComponent(result.ticket)}`;
+      const url = `${base.replace(/^http/, 'ws')}${deps.nodePublicPrefix}${MEDIA_PATH}?ticket=${encodeURIComponent(result.ticket)}`;
       deps.log.info({ room, seat: result.seat, callSid, label, role, format, ttlSeconds }, 'admin: program admitted');
       res
         .status(201)
