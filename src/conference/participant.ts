@@ -192,7 +192,8 @@ export class Participant {
       this.stats.inputWaitMsTotal += waitMs;
       if (waitMs > this.stats.inputWaitMsMax) this.stats.inputWaitMsMax = waitMs;
     }
-    const state = this.popInfo.silent ? this.talk.updateLevel(-96) : this.talk.update(this.inputPcm);
+    // A listener program is never heard: nor does it "talk" (no speaking indicator, no speech events).
+    const state = this.popInfo.silent || this.listenOnly ? this.talk.updateLevel(-96) : this.talk.update(this.inputPcm);
     this.wantsToFeed = state.gateOpen && !this.muted && !this.onHold && !this.listenOnly;
   }
 

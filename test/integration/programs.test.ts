@@ -196,7 +196,18 @@ describe('a listener program, and tickets that are refused', () => {
     const patch = await api(t, 'PATCH', `/api/rooms/4200/participants/${view!.callSid}`, { muted: false });
     assert.equal(patch.body.muted, true, 'still muted after the API unmuted it');
     const startAtMs = performance.now() + 100;
-    await Promise.all([listener.play(toMulaw(tone(1000, -20, 2500)), startAtMs), caller.stream.play(toMulaw(tone(600, -20, 2500)), startAtMs)]);
+    const plays = Promise.all([listener.play(toMulaw(tone(1000, -20, 2500)), startAtMs), caller.stream.play(toMulaw(tone(600, -20, 2500)), startAtMs)]);
+    await sleep(1200);
+    const shown = (await api(t, 'GET', '/api/rooms/4200')).body.participants as Array<{ label: string | null; talking: boolean }>;
+    assert.deepEqual(
+      shown.map((p) => [p.label, p.talking]),
+      [
+        [null, true],
+        ['transcriber', false],
+      ],
+      'mid-tone: the caller talks, the listener sending its tone does not',
+    );
+    await plays;
     const leak = heardToneDbfs(caller.stream, 1000, startAtMs + 500, startAtMs + 2300) - sentToneDbfs(1000, -20);
     const hears = heardToneDbfs(listener, 600, startAtMs + 500, startAtMs + 2300) - sentToneDbfs(600, -20);
     console.log(`listener: heard by the caller at ${leak.toFixed(1)} dB, hears the caller at ${hears.toFixed(2)} dB`);
