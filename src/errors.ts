@@ -91,12 +91,12 @@ export const ERRORS = {
   // Media streams.
   /** A text frame that is not JSON, or JSON that is not a valid Twilio message. */
   BAD_MESSAGE: { wsCode: 1007, text: 'not a valid Twilio Media Streams message' },
-  /** A media payload that is not base64 of mu-law bytes, or too long. */
+  /** A media payload that is not base64 of mu-law bytes (or of whole 16-bit samples for L16), or too long. */
   BAD_PAYLOAD: { wsCode: 1007, text: 'media payload is not valid base64 audio' },
   /** A binary WebSocket frame: Twilio only sends JSON text (its own error 31950). */
   BINARY_FRAME: { wsCode: 1003, text: 'binary frames are not accepted' },
-  /** `start` announcing audio other than 8 kHz mono mu-law. */
-  UNSUPPORTED_FORMAT: { wsCode: 1003, text: 'only audio/x-mulaw, 8000 Hz, mono is supported' },
+  /** `start` announcing audio other than 8 kHz mono mu-law (or, for a program, the PCM its ticket names). */
+  UNSUPPORTED_FORMAT: { wsCode: 1003, text: 'only audio/x-mulaw 8000 Hz mono, or audio/L16 8000/16000 Hz mono with a program ticket for it, is supported' },
   /** A message out of order: media before start, a second start, another stream's streamSid. */
   PROTOCOL: { wsCode: 1008, text: 'message out of protocol order' },
   /** `start` without a valid room number in customParameters. */

@@ -21,6 +21,7 @@ import { joinPage } from '../http/join.js';
 import { openApiContract, openApiDocument, openApiRouter } from '../http/openapi.js';
 import { recordingsApi, recordingsContract } from '../http/recordings.js';
 import { ROOMS_FILE_IMPORT_PATH, roomsFileApi, roomsFileContract } from '../http/roomsFile.js';
+import { programsApi, programsContract } from '../http/programs.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
@@ -93,6 +94,7 @@ export function adminApiContract(cluster: boolean): ApiOperation[] {
     ...audioContract,
     ...liveContract,
     ...roomsFileContract,
+    ...programsContract,
     ...(cluster ? clusterContract : []),
   ];
 }
@@ -183,6 +185,16 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           music: core.music,
           endRoom: (room) => core.endRoom(room, 'room-closed'),
           roomNumberMaxDigits: config.roomNumberMaxDigits,
+          log,
+        }),
+        programsApi({
+          admission,
+          directory,
+          seats,
+          isLive: (room) => conference.room(room) !== undefined,
+          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          publicUrl: config.publicUrl,
+          nodePublicPrefix: config.nodePublicPrefix,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),

@@ -14,3 +14,16 @@ export const FULL_SCALE = 32768;
 export function clip16(v: number): number {
   return v > 32767 ? 32767 : v < -32768 ? -32768 : v;
 }
+
+/**
+ * The audio a stream carries on the wire: Twilio's 8 kHz mu-law (every phone and browser), or,
+ * for a program with a ticket that says so, raw 16-bit little-endian PCM at 8 or 16 kHz
+ * (`audio/L16`). Inside, the mixer only ever sees 8 kHz PCM.
+ */
+export type StreamFormat = 'mulaw' | 'pcm16-8k' | 'pcm16-16k';
+export const STREAM_FORMATS: readonly StreamFormat[] = ['mulaw', 'pcm16-8k', 'pcm16-16k'];
+
+/** The wire sample rate of `format` (Hz). */
+export function streamRateHz(format: StreamFormat): number {
+  return format === 'pcm16-16k' ? 16_000 : SAMPLE_RATE_HZ;
+}

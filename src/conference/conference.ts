@@ -119,7 +119,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       talk: this.options.talk,
       agc: this.options.agc,
     });
-    if (info.state) {
+    if (info.state && !participant.listenOnly) {
       // A rejoin: as it was, from its first tick (no mute/hold events: nothing changed).
       participant.muted = info.state.muted;
       participant.hardMuted = info.state.muted && info.state.hardMuted === true;
@@ -172,6 +172,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
   setMuted(callSid: string, muted: boolean, by: 'self' | 'moderator' = 'moderator'): boolean {
     const p = this.calls.get(callSid);
     if (!p) return false;
+    // A listener program stays muted: nobody unmutes what was admitted as listen-only.
+    if (p.listenOnly) return true;
     p.hardMuted = muted && by === 'moderator';
     if (p.muted !== muted) {
       p.muted = muted;
@@ -189,7 +191,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     if (!room) return null;
     let changed = 0;
     for (const p of room.participants()) {
-      if (exceptModerators && p.info.moderator) continue;
+      if ((exceptModerators && p.info.moderator) || p.listenOnly) continue;
       if (p.muted !== muted || p.hardMuted !== muted) changed++;
       this.setMuted(p.callSid, muted, 'moderator');
     }

@@ -112,15 +112,32 @@ export class JitterBuffer {
    * process was busy; for the jitter estimate it then counts as on time if it could have been.
    */
   pushMulaw(frame: Uint8Array, arrivalMs: number, earliestMs = arrivalMs): void {
+    const index = this.nextSlot(arrivalMs, earliestMs);
+    const slot = this.slots[index]!;
+    decodeMulaw(frame, slot);
+    this.stored(index, slot, arrivalMs);
+  }
+
+  /** pushMulaw for a frame already in PCM (160 samples at 8 kHz): a program's raw audio. */
+  pushPcm(frame: Int16Array, arrivalMs: number, earliestMs = arrivalMs): void {
+    const index = this.nextSlot(arrivalMs, earliestMs);
+    const slot = this.slots[index]!;
+    slot.set(frame);
+    this.stored(index, slot, arrivalMs);
+  }
+
+  /** The slot the next frame goes in (the oldest is dropped when the ring is full). */
+  private nextSlot(arrivalMs: number, earliestMs: number): number {
     this.observeArrival(arrivalMs, earliestMs);
     if (this.count === this.capacity) {
       this.head = (this.head + 1) % this.capacity;
       this.count--;
       this.stats.overflowDrops++;
     }
-    const index = (this.head + this.count) % this.capacity;
-    const slot = this.slots[index]!;
-    decodeMulaw(frame, slot);
+    return (this.head + this.count) % this.capacity;
+  }
+
+  private stored(index: number, slot: Int16Array, arrivalMs: number): void {
     this.silentSlot[index] = isSilent(slot) ? 1 : 0;
     this.arrivalMs[index] = arrivalMs;
     this.count++;

@@ -6,7 +6,7 @@
  * It talks to its socket only through `ParticipantTransport`.
  */
 import { Agc } from '../audio/agc.js';
-import { clip16, SAMPLES_PER_FRAME } from '../audio/format.js';
+import { clip16, SAMPLES_PER_FRAME, type StreamFormat } from '../audio/format.js';
 import { NoiseSuppressor } from '../audio/noiseSuppressor.js';
 import { TalkDetector, type TalkDetectorOptions } from '../audio/talkDetector.js';
 import { JitterBuffer, type JitterBufferOptions, type PopKind } from './jitterBuffer.js';
@@ -33,6 +33,18 @@ export interface ParticipantInfo {
   rejoined?: boolean;
   /** What the call had set before it rejoined (a restart keeps it); applied as it joins. */
   state?: CallState;
+  /** A program (an agent, a recorder, an announcer) admitted with an admin-issued ticket. */
+  program?: ProgramRole;
+}
+
+/**
+ * What an administrator's program ticket says (POST /api/rooms/:id/programs): how the program's
+ * audio travels, and whether it is heard. A listener is muted for good (its own keys, the API and
+ * a moderator's unmute cannot change that): it only hears the room.
+ */
+export interface ProgramRole {
+  role: 'talker' | 'listener';
+  format: StreamFormat;
 }
 
 /** What a caller (or an administrator) set for a call, kept when the call rejoins its room. */
@@ -102,6 +114,8 @@ export class Participant {
   hardMuted = false;
   /** Not heard; hears the room's hold music (or silence) instead of the room. */
   onHold = false;
+  /** A listener program: never fed into the mix, whatever `muted` says. */
+  readonly listenOnly: boolean;
   /** The CallSid this caller coaches (only that caller hears it), or null. Set through Room.setCoaching. */
   coaching: string | null = null;
   /** How many coaches whisper to this caller. */
@@ -135,6 +149,8 @@ export class Participant {
     this.agc = options.agc ? new Agc() : null;
     this.joinedAtMs = options.nowMs ?? 0;
     this.info = Object.freeze({ ...options.info });
+    this.listenOnly = this.info.program?.role === 'listener';
+    if (this.listenOnly) this.muted = this.hardMuted = true;
   }
 
   /** Confirmed talk (the speaking indicator, speech events). */
@@ -176,8 +192,9 @@ export class Participant {
       this.stats.inputWaitMsTotal += waitMs;
       if (waitMs > this.stats.inputWaitMsMax) this.stats.inputWaitMsMax = waitMs;
     }
-    const state = this.popInfo.silent ? this.talk.updateLevel(-96) : this.talk.update(this.inputPcm);
-    this.wantsToFeed = state.gateOpen && !this.muted && !this.onHold;
+    // A listener program is never heard: nor does it "talk" (no speaking indicator, no speech events).
+    const state = this.popInfo.silent || this.listenOnly ? this.talk.updateLevel(-96) : this.talk.update(this.inputPcm);
+    this.wantsToFeed = state.gateOpen && !this.muted && !this.onHold && !this.listenOnly;
   }
 
   /**

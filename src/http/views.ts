@@ -54,7 +54,7 @@ export function sortRooms<T extends { id: string }>(rooms: T[]): T[] {
  */
 export function maskPhoneNumber(from: string | undefined): string | null {
   if (!from) return null;
-  if (from === 'browser') return 'browser';
+  if (from === 'browser' || from === 'program') return from;
   const m = /^(\+?\d)(\d+)(\d{4})$/.exec(from);
   if (m && from.replace('+', '').length >= 7) return m[1]! + '*'.repeat(m[2]!.length) + m[3]!;
   return '*'.repeat(Math.min(from.length, 12));
@@ -129,6 +129,8 @@ export const participantViewSchema = named(
     from: z.string().nullable(),
     label: z.string().nullable(),
     moderator: z.boolean(),
+    /** A program admitted with POST /api/rooms/:id/programs; null: a phone or a browser. */
+    program: z.object({ role: z.enum(['talker', 'listener']), format: z.enum(['mulaw', 'pcm16-8k', 'pcm16-16k']) }).nullable(),
     muted: z.boolean(),
     mutedByModerator: z.boolean(),
     hold: z.boolean(),
@@ -154,6 +156,8 @@ export function participantView(sources: ViewSources, p: Participant): Participa
     from: maskPhoneNumber(p.info.from),
     label: p.info.label ?? null,
     moderator: p.info.moderator === true,
+    // A program admitted with POST /api/rooms/:id/programs (null: a phone or a browser).
+    program: p.info.program ? { role: p.info.program.role, format: p.info.program.format } : null,
     muted: p.muted,
     // Muted by a moderator or the API (or startMuted): the caller's *6 cannot undo it.
     mutedByModerator: p.hardMuted,

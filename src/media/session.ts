@@ -7,7 +7,7 @@
  * Any protocol violation closes this socket with the code from the error table and one log line;
  * no other caller notices.
  */
-import { FRAME_MS, SAMPLES_PER_FRAME } from '../audio/format.js';
+import { FRAME_MS, SAMPLES_PER_FRAME, type StreamFormat } from '../audio/format.js';
 import type { Conference } from '../conference/conference.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { LeaveReason, Participant, ParticipantInfo, ParticipantTransport } from '../conference/participant.js';
@@ -26,6 +26,7 @@ import {
   type MediaMessage,
   type StartMessage,
 } from './messages.js';
+import { PcmStream } from './pcmStream.js';
 import { Reframer } from './reframer.js';
 import { TextFrameTemplate } from './wsFrame.js';
 
@@ -52,6 +53,21 @@ export interface StartClaim {
   streamSid: string;
   accountSid: string;
   customParameters: Readonly<Record<string, string>>;
+  /** The audio its mediaFormat declares. */
+  format: StreamFormat;
+}
+
+/**
+ * The format a `start`'s mediaFormat declares, or null for one not spoken here: Twilio's mu-law,
+ * or a program's raw 16-bit little-endian PCM (`audio/L16`) at 8 or 16 kHz, mono.
+ */
+export function streamFormatOf(mediaFormat: { encoding: string; sampleRate: number; channels: number }): StreamFormat | null {
+  const { encoding, sampleRate, channels } = mediaFormat;
+  if (channels !== 1) return null;
+  if (encoding === 'audio/x-mulaw' && sampleRate === 8000) return 'mulaw';
+  if (encoding === 'audio/L16' && sampleRate === 8000) return 'pcm16-8k';
+  if (encoding === 'audio/L16' && sampleRate === 16000) return 'pcm16-16k';
+  return null;
 }
 
 /** The authorizer's verdict: the room to join (and what is known of the caller), or a refusal. */
@@ -63,6 +79,7 @@ export type StartAuthorization = { ok: true; roomId: string; info?: ParticipantI
  */
 export function roomParameterAuthorizer(roomNumberMaxDigits: number): (claim: StartClaim) => StartAuthorization {
   return (claim) => {
+    if (claim.format !== 'mulaw') return { ok: false, code: 'UNSUPPORTED_FORMAT', detail: `${claim.format} needs a program ticket` };
     const room = claim.customParameters['room'];
     if (!isValidRoomNumber(room, roomNumberMaxDigits)) return { ok: false, code: 'NO_ROOM', detail: JSON.stringify(room ?? null).slice(0, 40) };
     return { ok: true, roomId: room };
@@ -144,6 +161,10 @@ export class MediaSession implements ParticipantTransport {
   private streamSid: string | null = null;
   private outbound: OutboundMessages | null = null;
   private reframer: Reframer | null = null;
+  /** A program's raw PCM (audio/L16) in and out; null: mu-law, as every phone. */
+  private pcm: PcmStream | null = null;
+  /** options.maxBufferedBytes, scaled to this stream's message size (PCM is 2 or 4 times mu-law). */
+  private maxBufferedBytes: number;
   private readonly payload: Buffer;
   private readonly timers: Timers;
   private startTimer: unknown;
@@ -185,6 +206,7 @@ export class MediaSession implements ParticipantTransport {
     private readonly options: MediaSessionOptions,
   ) {
     this.log = options.log;
+    this.maxBufferedBytes = options.maxBufferedBytes;
     this.tokens = options.messageBurst ?? DEFAULT_MESSAGE_BURST;
     this.tokensAtMs = options.clock.nowMs();
     // Decoded payloads land here: no allocation per message. +3 for base64 rounding.
@@ -300,7 +322,10 @@ export class MediaSession implements ParticipantTransport {
     let payload: string;
     let frames = 1;
     const held = this.held;
-    if (held !== null) {
+    if (this.pcm !== null) {
+      // A program that takes PCM: the mix before mu-law, at its rate, one frame a message.
+      payload = this.pcm.encode(frame.pcm);
+    } else if (held !== null) {
       // Two frames in one message: the first is held until the second.
       frame.mulaw.copy(held, this.heldFrames * SAMPLES_PER_FRAME);
       frames = ++this.heldFrames;
@@ -312,7 +337,7 @@ export class MediaSession implements ParticipantTransport {
     }
     const buffered = this.socket.bufferedAmount;
     if (buffered > this.stats.maxBufferedBytes) this.stats.maxBufferedBytes = buffered;
-    if (buffered > this.options.maxBufferedBytes) {
+    if (buffered > this.maxBufferedBytes) {
       this.stats.framesDroppedSlowSocket += frames;
       // Memory stays bounded either way (nothing is queued); a peer that never drains is dropped.
       this.stalledFrames += frames;
@@ -375,15 +400,15 @@ export class MediaSession implements ParticipantTransport {
     if (this.state !== 'awaiting-start') return this.fail('PROTOCOL', 'second start');
     const { start } = message;
     if (start.streamSid !== message.streamSid) return this.fail('PROTOCOL', 'start.streamSid differs from streamSid');
-    const format = start.mediaFormat;
-    if (format.encoding !== 'audio/x-mulaw' || format.sampleRate !== 8000 || format.channels !== 1) {
-      return this.fail('UNSUPPORTED_FORMAT', `${format.encoding} ${format.sampleRate} Hz ${format.channels} ch`);
-    }
+    const declared = start.mediaFormat;
+    const format = streamFormatOf(declared);
+    if (format === null) return this.fail('UNSUPPORTED_FORMAT', `${declared.encoding} ${declared.sampleRate} Hz ${declared.channels} ch`);
     const verdict = this.options.authorizeStart({
       callSid: start.callSid,
       streamSid: message.streamSid,
       accountSid: start.accountSid,
       customParameters: start.customParameters,
+      format,
     });
     if (!verdict.ok) return this.fail(verdict.code, verdict.detail);
     const room = verdict.roomId;
@@ -392,19 +417,28 @@ export class MediaSession implements ParticipantTransport {
     this.startTimer = null;
     this.streamSid = message.streamSid;
     this.outbound = new OutboundMessages(message.streamSid);
-    const bytesPerMessage = (this.held === null ? 1 : 2) * SAMPLES_PER_FRAME;
+    const { clock, busySinceMs } = this.options;
+    if (format !== 'mulaw') {
+      this.pcm = new PcmStream(format, (frame8k) => {
+        const now = clock.nowMs();
+        const since = busySinceMs?.() ?? null;
+        this.participant?.input.pushPcm(frame8k, now, since === null || since > now ? now : since);
+      });
+    }
+    // The same time's worth of unsent audio before frames are dropped, whatever the format.
+    if (this.pcm !== null) this.maxBufferedBytes = (this.options.maxBufferedBytes * 2 * this.pcm.wireSamplesPerFrame) / SAMPLES_PER_FRAME;
+    const bytesPerMessage = this.pcm !== null ? 2 * this.pcm.wireSamplesPerFrame : (this.held === null ? 1 : 2) * SAMPLES_PER_FRAME;
     this.mediaFrame = this.socket.writeFrame ? TextFrameTemplate.of(this.outbound.mediaPrefix, MEDIA_SUFFIX, Math.ceil(bytesPerMessage / 3) * 4) : null;
     this.log = this.log.child({ callSid: start.callSid, streamSid: message.streamSid, room, seat: verdict.info?.seat });
     this.state = 'streaming';
     const participant = this.options.conference.join(room, start.callSid, this, this.options.clock.nowMs(), verdict.info);
     this.participant = participant;
-    const { clock, busySinceMs } = this.options;
     this.reframer = new Reframer((frame) => {
       const now = clock.nowMs();
       const since = busySinceMs?.() ?? null;
       participant.input.pushMulaw(frame, now, since === null || since > now ? now : since);
     });
-    this.log.info({ participants: this.options.conference.room(room)?.size }, 'stream started');
+    this.log.info({ participants: this.options.conference.room(room)?.size, ...(format !== 'mulaw' ? { format } : {}) }, 'stream started');
   }
 
   private onMedia(message: MediaMessage): void {
@@ -425,6 +459,10 @@ export class MediaSession implements ParticipantTransport {
 
   /** `written` bytes of mu-law decoded into this.payload, stamped `timestampMs` by Twilio. */
   private acceptPayload(written: number, timestampMs: number): void {
+    if (this.pcm !== null) {
+      if (!this.pcm.push(this.payload, written)) this.fail('BAD_PAYLOAD', `L16 payload of ${written} bytes: not whole 16-bit samples`);
+      return;
+    }
     // Any length is accepted (an odd one too: the payload is bytes of mu-law, one per sample).
     const reframer = this.reframer!;
     const before = reframer.stats.discontinuities;

@@ -15,7 +15,8 @@
  * webhooks cannot both take the last seat. (A shared store will need the same as one atomic step.)
  */
 import type { RoomDirectory, RoomRecord } from './directory.js';
-import type { CallState, LeaveReason, ParticipantInfo } from '../conference/participant.js';
+import type { StreamFormat } from '../audio/format.js';
+import type { CallState, LeaveReason, ParticipantInfo, ProgramRole } from '../conference/participant.js';
 import type { StreamErrorCode } from '../errors.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Clock } from '../timing/clock.js';
@@ -72,6 +73,8 @@ export interface CallInfo {
   ticketTtlMs?: number;
   /** A dial-out's role for the callee (moderator, label), carried into its participant. */
   role?: CallRole;
+  /** A program admitted by the administrator (its role and wire format). */
+  program?: ProgramRole;
 }
 
 /**
@@ -95,6 +98,8 @@ export type StartVerdict = { ok: true; roomId: string; info: ParticipantInfo } |
 export interface StartClaimLike {
   callSid: string;
   customParameters: Readonly<Record<string, string>>;
+  /** The audio the `start` declares (its mediaFormat); default mu-law. */
+  format?: StreamFormat;
 }
 
 /** Ticket refusals close the stream with 1008 ("start has no valid join ticket"). */
@@ -157,6 +162,15 @@ export class Admission {
   }
 
   /**
+   * A program the administrator admitted (POST /api/rooms/:id/programs): like a dial-out, the
+   * administrator's choice stands for the PIN and the lock; the room must exist (the route checks)
+   * and the seat limits hold: a program takes a seat like any caller.
+   */
+  async enterProgram(roomId: string, call: CallInfo & { program: ProgramRole }): Promise<EntryResult> {
+    return this.reserve(roomId, await this.options.directory.get(roomId), call);
+  }
+
+  /**
    * A browser (/join) asks in. The web entry never opens a room: the room must be stored (the
    * admin API) or open already. A PIN is right only for a room that has one, and a PIN for a room
    * without one, or for a number that does not exist, is answered as a wrong PIN (so a guesser
@@ -211,6 +225,15 @@ export class Admission {
       this.options.seats.release(room, claim.callSid);
       return { ok: false, code: TICKET_REFUSAL_CODE, detail: `join ticket is for a lease this node does not hold (room ${room}, epoch ${epoch})` };
     }
+    // The audio the stream declares must be the one its seat was given: mu-law for every call,
+    // what the ticket said for a program. Refused here, before the seat is taken, and the seat freed.
+    const held = this.options.seats.holdingOf(claim.callSid);
+    const expected = held?.role?.program?.format ?? 'mulaw';
+    const declared = claim.format ?? 'mulaw';
+    if (declared !== expected) {
+      if (held?.expiresAtMs != null) this.options.seats.release(room, claim.callSid);
+      return { ok: false, code: 'UNSUPPORTED_FORMAT', detail: `start declares ${declared}, the ticket is for ${expected}` };
+    }
     const holding = this.options.seats.confirm(room, claim.callSid, seat);
     if (!holding) return { ok: false, code: TICKET_REFUSAL_CODE, detail: 'seat reservation expired or cancelled' };
     this.options.onSetup?.();
@@ -248,8 +271,12 @@ export class Admission {
     }
     this.options.onReserve?.(roomId, record);
     const ttlMs = call.ticketTtlMs ?? this.options.tickets.ttlMs;
-    const role: CallRole = { ...(call.moderator ? { moderator: true } : {}), ...(call.label !== undefined ? { label: call.label } : {}) };
-    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...(role.moderator || role.label !== undefined ? { role } : {}), ...extra });
+    const role: CallRole = {
+      ...(call.moderator ? { moderator: true } : {}),
+      ...(call.label !== undefined ? { label: call.label } : {}),
+      ...(call.program ? { program: call.program } : {}),
+    };
+    const holding = seats.reserve(roomId, call.callSid, ttlMs, { from: call.from, ...(Object.keys(role).length > 0 ? { role } : {}), ...extra });
     const { ticket } = this.options.tickets.issue(call.callSid, roomId, holding.seat, call.epoch ?? 0, ttlMs);
     return { kind: 'admitted', roomId, seat: holding.seat, ticket };
   }

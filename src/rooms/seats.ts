@@ -8,13 +8,15 @@
  * holds at most one seat anywhere. No timers: expiry is checked against the injected clock
  * whenever the ledger is asked anything.
  */
-import type { CallState } from '../conference/participant.js';
+import type { CallState, ProgramRole } from '../conference/participant.js';
 import type { Clock } from '../timing/clock.js';
 
 /** What an invitation (a dial-out) says about the callee beyond its number. */
 export interface CallRole {
   moderator?: boolean;
   label?: string;
+  /** A program's ticket (POST /api/rooms/:id/programs): its role and wire format. */
+  program?: ProgramRole;
 }
 
 export interface Holding {

@@ -227,6 +227,7 @@ describe('admin API', () => {
           from: '+1******0100',
           label: null,
           moderator: false,
+          program: null,
           muted: false,
           mutedByModerator: false,
           hold: false,

@@ -233,6 +233,9 @@ describe('the OpenAPI contract', () => {
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${b.callSid}`)).body.kicked, true);
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${a.callSid}?hangup=true`)).status, 422);
       assert.equal((await call('POST', '/api/rooms/4100/end')).body.participantsRemoved, 1);
+      // A program's ticket (not used: its seat lapses), and a bad body.
+      assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'Transcriber', role: 'listener', format: 'pcm16-16k' } })).status, 201);
+      assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'x', format: 'opus' } })).status, 400);
       // Rooms as code: the file out, a dry run of it back, a refused file.
       const file = await call('GET', '/api/rooms-file');
       assert.ok(file.body.rooms.some((r: { number: string }) => r.number === '4100'));

@@ -237,7 +237,10 @@ describe('bad input on /media: each closes only its own socket, with its code an
     'JSON without event': { code: 1007, log: /no "event" field/ },
     'unknown event': { code: 1007, log: /unknown event "hello"/ },
     'media before start': { code: 1008, log: /message out of protocol order: media before start/ },
-    'start with another encoding/rate/channels': { code: 1003, log: /only audio\/x-mulaw, 8000 Hz, mono is supported: audio\/l16 16000 Hz 2 ch/ },
+    'start with another encoding/rate/channels': {
+      code: 1003,
+      log: /only audio\/x-mulaw 8000 Hz mono, or audio\/L16 8000\/16000 Hz mono with a program ticket for it, is supported: audio\/l16 16000 Hz 2 ch/,
+    },
     'a second start': { code: 1008, log: /message out of protocol order: second start/ },
     'invalid base64': { code: 1007, log: /media payload is not valid base64 audio/ },
     'empty payload': { code: 1007, log: /media payload is not valid base64 audio: base64 length 0/ },

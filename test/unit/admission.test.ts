@@ -273,3 +273,30 @@ describe('moderators (issue 17)', () => {
     assert.equal((await admission.enterWithPin('9', call(2), '97531')).kind, 'admitted');
   });
 });
+
+describe('programs (issue 18)', () => {
+  test('a program takes a seat within the limits, skips the PIN and the lock, and its start must declare its format', async () => {
+    const { admission, directory, seats } = setup({ limits: { maxParticipantsPerRoom: 2 } });
+    await directory.create(record('7', { pinHash: await hashPin('2468'), locked: true }));
+    const a = await admission.enterProgram('7', { ...call(1), program: { role: 'talker', format: 'pcm16-16k' } });
+    assert.equal(a.kind, 'admitted');
+    if (a.kind !== 'admitted') return;
+    // A start that says mu-law for a PCM ticket: refused, and the seat is free again.
+    const wrong = admission.authorizeStart({ callSid: call(1).callSid, customParameters: { ticket: a.ticket }, format: 'mulaw' });
+    assert.deepEqual(wrong, { ok: false, code: 'UNSUPPORTED_FORMAT', detail: 'start declares mulaw, the ticket is for pcm16-16k' });
+    assert.equal(seats.occupied('7'), 0);
+    const b = await admission.enterProgram('7', { ...call(2), label: 'agent', program: { role: 'listener', format: 'pcm16-8k' } });
+    assert.equal(b.kind, 'admitted');
+    if (b.kind !== 'admitted') return;
+    const ok = admission.authorizeStart({ callSid: call(2).callSid, customParameters: { ticket: b.ticket }, format: 'pcm16-8k' });
+    assert.equal(ok.ok, true);
+    if (ok.ok) assert.deepEqual(ok.info, { seat: 1, label: 'agent', program: { role: 'listener', format: 'pcm16-8k' }, from: '+15005550006' });
+    // A third seat is past the room's limit of 2, for a program as for anyone.
+    assert.equal((await admission.enterProgram('7', { ...call(3), program: { role: 'talker', format: 'mulaw' } })).kind, 'admitted');
+    assert.deepEqual(await admission.enterProgram('7', { ...call(4), program: { role: 'talker', format: 'mulaw' } }), {
+      kind: 'refused',
+      roomId: '7',
+      reason: 'room-full',
+    });
+  });
+});

@@ -36,6 +36,7 @@ describe('caller views', () => {
     assert.equal(maskPhoneNumber('+12025550100'), '+1******0100');
     assert.equal(maskPhoneNumber('+447700900123'), '+4*******0123');
     assert.equal(maskPhoneNumber('browser'), 'browser');
+    assert.equal(maskPhoneNumber('program'), 'program');
     assert.equal(maskPhoneNumber('client:alice'), '************');
     assert.equal(maskPhoneNumber(undefined), null);
   });
@@ -70,6 +71,7 @@ describe('caller views', () => {
         from: '+1******0100',
         label: null,
         moderator: false,
+        program: null,
         muted: true,
         mutedByModerator: false,
         hold: false,

@@ -430,6 +430,10 @@ function updatePerson(row, p, roomEntry) {
   $('.seat', el).textContent = p.seat ?? '–';
   $('.from', el).textContent = p.label ? `${p.label} (${p.from ?? 'unknown'})` : (p.from ?? 'unknown');
   $('.moderator-badge', el).hidden = !p.moderator;
+  // A program (an agent, a recorder ...) admitted by the API; a listener is never heard.
+  const programBadge = $('.program-badge', el);
+  programBadge.hidden = !p.program;
+  programBadge.textContent = p.program?.role === 'listener' ? 'Program (listens)' : 'Program';
   $('.joined', el).textContent = formatDuration(p.joinedForSeconds);
   const mutedBadge = $('.muted-badge', el);
   mutedBadge.hidden = !p.muted;
