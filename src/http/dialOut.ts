@@ -29,14 +29,12 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { JoinTickets } from '../security/joinTicket.js';
 import type { Admission, EntryResult } from '../rooms/admission.js';
-import type { RoomDirectory } from '../rooms/directory.js';
-import type { SeatLedger } from '../rooms/seats.js';
 import { sameSecret } from '../security/bearer.js';
 import { publicBaseUrl, websocketUrl } from '../security/publicUrl.js';
 import { systemClock, type Clock } from '../timing/clock.js';
 import { type Dialer, TwilioRefusal } from './callControl.js';
 import { isoTime, named, operation } from './apiContract.js';
-import { existingRoomParam } from './roomParam.js';
+import { existingRoomParam, type RoomParamDeps } from './roomParam.js';
 import { sendError } from './sendError.js';
 import * as twiml from './twiml.js';
 import { MEDIA_PATH, originOf, STREAM_STATUS_PATH } from './webhooks.js';
@@ -233,15 +231,11 @@ const view = (d: DialOut): z.infer<typeof dialOutView> => ({
   createdAt: new Date(d.createdAtMs).toISOString(),
 });
 
-export interface DialOutApiDeps {
+/** Also what the room lookup needs (directory, seats, isLive, roomNumberMaxDigits). */
+export interface DialOutApiDeps extends RoomParamDeps {
   /** Undefined without Twilio credentials: POST answers TWILIO_NOT_CONFIGURED. */
   dialer: Dialer | undefined;
   dialOuts: DialOuts;
-  directory: RoomDirectory;
-  seats: SeatLedger;
-  /** Is a stream open in this room now (a room callers opened, not stored)? */
-  isLive: (room: string) => boolean;
-  roomNumberMaxDigits: number;
   /** PUBLIC_URL, for the URLs given to Twilio; else derived from the request as the webhooks do. */
   publicUrl: string | undefined;
   /** This node's public path prefix ('' for one process): Twilio's webhooks must come back here. */

@@ -18,11 +18,9 @@ import { STREAM_FORMATS, streamRateHz, type StreamFormat } from '../audio/format
 import { AppError, type HttpErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Admission, Refusal } from '../rooms/admission.js';
-import type { RoomDirectory } from '../rooms/directory.js';
-import type { SeatLedger } from '../rooms/seats.js';
 import { publicBaseUrl } from '../security/publicUrl.js';
 import { isoTime, named, operation } from './apiContract.js';
-import { existingRoomParam } from './roomParam.js';
+import { existingRoomParam, type RoomParamDeps } from './roomParam.js';
 import { MEDIA_PATH, originOf } from './webhooks.js';
 
 /** The accountSid a program's stream carries (no Twilio account is involved). */
@@ -44,12 +42,9 @@ export function mediaFormatOf(format: StreamFormat): { encoding: string; sampleR
   return { encoding: format === 'mulaw' ? 'audio/x-mulaw' : 'audio/L16', sampleRate: streamRateHz(format), channels: 1 };
 }
 
-export interface ProgramsApiDeps {
+/** Also what the room lookup needs (directory, seats, isLive, roomNumberMaxDigits). */
+export interface ProgramsApiDeps extends RoomParamDeps {
   admission: Admission;
-  directory: RoomDirectory;
-  seats: SeatLedger;
-  isLive: (room: string) => boolean;
-  roomNumberMaxDigits: number;
   /** PUBLIC_URL, for the WebSocket URL; else derived from the request as the webhooks do. */
   publicUrl: string | undefined;
   /** A cluster: this node's public path prefix (NODE_PUBLIC_PREFIX), so the stream reaches the node that mixes the room. */
