@@ -225,7 +225,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     if (reason === 'replaced' || p.info.seat === undefined) return;
     callStates.keep(p.callSid, keptOf(p, room.id, p.info.seat));
   });
-  // A cluster also shares a live call's state as it changes: its node may die without a leave.
+  // A cluster also shares a live call's state as it changes (join, mute, hold, volume): its node
+  // may die without a leave.
   if (callStates.shared) {
     const share = (p: Participant) => {
       if (p.info.seat !== undefined) callStates.share(p.callSid, keptOf(p, p.roomId, p.info.seat));
@@ -233,6 +234,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     conference.on('participantJoined', share);
     conference.on('participantMuted', share);
     conference.on('participantHeld', share);
+    conference.on('participantVolume', share);
   }
   /** A cluster node going down: every call's state to the shared copy, answered before it closes. */
   const shareCallStates = async () => {

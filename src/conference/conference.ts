@@ -34,6 +34,8 @@ export interface ConferenceEvents {
   participantLeft: [participant: Participant, room: Room, reason: LeaveReason];
   participantMuted: [participant: Participant, muted: boolean];
   participantHeld: [participant: Participant, onHold: boolean];
+  /** A caller's listening volume changed (dB relative to the room's mix). */
+  participantVolume: [participant: Participant, volumeDb: number];
   /** A caller's confirmed talk started (true) or stopped (false): speech events, speaking indicator. */
   participantSpeech: [participant: Participant, talking: boolean];
   /** A caller started coaching `coached` (a CallSid), or stopped (null). */
@@ -231,8 +233,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     const p = this.calls.get(callSid);
     if (!p) return null;
     const clamped = Math.max(-MAX_LISTEN_VOLUME_DB, Math.min(MAX_LISTEN_VOLUME_DB, volumeDb));
+    if (p.listenVolumeDb === clamped) return clamped;
     p.listenVolumeDb = clamped;
     p.listenGain = clamped === 0 ? 1 : 10 ** (clamped / 20);
+    this.emit('participantVolume', p, clamped);
     return clamped;
   }
 

@@ -64,6 +64,16 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
       if (shared.state?.muted !== true) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(shared.state?.muted, true, 'the mute is in Redis while the call is live');
+    // *7: the listening volume 3 dB down, shared too.
+    b.stream.sendDtmf('*');
+    b.stream.sendDtmf('7');
+    await until(() => node1.server.conference.participant(b.callSid)?.listenVolumeDb === -3, 'B at -3 dB');
+    let volume: { state?: { listenVolumeDb?: number } } = {};
+    for (let i = 0; i < 100 && volume.state?.listenVolumeDb !== -3; i++) {
+      volume = JSON.parse((await client.get(`conf:kept:${b.callSid}`)) ?? '{}');
+      if (volume.state?.listenVolumeDb !== -3) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(volume.state?.listenVolumeDb, -3, 'the volume is in Redis while the call is live');
 
     node2 = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'n2', JOIN_TICKET_SECRET: SECRET, LEASE_TTL_MS: '1000' });
     const closing = node1.close();
@@ -84,6 +94,7 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
     await until(() => node2!.server.conference.room('801')?.size === 2, 'both back in room 801 on node 2', 5000);
     const pb = node2.server.conference.participant(b.callSid)!;
     assert.equal(pb.muted, true, 'B is still muted on node 2');
+    assert.equal(pb.listenVolumeDb, -3, 'B is still at -3 dB on node 2');
     assert.equal(pb.info.seat, 2, 'B keeps seat 2');
     assert.equal(node2.server.conference.participant(a.callSid)?.info.seat, 1, 'A keeps seat 1');
 
@@ -95,6 +106,6 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
     const bInA = heardToneDbfs(a2, 660, startMs + 200, startMs + 1400);
     const aInB = heardToneDbfs(b2, 440, startMs + 200, startMs + 1400) - sentToneDbfs(440, -20);
     assert.ok(bInA < -60, `A does not hear the muted B on node 2 (${bInA.toFixed(1)} dBFS)`);
-    assert.ok(Math.abs(aInB) <= 1, `B hears A at ${aInB.toFixed(2)} dB`);
+    assert.ok(Math.abs(aInB + 3) <= 1, `B hears A 3 dB down (its volume): ${aInB.toFixed(2)} dB`);
   });
 });
