@@ -14,6 +14,7 @@ import { dialIn } from '../../src/sim/twimlFollower.js';
 import { invitedPrompt, PROMPTS, seatPrompt } from '../../src/http/twiml.js';
 import { heardToneDbfs, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { firstLiveEvent } from '../helpers/live.js';
 import { twilioSignature } from '../helpers/signing.js';
 import { TwilioStandIn } from '../helpers/twilioStandIn.js';
 import { documentOf, normalise } from '../helpers/twimlDocuments.js';
@@ -63,23 +64,10 @@ async function postSigned(url: string, params: Record<string, string>) {
   return { status: res.status, text: await res.text() };
 }
 
-/** The dashboard's live feed: the first snapshot's room `room` (GET /api/live, server-sent events). */
+/** The dashboard's live feed: the first snapshot's room `room`. */
 async function liveRoom(t: TestServer, room: string): Promise<Record<string, any>> {
-  const controller = new AbortController();
-  const res = await fetch(`${t.baseUrl}/api/live`, { headers: { authorization: `Bearer ${ADMIN}` }, signal: controller.signal });
-  assert.equal(res.status, 200);
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    for await (const chunk of res.body!) {
-      text += decoder.decode(chunk as Uint8Array, { stream: true });
-      const m = /event: snapshot\ndata: (.*)\n\n/.exec(text);
-      if (m) return (JSON.parse(m[1]!) as { rooms: Record<string, any>[] }).rooms.find((r) => r['id'] === room)!;
-    }
-  } finally {
-    controller.abort();
-  }
-  throw new Error('the feed ended without a snapshot');
+  const snapshot = await firstLiveEvent<{ rooms: Record<string, any>[] }>(t.baseUrl, ADMIN, 'snapshot');
+  return snapshot.rooms.find((r) => r['id'] === room)!;
 }
 
 const sign = (url: string, params: Readonly<Record<string, string>>) => ({ 'x-twilio-signature': twilioSignature(TOKEN, url, params) });

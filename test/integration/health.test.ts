@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HealthMonitor, type LoopDelayHistogram } from '../../src/observability/health.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { firstLiveEvent } from '../helpers/live.js';
 
 const ADMIN_TOKEN = 'health-test-admin-token-0123456789';
 const MS = 1e6; // ns
@@ -22,24 +23,8 @@ const idleLoop: LoopDelayHistogram = {
   mean: 10.05 * MS,
 };
 
-/** Reads the live feed until its first `health` event (one a second once a dashboard watches). */
-async function firstHealthSample(baseUrl: string): Promise<{ eventLoopP99Ms: number }> {
-  const controller = new AbortController();
-  const res = await fetch(`${baseUrl}/api/live`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: controller.signal });
-  assert.equal(res.status, 200);
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    for await (const chunk of res.body!) {
-      text += decoder.decode(chunk as Uint8Array, { stream: true });
-      const m = /event: health\ndata: (.*)\n\n/.exec(text);
-      if (m) return JSON.parse(m[1]!);
-    }
-  } finally {
-    controller.abort();
-  }
-  throw new Error(`the feed ended without a health event: ${text.slice(0, 300)}`);
-}
+/** The live feed's first `health` event (one a second once a dashboard watches). */
+const firstHealthSample = (baseUrl: string) => firstLiveEvent<{ eventLoopP99Ms: number }>(baseUrl, ADMIN_TOKEN, 'health');
 
 describe('one health monitor', () => {
   let t: TestServer;
