@@ -5,7 +5,7 @@
  * that has hung up gets no seat; a stream that keeps breaking is let go after REJOIN_ATTEMPTS. While
  * the server shuts down, a rejoin is told to wait for the next process (RESTART_PAUSE_SECONDS and a
  * database file) or hears restarting.xml. The restart itself, across two real processes, is
- * test/integration/restart.test.ts.
+ * test/integration/restart.load.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
