@@ -148,7 +148,7 @@ export function voiceWebhooks({
       // from what was typed (the room number; never a PIN: it is asked again).
       const next = promptAfterRestart(req);
       log.info(
-        { callSid, path: req.path, next: next.replace(/\?.*$/, ''), pauseSeconds: restartPauseSeconds },
+        { callSid, path: req.path, next, pauseSeconds: restartPauseSeconds },
         'webhook: restarting; the caller goes on with the next process after a pause',
       );
       return sendTwiml(res, twiml.rejoinWait(next, restartPauseSeconds));
