@@ -13,8 +13,9 @@ import type { Config } from '../config.js';
 import { createClusterNode, type ClusterNode } from '../cluster/node.js';
 import { LocalCallOutcomes, LocalOwnership, type CallOutcomes, type RoomOwnership } from '../rooms/ownership.js';
 import { CallStates, SqliteKeptCallStore } from '../rooms/callStates.js';
+import { CoachingRejoins } from '../rooms/coachingRejoins.js';
 import { SqliteInviteStore } from '../rooms/sqliteInviteStore.js';
-import { Conference } from '../conference/conference.js';
+import { Conference, type LeftCoaching } from '../conference/conference.js';
 import type { Participant } from '../conference/participant.js';
 import { LEAVE_REASONS } from '../conference/leaveReason.js';
 import type { RoomDirectory } from '../rooms/directory.js';
@@ -210,21 +211,32 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   // A call that ended on purpose is not rejoined by the rejoin webhook; any other keeps what it
   // had for its rejoin (a dropped stream, a restart).
   const outcomes: CallOutcomes = cluster?.outcomes ?? new LocalCallOutcomes(clock);
-  /** What a participant has now, as kept for its rejoin. */
-  const keptOf = (p: Participant, room: string, seat: number) => {
+  /** What a participant has now, as kept for its rejoin (`left`: its coaching as it left). */
+  const keptOf = (p: Participant, room: string, seat: number, left?: LeftCoaching) => {
     const role = { ...(p.info.moderator ? { moderator: true } : {}), ...(p.info.label !== undefined ? { label: p.info.label } : {}) };
+    const coaching = left ? left.coached : p.coaching;
+    const coaches = left?.coaches.map((c) => ({ callSid: c.callSid, muted: c.muted, ...(c.hardMuted ? { hardMuted: true } : {}) })) ?? [];
     return {
       room,
       seat,
-      state: { muted: p.muted, ...(p.hardMuted ? { hardMuted: true } : {}), onHold: p.onHold, listenVolumeDb: p.listenVolumeDb },
+      state: {
+        muted: p.muted,
+        ...(p.hardMuted ? { hardMuted: true } : {}),
+        onHold: p.onHold,
+        listenVolumeDb: p.listenVolumeDb,
+        ...(coaching !== null ? { coaching } : {}),
+        ...(coaches.length > 0 ? { coaches } : {}),
+      },
       ...(role.moderator || role.label !== undefined ? { role } : {}),
     };
   };
-  conference.on('participantLeft', (p, room, reason) => {
+  conference.on('participantLeft', (p, room, reason, coaching) => {
     if (LEAVE_REASONS[reason].endedOnPurpose) return outcomes.markEnded(p.callSid, reason);
     if (reason === 'replaced' || p.info.seat === undefined) return;
-    callStates.keep(p.callSid, keptOf(p, room.id, p.info.seat));
+    callStates.keep(p.callSid, keptOf(p, room.id, p.info.seat, coaching));
   });
+  // Back from a rejoin or a restart: the coaching it had, once both calls are in the room again.
+  new CoachingRejoins({ conference, clock: wallClock, log, ttlMs: callStates.ttlMs });
   // A cluster also shares a live call's state as it changes (join, mute, hold, volume): its node
   // may die without a leave.
   if (callStates.shared) {
@@ -235,6 +247,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     conference.on('participantMuted', share);
     conference.on('participantHeld', share);
     conference.on('participantVolume', share);
+    conference.on('participantCoaching', share);
   }
   /** A cluster node going down: every call's state to the shared copy, answered before it closes. */
   const shareCallStates = async () => {

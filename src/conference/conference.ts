@@ -31,7 +31,8 @@ export interface ConferenceEvents {
   roomOpened: [room: Room];
   roomClosed: [room: Room];
   participantJoined: [participant: Participant, room: Room];
-  participantLeft: [participant: Participant, room: Room, reason: LeaveReason];
+  /** `coaching`: who the call coached and who coached it as it left (the coaching has ended since). */
+  participantLeft: [participant: Participant, room: Room, reason: LeaveReason, coaching: LeftCoaching];
   participantMuted: [participant: Participant, muted: boolean];
   participantHeld: [participant: Participant, onHold: boolean];
   /** A caller's listening volume changed (dB relative to the room's mix). */
@@ -47,6 +48,16 @@ export interface ConferenceEvents {
   /** A room's tick threw: the room has been closed, the others keep mixing. */
   roomFailed: [room: Room, error: unknown];
 }
+
+/** Who a call coached and who coached it at the moment it left (kept for its rejoin). */
+export interface LeftCoaching {
+  /** The CallSid it coached, or null. */
+  coached: string | null;
+  /** The callers that coached it and stay in the room (each muted now, as the coaching ended). */
+  coaches: readonly Participant[];
+}
+
+const NO_COACHING: LeftCoaching = Object.freeze({ coached: null, coaches: Object.freeze([]) as readonly Participant[] });
 
 export interface ConferenceStats {
   rooms: number;
@@ -143,9 +154,10 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     const room = this.rooms.get(participant.roomId);
     if (!room) return true;
     const coaches = participant.coachedBy > 0 ? room.participants().filter((q) => q.coaching === participant.callSid) : [];
-    if (participant.coaching !== null) this.emit('participantCoaching', participant, null);
+    const coached = participant.coaching;
+    if (coached !== null) this.emit('participantCoaching', participant, null);
     room.remove(participant.callSid);
-    this.emit('participantLeft', participant, room, reason);
+    this.emit('participantLeft', participant, room, reason, coached === null && coaches.length === 0 ? NO_COACHING : { coached, coaches });
     // A coach whose caller left is muted, not suddenly heard by the whole room.
     for (const coach of coaches) {
       this.emit('participantCoaching', coach, null);
@@ -310,7 +322,8 @@ export class Conference extends EventEmitter<ConferenceEvents> {
       this.calls.delete(p.callSid);
       this.framesMixedOfGone += p.stats.framesMixed;
       this.framesSentOfGone += p.stats.framesOut;
-      this.emit('participantLeft', p, room, reason);
+      // The whole room goes: each coach keeps whom it coached (both calls rejoin, or neither).
+      this.emit('participantLeft', p, room, reason, p.coaching === null ? NO_COACHING : { coached: p.coaching, coaches: [] });
     }
     room.close(reason);
     this.dropRoom(room);

@@ -55,6 +55,20 @@ export interface CallState {
   onHold: boolean;
   /** Listening volume, dB relative to the room's mix. */
   listenVolumeDb: number;
+  /** The CallSid this call coached when it left (restored once both calls are back: src/rooms/coachingRejoins.ts). */
+  coaching?: string;
+  /**
+   * The calls that coached this one when it left (they stayed), each with its mute as it was before
+   * the leave muted it: restored with the coaching when this call is back.
+   */
+  coaches?: CoachKept[];
+}
+
+/** A coach of a call that left, and its mute before the leave muted it. */
+export interface CoachKept {
+  callSid: string;
+  muted: boolean;
+  hardMuted?: boolean;
 }
 
 /** What the room needs from a participant's connection: an adapter (the Media Streams session). */

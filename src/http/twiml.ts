@@ -19,6 +19,7 @@ export const PROMPTS = {
   askModeratorPin: 'If you are the moderator, please enter your PIN, followed by the pound key. Otherwise, just press the pound key.',
   noPin: 'We did not receive a PIN.',
   wrongPin: 'That PIN is not correct.',
+  pinAfterRestart: 'Sorry, the conference service restarted before your PIN was checked.',
   pinGoodbye: 'Sorry, that PIN is not correct. Goodbye.',
   full: 'Sorry, this conference is full. Please try again later. Goodbye.',
   locked: 'Sorry, this conference is locked. Goodbye.',
@@ -95,6 +96,17 @@ export function askPinAgain(p: GatherParams, why: 'no-input' | 'wrong'): string 
   const vr = new VoiceResponse();
   vr.say(why === 'no-input' ? PROMPTS.noPin : PROMPTS.wrongPin);
   gatherDigits(vr, p, PROMPTS.askPin);
+  return vr.toString();
+}
+
+/**
+ * twiml/ask-pin-after-restart.xml: the server restarted while the caller keyed its PIN (never carried
+ * over): say so, then the room's PIN prompt (the moderator's when it has only a moderator PIN).
+ */
+export function askPinAfterRestart(p: GatherParams, moderatorOnly: boolean): string {
+  const vr = new VoiceResponse();
+  vr.say(PROMPTS.pinAfterRestart);
+  gatherDigits(vr, p, moderatorOnly ? PROMPTS.askModeratorPin : PROMPTS.askPin);
   return vr.toString();
 }
 

@@ -3,7 +3,8 @@
  * connects the call's audio to the media endpoint. Handlers only gather inputs and pick a TwiML
  * answer; every decision about entering a room is admission's (src/rooms/admission.ts).
  *
- *   POST /voice             new call: ask for the number (or ?room=N: straight to admission)
+ *   POST /voice             new call: ask for the number (or ?room=N: straight to admission;
+ *                           &restart=pin: back from a restart, the PIN prompt says why it asks again)
  *   POST /voice/room        the number keyed: admission -> PIN prompt / connect / refusal
  *   POST /voice/pin?room=N  the PIN keyed: admission -> connect / ask again / goodbye
  *   POST /voice/rejoin?room=N&n=K&pass=P  the call's stream ended: goodbye, or the room again
@@ -14,7 +15,10 @@
  * pass proves it was admitted; no seat announcement), REJOIN_ATTEMPTS times at most. While one
  * process shuts down with RESTART_PAUSE_SECONDS, a rejoin is answered with that pause and a
  * redirect to itself (&restart=1): the next process takes the call back with its seat, mute, hold
- * and volume (src/rooms/callStates.ts), and a restart does not count as an attempt.
+ * and volume (src/rooms/callStates.ts), and a restart does not count as an attempt. A caller in
+ * a prompt (/voice, /voice/room, /voice/pin) hears the same pause and is redirected to
+ * /voice?room=N&restart=1 (the number it keyed) or, after a PIN, &restart=pin: the next process asks
+ * for the PIN again, saying why (a PIN never travels in a URL).
  *
  * In a cluster (REDIS_URL), before admission the room's owner is resolved; when it is
  * another node the answer is a <Redirect> to that node's public prefix (/p/<k>/voice?room=N), so
@@ -139,9 +143,34 @@ export function voiceWebhooks({
         return sendTwiml(res, twiml.rejoinWait(/[?&]restart=1(&|$)/.test(again) ? again : `${again}&restart=1`, restartPauseSeconds));
       }
     }
+    if (callSid && !clustered && restartPauseSeconds > 0 && req.path !== '/voice/rejoin') {
+      // One process restarting, a caller in a prompt: the same pause, then the next process goes on
+      // from what was typed (the room number; never a PIN: it is asked again).
+      const next = promptAfterRestart(req);
+      log.info(
+        { callSid, path: req.path, next, pauseSeconds: restartPauseSeconds },
+        'webhook: restarting; the caller goes on with the next process after a pause',
+      );
+      return sendTwiml(res, twiml.rejoinWait(next, restartPauseSeconds));
+    }
     log.info({ callSid, path: req.path }, 'webhook: shutting down; asking the caller to call again');
     sendTwiml(res, twiml.restarting());
   });
+
+  /**
+   * Where a caller in a prompt goes on, with the next process: the room number it keyed (or its
+   * ?room=) travels in the URL, which Twilio signs; a PIN never does (URLs are logged by proxies
+   * and by Twilio): `restart=pin` has the next process ask for it again, saying why.
+   */
+  const promptAfterRestart = (req: Request): string => {
+    const digits = typeof req.body?.Digits === 'string' ? req.body.Digits : '';
+    const queryRoom = req.query['room'];
+    const max = config.roomNumberMaxDigits;
+    if (req.path === '/voice/room' && isValidRoomNumber(digits, max)) return `/voice?room=${digits}&restart=1`;
+    if (req.path === '/voice/pin' && isValidRoomNumber(queryRoom, max)) return `/voice?room=${queryRoom}&restart=pin`;
+    if (req.path === '/voice' && isValidRoomNumber(queryRoom, max)) return `/voice?room=${queryRoom}&restart=${req.query['restart'] === 'pin' ? 'pin' : '1'}`;
+    return '/voice?restart=1';
+  };
 
   const gather = (attempt: number): twiml.GatherParams => ({
     action: `/voice/room?attempt=${attempt}`,
@@ -254,11 +283,21 @@ export function voiceWebhooks({
     const callSid = callSidOf(req, res);
     if (!callSid) return;
     const room = req.query['room'];
+    // Sent on by a process that was restarting while this caller was in a prompt (any value: a
+    // call this process never saw is answered as a new one; 'pin': the PIN it keyed is asked again).
+    const restart = req.query['restart'];
+    if (restart !== undefined)
+      log.info({ callSid, room: typeof room === 'string' ? room.slice(0, 40) : undefined }, 'webhook: a caller back from a restart of the server');
     if (room !== undefined) {
       if (isValidRoomNumber(room, config.roomNumberMaxDigits)) {
         const epoch = await ownRoom(req, res, callSid, room, `/voice?room=${room}`, twiml.restarting);
         if (epoch === null) return;
-        return answer(req, res, callSid, await admission.enter(room, { callSid, from: fromOf(req), epoch }), config.promptAttempts);
+        const result = await admission.enter(room, { callSid, from: fromOf(req), epoch });
+        if (restart === 'pin' && result.kind === 'pin-required') {
+          log.info({ callSid, room, moderatorOnly: result.moderatorOnly }, 'webhook: back after a restart before the PIN was checked; asking for it again');
+          return sendTwiml(res, twiml.askPinAfterRestart(gatherPin(room), result.moderatorOnly === true));
+        }
+        return answer(req, res, callSid, result, config.promptAttempts);
       }
       log.warn({ callSid, room: String(room).slice(0, 40) }, 'webhook: ?room= is not a room number; prompting instead');
     }

@@ -1,5 +1,5 @@
 /**
- * What each call had in its room (seat number, mute, hold, listening volume), kept for the
+ * What each call had in its room (seat number, mute, hold, listening volume, coaching), kept for the
  * moment it rejoins: in memory when its stream ends without the call ending (Twilio asks the
  * `<Connect action>` within a second or two), and, when the server shuts down, written to the rooms
  * database so that the next process reads it at start. The rejoin webhook takes a call's entry
@@ -8,7 +8,7 @@
  * Not on the 20 ms path: written from leave events and at shutdown, read by a webhook.
  */
 import Database from 'better-sqlite3';
-import type { CallState } from '../conference/participant.js';
+import type { CallState, CoachKept } from '../conference/participant.js';
 import type { Clock } from '../timing/clock.js';
 import type { CallRole } from './seats.js';
 
@@ -59,7 +59,8 @@ export interface CallStatesOptions {
 
 export class CallStates {
   private readonly kept = new Map<string, KeptCall>();
-  private readonly ttlMs: number;
+  /** How long an entry waits for its rejoin (ms). */
+  readonly ttlMs: number;
   private readonly maxEntries: number;
   /** Writes of the shared copy not yet answered. */
   private readonly pending = new Set<Promise<void>>();
@@ -82,7 +83,7 @@ export class CallStates {
 
   /** Keeps what `callSid` had (here, and in the shared copy), replacing an older entry. */
   keep(callSid: string, call: Omit<KeptCall, 'keptAtMs'>): void {
-    const entry: KeptCall = { ...call, state: { ...call.state }, ...(call.role ? { role: { ...call.role } } : {}), keptAtMs: this.options.clock.nowMs() };
+    const entry: KeptCall = { ...call, state: copyState(call.state), ...(call.role ? { role: { ...call.role } } : {}), keptAtMs: this.options.clock.nowMs() };
     this.kept.delete(callSid);
     this.kept.set(callSid, entry);
     // Insertion order is age order: the oldest go first.
@@ -201,6 +202,23 @@ export class SqliteKeptCallStore implements KeptCallStore {
   }
 }
 
+function copyState(state: CallState): CallState {
+  return { ...state, ...(state.coaches ? { coaches: state.coaches.map((c) => ({ ...c })) } : {}) };
+}
+
+const CALL_SID = /^[A-Za-z0-9]{1,64}$/;
+
+/** The coaches of a stored state, the malformed ones left out (at most 8: a room's coaches of one call). */
+function parseCoaches(v: unknown): CoachKept[] {
+  if (!Array.isArray(v)) return [];
+  const coaches: CoachKept[] = [];
+  for (const c of v.slice(0, 8) as Array<Partial<CoachKept> | null>) {
+    if (!c || typeof c.callSid !== 'string' || !CALL_SID.test(c.callSid) || typeof c.muted !== 'boolean') continue;
+    coaches.push({ callSid: c.callSid, muted: c.muted, ...(c.hardMuted === true ? { hardMuted: true } : {}) });
+  }
+  return coaches;
+}
+
 /** A stored row back to a KeptCall; null for anything malformed (a hand-edited or older row). */
 export function parseKeptCall(text: string): KeptCall | null {
   try {
@@ -218,13 +236,22 @@ export function parseKeptCall(text: string): KeptCall | null {
     )
       return null;
     const role: CallRole = {};
+    const coaching = typeof s.coaching === 'string' && CALL_SID.test(s.coaching) ? s.coaching : undefined;
+    const coaches = parseCoaches(s.coaches);
     if (r?.moderator === true) role.moderator = true;
     if (typeof r?.label === 'string') role.label = r.label;
     return {
       room: v.room,
       seat: v.seat!,
       keptAtMs: v.keptAtMs,
-      state: { muted: s.muted, ...(s.hardMuted === true ? { hardMuted: true } : {}), onHold: s.onHold, listenVolumeDb: s.listenVolumeDb },
+      state: {
+        muted: s.muted,
+        ...(s.hardMuted === true ? { hardMuted: true } : {}),
+        onHold: s.onHold,
+        listenVolumeDb: s.listenVolumeDb,
+        ...(coaching ? { coaching } : {}),
+        ...(coaches.length > 0 ? { coaches } : {}),
+      },
       ...(role.moderator || role.label !== undefined ? { role } : {}),
     };
   } catch {

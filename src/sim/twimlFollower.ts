@@ -18,6 +18,10 @@ export interface DialOptions {
   keypresses?: string[];
   /** Extra form parameters (Twilio adds fields over time). */
   extraParams?: Record<string, string>;
+  /** Parameters of the first request only (e.g. the Digits of a <Gather> answered before: voicePath is its action). */
+  firstParams?: Record<string, string>;
+  /** Awaited before following each <Redirect> (a test holding one call back). */
+  beforeRedirect?: (url: URL) => Promise<void>;
   /** Request headers (e.g. a signature). */
   headers?: Record<string, string>;
   /** Headers for one request, from its URL and form parameters (e.g. X-Twilio-Signature, as Twilio signs each). */
@@ -75,7 +79,7 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
   const keypresses = [...(options.keypresses ?? [])];
   const said: string[] = [];
   let url = new URL(options.voicePath ?? '/voice', options.baseUrl);
-  let body: Record<string, string> = params;
+  let body: Record<string, string> = options.firstParams ? { ...params, ...options.firstParams } : params;
   const maxRequests = options.maxRequests ?? 10;
   for (let requests = 1; requests <= maxRequests; requests++) {
     const response = await fetch(url, {
@@ -97,6 +101,7 @@ export async function dialIn(options: DialOptions): Promise<DialResult> {
       else if (tag === 'Hangup') return { kind: 'hangup', said, requests };
       else if (tag === 'Redirect') {
         next = { url: new URL(textOf(verb, 'Redirect'), url), body: params };
+        await options.beforeRedirect?.(next.url);
         break;
       } else if (tag === 'Gather') {
         for (const inner of children(verb, 'Gather')) if (tagOf(inner) === 'Say') said.push(textOf(inner, 'Say'));

@@ -8,7 +8,7 @@
  */
 import { toneDbfs } from '../../src/audio/analysis.js';
 import { FRAME_MS, SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
-import { dialIn, type DialResult } from '../../src/sim/twimlFollower.js';
+import { dialIn, type DialOptions, type DialResult } from '../../src/sim/twimlFollower.js';
 import { randomSid, SimulatedStream } from '../../src/sim/simulatedStream.js';
 import { fromMulaw } from './audio.js';
 import { toneMulaw } from './calls.js';
@@ -23,8 +23,19 @@ export interface StreamRecord {
   said: string[];
 }
 
+/** How a call is dialled, and the moments a test may hold it back (Twilio being late). */
+export interface ClusterCallOptions {
+  callSid?: string;
+  /** The first request (default: /voice, keying the room number, then the PIN if any). */
+  dial?: Pick<DialOptions, 'voicePath' | 'firstParams' | 'keypresses'>;
+  /** Awaited before the call asks its <Connect action> when a stream ends. */
+  beforeRejoin?: () => Promise<void>;
+  /** Awaited before each <Redirect> on the way back (after a rejoin's <Pause>). */
+  beforeRedirect?: () => Promise<void>;
+}
+
 export class ClusterCall {
-  readonly callSid = randomSid('CA');
+  readonly callSid: string;
   readonly streams: StreamRecord[] = [];
   /** Every frame heard, in order, and when (performance.now ms). */
   readonly heard: Buffer[] = [];
@@ -43,15 +54,17 @@ export class ClusterCall {
     private readonly proxyUrl: string,
     readonly room: string,
     readonly toneHz: number,
+    private readonly options: ClusterCallOptions = {},
   ) {
+    this.callSid = options.callSid ?? randomSid('CA');
     this.audio = toneMulaw(toneHz, -20, 1000);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
   /** Dials `room` through the proxy and starts talking (a tone) once connected. */
-  static async start(proxyUrl: string, room: string, toneHz: number): Promise<ClusterCall> {
-    const call = new ClusterCall(proxyUrl, room, toneHz);
-    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses: [room] });
+  static async start(proxyUrl: string, room: string, toneHz: number, options: ClusterCallOptions = {}): Promise<ClusterCall> {
+    const call = new ClusterCall(proxyUrl, room, toneHz, options);
+    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses: [room], ...options.dial });
     if (first.kind !== 'stream') throw new Error(`not connected: ${first.said.join(' | ')}`);
     await call.connect(first);
     call.startPacer();
@@ -132,7 +145,14 @@ export class ClusterCall {
       if (this.over || !dial.action) return this.finish();
       // Twilio's next step: the <Connect action>.
       try {
-        const next = await dialIn({ baseUrl: this.proxyUrl, callSid: this.callSid, voicePath: dial.action });
+        await this.options.beforeRejoin?.();
+        const beforeRedirect = this.options.beforeRedirect;
+        const next = await dialIn({
+          baseUrl: this.proxyUrl,
+          callSid: this.callSid,
+          voicePath: dial.action,
+          ...(beforeRedirect ? { beforeRedirect: () => beforeRedirect() } : {}),
+        });
         if (next.kind === 'stream' && !this.over) return await this.connect(next);
         this.finalSaid = next.said;
       } catch (error) {

@@ -41,7 +41,7 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
     await redis.stop();
   });
 
-  test('node 1 shuts down: node 2 takes the call back muted, at its seat, with no seat announcement', { timeout: 30_000 }, async () => {
+  test('node 1 shuts down: node 2 takes the call back muted, at its seat, with no seat announcement, coaching as before', { timeout: 30_000 }, async () => {
     // Two callers on node 1 (the only node yet): B (660 Hz) mutes itself.
     const open = async (base: string, callSid: string, voicePath: string) => {
       const dial = await dialIn({ baseUrl: base, callSid, voicePath });
@@ -74,6 +74,14 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
       if (volume.state?.listenVolumeDb !== -3) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(volume.state?.listenVolumeDb, -3, 'the volume is in Redis while the call is live');
+    // B coaches A (the API's setCoaching): shared as it changes, restored on node 2 once both are back.
+    assert.equal(node1.server.conference.setCoaching(b.callSid, a.callSid), null);
+    let coaching: { state?: { coaching?: string } } = {};
+    for (let i = 0; i < 100 && coaching.state?.coaching !== a.callSid; i++) {
+      coaching = JSON.parse((await client.get(`conf:kept:${b.callSid}`)) ?? '{}');
+      if (coaching.state?.coaching !== a.callSid) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(coaching.state?.coaching, a.callSid, 'the coaching is in Redis while the call is live');
 
     node2 = await startTestServer({ REDIS_URL: redis.url, NODE_ID: 'n2', JOIN_TICKET_SECRET: SECRET, LEASE_TTL_MS: '1000' });
     const closing = node1.close();
@@ -95,6 +103,8 @@ describe('a call rejoining on another node keeps what it had', { skip: redisServ
     const pb = node2.server.conference.participant(b.callSid)!;
     assert.equal(pb.muted, true, 'B is still muted on node 2');
     assert.equal(pb.listenVolumeDb, -3, 'B is still at -3 dB on node 2');
+    assert.equal(pb.coaching, a.callSid, 'B coaches A again on node 2 (B was back first)');
+    assert.equal(pb.hardMuted, false, "B's own mute, as it was: its *6 can undo it");
     assert.equal(pb.info.seat, 2, 'B keeps seat 2');
     assert.equal(node2.server.conference.participant(a.callSid)?.info.seat, 1, 'A keeps seat 1');
 

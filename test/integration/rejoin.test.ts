@@ -18,6 +18,7 @@ import { dialIn } from '../../src/sim/twimlFollower.js';
 import { SimulatedStream } from '../../src/sim/simulatedStream.js';
 import { sentToneDbfs, until } from '../helpers/calls.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
+import { documentOf, normalise } from '../helpers/twimlDocuments.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const SECRET = 'rejoin-test-secret-0123456789abcdef0123';
@@ -83,6 +84,40 @@ describe('one process: the <Connect action> after a stream ends', () => {
     assert.ok(Math.abs(cInB - expected) <= 1, `B hears C at ${cInB.toFixed(1)} dBFS (expected ${expected.toFixed(1)})`);
   });
 
+  test("coaching kept: the coached call's stream breaks (its coach is muted meanwhile), back, it hears its coach again; the third caller does not", {
+    timeout: 30_000,
+  }, async () => {
+    const [a, b, c] = [
+      await ClusterCall.start(t.baseUrl, '503', 1040),
+      await ClusterCall.start(t.baseUrl, '503', 1260),
+      await ClusterCall.start(t.baseUrl, '503', 1480),
+    ];
+    calls.push(a, b, c);
+    const coach = await fetch(`${t.baseUrl}/api/rooms/503/participants/${c.callSid}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ coaching: a.callSid }),
+    });
+    assert.equal(coach.status, 200);
+    await until(() => [a, b, c].every((x) => x.heard.length > 25), 'the three to hear each other', 5000);
+    const mutedMeanwhile = new Promise<boolean>((resolve) =>
+      t.server.conference.once('participantMuted', (p, muted) => resolve(p.callSid === c.callSid && muted)),
+    );
+    a.dropStream();
+    await until(() => a.streams.length === 2 && t.server.conference.participant(a.callSid) !== undefined, "A's new stream in the room", 5000);
+    assert.equal(await mutedMeanwhile, true, 'the coach was muted while A was away');
+    const p = t.server.conference.participant(c.callSid)!;
+    assert.equal(p.coaching, a.callSid, 'C coaches A again');
+    assert.equal(p.muted, false, 'and is unmuted, as before A left');
+    const from = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const to = performance.now();
+    const heard = a.heardDbfs(1480, from, to);
+    const byB = b.heardDbfs(1480, from, to);
+    assert.ok(Math.abs(heard - sentToneDbfs(1480, -20)) <= 1, `A hears its coach at ${heard.toFixed(1)} dBFS`);
+    assert.ok(byB - heard <= -40, `B does not hear the coach (${(byB - heard).toFixed(1)} dB relative)`);
+  });
+
   test('a call that hung up gets no seat; a bad pass hears the goodbye; REJOIN_ATTEMPTS drops are the last, a restart is not counted', async () => {
     const sid = 'CA00000000000000000000000000000077';
     const seatsBefore = t.server.seats.total();
@@ -130,6 +165,33 @@ describe('while one process shuts down, a call asking to rejoin', () => {
     }
   });
 
+  test('a caller in a prompt: the same pause, then the next process from what was keyed (the room number; a PIN is asked again, never in the URL)', async () => {
+    const dir = mkdtempSync(joinPath(tmpdir(), 'conference-rejoin-'));
+    try {
+      const t = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ROOMS_DB_PATH: joinPath(dir, 'rooms.sqlite'), RESTART_PAUSE_SECONDS: '2' });
+      t.server.stopAdmitting();
+      const sid = 'CA00000000000000000000000000000088';
+      const answers: Array<[path: string, body: Record<string, string>, next: string]> = [
+        ['/voice', {}, '/voice?restart=1'],
+        ['/voice?room=613', {}, '/voice?room=613&restart=1'],
+        ['/voice/room?attempt=1', { Digits: '613' }, '/voice?room=613&restart=1'],
+        ['/voice/room?attempt=2', { Digits: '' }, '/voice?restart=1'],
+        ['/voice/pin?room=613', { Digits: '2468' }, '/voice?room=613&restart=pin'],
+        ['/voice?room=613&restart=pin', {}, '/voice?room=613&restart=pin'],
+      ];
+      for (const [path, body, next] of answers) {
+        const text = await (await fetch(`${t.baseUrl}${path}`, form({ CallSid: sid, CallStatus: 'in-progress', ...body }))).text();
+        assert.equal(normalise(text), documentOf('rejoin-wait.xml', { pause: 2, url: next }), path);
+        assert.doesNotMatch(text, /2468/, 'no PIN in the answer');
+      }
+      const started = performance.now();
+      await t.close();
+      assert.ok(performance.now() - started < 1500, 'no call in a room: the server does not wait for the prompts');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('RESTART_PAUSE_SECONDS=0, or the rooms in memory: restarting.xml', async () => {
     const dir = mkdtempSync(joinPath(tmpdir(), 'conference-rejoin-'));
     try {
@@ -138,6 +200,11 @@ describe('while one process shuts down, a call asking to rejoin', () => {
         const t = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ...env });
         const { twiml } = await rejoinWhileClosing(t, '612');
         assert.match(twiml, new RegExp(PROMPTS.restarting.replace(/\./g, '\\.')), JSON.stringify(env));
+        const u = await startTestServer({ JOIN_TICKET_SECRET: SECRET, ...env });
+        u.server.stopAdmitting();
+        const prompt = await (await fetch(`${u.baseUrl}/voice/pin?room=612`, form({ CallSid: 'CA1', Digits: '1234' }))).text();
+        await u.close();
+        assert.match(prompt, new RegExp(PROMPTS.restarting.replace(/\./g, '\\.')), `a caller in a prompt too: ${JSON.stringify(env)}`);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,12 @@
  * the first one exits (Restart=always). Every caller must be back in its room, one mix per room, with its
  * seat, its own mute (*6), its listening volume (*7 *7) and an administrator's hold, without the
  * seat announcement, within 6 s of SIGTERM; the measured gaps are printed.
+ *
+ * The same restart with callers wherever they are (s15): one in a room with a PIN, one who keyed
+ * the number and is asked for the PIN when the server stops (it keys the PIN during the shutdown),
+ * and one who dials during the shutdown: the three end in that room, hearing each other, the second
+ * after keying its PIN again. And coaching kept: two coached calls, one whose coach is back first,
+ * one whose coach is back last; each hears its coach, the third caller of its room does not.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +20,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { until } from '../helpers/calls.js';
+import { PROMPTS } from '../../src/http/twiml.js';
+import { randomSid } from '../../src/sim/simulatedStream.js';
+import { sentToneDbfs, until } from '../helpers/calls.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
 import { childProcessEnv, freePort } from '../helpers/server.js';
 
@@ -22,6 +30,9 @@ const ROOT = joinPath(import.meta.dirname, '..', '..');
 const ADMIN_TOKEN = 'restart-test-admin-token-0123456789';
 /** The calls' tones are sent at -20 dBFS peak and heard at about -23 dBFS; not heard: 37 dB or more below. */
 const HEARD_FLOOR_DBFS = -60;
+const PIN = '2468';
+/** The server's line for each caller in a prompt it sends on to the next process. */
+const PROMPT_PAUSED = /the caller goes on with the next process after a pause/g;
 
 interface ServerProcess {
   child: ChildProcess;
@@ -78,14 +89,16 @@ async function participants(
 
 const processes: ServerProcess[] = [];
 const calls: ClusterCall[] = [];
+/** The callers of rooms 304-306 (checked on their own: coaching and PIN prompts). */
+const others: ClusterCall[] = [];
 const dir = mkdtempSync(joinPath(tmpdir(), 'conference-restart-'));
 after(async () => {
-  await Promise.all(calls.map((c) => c.hangUp()));
+  await Promise.all([...calls, ...others].map((c) => c.hangUp()));
   for (const p of processes) p.child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the next process, seat, mute, hold and volume kept, within 6 s', {
+test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the next process, seat, mute, hold and volume kept, within 6 s; callers at a PIN prompt or dialling meanwhile end in their room; coaching kept, either order', {
   timeout: 90_000,
 }, async () => {
   assert.match(UNIT, /^Restart=always$/m, 'systemd starts the next process after the exit');
@@ -117,6 +130,44 @@ test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the n
     body: JSON.stringify({ hold: true }),
   });
   assert.equal(hold.status, 200);
+  const admin = (method: string, path: string, body: object) =>
+    fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  // Callers wherever they are: room 304 has a PIN. One is in it; its rejoin waits until the two
+  // callers in a prompt have been answered (so they reach the process before it stops listening).
+  assert.equal((await admin('POST', '/api/rooms', { id: '304', pin: PIN })).status, 201);
+  const prompted = () => first.output().match(PROMPT_PAUSED)?.length ?? 0;
+  const inPinRoom = await ClusterCall.start(base, '304', 1350, {
+    dial: { keypresses: ['304', PIN] },
+    beforeRejoin: () => until(() => prompted() >= 2, 'the callers in a prompt to be answered', 3000),
+  });
+  // The second has keyed the number and hears the PIN prompt when SIGTERM comes.
+  const atPinSid = randomSid('CA');
+  const askedPin = await fetch(`${base}/voice/room?attempt=1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ CallSid: atPinSid, CallStatus: 'in-progress', Digits: '304' }).toString(),
+  });
+  assert.match(await askedPin.text(), new RegExp(PROMPTS.askPin));
+
+  // Coaching: in 305 the coach is back first, in 306 last (each held back until the other is in).
+  const coachRooms = ['305', '306'].map((room, i) => ({ room, hz: [1450 + i * 300, 1550 + i * 300, 1650 + i * 300] }));
+  const coached: ClusterCall[] = [];
+  const thirds: ClusterCall[] = [];
+  const coaches: ClusterCall[] = [];
+  const backIn = (c: () => ClusterCall | undefined) => () =>
+    until(() => (c()?.streams.length ?? 0) >= 2, 'the other call of the pair back', 8000).then(() => new Promise<void>((r) => setTimeout(r, 300)));
+  for (const [i, { room, hz }] of coachRooms.entries()) {
+    const coachFirst = i === 0;
+    coached.push(await ClusterCall.start(base, room, hz[0]!, coachFirst ? { beforeRedirect: backIn(() => coaches[i]) } : {}));
+    thirds.push(await ClusterCall.start(base, room, hz[1]!));
+    coaches.push(await ClusterCall.start(base, room, hz[2]!, coachFirst ? {} : { beforeRedirect: backIn(() => coached[i]) }));
+    assert.equal((await admin('PATCH', `/api/rooms/${room}/participants/${coaches[i]!.callSid}`, { coaching: coached[i]!.callSid })).status, 200);
+  }
+  const extras = [inPinRoom, ...coached, ...thirds, ...coaches];
+  others.push(...extras);
+  await until(() => extras.every((c) => c.heard.length > 25), 'the callers of 304-306 to hear their rooms', 10_000);
+
   const seatsBefore = new Map<string, number>();
   for (const room of Object.keys(rooms)) {
     for (const p of await participants(base, room)) seatsBefore.set(p.callSid, p.seat);
@@ -129,6 +180,15 @@ test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the n
   // The restart: SIGTERM, and the next process as soon as the first has exited.
   const sigtermMs = performance.now();
   first.child.kill('SIGTERM');
+  // While it shuts down: the PIN keyed by the caller at the prompt, and a new call.
+  await until(() => /"msg":"shutting down"/.test(first.output()), 'the first process to stop admitting', 5000);
+  const pinCallers = [
+    ClusterCall.start(base, '304', 2350, {
+      callSid: atPinSid,
+      dial: { voicePath: '/voice/pin?room=304', firstParams: { Digits: PIN }, keypresses: [PIN] },
+    }),
+    ClusterCall.start(base, '304', 2450, { dial: { keypresses: ['304', PIN] } }),
+  ];
   const code = await first.exited;
   const exitedMs = performance.now();
   assert.equal(code, 0, first.output().slice(-3000));
@@ -170,6 +230,10 @@ test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the n
   }
   assert.ok(Math.max(...backAfterSigterm) <= 6000, `every caller back within 6 s of SIGTERM (${Math.max(...backAfterSigterm).toFixed(0)} ms)`);
 
+  const [atPin, dialled] = await Promise.all(pinCallers);
+  others.push(atPin!, dialled!);
+  await until(() => [inPinRoom, ...coached, ...thirds, ...coaches].every((c) => c.streams.length === 2), 'the callers of 304-306 back', 10_000);
+
   // One mix per room, seats and settings as they were.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   for (const [room, tones] of Object.entries(rooms)) {
@@ -205,9 +269,49 @@ test('SIGTERM with 10 callers in 3 rooms: every caller back in its room on the n
       assert.ok(unity > -30, `${source.toneHz} Hz is heard in its room at ${unity.toFixed(1)} dBFS`);
     }
   }
-  assert.match(second.output(), /"calls":10,"msg":"calls of the previous process wait to rejoin their rooms"/);
+  assert.match(second.output(), /"calls":17,"msg":"calls of the previous process wait to rejoin their rooms"/);
+
+  // Room 304: the caller in it, the one at the PIN prompt (asked again, saying why) and the one who
+  // dialled during the shutdown hear each other.
+  assert.equal(prompted(), 2, 'the first process sent both callers in a prompt on');
+  assert.ok(atPin!.streams[0]!.said.includes(PROMPTS.pinAfterRestart), `asked for the PIN again, saying why: ${atPin!.streams[0]!.said.join(' | ')}`);
+  assert.ok(!dialled!.streams[0]!.said.includes(PROMPTS.pinAfterRestart), 'the new caller is asked for the PIN plainly');
+  const unity = sentToneDbfs(1350, -20);
+  const trio = [inPinRoom, atPin!, dialled!];
+  const trioLevels: number[] = [];
+  for (const listener of trio) {
+    for (const source of trio) {
+      if (source === listener) continue;
+      const level = listener.heardDbfs(source.toneHz, from, to);
+      trioLevels.push(level);
+      assert.ok(Math.abs(level - unity) <= 1.5, `304: ${listener.toneHz} Hz hears ${source.toneHz} Hz at ${level.toFixed(1)} dBFS (${unity.toFixed(1)} sent)`);
+    }
+  }
+  console.log(
+    `# measured: room 304 (in it, at the PIN prompt, dialling): each hears the others at ${Math.min(...trioLevels).toFixed(1)} to ${Math.max(...trioLevels).toFixed(1)} dBFS`,
+  );
+  assert.equal((await participants(base, '304')).length, 3, 'room 304: the three callers');
+
+  // Rooms 305 and 306: each coached caller hears its coach, the third caller does not.
+  assert.equal(second.output().match(/the coach is back before its caller/g)?.length, 1, '305: the coach was back first (muted meanwhile)');
+  assert.equal(second.output().match(/coaching: restored after the rejoin/g)?.length, 2);
+  for (const [i, { room }] of coachRooms.entries()) {
+    const coach = coaches[i]!;
+    const res = await fetch(`${base}/api/rooms/${room}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const body = (await res.json()) as { participants: Array<{ callSid: string; coaching: boolean; callSidToCoach: string | null; muted: boolean }> };
+    const view = body.participants.find((p) => p.callSid === coach.callSid)!;
+    assert.deepEqual([view.coaching, view.callSidToCoach, view.muted], [true, coached[i]!.callSid, false], `${room}: coaching restored, the coach unmuted`);
+    const heard = coached[i]!.heardDbfs(coach.toneHz, from, to);
+    const byThird = thirds[i]!.heardDbfs(coach.toneHz, from, to);
+    console.log(
+      `# measured: room ${room} (coach back ${i === 0 ? 'first' : 'last'}): the coached caller hears the coach at ${heard.toFixed(1)} dBFS, the third at ${byThird.toFixed(1)} dBFS`,
+    );
+    assert.ok(heard >= -25, `${room}: the coached caller hears the coach (${heard.toFixed(1)} dBFS)`);
+    assert.ok(byThird - heard <= -40, `${room}: the third does not hear the coach (${(byThird - heard).toFixed(1)} dB relative)`);
+    assert.ok(thirds[i]!.heardDbfs(coached[i]!.toneHz, from, to) > -30, `${room}: the third hears the coached caller`);
+  }
 
   second.child.kill('SIGTERM');
-  await Promise.all(calls.map((c) => c.hangUp()));
+  await Promise.all([...calls, ...others].map((c) => c.hangUp()));
   assert.equal(await second.exited, 0);
 });

@@ -245,6 +245,17 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
     assert.equal(normalise(wrong.text), documentOf('ask-pin-again.xml', { ...pinGather('4545'), reason: 'That PIN is not correct.' }));
   });
 
+  test('back from a restart (a call this process never saw): &restart=pin asks the PIN again saying why (ask-pin-after-restart.xml), &restart=1 as usual', async () => {
+    const pin = await post('/voice?room=1111&restart=pin', call(50));
+    assert.equal(normalise(pin.text), documentOf('ask-pin-after-restart.xml', { ...pinGather('1111'), prompt: twiml.PROMPTS.askPin }));
+    const moderator = await post('/voice?room=4545&restart=pin', call(51));
+    assert.equal(normalise(moderator.text), documentOf('ask-pin-after-restart.xml', { ...pinGather('4545'), prompt: twiml.PROMPTS.askModeratorPin }));
+    const keyed = await post('/voice?room=1111&restart=1', call(52));
+    assert.equal(normalise(keyed.text), documentOf('ask-pin.xml', pinGather('1111')), 'the number was keyed before the restart, the PIN not yet');
+    const open = await post('/voice?room=2222&restart=pin', call(53));
+    assert.equal(normalise(open.text), documentOf('conference-locked.xml', {}), 'any other answer as usual');
+  });
+
   test('nothing keyed, then a wrong PIN: ask-pin-again.xml with each reason; the third wrong try: pin-goodbye.xml', async () => {
     const nothing = await post('/voice/pin?room=1111', { ...call(2), Digits: '' });
     assert.equal(normalise(nothing.text), documentOf('ask-pin-again.xml', { ...pinGather('1111'), reason: 'We did not receive a PIN.' }));

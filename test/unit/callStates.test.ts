@@ -63,11 +63,28 @@ describe('CallStates', () => {
       const before = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
       before.keep('CAa', { room: '301', seat: 3, state: state(true, true, 6), role: { moderator: true, label: 'Host' } });
       before.keep('CAb', { room: '302', seat: 1, state: state(false) });
-      assert.equal(before.persist(), 2);
+      // Coaching: whom a call coached, and the coaches of a call (their mute before its leave).
+      const coach = { ...state(false), coaching: 'CAd' };
+      const coached = {
+        ...state(false),
+        coaches: [
+          { callSid: 'CAc', muted: false },
+          { callSid: 'CAe', muted: true, hardMuted: true },
+        ],
+      };
+      before.keep('CAc', { room: '303', seat: 1, state: coach });
+      before.keep('CAd', { room: '303', seat: 2, state: coached });
+      assert.equal(before.persist(), 4);
       before.close();
       // A row someone edited by hand, and one too old.
       const db = new Database(path);
       db.prepare('INSERT INTO kept_calls (call_sid, room, call) VALUES (?, ?, ?)').run('CAbad', '1', '{"room":1}');
+      // A coaching that is not a CallSid, and a coach without its mute: left out, the call kept.
+      db.prepare('INSERT INTO kept_calls (call_sid, room, call) VALUES (?, ?, ?)').run(
+        'CAodd',
+        '1',
+        JSON.stringify({ room: '1', seat: 4, state: { ...state(false), coaching: 'x y', coaches: [{ callSid: 'CAf' }] }, keptAtMs: 5_000_000 }),
+      );
       db.prepare('INSERT INTO kept_calls (call_sid, room, call) VALUES (?, ?, ?)').run(
         'CAold',
         '1',
@@ -76,7 +93,9 @@ describe('CallStates', () => {
       db.close();
 
       const after = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
-      assert.equal(after.load(), 2, 'the two good, fresh rows');
+      assert.equal(after.load(), 5, 'the five good, fresh rows');
+      assert.deepEqual(after.take('CAc', '303')?.state, coach);
+      assert.deepEqual(after.take('CAd', '303')?.state, coached);
       assert.deepEqual(after.take('CAa', '301'), {
         room: '301',
         seat: 3,
@@ -86,6 +105,7 @@ describe('CallStates', () => {
       });
       assert.deepEqual(after.take('CAb', '302'), { room: '302', seat: 1, state: state(false), keptAtMs: 5_000_000 }, 'no role: none made up');
       assert.equal(after.take('CAbad', '1'), null);
+      assert.deepEqual(after.take('CAodd', '1')?.state, state(false));
       assert.equal(after.take('CAold', '1'), null);
       after.close();
       const third = new CallStates({ clock, store: new SqliteKeptCallStore(path) });
