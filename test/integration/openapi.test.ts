@@ -13,11 +13,14 @@ import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type express from 'express';
+import express from 'express';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { adminApiContract } from '../../src/app/httpApp.js';
 import { encodeWav } from '../../src/audio/wav.js';
-import { clusterApi } from '../../src/cluster/forward.js';
+import { clusterApi, FORWARD_ERRORS, forwardRoomRequests } from '../../src/cluster/forward.js';
 import type { ClusterNode } from '../../src/cluster/node.js';
+import type { NodeState } from '../../src/cluster/types.js';
 import { apiTable, openApiDocument, openApiPath } from '../../src/http/openapi.js';
 import { join } from '../helpers/calls.js';
 import { tone } from '../helpers/audio.js';
@@ -63,6 +66,13 @@ function apiRoutesOf(app: express.Express): string[] {
     if (mount && mount.path === '/api') found.push(...routesOf(layer.handle.stack, '/api'));
   }
   return found;
+}
+
+/** `app` on a free port of the loopback. */
+async function listen(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
 }
 
 const documentRoutes = (doc: Json): string[] =>
@@ -168,6 +178,63 @@ describe('the OpenAPI contract', () => {
     const cluster = openApiDocument(adminApiContract(true));
     const only = documentRoutes(cluster).filter((r) => !documentRoutes(doc).includes(r));
     assert.deepEqual(only.sort(), routesOf(router.stack, '/api').sort());
+  });
+
+  test("every route the cluster forwarder passes to a room's owner lists its refusals (OWNER_UNAVAILABLE); no other route does", async () => {
+    // The real forwarder, its room's owner at a port nobody listens on: a route it forwards is
+    // refused OWNER_UNAVAILABLE, a route it does not reaches the app behind it (418 here).
+    const closed = await listen(express());
+    const gone = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    closed.close();
+    await once(closed, 'close');
+    const app = express();
+    const owner: NodeState = {
+      id: 'gone',
+      publicPrefix: '/p/9',
+      internalUrl: gone,
+      draining: false,
+      load: { rooms: 1, calls: 1, tickP99Ms: 0, loopDelayP99Ms: 0 },
+      at: Date.now(),
+    };
+    const { log, lines } = captureLog('warn');
+    app.use('/api', forwardRoomRequests({ selfId: 'here', adminToken: ADMIN, ownerOf: async () => owner, log }));
+    app.use((_req, res) => void res.status(418).end());
+    const server = await listen(app);
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cluster = openApiDocument(adminApiContract(true)) as Json;
+    const forwarded: string[] = [];
+    const documented: string[] = [];
+    try {
+      for (const [path, methods] of Object.entries(cluster['paths'] as Json)) {
+        for (const [method, op] of Object.entries(methods as Json)) {
+          const url = path.replace(/\{[^}]+\}/g, (p) => (p === '{id}' ? '4100' : 'x'));
+          const res = await fetch(base + url, { method: method.toUpperCase(), headers: { authorization: `Bearer ${ADMIN}` } });
+          const text = await res.text();
+          const body = res.status === 418 ? null : (JSON.parse(text || `{"status": ${res.status}}`) as Json);
+          if (res.status === 503 && body?.['error'].code === 'OWNER_UNAVAILABLE') forwarded.push(`${method} ${path}`);
+          else assert.equal(res.status, 418, `${method} ${url}: ${JSON.stringify(body)}`);
+          const responses = (op as Json)['responses'] as Record<string, { description: string }>;
+          const codes = Object.values(responses).flatMap((r) => r.description.split(', '));
+          if (FORWARD_ERRORS.every((code) => codes.includes(code))) documented.push(`${method} ${path}`);
+        }
+      }
+      // A body too large to pass on is refused with the catalog's code, not as an absent owner.
+      const big = await fetch(`${base}/api/rooms/4100/announcements`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ audio: 'x'.repeat(70_000) }),
+      });
+      assert.equal(big.status, 413);
+      assert.equal(((await big.json()) as Json)['error'].code, 'PAYLOAD_TOO_LARGE');
+    } finally {
+      server.close();
+    }
+    assert.ok(forwarded.length >= 15, `routes forwarded: ${forwarded.length}`);
+    assert.deepEqual(documented.sort(), forwarded.sort(), "the routes whose answers list the forwarder's refusals are those it forwards");
+    // One node's document (no cluster) lists none of them.
+    assert.ok(!JSON.stringify(doc['paths']).includes('OWNER_UNAVAILABLE'));
+    assert.ok(lines.some((l) => l.msg === 'admin: the room owner did not answer'));
+    console.log(`# measured: ${forwarded.length} routes forwarded to a room's owner, each documenting ${FORWARD_ERRORS.join(' and ')}`);
   });
 
   test('the real answers of a scripted session validate against the served document', async () => {
