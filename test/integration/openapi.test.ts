@@ -22,7 +22,8 @@ import { clusterApi, FORWARD_ERRORS, forwardRoomRequests } from '../../src/clust
 import type { ClusterNode } from '../../src/cluster/node.js';
 import type { NodeState } from '../../src/cluster/types.js';
 import { apiTable, openApiDocument, openApiPath } from '../../src/http/openapi.js';
-import { join } from '../helpers/calls.js';
+import { join, toneMulaw } from '../helpers/calls.js';
+import { type LiveEvent, readLive } from '../helpers/live.js';
 import { tone } from '../helpers/audio.js';
 import { captureLog } from '../helpers/log.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -86,6 +87,9 @@ describe('the OpenAPI contract', () => {
   /** Every `METHOD /path` whose real answer was validated, and how many answers were. */
   const exercised = new Set<string>();
   let validated = 0;
+  /** The live feed's events read during the scripted session, and A's input level when it talked. */
+  const liveEvents: LiveEvent[] = [];
+  let talkingLevelDbfs = Number.NaN;
 
   before(async () => {
     recordingsDir = await mkdtemp(joinPath(tmpdir(), 'openapi-rec-'));
@@ -242,10 +246,15 @@ describe('the OpenAPI contract', () => {
     assert.equal((await call('GET', '/api/rooms', { token: null })).body.error.code, 'UNAUTHORIZED');
     assert.equal((await call('GET', '/api/rooms', { token: `${ADMIN}x` })).body.error.code, 'FORBIDDEN');
     await call('GET', '/api/openapi.json', { token: null });
+    // The live feed, read through the session: every event is checked against the document below.
+    const feed = await readLive(t.baseUrl, ADMIN);
+    const snapshot = (what: string, accept: (rooms: Json[]) => boolean) => feed.next((e) => e.event === 'snapshot' && accept(e.data.rooms), what);
+    const room4100 = (rooms: Json[]) => rooms.find((r) => r['id'] === '4100');
 
     // Rooms.
     const created = await call('POST', '/api/rooms', { body: { id: '4100', label: 'Contract', pin: '2468', startMuted: false } });
     assert.equal(created.status, 201);
+    await snapshot('the room created', (rooms) => room4100(rooms)?.['administered'] === true);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4100' } })).status, 409);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', colour: 'red' } })).status, 400);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', maxParticipants: 50 } })).status, 422);
@@ -261,7 +270,13 @@ describe('the OpenAPI contract', () => {
       assert.equal(room.body.participants.length, 2);
       assert.equal(room.body.participants[0].from, '+1******0100');
       assert.equal((await call('GET', '/api/rooms')).body.rooms.length, 1);
+      await snapshot('two callers in', (rooms) => room4100(rooms)?.['participants'].length === 2);
+      // A talks: the feed shows it talking, and its input level.
+      await a.stream.play(toneMulaw(700, -12, 600), performance.now() + 20);
+      const talking = await snapshot('A talking', (rooms) => room4100(rooms)?.['participants'].some((p: Json) => p['callSid'] === a.callSid && p['talking']));
+      talkingLevelDbfs = room4100(talking.data.rooms)!['participants'].find((p: Json) => p['callSid'] === a.callSid)['levelDbfs'];
       assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { muted: true } })).body.muted, true);
+      await snapshot('A muted', (rooms) => room4100(rooms)?.['participants'].some((p: Json) => p['callSid'] === a.callSid && p['muted']));
       assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { coaching: a.callSid } })).status, 400);
       assert.equal((await call('PATCH', '/api/rooms/4100/participants/CAnobody', { body: { hold: true } })).status, 404);
       assert.equal((await call('POST', '/api/rooms/4100/mute-all', { body: { muted: false } })).body.changed, 1);
@@ -288,6 +303,7 @@ describe('the OpenAPI contract', () => {
       assert.equal(rec.status, 201);
       assert.equal((await call('POST', '/api/rooms/4100/recording', { body: {} })).status, 409);
       await new Promise((resolve) => setTimeout(resolve, 200));
+      await snapshot('the room recording', (rooms) => room4100(rooms)?.['recording']?.active === true);
       assert.equal((await call('DELETE', '/api/rooms/4100/recording')).body.active, false);
       assert.equal((await call('GET', '/api/recordings')).body.recordings.length, 1);
       assert.equal((await call('GET', `/api/recordings/${rec.body.id}`)).status, 200);
@@ -298,8 +314,10 @@ describe('the OpenAPI contract', () => {
 
       // Kick one caller, end the room, delete it.
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${b.callSid}`)).body.kicked, true);
+      await snapshot('B gone', (rooms) => room4100(rooms)?.['participants'].length === 1);
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${a.callSid}?hangup=true`)).status, 422);
       assert.equal((await call('POST', '/api/rooms/4100/end')).body.participantsRemoved, 1);
+      await snapshot('the room ended', (rooms) => room4100(rooms)?.['participants'].length === 0);
       // A program's ticket (not used: its seat lapses), and a bad body.
       assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'Transcriber', role: 'listener', format: 'pcm16-16k' } })).status, 201);
       assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'x', format: 'opus' } })).status, 400);
@@ -311,10 +329,14 @@ describe('the OpenAPI contract', () => {
       assert.equal((await call('DELETE', '/api/audio/contract-tone')).status, 200);
       assert.equal((await call('DELETE', '/api/rooms/4100')).body.deleted, true);
       assert.equal((await call('DELETE', '/api/rooms/4100')).status, 404);
+      await snapshot('the room deleted', (rooms) => room4100(rooms) === undefined);
+      await feed.next((e) => e.event === 'health', 'a health sample', 2000);
     } finally {
       a.stream.terminate();
       b.stream.terminate();
+      await feed.stop();
     }
+    liveEvents.push(...feed.events);
 
     // Every route the document lists was called and its answer checked.
     assert.deepEqual(
@@ -325,6 +347,33 @@ describe('the OpenAPI contract', () => {
     );
     console.log(
       `# measured: ${validated} JSON answers validated against the served document, ${exercised.size} of ${documentRoutes(doc).length} routes exercised`,
+    );
+  });
+
+  test("every event the live feed sent in the session validates against its schema in the document (x-events), and every schema's event was sent", () => {
+    const media = doc['paths']['/api/live'].get.responses['200'].content['text/event-stream'];
+    const documented = Object.keys(media['x-events']).sort();
+    assert.deepEqual(documented, ['health', 'history', 'snapshot']);
+    const counts: Record<string, number> = {};
+    for (const { event, data } of liveEvents) {
+      assert.ok(documented.includes(event), `the feed sent a \`${event}\` event, which has no schema in the document`);
+      const validate = ajv.getSchema(pointer('paths', '/api/live', 'get', 'responses', '200', 'content', 'text/event-stream', 'x-events', event))!;
+      assert.ok(validate(data), `${event}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(data).slice(0, 400)}`);
+      counts[event] = (counts[event] ?? 0) + 1;
+    }
+    assert.deepEqual(Object.keys(counts).sort(), documented, 'every documented event was sent');
+    // The schemas can refuse: a snapshot room with a field the contract lacks, a sample with a wrong type.
+    const snap = structuredClone(liveEvents.find((e) => e.event === 'snapshot' && e.data.rooms.length > 0)!.data);
+    snap.rooms[0].secret = true;
+    assert.equal(ajv.getSchema('doc#/components/schemas/LiveSnapshot')!(snap), false);
+    const sample = { ...liveEvents.find((e) => e.event === 'health')!.data, overloaded: 'no' };
+    assert.equal(ajv.getSchema('doc#/components/schemas/LiveHealthSample')!(sample), false);
+    // A's -12 dBFS-peak tone (-15 dBFS RMS) shows in the feed as its input level.
+    assert.ok(talkingLevelDbfs > -24 && talkingLevelDbfs < -9, `A's level in the feed while talking: ${talkingLevelDbfs} dBFS`);
+    console.log(
+      `# measured: ${liveEvents.length} live events validated (${Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}); A's level in the feed while talking ${talkingLevelDbfs} dBFS`,
     );
   });
 
