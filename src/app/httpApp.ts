@@ -197,6 +197,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           roomNumberMaxDigits: config.roomNumberMaxDigits,
           publicUrl: config.publicUrl,
           nodePublicPrefix: config.nodePublicPrefix,
+          ownership: core.ownership,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),
