@@ -31,11 +31,11 @@ import type { Logger } from '../log.js';
 import type { HealthMonitor } from '../observability/health.js';
 import { Announcements } from '../library/announcements.js';
 import { AudioLibrary, bundledPrompt } from '../library/audioLibrary.js';
-import { RoomMusic } from '../library/roomMusic.js';
+import { RoomMusic, roomMusicOf } from '../library/roomMusic.js';
 import { Recordings } from '../recording/recordings.js';
 import { Admission } from '../rooms/admission.js';
 import { moderationSettings, toggleRoomLock } from '../rooms/roomModeration.js';
-import { applyRoomSoundSettings } from '../rooms/roomSound.js';
+import { applyRoomSoundSettings, roomSoundPatch } from '../rooms/roomSound.js';
 import { SeatLedger } from '../rooms/seats.js';
 import { SqliteRoomDirectory } from '../rooms/sqliteDirectory.js';
 import { Invites } from '../security/invite.js';
@@ -288,6 +288,7 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
   music.on('changed', (room) => roomAudio.restartWaiting(room));
   const announcements = new Announcements(conference);
   applyRoomSoundSettings(conference, directory, log);
+  if (cluster) applyChangedSettings(cluster, { conference, directory, moderation, music, log });
   new InCallKeys(conference, clock, log, (room) => toggleRoomLock(directory, room), moderatorMuted);
   const statusCallbacks = config.statusCallbackUrl ? new StatusCallbacks({ url: config.statusCallbackUrl, secret: config.statusCallbackSecret, log }) : null;
   statusCallbacks?.attach(conference, speech, moderation);
@@ -356,4 +357,54 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
       inviteStore?.close();
     },
   };
+}
+
+/**
+ * A cluster: a room's settings written through another node (a rooms file imported there; a PATCH
+ * is forwarded to the room's node and applied there) reach the room open here within a heartbeat.
+ * When the shared directory's revision changes, each room open here is read again and its sound,
+ * moderation and music applied as PATCH /api/rooms/:id applies them, if they differ from what this
+ * watch last applied (applying is idempotent: a room seen for the first time is applied once).
+ */
+function applyChangedSettings(
+  cluster: ClusterNode,
+  deps: { conference: Conference; directory: RoomDirectory; moderation: Moderation; music: RoomMusic; log: Logger },
+): void {
+  const { conference, directory, moderation, music, log } = deps;
+  const applied = new Map<string, string>();
+  let running: Promise<void> | null = null;
+  let again = false;
+  const reread = async () => {
+    for (const id of applied.keys()) if (!conference.room(id)) applied.delete(id);
+    for (const room of conference.listRooms()) {
+      const record = await directory.get(room.id);
+      if (!record || room.isClosed) continue;
+      const sound = roomSoundPatch(record);
+      const moderated = moderationSettings(record);
+      const clips = roomMusicOf(record);
+      const settings = JSON.stringify([sound, moderated, clips]);
+      if (applied.get(room.id) === settings) continue;
+      applied.set(room.id, settings);
+      conference.configureRoom(room.id, sound);
+      moderation.configure(room.id, moderated);
+      music.set(room.id, clips);
+      log.info({ room: room.id, ...room.audio }, 'cluster: room settings changed elsewhere applied');
+    }
+  };
+  const run = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = reread()
+      .catch((error: unknown) => log.warn({ err: error instanceof Error ? error.message : String(error) }, 'cluster: changed room settings not read'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          run();
+        }
+      });
+  };
+  cluster.onRoomsChanged(run);
 }

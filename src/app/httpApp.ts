@@ -10,7 +10,7 @@
 import http from 'node:http';
 import express from 'express';
 import type { Config } from '../config.js';
-import { clusterApi, clusterContract, forwardRoomRequests } from '../cluster/forward.js';
+import { clusterApi, clusterContract, forwardedContract, forwardRoomRequests } from '../cluster/forward.js';
 import { adminApi, adminContract } from '../http/admin.js';
 import type { ApiOperation } from '../http/apiContract.js';
 import { audioApi, audioContract } from '../http/audio.js';
@@ -82,10 +82,10 @@ export function createHttpApp(): HttpApp {
 /**
  * Every admin API route, as GET /api/openapi.json describes it: one list per router mounted below
  * (a router added to the admin API's `routers` adds its contract list here). `cluster`: with the
- * cluster's own routes.
+ * cluster's own routes, and the forwarder's refusals on the room routes it forwards.
  */
 export function adminApiContract(cluster: boolean): ApiOperation[] {
-  return [
+  const operations = [
     ...openApiContract,
     ...adminContract,
     ...invitesContract,
@@ -97,6 +97,8 @@ export function adminApiContract(cluster: boolean): ApiOperation[] {
     ...programsContract,
     ...(cluster ? clusterContract : []),
   ];
+  // A cluster node passes a room's requests to the node mixing it: those routes answer its refusals too.
+  return cluster ? forwardedContract(operations) : operations;
 }
 
 export interface HttpRoutesDeps {
@@ -195,6 +197,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
           roomNumberMaxDigits: config.roomNumberMaxDigits,
           publicUrl: config.publicUrl,
           nodePublicPrefix: config.nodePublicPrefix,
+          ownership: core.ownership,
           log,
         }),
         ...(cluster ? [clusterApi(cluster, log)] : []),

@@ -12,7 +12,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { operation } from '../http/apiContract.js';
+import type { HttpErrorCode } from '../errors.js';
+import { type ApiOperation, operation } from '../http/apiContract.js';
 import type { ClusterNode } from './node.js';
 import { isValidRoomNumber } from '../rooms/roomNumber.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,25 @@ import { sendError } from '../http/sendError.js';
 import type { NodeState } from './types.js';
 
 const FORWARDED_HEADER = 'x-conference-forwarded-by';
+/** A request about one room: `/rooms/<id>...` under /api (the contract's '/rooms/:id/...' too). */
+const ROOM_PATH = /^\/rooms\/([^/?]+)/;
+
+/**
+ * What the forwarder itself answers to a room request it passes on (the owner's own answers go back
+ * unchanged): the owner did not answer, or the body is too large to pass. The admin API's contract
+ * lists them on every route it forwards (forwardedContract).
+ */
+export const FORWARD_ERRORS = ['OWNER_UNAVAILABLE', 'PAYLOAD_TOO_LARGE'] as const satisfies readonly HttpErrorCode[];
+type ForwardError = (typeof FORWARD_ERRORS)[number];
+
+/** `operations` as a cluster node answers them: each route the forwarder passes on also answers FORWARD_ERRORS. */
+export function forwardedContract(operations: readonly ApiOperation[]): ApiOperation[] {
+  return operations.map((op) =>
+    ROOM_PATH.test(op.path) ? { ...op, errors: [...(op.errors ?? []), ...FORWARD_ERRORS.filter((code) => !op.errors?.includes(code))] } : op,
+  );
+}
+
+class BodyTooLarge extends Error {}
 const FORWARD_TIMEOUT_MS = 3000;
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -34,7 +54,7 @@ export interface ForwardDeps {
 
 export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: ForwardDeps) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const match = /^\/rooms\/([^/?]+)/.exec(req.path);
+    const match = ROOM_PATH.exec(req.path);
     const room = match?.[1];
     if (!room || !isValidRoomNumber(room, 32) || req.get(FORWARDED_HEADER)) return next();
     // Wrong tokens are refused (and counted) here, not passed on to lock this node out at the owner;
@@ -66,8 +86,17 @@ export function forwardRoomRequests({ selfId, adminToken, ownerOf, log }: Forwar
       if (type) res.type(type);
       res.send(Buffer.from(await answer.arrayBuffer()));
     } catch (error) {
-      log.warn({ room, owner: owner.id, err: error instanceof Error ? error.message : String(error) }, 'admin: the room owner did not answer');
-      if (!res.headersSent) sendError(res, 'OWNER_UNAVAILABLE', `the node mixing room ${room} (${owner.id}) did not answer; try again`);
+      const refusal: ForwardError = error instanceof BodyTooLarge ? 'PAYLOAD_TOO_LARGE' : 'OWNER_UNAVAILABLE';
+      if (refusal === 'PAYLOAD_TOO_LARGE') log.warn({ room, owner: owner.id }, 'admin: a room request too large to forward');
+      else log.warn({ room, owner: owner.id, err: error instanceof Error ? error.message : String(error) }, 'admin: the room owner did not answer');
+      if (!res.headersSent)
+        sendError(
+          res,
+          refusal,
+          refusal === 'PAYLOAD_TOO_LARGE'
+            ? `a request forwarded to room ${room}'s node carries at most ${MAX_BODY_BYTES} bytes`
+            : `the node mixing room ${room} (${owner.id}) did not answer; try again`,
+        );
     }
   };
 }
@@ -77,7 +106,7 @@ async function readBody(req: Request): Promise<Buffer> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large to forward');
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge('body too large to forward');
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -77,6 +77,11 @@ export interface ClusterNode {
   readonly outcomes: CallOutcomes;
   /** The calls' kept state, for a rejoin on any node. */
   readonly keptCalls: SharedKeptCalls;
+  /**
+   * `listener` runs when the shared directory changed (any room's settings written by any node),
+   * seen at the next heartbeat (HEARTBEAT_MS): the node re-reads the settings of the rooms it mixes.
+   */
+  onRoomsChanged(listener: () => void): void;
   /** Out of placement from now on (its rooms stay until they finish). */
   setDraining(draining: boolean): void;
   readonly draining: boolean;
@@ -113,11 +118,22 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
   const keptCalls = new RedisSharedKeptCalls(redis, prefix);
   let heartbeat: NodeJS.Timeout | null = null;
   let beating = false;
+  const roomsChanged: Array<() => void> = [];
+  /** The directory's revision at the last heartbeat (null: not read yet). */
+  let revision: number | null = null;
+  const watchRooms = async () => {
+    if (roomsChanged.length === 0) return;
+    const now = await directory.revision();
+    const changed = revision !== null && now !== revision;
+    revision = now;
+    if (changed) for (const listener of roomsChanged) listener();
+  };
   const beat = () => {
     if (beating) return;
     beating = true;
     registry
       .heartbeat(state())
+      .then(watchRooms)
       .catch((error) => log.debug({ err: error }, 'cluster: heartbeat failed'))
       .finally(() => (beating = false));
   };
@@ -131,6 +147,9 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
     keptCalls,
     get draining() {
       return draining;
+    },
+    onRoomsChanged(listener) {
+      roomsChanged.push(listener);
     },
     setDraining(value) {
       if (value !== draining)

@@ -2,7 +2,8 @@
  * The room directory in Redis, shared by every node of a cluster: `room:<id>` is a HASH
  * of one RoomRecord, `rooms` a ZSET of the ids (all score 0, so Redis orders them by id). Create,
  * update and delete are each one Lua script, so two nodes creating one id get one 'created' and a
- * PATCH never overwrites another's fields with stale ones.
+ * PATCH never overwrites another's fields with stale ones; each also raises `rooms:revision`, which
+ * nodes poll to re-read the settings of the rooms they mix (revision()).
  *
  * In the HASH a null field is an absent one (label, pinHash, maxParticipants, backgroundGate,
  * noiseSuppression, moderatorPinHash, waitMusic, holdMusic); maxParticipants is decimal text, locked and
@@ -20,30 +21,34 @@ export interface RedisRoomDirectoryOptions {
   prefix?: string;
 }
 
-/** KEYS: room, rooms. ARGV: id, field1, value1, ... Returns 1 created, 0 exists. */
+/** KEYS: room, rooms, revision. ARGV: id, field1, value1, ... Returns 1 created, 0 exists. */
 const CREATE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
+redis.call('INCR', KEYS[3])
 return 1
 `);
 
 /**
- * KEYS: room. ARGV: n, then n field/value pairs to set, then the fields to remove. Returns the
- * HASH afterwards (HGETALL), or nil when there is no such room.
+ * KEYS: room, revision. ARGV: n, then n field/value pairs to set, then the fields to remove.
+ * Returns the HASH afterwards (HGETALL), or nil when there is no such room.
  */
 const UPDATE = new LuaScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
 local n = tonumber(ARGV[1])
 if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * n)) end
 if #ARGV > 1 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
+redis.call('INCR', KEYS[2])
 return redis.call('HGETALL', KEYS[1])
 `);
 
-/** KEYS: room, rooms. ARGV: id. Returns 1 deleted, 0 no such room. */
+/** KEYS: room, rooms, revision. ARGV: id. Returns 1 deleted, 0 no such room. */
 const DELETE = new LuaScript(`
 redis.call('ZREM', KEYS[2], ARGV[1])
-return redis.call('DEL', KEYS[1])
+local deleted = redis.call('DEL', KEYS[1])
+if deleted == 1 then redis.call('INCR', KEYS[3]) end
+return deleted
 `);
 
 type Field = keyof Omit<RoomRecord, 'id'>;
@@ -93,7 +98,7 @@ export class RedisRoomDirectory implements RoomDirectory {
     const fields = toFields(record);
     // HSET needs at least one pair; createdAt and updatedAt are always there.
     const args = [record.id, ...Object.entries(fields).flatMap(([f, v]) => (v === null ? [] : [f, v]))];
-    const created = await CREATE.run(this.client, [this.roomKey(record.id), this.roomsKey()], args);
+    const created = await CREATE.run(this.client, [this.roomKey(record.id), this.roomsKey(), this.revisionKey()], args);
     return created === 1 ? 'created' : 'exists';
   }
 
@@ -104,14 +109,23 @@ export class RedisRoomDirectory implements RoomDirectory {
     const remove = Object.entries(fields)
       .filter(([, v]) => v === null)
       .map(([f]) => f);
-    const reply = await UPDATE.run(this.client, [this.roomKey(id)], [set.length, ...set.flat(), ...remove]);
+    const reply = await UPDATE.run(this.client, [this.roomKey(id), this.revisionKey()], [set.length, ...set.flat(), ...remove]);
     if (reply === null) return null;
     return fromHash(id, pairsToObject(reply));
   }
 
   async delete(id: string): Promise<boolean> {
     this.checkOpen();
-    return (await DELETE.run(this.client, [this.roomKey(id), this.roomsKey()], [id])) === 1;
+    return (await DELETE.run(this.client, [this.roomKey(id), this.roomsKey(), this.revisionKey()], [id])) === 1;
+  }
+
+  /**
+   * A number every create, update and delete raises (in the same script as the write): a node that
+   * reads another value than before knows some room's settings changed (node.ts, onRoomsChanged).
+   */
+  async revision(): Promise<number> {
+    this.checkOpen();
+    return Number((await this.client.get(this.revisionKey())) ?? 0);
   }
 
   /** Idempotent. Leaves the client open: it is not this directory's. */
@@ -129,6 +143,10 @@ export class RedisRoomDirectory implements RoomDirectory {
 
   private roomsKey(): string {
     return `${this.prefix}rooms`;
+  }
+
+  private revisionKey(): string {
+    return `${this.prefix}rooms:revision`;
   }
 }
 

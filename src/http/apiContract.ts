@@ -22,6 +22,11 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export interface RawContent {
   readonly contentType: string;
   readonly description: string;
+  /**
+   * An event stream's events (text/event-stream): each event name's `data:` as a zod schema.
+   * OpenAPI 3.1 has no place for them: the document lists them under the media type's `x-events`.
+   */
+  readonly events?: Readonly<Record<string, z.ZodType>>;
 }
 
 export interface OperationSpec {

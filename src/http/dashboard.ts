@@ -24,9 +24,11 @@ import type { HealthMonitor } from '../observability/health.js';
 import type { Recordings } from '../recording/recordings.js';
 import type { Admission } from '../rooms/admission.js';
 import type { Clock } from '../timing/clock.js';
-import { operation } from './apiContract.js';
+import { z } from 'zod';
+import { named, operation } from './apiContract.js';
+import { recordingView } from './recordings.js';
 import { sendError } from './sendError.js';
-import { liveParticipantView, maskPhoneNumber, participantsInSeatOrder, roomView, sortRooms } from './views.js';
+import { liveParticipantView, liveParticipantViewSchema, maskPhoneNumber, participantsInSeatOrder, roomView, roomViewSchema, sortRooms } from './views.js';
 
 const PUBLIC_DIR = joinPath(dirname(fileURLToPath(import.meta.url)), 'public', 'dashboard');
 /** Snapshots per second while anyone watches. */
@@ -35,22 +37,58 @@ const SNAPSHOT_INTERVAL_MS = 250;
 const HEALTH_INTERVAL_MS = 1000;
 const HEALTH_POINTS = 120;
 
-export interface HealthSample {
-  /** Unix ms. */
-  t: number;
-  callers: number;
-  rooms: number;
-  tickP99Ms: number;
-  cpuPercent: number;
-  /** The event loop's delay p99 (ms) as /health reports it: since start or resetStats(), its sampling interval subtracted. */
-  eventLoopP99Ms: number;
-  rssMb: number;
-  /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
-  busyPercent: number;
-  overloaded: boolean;
-  /** stream-error reports from Twilio (<Stream statusCallback>) since start. */
-  twilioStreamErrors: number;
-}
+/** A `health` event: one second of the server's health (the dashboard's charts). */
+export const healthSampleSchema = named(
+  'LiveHealthSample',
+  z.object({
+    /** Unix ms. */
+    t: z.number().int(),
+    callers: z.number().int().min(0),
+    rooms: z.number().int().min(0),
+    tickP99Ms: z.number().min(0),
+    cpuPercent: z.number().min(0),
+    /** The event loop's delay p99 (ms) as /health reports it: since start or resetStats(), its sampling interval subtracted. */
+    eventLoopP99Ms: z.number().min(0),
+    rssMb: z.number().min(0),
+    /** Share of the last second the event loop was busy (%), and whether new calls are refused for it. */
+    busyPercent: z.number().min(0),
+    overloaded: z.boolean(),
+    /** stream-error reports from Twilio (<Stream statusCallback>) since start. */
+    twilioStreamErrors: z.number().int().min(0),
+  }),
+  "One second of the server's health: callers, rooms, the mixer tick's and the event loop's p99 (ms), CPU and busy %, resident MB.",
+);
+export type HealthSample = z.infer<typeof healthSampleSchema>;
+
+/** A room in a `snapshot` event: the admin view, its recording in progress, its callers with their meters, its ringing dial-outs. */
+export const liveRoomSchema = named(
+  'LiveRoomView',
+  roomViewSchema.extend({
+    /** The recording in progress, or null. */
+    recording: recordingView.nullable(),
+    participants: z.array(liveParticipantViewSchema),
+    /** Numbers called into the room, masked like callers', while they ring. */
+    dialOuts: z.array(z.object({ to: z.string().nullable(), status: z.string() })),
+  }),
+  'A room in the live snapshot: RoomView, its recording in progress (or null), its callers in seat order with their meters, the numbers ringing into it.',
+);
+
+/**
+ * The live feed's events, by the SSE `event:` name, each the zod schema of its `data:` (JSON). The
+ * feed writes only these (broadcast is typed by them); the OpenAPI document publishes them under
+ * the route's `x-events`.
+ */
+export const liveEvents = {
+  history: z.array(healthSampleSchema).describe('On connecting: the health samples of the last two minutes, oldest first.'),
+  snapshot: named(
+    'LiveSnapshot',
+    z.object({ t: z.number().int(), rooms: z.array(liveRoomSchema) }),
+    'Every room (stored, or opened by callers) in room number order: at most 4 a second while anything changes, and at once on connecting.',
+  ),
+  health: healthSampleSchema,
+} as const;
+export type LiveEventName = keyof typeof liveEvents;
+type LiveEvent<E extends LiveEventName> = z.infer<(typeof liveEvents)[E]>;
 
 export interface LiveDeps {
   conference: Conference;
@@ -101,7 +139,9 @@ export const liveContract = [
     responses: {
       200: {
         contentType: 'text/event-stream',
-        description: 'events `history` (the health samples so far), `snapshot` (every room with its callers, on each change) and `health` (once a second)',
+        description:
+          'Server-sent events: `history` (the health samples so far, on connecting), `snapshot` (every room with its callers, on each change) and `health` (once a second); each `data:` is JSON, its schema under `x-events` by event name',
+        events: liveEvents,
       },
     },
     errors: ['SHUTTING_DOWN'],
@@ -153,7 +193,7 @@ export class LiveFeed {
     res.flushHeaders();
     req.socket.setNoDelay(true);
     this.clients.add(res);
-    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify(this.history)}\n\n`);
+    res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify(this.history satisfies LiveEvent<'history'>)}\n\n`);
     req.on('close', () => {
       this.clients.delete(res);
       if (this.clients.size === 0) this.stopTimers();
@@ -195,13 +235,13 @@ export class LiveFeed {
     });
   }
 
-  private broadcast(event: string, data: unknown): void {
+  private broadcast<E extends LiveEventName>(event: E, data: LiveEvent<E>): void {
     if (this.clients.size === 0) return;
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const res of this.clients) res.write(text);
   }
 
-  private async snapshot() {
+  private async snapshot(): Promise<LiveEvent<'snapshot'>> {
     const { conference, directory, recordings } = this.deps;
     const records = await directory.list();
     const byId = new Map<string, RoomRecord>(records.map((r) => [r.id, r]));

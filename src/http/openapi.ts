@@ -35,6 +35,18 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 /** '/rooms/:id' -> '/api/rooms/{id}' */
 export const openApiPath = (path: string) => `/api${path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
 
+/**
+ * A raw answer's media type: for an event stream, its events' schemas by event name under
+ * `x-events` (OpenAPI 3.1 has no first-class server-sent events; 3.2's `itemSchema` describes the
+ * stream's items, not the JSON in each `data:`). `refOf` names a schema in components.
+ */
+function rawMedia(answer: RawContent, refOf: (schema: z.ZodType, name: string) => Json): Json {
+  if (!answer.events) return {};
+  const events: Json = {};
+  for (const [name, schema] of Object.entries(answer.events)) events[name] = refOf(schema, `${name[0]!.toUpperCase()}${name.slice(1)}Event`);
+  return { 'x-events': events };
+}
+
 /** The document of `operations` (each path at most once per method). */
 export function openApiDocument(operations: readonly ApiOperation[]): Json {
   // Answers and bodies convert apart: an answer shows what the server writes (io "output": no
@@ -82,7 +94,10 @@ export function openApiDocument(operations: readonly ApiOperation[]): Json {
     const responses: Record<string, Json> = {};
     for (const [status, answer] of Object.entries(op.responses)) {
       responses[status] = isRaw(answer)
-        ? { description: answer.description, content: { [answer.contentType]: {} } }
+        ? {
+            description: answer.description,
+            content: { [answer.contentType]: rawMedia(answer, (schema, name) => ref(named(answers, schema, `${op.id}${name}`))) },
+          }
         : {
             description: `${apiSchemas.get(answer)?.description ?? 'success'}`,
             content: { 'application/json': { schema: ref(named(answers, answer, `${op.id}${status}`)) } },

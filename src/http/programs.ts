@@ -18,6 +18,7 @@ import { STREAM_FORMATS, streamRateHz, type StreamFormat } from '../audio/format
 import { AppError, type HttpErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Admission, Refusal } from '../rooms/admission.js';
+import type { RoomOwnership } from '../rooms/ownership.js';
 import { publicBaseUrl } from '../security/publicUrl.js';
 import { isoTime, named, operation } from './apiContract.js';
 import { existingRoomParam, type RoomParamDeps } from './roomParam.js';
@@ -49,6 +50,11 @@ export interface ProgramsApiDeps extends RoomParamDeps {
   publicUrl: string | undefined;
   /** A cluster: this node's public path prefix (NODE_PUBLIC_PREFIX), so the stream reaches the node that mixes the room. */
   nodePublicPrefix: string;
+  /**
+   * Which node mixes the room (one process: this one, epoch 0). In a cluster the ticket carries this
+   * node's lease epoch, as a caller's does, or the stream is refused at `start`.
+   */
+  ownership: Pick<RoomOwnership, 'resolve'>;
   log: Logger;
 }
 
@@ -103,8 +109,19 @@ export function programsApi(deps: ProgramsApiDeps): express.Router {
         throw new AppError('BAD_REQUEST', `${issue.path.join('.') || 'body'}: ${issue.message}`);
       }
       const { label, role, format, ttlSeconds } = parsed.data;
+      // A room a cluster mixes elsewhere was forwarded there (src/cluster/forward.ts); here it is
+      // this node's, or placed now (on another node: asked again, the request goes there).
+      const owner = await deps.ownership.resolve(room);
+      if (owner.kind !== 'self') {
+        deps.log.warn({ room, label, owner: owner.kind === 'remote' ? owner.node.id : owner.why }, 'admin: program refused: the room is not mixed here');
+        throw new AppError(
+          'OWNER_UNAVAILABLE',
+          owner.kind === 'remote' ? `room ${room} was just placed on node ${owner.node.id}; ask again` : `no node can mix room ${room} now; try again`,
+        );
+      }
       const callSid = `CA${randomBytes(16).toString('hex')}`;
-      const result = await deps.admission.enterProgram(room, { callSid, from: 'program', label, ticketTtlMs: ttlSeconds * 1000, program: { role, format } });
+      const ticketTtlMs = ttlSeconds * 1000;
+      const result = await deps.admission.enterProgram(room, { callSid, from: 'program', label, ticketTtlMs, program: { role, format }, epoch: owner.epoch });
       if (result.kind !== 'admitted') {
         const code = result.kind === 'refused' ? REFUSALS[result.reason] : 'CONFLICT';
         deps.log.warn({ room, label, result: result.kind === 'refused' ? result.reason : result.kind }, 'admin: program refused');

@@ -17,7 +17,7 @@ import type { Recordings } from '../recording/recordings.js';
 import { isoTime, named, operation } from './apiContract.js';
 
 const startBody = z.strictObject({ tracks: z.boolean().optional() });
-const recordingView = named(
+export const recordingView = named(
   'Recording',
   z.object({
     id: z.string(),

@@ -17,9 +17,11 @@
  * moderatorPinHash. PINs and hashes are never logged nor echoed in an error.
  *
  * The settings of a room open on this node take effect at once (sound, moderation, music), as
- * PATCH /api/rooms/:id does. In a cluster the directory is shared, but a room open on another node
- * takes the new sound, moderation and music settings when it next opens, and a pruned room open
- * there keeps its calls (end them with DELETE /api/rooms/:id, which reaches the room's node).
+ * PATCH /api/rooms/:id does. In a cluster the directory is shared, and a room open on another node
+ * takes the new sound, moderation and music settings within a heartbeat (its node sees the
+ * directory's revision change and reads its rooms' settings again: applyChangedSettings in
+ * src/app/core.ts); a pruned room open there keeps its calls (end them with DELETE /api/rooms/:id,
+ * which reaches the room's node).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';

@@ -171,8 +171,21 @@ export function participantView(sources: ViewSources, p: Participant): Participa
   };
 }
 
+/** liveParticipantView's answer: the live feed's contract (GET /api/live) and the type the function returns. */
+export const liveParticipantViewSchema = named(
+  'LiveParticipantView',
+  participantViewSchema.extend({
+    joinedForSeconds: z.number().int().min(0),
+    levelDbfs: z.number().min(-96),
+    jitterDepthFrames: z.number().int().min(0),
+    jitterMs: z.number().min(0),
+  }),
+  'A caller as the dashboard draws one: the admin view and its meters (time in the call, input level, jitter).',
+);
+export type LiveParticipantView = z.infer<typeof liveParticipantViewSchema>;
+
 /** participantView and the meters the dashboard draws: time in the call, input level, jitter. */
-export function liveParticipantView(sources: ViewSources, p: Participant) {
+export function liveParticipantView(sources: ViewSources, p: Participant): LiveParticipantView {
   return {
     ...participantView(sources, p),
     joinedForSeconds: Math.max(0, Math.round((sources.clock.nowMs() - p.joinedAtMs) / 1000)),

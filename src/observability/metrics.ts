@@ -6,6 +6,7 @@
  * they happen are rare events (a call leaving, a socket closing, a webhook answered), each one
  * addition. A call's counters are folded into the totals when it leaves, so totals never go back.
  */
+import { totalmem } from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Conference } from '../conference/conference.js';
 import type { Participant } from '../conference/participant.js';
@@ -19,6 +20,15 @@ export interface ObservedSession {
   /** Null until the stream's `start`. */
   readonly callSid: string | null;
   readonly stats: { readonly framesDroppedSlowSocket: number; readonly clears: number; readonly leadMs: number };
+}
+
+/**
+ * The memory this process may use: the cgroup's limit (a container's, a systemd MemoryMax) when
+ * one is set, else the machine's. Node answers no limit as 0, undefined or 2^64 by version and
+ * platform; a limit above the machine's memory is no limit either.
+ */
+export function memoryLimitBytes(constrained: number | undefined = process.constrainedMemory?.(), total: number = totalmem()): number {
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
 }
 
 /** Bucket bounds (ms) of the tick-duration histogram: a tick has 20 ms; past 10 ms is trouble. */
@@ -176,6 +186,14 @@ export class Metrics {
       registers: [r],
       collect() {
         this.set(conference.stats().rooms);
+      },
+    });
+    new Gauge({
+      name: 'conference_memory_limit_bytes',
+      help: "Memory the process may use: its cgroup's limit when one is set, else the machine's memory",
+      registers: [r],
+      collect() {
+        this.set(memoryLimitBytes());
       },
     });
     totalCounter(r, 'conference_ticks_total', 'Mixer ticks run', [], (set) => set({}, ticker.stats.ticks));

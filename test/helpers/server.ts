@@ -1,4 +1,4 @@
-/** A real server on a real port (0: any free one), configured as a test needs. */
+/** A real server on a real port (env PORT, else any free one), configured as a test needs. */
 import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,8 @@ export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze
 export async function startTestServer(env: Record<string, string> = {}, deps: Omit<ServerDeps, 'log'> = {}): Promise<TestServer> {
   const captured = captureLog('info');
   const server = createServer(parseConfig({ ...TEST_ENV_DEFAULTS, ...env }), { ...deps, log: captured.log });
-  const { port } = await server.listen(0, '127.0.0.1');
+  // PORT when the test gives one (a cluster node whose internal URL other nodes forward to), else any free one.
+  const { port } = await server.listen(env['PORT'] ? Number(env['PORT']) : 0, '127.0.0.1');
   return { baseUrl: `http://127.0.0.1:${port}`, server, captured, close: () => server.close() };
 }
 

@@ -154,6 +154,24 @@ describe('cluster store in Redis', { skip: skip ?? false }, () => {
       assert.deepEqual(await d.update('8', {}, 'v'), { ...odd2, updatedAt: 'v' });
     });
 
+    test('every write raises the revision nodes poll (a create, an update, a delete); refused writes and reads do not', async () => {
+      const d = new RedisRoomDirectory(client);
+      assert.equal(await d.revision(), 0);
+      assert.equal(await d.create(record('30')), 'created');
+      assert.equal(await d.revision(), 1);
+      assert.equal(await d.create(record('30')), 'exists');
+      assert.equal(await d.update('31', { label: 'x' }, 'u'), null);
+      assert.equal(await d.delete('31'), false);
+      await d.get('30');
+      await d.list();
+      assert.equal(await d.revision(), 1, 'nothing written, nothing raised');
+      await d.update('30', { label: 'x' }, 'u');
+      assert.equal(await d.revision(), 2);
+      assert.equal(await d.delete('30'), true);
+      assert.equal(await d.revision(), 3);
+      assert.equal(await new RedisRoomDirectory(client, { prefix: 'other:' }).revision(), 0, "another cluster's revision is its own");
+    });
+
     test('concurrent creates of one id from several clients: one "created"', async () => {
       const answers = await Promise.all(
         Array.from({ length: 30 }, (_, i) => new RedisRoomDirectory(clients[i % 3]!).create(record('55', { label: `by ${i}` }))),

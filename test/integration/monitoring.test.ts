@@ -9,9 +9,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { redisServerSkipReason, startRedisServer, type RedisServerHandle } from '../../tools/cluster/redisServer.js';
+import { memoryLimitBytes } from '../../src/observability/metrics.js';
 import { exposedNames, readPromQL } from '../helpers/promql.js';
 
 const metricNames = (expr: string) => readPromQL(expr).metrics;
@@ -228,6 +230,23 @@ describe('the metrics named are ones real servers export', { skip: redisServerSk
     const shown = new Set([...dashboardNames].map(base));
     const missing = [...node].filter((name) => name.startsWith('conference_') && !PROCESS_DEFAULTS.test(name) && !shown.has(base(name)));
     assert.deepEqual([...new Set(missing)], [], 'conference metrics the dashboard does not show');
+  });
+
+  test('conference_memory_limit_bytes is the cgroup limit when one is set, else the machine memory; ConferenceMemoryHigh reads it against the RSS', async () => {
+    const text = await scrape(single);
+    const limit = Number(/^conference_memory_limit_bytes (\S+)$/m.exec(text)?.[1]);
+    const rss = Number(/^conference_process_resident_memory_bytes (\S+)$/m.exec(text)?.[1]);
+    assert.equal(limit, memoryLimitBytes());
+    assert.ok(limit > 0 && limit <= totalmem() && rss > 0 && rss < limit, `rss ${rss} within the limit ${limit}`);
+    // Node says "no limit" as 0, undefined or 2^64; a limit beyond the machine is none either.
+    assert.equal(memoryLimitBytes(512 * 2 ** 20, 8 * 2 ** 30), 512 * 2 ** 20);
+    for (const none of [undefined, 0, 2 ** 64, 16 * 2 ** 30]) assert.equal(memoryLimitBytes(none, 8 * 2 ** 30), 8 * 2 ** 30);
+    const rule = allRules.find((r) => r.alert === 'ConferenceMemoryHigh');
+    assert.deepEqual(metricNames(String(rule?.expr)).sort(), ['conference_memory_limit_bytes', 'conference_process_resident_memory_bytes']);
+    assert.equal(rule?.for, '10m');
+    console.log(
+      `# measured: resident ${(rss / 2 ** 20).toFixed(0)} MiB of a ${(limit / 2 ** 30).toFixed(1)} GiB limit (${((100 * rss) / limit).toFixed(2)} %)`,
+    );
   });
 
   test('conference_cluster_nodes counts live nodes, conference_cluster_nodes_draining the draining ones; 0 when Redis cannot be read', async () => {

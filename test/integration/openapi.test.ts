@@ -13,13 +13,17 @@ import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import type express from 'express';
+import express from 'express';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { adminApiContract } from '../../src/app/httpApp.js';
 import { encodeWav } from '../../src/audio/wav.js';
-import { clusterApi } from '../../src/cluster/forward.js';
+import { clusterApi, FORWARD_ERRORS, forwardRoomRequests } from '../../src/cluster/forward.js';
 import type { ClusterNode } from '../../src/cluster/node.js';
+import type { NodeState } from '../../src/cluster/types.js';
 import { apiTable, openApiDocument, openApiPath } from '../../src/http/openapi.js';
-import { join } from '../helpers/calls.js';
+import { join, toneMulaw } from '../helpers/calls.js';
+import { type LiveEvent, readLive } from '../helpers/live.js';
 import { tone } from '../helpers/audio.js';
 import { captureLog } from '../helpers/log.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -65,6 +69,13 @@ function apiRoutesOf(app: express.Express): string[] {
   return found;
 }
 
+/** `app` on a free port of the loopback. */
+async function listen(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return server;
+}
+
 const documentRoutes = (doc: Json): string[] =>
   Object.entries(doc['paths'] as Json).flatMap(([path, methods]) => Object.keys(methods as Json).map((method) => `${method} ${path}`));
 
@@ -76,6 +87,9 @@ describe('the OpenAPI contract', () => {
   /** Every `METHOD /path` whose real answer was validated, and how many answers were. */
   const exercised = new Set<string>();
   let validated = 0;
+  /** The live feed's events read during the scripted session, and A's input level when it talked. */
+  const liveEvents: LiveEvent[] = [];
+  let talkingLevelDbfs = Number.NaN;
 
   before(async () => {
     recordingsDir = await mkdtemp(joinPath(tmpdir(), 'openapi-rec-'));
@@ -170,15 +184,77 @@ describe('the OpenAPI contract', () => {
     assert.deepEqual(only.sort(), routesOf(router.stack, '/api').sort());
   });
 
+  test("every route the cluster forwarder passes to a room's owner lists its refusals (OWNER_UNAVAILABLE); no other route does", async () => {
+    // The real forwarder, its room's owner at a port nobody listens on: a route it forwards is
+    // refused OWNER_UNAVAILABLE, a route it does not reaches the app behind it (418 here).
+    const closed = await listen(express());
+    const gone = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    closed.close();
+    await once(closed, 'close');
+    const app = express();
+    const owner: NodeState = {
+      id: 'gone',
+      publicPrefix: '/p/9',
+      internalUrl: gone,
+      draining: false,
+      load: { rooms: 1, calls: 1, tickP99Ms: 0, loopDelayP99Ms: 0 },
+      at: Date.now(),
+    };
+    const { log, lines } = captureLog('warn');
+    app.use('/api', forwardRoomRequests({ selfId: 'here', adminToken: ADMIN, ownerOf: async () => owner, log }));
+    app.use((_req, res) => void res.status(418).end());
+    const server = await listen(app);
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cluster = openApiDocument(adminApiContract(true)) as Json;
+    const forwarded: string[] = [];
+    const documented: string[] = [];
+    try {
+      for (const [path, methods] of Object.entries(cluster['paths'] as Json)) {
+        for (const [method, op] of Object.entries(methods as Json)) {
+          const url = path.replace(/\{[^}]+\}/g, (p) => (p === '{id}' ? '4100' : 'x'));
+          const res = await fetch(base + url, { method: method.toUpperCase(), headers: { authorization: `Bearer ${ADMIN}` } });
+          const text = await res.text();
+          const body = res.status === 418 ? null : (JSON.parse(text || `{"status": ${res.status}}`) as Json);
+          if (res.status === 503 && body?.['error'].code === 'OWNER_UNAVAILABLE') forwarded.push(`${method} ${path}`);
+          else assert.equal(res.status, 418, `${method} ${url}: ${JSON.stringify(body)}`);
+          const responses = (op as Json)['responses'] as Record<string, { description: string }>;
+          const codes = Object.values(responses).flatMap((r) => r.description.split(', '));
+          if (FORWARD_ERRORS.every((code) => codes.includes(code))) documented.push(`${method} ${path}`);
+        }
+      }
+      // A body too large to pass on is refused with the catalog's code, not as an absent owner.
+      const big = await fetch(`${base}/api/rooms/4100/announcements`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ audio: 'x'.repeat(70_000) }),
+      });
+      assert.equal(big.status, 413);
+      assert.equal(((await big.json()) as Json)['error'].code, 'PAYLOAD_TOO_LARGE');
+    } finally {
+      server.close();
+    }
+    assert.ok(forwarded.length >= 15, `routes forwarded: ${forwarded.length}`);
+    assert.deepEqual(documented.sort(), forwarded.sort(), "the routes whose answers list the forwarder's refusals are those it forwards");
+    // One node's document (no cluster) lists none of them.
+    assert.ok(!JSON.stringify(doc['paths']).includes('OWNER_UNAVAILABLE'));
+    assert.ok(lines.some((l) => l.msg === 'admin: the room owner did not answer'));
+    console.log(`# measured: ${forwarded.length} routes forwarded to a room's owner, each documenting ${FORWARD_ERRORS.join(' and ')}`);
+  });
+
   test('the real answers of a scripted session validate against the served document', async () => {
     // Refusals: no token, a wrong one.
     assert.equal((await call('GET', '/api/rooms', { token: null })).body.error.code, 'UNAUTHORIZED');
     assert.equal((await call('GET', '/api/rooms', { token: `${ADMIN}x` })).body.error.code, 'FORBIDDEN');
     await call('GET', '/api/openapi.json', { token: null });
+    // The live feed, read through the session: every event is checked against the document below.
+    const feed = await readLive(t.baseUrl, ADMIN);
+    const snapshot = (what: string, accept: (rooms: Json[]) => boolean) => feed.next((e) => e.event === 'snapshot' && accept(e.data.rooms), what);
+    const room4100 = (rooms: Json[]) => rooms.find((r) => r['id'] === '4100');
 
     // Rooms.
     const created = await call('POST', '/api/rooms', { body: { id: '4100', label: 'Contract', pin: '2468', startMuted: false } });
     assert.equal(created.status, 201);
+    await snapshot('the room created', (rooms) => room4100(rooms)?.['administered'] === true);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4100' } })).status, 409);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', colour: 'red' } })).status, 400);
     assert.equal((await call('POST', '/api/rooms', { body: { id: '4101', maxParticipants: 50 } })).status, 422);
@@ -194,7 +270,13 @@ describe('the OpenAPI contract', () => {
       assert.equal(room.body.participants.length, 2);
       assert.equal(room.body.participants[0].from, '+1******0100');
       assert.equal((await call('GET', '/api/rooms')).body.rooms.length, 1);
+      await snapshot('two callers in', (rooms) => room4100(rooms)?.['participants'].length === 2);
+      // A talks: the feed shows it talking, and its input level.
+      await a.stream.play(toneMulaw(700, -12, 600), performance.now() + 20);
+      const talking = await snapshot('A talking', (rooms) => room4100(rooms)?.['participants'].some((p: Json) => p['callSid'] === a.callSid && p['talking']));
+      talkingLevelDbfs = room4100(talking.data.rooms)!['participants'].find((p: Json) => p['callSid'] === a.callSid)['levelDbfs'];
       assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { muted: true } })).body.muted, true);
+      await snapshot('A muted', (rooms) => room4100(rooms)?.['participants'].some((p: Json) => p['callSid'] === a.callSid && p['muted']));
       assert.equal((await call('PATCH', `/api/rooms/4100/participants/${a.callSid}`, { body: { coaching: a.callSid } })).status, 400);
       assert.equal((await call('PATCH', '/api/rooms/4100/participants/CAnobody', { body: { hold: true } })).status, 404);
       assert.equal((await call('POST', '/api/rooms/4100/mute-all', { body: { muted: false } })).body.changed, 1);
@@ -221,6 +303,7 @@ describe('the OpenAPI contract', () => {
       assert.equal(rec.status, 201);
       assert.equal((await call('POST', '/api/rooms/4100/recording', { body: {} })).status, 409);
       await new Promise((resolve) => setTimeout(resolve, 200));
+      await snapshot('the room recording', (rooms) => room4100(rooms)?.['recording']?.active === true);
       assert.equal((await call('DELETE', '/api/rooms/4100/recording')).body.active, false);
       assert.equal((await call('GET', '/api/recordings')).body.recordings.length, 1);
       assert.equal((await call('GET', `/api/recordings/${rec.body.id}`)).status, 200);
@@ -231,8 +314,10 @@ describe('the OpenAPI contract', () => {
 
       // Kick one caller, end the room, delete it.
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${b.callSid}`)).body.kicked, true);
+      await snapshot('B gone', (rooms) => room4100(rooms)?.['participants'].length === 1);
       assert.equal((await call('DELETE', `/api/rooms/4100/participants/${a.callSid}?hangup=true`)).status, 422);
       assert.equal((await call('POST', '/api/rooms/4100/end')).body.participantsRemoved, 1);
+      await snapshot('the room ended', (rooms) => room4100(rooms)?.['participants'].length === 0);
       // A program's ticket (not used: its seat lapses), and a bad body.
       assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'Transcriber', role: 'listener', format: 'pcm16-16k' } })).status, 201);
       assert.equal((await call('POST', '/api/rooms/4100/programs', { body: { label: 'x', format: 'opus' } })).status, 400);
@@ -244,10 +329,14 @@ describe('the OpenAPI contract', () => {
       assert.equal((await call('DELETE', '/api/audio/contract-tone')).status, 200);
       assert.equal((await call('DELETE', '/api/rooms/4100')).body.deleted, true);
       assert.equal((await call('DELETE', '/api/rooms/4100')).status, 404);
+      await snapshot('the room deleted', (rooms) => room4100(rooms) === undefined);
+      await feed.next((e) => e.event === 'health', 'a health sample', 2000);
     } finally {
       a.stream.terminate();
       b.stream.terminate();
+      await feed.stop();
     }
+    liveEvents.push(...feed.events);
 
     // Every route the document lists was called and its answer checked.
     assert.deepEqual(
@@ -258,6 +347,33 @@ describe('the OpenAPI contract', () => {
     );
     console.log(
       `# measured: ${validated} JSON answers validated against the served document, ${exercised.size} of ${documentRoutes(doc).length} routes exercised`,
+    );
+  });
+
+  test("every event the live feed sent in the session validates against its schema in the document (x-events), and every schema's event was sent", () => {
+    const media = doc['paths']['/api/live'].get.responses['200'].content['text/event-stream'];
+    const documented = Object.keys(media['x-events']).sort();
+    assert.deepEqual(documented, ['health', 'history', 'snapshot']);
+    const counts: Record<string, number> = {};
+    for (const { event, data } of liveEvents) {
+      assert.ok(documented.includes(event), `the feed sent a \`${event}\` event, which has no schema in the document`);
+      const validate = ajv.getSchema(pointer('paths', '/api/live', 'get', 'responses', '200', 'content', 'text/event-stream', 'x-events', event))!;
+      assert.ok(validate(data), `${event}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(data).slice(0, 400)}`);
+      counts[event] = (counts[event] ?? 0) + 1;
+    }
+    assert.deepEqual(Object.keys(counts).sort(), documented, 'every documented event was sent');
+    // The schemas can refuse: a snapshot room with a field the contract lacks, a sample with a wrong type.
+    const snap = structuredClone(liveEvents.find((e) => e.event === 'snapshot' && e.data.rooms.length > 0)!.data);
+    snap.rooms[0].secret = true;
+    assert.equal(ajv.getSchema('doc#/components/schemas/LiveSnapshot')!(snap), false);
+    const sample = { ...liveEvents.find((e) => e.event === 'health')!.data, overloaded: 'no' };
+    assert.equal(ajv.getSchema('doc#/components/schemas/LiveHealthSample')!(sample), false);
+    // A's -12 dBFS-peak tone (-15 dBFS RMS) shows in the feed as its input level.
+    assert.ok(talkingLevelDbfs > -24 && talkingLevelDbfs < -9, `A's level in the feed while talking: ${talkingLevelDbfs} dBFS`);
+    console.log(
+      `# measured: ${liveEvents.length} live events validated (${Object.entries(counts)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')}); A's level in the feed while talking ${talkingLevelDbfs} dBFS`,
     );
   });
 
