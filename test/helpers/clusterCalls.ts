@@ -48,10 +48,10 @@ export class ClusterCall {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
-  /** Dials `room` through the proxy and starts talking (a tone) once connected. */
-  static async start(proxyUrl: string, room: string, toneHz: number): Promise<ClusterCall> {
+  /** Dials `room` through the proxy (then keys `pin`, when the room asks) and starts talking (a tone) once connected. */
+  static async start(proxyUrl: string, room: string, toneHz: number, pin?: string): Promise<ClusterCall> {
     const call = new ClusterCall(proxyUrl, room, toneHz);
-    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses: [room] });
+    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses: pin === undefined ? [room] : [room, pin] });
     if (first.kind !== 'stream') throw new Error(`not connected: ${first.said.join(' | ')}`);
     await call.connect(first);
     call.startPacer();
