@@ -204,7 +204,8 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
       // A cluster: a room opening here may have started on the node it moved from.
       if (cluster && settings.waitForModerator && !conference.room(room) && !moderation.hasStarted(room)) {
         cluster.roomStarts.isStarted(room).then(
-          (started) => started && moderation.markStarted(room),
+          // (Not for a room its callers have all left meanwhile: its next opening is a new conference.)
+          (started) => started && (conference.room(room) !== undefined || seats.isOpen(room)) && moderation.markStarted(room),
           (error: unknown) => log.warn({ room, err: error }, 'cluster: could not read whether the room has started (it may wait for its moderator)'),
         );
       }
