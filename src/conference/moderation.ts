@@ -177,6 +177,8 @@ export class Moderation extends EventEmitter<ModerationEvents> {
     this.open.delete(room.id);
     // Over (the last caller hung up, the room was ended): the next opening is a new conference.
     // Moved, broken, shut down: its callers come back (here or on another node) to a started room.
+    // Moved to another node: that node has it now (and the shared mark), not this process's memory.
+    if (state?.lastLeave === 'moved') this.started.delete(room.id);
     if (state?.lastLeave != null && !OVER.has(state.lastLeave)) return;
     if (this.started.delete(room.id)) this.emit('startedMark', room.id, false);
   }

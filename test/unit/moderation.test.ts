@@ -187,9 +187,14 @@ describe('moderated rooms on a manual clock', () => {
     moderation.configure('1', { ...off, waitForModerator: true });
     scheduled.shift()!.fn();
     assert.deepEqual(ended, []);
-    // The calls move (a fence): the mark stays, the room opens here again started.
+    // The calls move (a fence): the shared mark stays; this process forgets it (the room is another node's now).
     mixer.conference.closeRoom('1', 'moved');
     assert.deepEqual(marks, [['1', true]]);
+    assert.equal(moderation.hasStarted('1'), false);
+    // A stream broke (the call rejoins here): the room opens again started.
+    moderation.markStarted('1');
+    const broken = mixer.join('CA-x');
+    mixer.leave(broken, 'socket-closed');
     assert.equal(moderation.hasStarted('1'), true);
     const b = mixer.join('CA-b');
     assert.equal(mixer.conference.room('1')?.waitingForModerator, false, 'started: no wait');
