@@ -199,7 +199,18 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     admitsCallers: (callers) => load.admits(callers),
     onSetup: () => load.setUp(),
     // Each admitted call brings its room's stored moderation settings, so they are known when the room opens.
-    onReserve: (room, record) => moderation.configure(room, moderationSettings(record)),
+    onReserve: (room, record) => {
+      const settings = moderationSettings(record);
+      moderation.configure(room, settings);
+      // A cluster: a room opening here may have started on the node it moved from.
+      if (cluster && settings.waitForModerator && !conference.room(room) && !moderation.hasStarted(room)) {
+        cluster.roomStarts.isStarted(room).then(
+          // (Not for a room its callers have all left meanwhile: its next opening is a new conference.)
+          (started) => started && (conference.room(room) !== undefined || seats.isOpen(room)) && moderation.markStarted(room),
+          (error: unknown) => log.warn({ room, err: error }, 'cluster: could not read whether the room has started (it may wait for its moderator)'),
+        );
+      }
+    },
   });
   const endRoom = (room: string, reason: EndRoomReason): boolean => {
     const ended = conference.closeRoom(room, reason);
@@ -285,7 +296,21 @@ export function createCore(config: Readonly<Config>, deps: CoreDeps): Core {
     echoWhenAlone: config.echoWhenAlone,
     waitAudio: (room) => (music.hasWaitMusic(room) ? music.waitAudioFor(room) : null),
   });
-  music.on('changed', (room) => roomAudio.restartWaiting(room));
+  music.on('changed', (room) => {
+    roomAudio.restartWaiting(room);
+    moderation.restartWaitSound(room);
+  });
+  // A lone caller's wait loop gives way to the room's wait for its moderator, and comes back after it.
+  moderation.on('waiting', (room) => roomAudio.restartWaiting(room));
+  moderation.on('started', (room) => roomAudio.restartWaiting(room));
+  if (cluster) {
+    const starts = cluster.roomStarts;
+    moderation.on('startedMark', (room, started) => {
+      (started ? starts.mark(room) : starts.clear(room)).catch((error: unknown) =>
+        log.warn({ room, started, err: error }, 'cluster: could not share whether the room has started (a move may make its callers wait)'),
+      );
+    });
+  }
   const announcements = new Announcements(conference);
   applyRoomSoundSettings(conference, directory, log);
   if (cluster) applyChangedSettings(cluster, { conference, directory, moderation, music, log });

@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config.js';
 import type { RoomDirectory } from '../rooms/directory.js';
+import type { SharedRoomStarts } from '../rooms/roomModeration.js';
 import { parseKeptCall, type KeptCall, type SharedKeptCalls } from '../rooms/callStates.js';
 import { ENDED_MARK_MS, type CallOutcomes } from '../rooms/ownership.js';
 import type { Logger } from '../log.js';
@@ -55,6 +56,26 @@ class RedisSharedKeptCalls implements SharedKeptCalls {
   }
 }
 
+/** How long a room's "started" mark outlives its last write (ms): a long conference (as a kept call). */
+const ROOM_STARTED_MS = KEPT_CALL_MS;
+
+/** `started:<room>`: a moderator has been in the room (it does not wait for one again when it moves). */
+class RedisRoomStarts implements SharedRoomStarts {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+  async mark(roomId: string): Promise<void> {
+    await this.redis.set(`${this.prefix}started:${roomId}`, '1', 'PX', ROOM_STARTED_MS);
+  }
+  async clear(roomId: string): Promise<void> {
+    await this.redis.del(`${this.prefix}started:${roomId}`);
+  }
+  async isStarted(roomId: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}started:${roomId}`)) === 1;
+  }
+}
+
 export interface ClusterNodeDeps {
   config: Readonly<Config>;
   /** Monotonic, for the lease fence. */
@@ -82,6 +103,8 @@ export interface ClusterNode {
    * seen at the next heartbeat (HEARTBEAT_MS): the node re-reads the settings of the rooms it mixes.
    */
   onRoomsChanged(listener: () => void): void;
+  /** Which rooms have started (a moderator has been in them), for the node a room moves to. */
+  readonly roomStarts: SharedRoomStarts;
   /** Out of placement from now on (its rooms stay until they finish). */
   setDraining(draining: boolean): void;
   readonly draining: boolean;
@@ -145,6 +168,7 @@ export function createClusterNode({ config, clock, wallClock = systemClock, log,
     registry,
     outcomes,
     keptCalls,
+    roomStarts: new RedisRoomStarts(redis, prefix),
     get draining() {
       return draining;
     },

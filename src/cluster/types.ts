@@ -11,6 +11,7 @@
  *   epoch:<room>     last epoch handed out for the room (never decreases; INCR on every acquisition)
  *   placed:<node>    rooms placed on the node in the last few seconds (INCR, PEXPIRE)
  *   room:<id>        HASH: a directory RoomRecord
+ *   started:<room>   "1" while the room has started (a moderator has been in it), PX 12 h
  *   rooms            ZSET of directory room ids (score 0, ordered by id)
  */
 

@@ -30,3 +30,15 @@ export async function toggleRoomLock(directory: RoomDirectory, roomId: string, n
   if (!updated) throw new Error(`room ${roomId} was deleted meanwhile`);
   return updated.locked;
 }
+
+/**
+ * A cluster's shared "this room has started" marks (a moderator has been in it), so a room that
+ * moves to another node (its owner died, its callers rejoin there) does not make them wait again.
+ * Set when the first moderator joins, cleared when the room closes for good (Moderation's
+ * `startedMark`); read when a call is admitted to a room not open on this node.
+ */
+export interface SharedRoomStarts {
+  mark(roomId: string): Promise<void>;
+  clear(roomId: string): Promise<void>;
+  isStarted(roomId: string): Promise<boolean>;
+}

@@ -174,3 +174,32 @@ export function hum(samples: number, rmsDbfs: number): Int16Array {
   }
   return atLevel(out, rmsDbfs);
 }
+
+/** A 16-bit PCM WAV at `rateHz` with `channels` identical channels of `frequencyHz` at `peakDbfs`. */
+export function wav(rateHz: number, channels: number, frequencyHz: number, peakDbfs: number, durationMs: number): Uint8Array {
+  const n = Math.round((rateHz * durationMs) / 1000);
+  const amplitude = 32768 * 10 ** (peakDbfs / 20);
+  const bytes = new Uint8Array(44 + n * channels * 2);
+  const view = new DataView(bytes.buffer);
+  const ascii = (at: number, s: string) => [...s].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+  ascii(0, 'RIFF');
+  view.setUint32(4, 36 + n * channels * 2, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  view.setUint32(16, 16, true);
+  view.setUint16(20, 1, true);
+  view.setUint16(22, channels, true);
+  view.setUint32(24, rateHz, true);
+  view.setUint32(28, rateHz * channels * 2, true);
+  view.setUint16(32, channels * 2, true);
+  view.setUint16(34, 16, true);
+  ascii(36, 'data');
+  view.setUint32(40, n * channels * 2, true);
+  for (let i = 0; i < n; i++) {
+    // 5 ms fades: no click at either end.
+    const fade = Math.min(1, i / (rateHz / 200), (n - 1 - i) / (rateHz / 200));
+    const v = Math.round(amplitude * fade * Math.sin((2 * Math.PI * frequencyHz * i) / rateHz));
+    for (let c = 0; c < channels; c++) view.setInt16(44 + (i * channels + c) * 2, v, true);
+  }
+  return bytes;
+}

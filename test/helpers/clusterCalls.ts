@@ -26,6 +26,8 @@ export interface StreamRecord {
 /** How a call is dialled, and the moments a test may hold it back (Twilio being late). */
 export interface ClusterCallOptions {
   callSid?: string;
+  /** Keyed after the room number (a room with a PIN). */
+  pin?: string;
   /** The first request (default: /voice, keying the room number, then the PIN if any). */
   dial?: Pick<DialOptions, 'voicePath' | 'firstParams' | 'keypresses'>;
   /** Awaited before the call asks its <Connect action> when a stream ends. */
@@ -61,10 +63,11 @@ export class ClusterCall {
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
   }
 
-  /** Dials `room` through the proxy and starts talking (a tone) once connected. */
+  /** Dials `room` through the proxy (then keys `options.pin`, when the room asks) and starts talking (a tone) once connected. */
   static async start(proxyUrl: string, room: string, toneHz: number, options: ClusterCallOptions = {}): Promise<ClusterCall> {
     const call = new ClusterCall(proxyUrl, room, toneHz, options);
-    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses: [room], ...options.dial });
+    const keypresses = options.pin === undefined ? [room] : [room, options.pin];
+    const first = await dialIn({ baseUrl: proxyUrl, callSid: call.callSid, keypresses, ...options.dial });
     if (first.kind !== 'stream') throw new Error(`not connected: ${first.said.join(' | ')}`);
     await call.connect(first);
     call.startPacer();

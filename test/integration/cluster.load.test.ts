@@ -65,9 +65,9 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       ...init,
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
     });
-  const pair = async (room: string) => {
-    const a = await ClusterCall.start(cluster.proxyUrl, room, 440);
-    const b = await ClusterCall.start(cluster.proxyUrl, room, 1000);
+  const pair = async (room: string, pin?: string) => {
+    const a = await ClusterCall.start(cluster.proxyUrl, room, 440, { pin });
+    const b = await ClusterCall.start(cluster.proxyUrl, room, 1000, { pin });
     calls.push(a, b);
     return [a, b] as const;
   };
@@ -125,10 +125,29 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
     for (const [prefix, n] of placed) assert.ok(n <= 5, `${prefix} took ${n} of 9 rooms`);
   });
 
-  test('kill -9 of a room owner: its callers are back in one mix on another node within 3 s, epoch increased', async () => {
-    const [a, b] = await pair('800');
+  test('kill -9 of a room owner: its callers are back in one mix on another node within 3 s, epoch increased; a started moderated room does not wait again', async () => {
+    // Room 800 waits for its moderator: a and b (# alone at the PIN prompt) wait, not mixed, until
+    // the moderator joins; the moderator hangs up; the room has started, and Redis says so.
+    const created = await admin('/api/rooms', { method: 'POST', body: JSON.stringify({ id: '800', moderatorPin: '9999', waitForModerator: true }) });
+    assert.equal(created.status, 201);
+    const [a, b] = await pair('800', '');
     assert.equal(a.prefix, b.prefix, 'both callers on the owner');
+    await sleep(500);
+    const waitingAtMs = performance.now();
+    const whileWaiting = [a.heardDbfs(b.toneHz, waitingAtMs - 400, waitingAtMs), b.heardDbfs(a.toneHz, waitingAtMs - 400, waitingAtMs)];
+    assert.ok(
+      whileWaiting.every((x) => x < -45),
+      `waiting for the moderator, not mixed: ${whileWaiting.map((x) => x.toFixed(1)).join(' / ')} dBFS`,
+    );
+    const moderator = await ClusterCall.start(cluster.proxyUrl, '800', 1600, { pin: '9999' });
+    assert.equal(moderator.prefix, a.prefix);
     await hearEachOther(a, b);
+    await moderator.hangUp();
+    for (let i = 0; ((await (await admin('/api/rooms/800')).json()) as { participants: unknown[] }).participants.length !== 2; i++) {
+      assert.ok(i < 50, 'the moderator left the room');
+      await sleep(50);
+    }
+    assert.equal(await redis.get('conf:started:800'), '1', 'the room has started, in Redis');
     const before = (await lease('800'))!;
     const owner = nodeOfPrefix(a.prefix);
     assert.equal(before.node, owner.id);
@@ -149,6 +168,9 @@ describe('a cluster of 3 nodes behind nginx', { skip: skip ?? false }, () => {
       const now = (await lease('800'))!;
       assert.equal(now.node, nodeOfPrefix(a.prefix).id);
       assert.ok(now.epoch > before.epoch, `epoch increased (${before.epoch} -> ${now.epoch})`);
+      // Back without their moderator, and mixed (above): the new owner took "started" from Redis.
+      const room = (await (await admin('/api/rooms/800')).json()) as { waitingForModerator: boolean; participants: unknown[] };
+      assert.deepEqual([room.waitingForModerator, room.participants.length], [false, 2]);
       const mixing = await Promise.all(cluster.nodes.filter((n) => n !== owner).map(async (n) => (await health(n.k)).participants));
       assert.equal(mixing.filter((p) => p > 0).length >= 1, true);
     } finally {

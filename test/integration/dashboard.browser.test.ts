@@ -3,7 +3,8 @@
  * loads with the token from the one-click link, shows a room whose simulated callers join and
  * leave live, a mute click mutes that caller (the other callers' measured audio shows it), an
  * API error is shown in the page, and a screenshot is saved to test/artifacts/dashboard.png. Issue
- * 17: a room's hold music from the create form, coaching and an announcement from the buttons.
+ * 17: a room's hold music from the create form, coaching and an announcement from the buttons; an
+ * existing room's music and moderation edited from its card.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,8 +42,8 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       // The API's own 4xx answers are expected (the error test); anything else is a bug
-      // (and the dial-out's 503: this server has no Twilio credentials).
-      if (m.type() === 'error' && !/Failed to load resource: .* (404|409|503)/.test(m.text())) pageErrors.push(m.text());
+      // (and the dial-out's 503: this server has no Twilio credentials; the bad music name's 400).
+      if (m.type() === 'error' && !/Failed to load resource: .* (400|404|409|503)/.test(m.text())) pageErrors.push(m.text());
     });
     // confirm() is accepted; prompt() answers the next of promptAnswers (none: empty).
     page.on('dialog', (d) => void d.accept(promptAnswers.shift()));
@@ -183,6 +184,47 @@ describe('dashboard in chromium', { skip: skip ?? false }, () => {
     );
     assert.equal(kept.startMuted, true);
     assert.equal(kept.waitForModerator, true);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test("an existing room's music and moderation edited from its card (the API's PATCH); a bad clip name shows the API's message", async () => {
+    const card = page.locator('[data-room="7700"]');
+    const stored = () =>
+      fetch(`${t.baseUrl}/api/rooms/7700`, { headers: { authorization: `Bearer ${ADMIN}` } }).then(
+        (r) => r.json() as Promise<{ waitMusic: string | null; holdMusic: string | null; waitForModerator: boolean; endWhenModeratorLeaves: boolean }>,
+      );
+    const waitField = page.getByLabel('Wait music of room 7700');
+    const holdField = page.getByLabel('Hold music of room 7700');
+    const save = page.getByRole('button', { name: 'Save the music of room 7700' });
+    assert.deepEqual([await waitField.inputValue(), await holdField.inputValue()], ['', ''], "the server's music: empty fields");
+    await waitField.fill('hold');
+    await holdField.fill('wait');
+    await save.click();
+    await page.locator('#notice', { hasText: 'Set the music of room 7700' }).waitFor({ state: 'attached', timeout: 3000 });
+    let room = await stored();
+    assert.deepEqual([room.waitMusic, room.holdMusic], ['hold', 'wait'], 'the music reached the room');
+    // A clip the library lacks: the API's message, and nothing changed.
+    await waitField.fill('nothing');
+    await save.click();
+    await page.locator('#alert', { hasText: 'Set the music of room 7700 failed: waitMusic: no audio "nothing" in the library' }).waitFor({ timeout: 3000 });
+    assert.equal((await stored()).waitMusic, 'hold');
+    assert.equal(await waitField.inputValue(), 'nothing', "the operator's edit stays to be corrected");
+    // Emptied: the server's music again (null).
+    await waitField.fill('');
+    await save.click();
+    await page.locator('#alert').waitFor({ state: 'hidden', timeout: 3000 });
+    for (let i = 0; (room = await stored()).waitMusic !== null; i++) {
+      assert.ok(i < 60, "the wait music back to the server's");
+      await sleep(50);
+    }
+    assert.equal(room.holdMusic, 'wait');
+    // The moderation toggles of the same card: waitForModerator off, endWhenModeratorLeaves on.
+    await card.locator('.act-setting[data-setting="waitForModerator"]').click();
+    await card.locator('.act-setting[data-setting="waitForModerator"][aria-pressed="false"]').waitFor({ timeout: 3000 });
+    await card.locator('.act-setting[data-setting="endWhenModeratorLeaves"]').click();
+    await card.locator('.act-setting[data-setting="endWhenModeratorLeaves"][aria-pressed="true"]').waitFor({ timeout: 3000 });
+    room = await stored();
+    assert.deepEqual([room.waitForModerator, room.endWhenModeratorLeaves], [false, true]);
     assert.deepEqual(pageErrors, []);
   });
 

@@ -12,7 +12,7 @@ import { SAMPLE_RATE_HZ, SAMPLES_PER_FRAME } from '../../src/audio/format.js';
 import { waitLoop } from '../../src/audio/tones.js';
 import { bundledPrompt } from '../../src/library/audioLibrary.js';
 import type { SimulatedStream } from '../../src/sim/simulatedStream.js';
-import { fromMulaw, toMulaw } from '../helpers/audio.js';
+import { fromMulaw, toMulaw, wav } from '../helpers/audio.js';
 import { dial, heardToneDbfs, join, sentToneDbfs, sleep, toneMulaw, until } from '../helpers/calls.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -114,6 +114,92 @@ describe('moderated rooms (issue 17)', () => {
       [false, false, true],
     );
     await Promise.all([a, b, m].map((x) => x.stream.stop()));
+  });
+
+  test('settings changed in an open room apply now: waitForModerator on and off, the wait and hold music; a started room stays started', async () => {
+    // Three clips: steady tones at -20 dBFS peak, so what a caller hears can be measured by frequency.
+    for (const [name, hz] of [
+      ['modwait700', 700],
+      ['modwait1100', 1100],
+      ['modhold500', 500],
+    ] as const) {
+      const res = await fetch(`${t.baseUrl}/api/audio/${name}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'audio/wav' },
+        body: wav(8000, 1, hz, -20, 1000),
+      });
+      assert.equal(res.status, 201);
+    }
+    assert.equal((await admin('POST', '/api/rooms', { id: '910', moderatorPin: MODERATOR_PIN, waitMusic: 'modwait700' })).status, 201);
+    const a = await join(t.baseUrl, ['910', '']);
+    const b = await join(t.baseUrl, ['910', '']);
+    await inRoom('910', 2);
+    const startAtMs = performance.now() + 20;
+    const talking = [a.stream.play(toneMulaw(1300, -20, 8000), startAtMs), b.stream.play(toneMulaw(1900, -20, 8000), startAtMs)];
+    /** Level (dB relative to the same tone sent at -20 dBFS peak) of `hz` heard by `stream` in the window. */
+    const at = (stream: SimulatedStream, hz: number, fromMs: number, toMs: number) => heardToneDbfs(stream, hz, fromMs, toMs) - sentToneDbfs(hz, -20);
+    const patchRoom = async (body: object) => {
+      const res = await admin('PATCH', '/api/rooms/910', body);
+      assert.equal(res.status, 200);
+      return { view: res.body, atMs: performance.now() };
+    };
+    await sleep(500);
+    const before = [at(a.stream, 1900, startAtMs + 100, startAtMs + 480), at(b.stream, 1300, startAtMs + 100, startAtMs + 480)];
+
+    // On, no moderator has been here: the callers wait now (the room's wait music, not each other).
+    const on = await patchRoom({ waitForModerator: true });
+    assert.equal(on.view.waitingForModerator, true);
+    await sleep(500);
+    const waiting = {
+      music: [at(a.stream, 700, on.atMs + 60, on.atMs + 480), at(b.stream, 700, on.atMs + 60, on.atMs + 480)],
+      others: [at(a.stream, 1900, on.atMs + 60, on.atMs + 480), at(b.stream, 1300, on.atMs + 60, on.atMs + 480)],
+    };
+    // The wait music changed: the new clip from the next frames on.
+    const music = await patchRoom({ waitMusic: 'modwait1100' });
+    await sleep(400);
+    const changed = [at(a.stream, 1100, music.atMs + 60, music.atMs + 380), at(a.stream, 700, music.atMs + 60, music.atMs + 380)];
+    // Off: released into the mix at once, no moderator needed (past the start beep's 180 ms).
+    const off = await patchRoom({ waitForModerator: false });
+    assert.equal(off.view.waitingForModerator, false);
+    await sleep(550);
+    const released = [at(a.stream, 1900, off.atMs + 250, off.atMs + 530), at(b.stream, 1300, off.atMs + 250, off.atMs + 530)];
+    const releasedMusic = at(a.stream, 1100, off.atMs + 250, off.atMs + 530);
+    console.log(
+      `# measured: before ${before.map((x) => x.toFixed(2)).join(' / ')} dB; waitForModerator on: the wait music ${waiting.music.map((x) => x.toFixed(2)).join(' / ')} dB, ` +
+        `each other ${waiting.others.map((x) => x.toFixed(1)).join(' / ')} dB; new wait music ${changed[0]!.toFixed(2)} dB (old ${changed[1]!.toFixed(1)} dB); ` +
+        `off: each other ${released.map((x) => x.toFixed(2)).join(' / ')} dB, the music ${releasedMusic.toFixed(1)} dB`,
+    );
+    for (const x of [...before, ...waiting.music, changed[0]!, ...released]) assert.ok(Math.abs(x) <= 1, `heard as sent: ${x.toFixed(2)} dB`);
+    // Not heard: the music's mu-law quantization noise is all there is at the other frequencies (-40 dB: the cross-room bar).
+    for (const x of [...waiting.others, changed[1]!, releasedMusic]) assert.ok(x <= -40, `not heard: ${x.toFixed(1)} dB`);
+
+    // A moderator comes and goes: the room has started, and turning waitForModerator on again keeps it so.
+    const m = await join(t.baseUrl, ['910', MODERATOR_PIN]);
+    await inRoom('910', 3);
+    await m.stream.stop();
+    await inRoom('910', 2);
+    const again = await patchRoom({ waitForModerator: true });
+    assert.equal(again.view.waitingForModerator, false, 'a started room stays started');
+    await sleep(500);
+    // (Past the moderator's leave beep, which the limiter makes room for.)
+    const stillMixed = at(b.stream, 1300, again.atMs + 200, again.atMs + 480);
+    // b on hold hears the room's hold music; changed, the new one from the next frames on.
+    assert.equal((await admin('PATCH', `/api/rooms/910/participants/${b.callSid}`, { hold: true })).status, 200);
+    const hold = await patchRoom({ holdMusic: 'modhold500' });
+    await sleep(400);
+    const onHold = [at(b.stream, 500, hold.atMs + 60, hold.atMs + 380), at(b.stream, 1300, hold.atMs + 60, hold.atMs + 380)];
+    console.log(
+      `# measured: started room, waitForModerator on: b hears a at ${stillMixed.toFixed(2)} dB; on hold, the new hold music ${onHold[0]!.toFixed(2)} dB, a ${onHold[1]!.toFixed(1)} dB`,
+    );
+    assert.ok(Math.abs(stillMixed) <= 1, `still mixed: ${stillMixed.toFixed(2)} dB`);
+    assert.ok(Math.abs(onHold[0]!) <= 1 && onHold[1]! <= -40, `hold music ${onHold[0]!.toFixed(2)} dB, a ${onHold[1]!.toFixed(1)} dB`);
+    await Promise.all([a.stream.stop(), b.stream.stop(), ...talking]);
+    // Everyone left: the conference is over, and the room's next opening waits for a moderator again.
+    await until(() => t.server.conference.room('910') === undefined, 'room 910 closed');
+    const c = await join(t.baseUrl, ['910', '']);
+    await inRoom('910', 1);
+    assert.equal(t.server.conference.room('910')?.waitingForModerator, true, 'a new conference waits again');
+    await c.stream.stop();
   });
 
   test('endWhenModeratorLeaves: the moderator hangs up; the others hear the goodbye and their calls end within 2 s', async () => {

@@ -171,6 +171,49 @@ describe('moderated rooms on a manual clock', () => {
     assert.equal(scheduled.length, 0);
   });
 
+  test("the room's started mark: set by its first moderator, kept when its calls move, cleared when it is over; markStarted releases a waiting room", () => {
+    const { mixer, moderation, scheduled, ended, started } = setup({ waitForModerator: true, endWhenModeratorLeaves: true });
+    const marks: Array<[string, boolean]> = [];
+    moderation.on('startedMark', (room, on) => marks.push([room, on]));
+    const off = { waitForModerator: false, endWhenModeratorLeaves: false, startMuted: false };
+    const m = mixer.join('CA-m', '1', null, MODERATOR);
+    const m2 = mixer.join('CA-m2', '1', null, MODERATOR);
+    mixer.join('CA-a');
+    assert.deepEqual(marks, [['1', true]], 'once, by the first moderator');
+    // endWhenModeratorLeaves turned off during the goodbye: the room is not ended.
+    mixer.leave(m);
+    mixer.leave(m2);
+    assert.equal(scheduled.length, 1);
+    moderation.configure('1', { ...off, waitForModerator: true });
+    scheduled.shift()!.fn();
+    assert.deepEqual(ended, []);
+    // The calls move (a fence): the shared mark stays; this process forgets it (the room is another node's now).
+    mixer.conference.closeRoom('1', 'moved');
+    assert.deepEqual(marks, [['1', true]]);
+    assert.equal(moderation.hasStarted('1'), false);
+    // A stream broke (the call rejoins here): the room opens again started.
+    moderation.markStarted('1');
+    const broken = mixer.join('CA-x');
+    mixer.leave(broken, 'socket-closed');
+    assert.equal(moderation.hasStarted('1'), true);
+    const b = mixer.join('CA-b');
+    assert.equal(mixer.conference.room('1')?.waitingForModerator, false, 'started: no wait');
+    // Everyone hung up: over, the mark cleared; the next opening waits.
+    mixer.leave(b);
+    assert.deepEqual(marks, [
+      ['1', true],
+      ['1', false],
+    ]);
+    mixer.join('CA-c');
+    assert.equal(mixer.conference.room('1')?.waitingForModerator, true);
+    // Told the room started elsewhere (a cluster's mark): released without the start beep.
+    const before = started.length;
+    moderation.markStarted('1');
+    assert.equal(mixer.conference.room('1')?.waitingForModerator, false);
+    assert.equal(started.length, before + 1);
+    assert.equal(mixer.conference.room('1')?.activeCues, 0, 'no beep, no wait sound');
+  });
+
   test("endWhenModeratorLeaves: the moderator's stream breaking (the call rejoins) is not leaving; a hang-up is", () => {
     const { mixer, scheduled, ended } = setup({ endWhenModeratorLeaves: true });
     const m = mixer.join('CA-m', '1', null, MODERATOR);

@@ -304,12 +304,36 @@ function createRoom(id) {
       act(e.currentTarget, `${e.currentTarget.textContent} ${on ? 'on' : 'off'} for room ${id}`, () => api('PATCH', `/api/rooms/${id}`, { [setting]: on }));
     });
   }
+  // The room's wait and hold music (PATCH, as the API): a library clip, or empty for the server's.
+  // In force at once in an open room; a name the library lacks is refused with the API's message.
+  const music = $('.music', el);
+  music.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const body = {};
+    for (const key of MUSIC_KEYS) body[key] = music.elements[key].value.trim() || null;
+    act($('.act-music', music), `Set the music of room ${id}`, async () => {
+      const room = await api('PATCH', `/api/rooms/${id}`, body);
+      for (const key of MUSIC_KEYS) showMusic(music.elements[key], room[key], true);
+    });
+  });
   $('.act-delete', el).addEventListener('click', (e) => {
     const n = entry.room.participants.length;
     if (!confirm(`End room ${id}${n ? ` and disconnect ${n} ${n === 1 ? 'caller' : 'callers'}` : ''}, and delete it?`)) return;
     act(e.currentTarget, `Delete room ${id}`, () => api('DELETE', `/api/rooms/${id}`));
   });
   return entry;
+}
+
+const MUSIC_KEYS = ['waitMusic', 'holdMusic'];
+
+/**
+ * Shows a room's music setting in its field; a field the operator has edited (and not saved) keeps
+ * the edit, unless `saved`.
+ */
+function showMusic(input, value, saved = false) {
+  const shown = value ?? '';
+  if (saved || input.value === (input.dataset.shown ?? '')) input.value = shown;
+  input.dataset.shown = shown;
 }
 
 /** Everyone but the moderators is muted (and there is someone to mute). */
@@ -338,6 +362,12 @@ function updateRoom(entry, room) {
   for (const button of el.querySelectorAll('.act-setting')) {
     button.setAttribute('aria-pressed', String(Boolean(room[button.dataset.setting])));
   }
+  const music = $('.music', el);
+  music.setAttribute('aria-label', `Music of room ${room.id}`);
+  music.elements.waitMusic.setAttribute('aria-label', `Wait music of room ${room.id}`);
+  music.elements.holdMusic.setAttribute('aria-label', `Hold music of room ${room.id}`);
+  $('.act-music', music).setAttribute('aria-label', `Save the music of room ${room.id}`);
+  for (const key of MUSIC_KEYS) showMusic(music.elements[key], room[key]);
   $('.locked', el).hidden = !room.locked;
   $('.auto', el).hidden = room.administered;
   const rec = $('.rec', el);
