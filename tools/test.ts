@@ -1,10 +1,12 @@
 /**
  * `npm test`'s runner: node's own test runner (`run()` from node:test), in two phases, one report.
  *
- * 1. Every test file but `*.load.test.ts`, two at a time. Most of them wait on real 20 ms clocks
- *    rather than use the CPU: run one at a time, the suite took 278 s for 131 s of CPU here.
- * 2. The `*.load.test.ts` files, one at a time and alone: they load the machine to measure real
- *    time (hundreds of callers, a cluster, a restart) and would measure each other, or a neighbour.
+ * 1. Every other test file, two at a time. Most of them wait on real 20 ms clocks rather than use
+ *    the CPU: run one at a time, the suite took 278 s for 131 s of CPU here.
+ * 2. The `*.serial.test.ts` and `*.browser.test.ts` files, one at a time and alone. They judge real
+ *    time (every frame, gaps, delays, an echo) with several processes at work: under load (hundreds
+ *    of callers, a cluster, a restart), or beside other real-time processes (a bot, the simulator,
+ *    chromium); next to another file they would measure its load as well.
  *
  * One reporter prints both phases (TAP, or spec on a terminal, as `node --test` chooses) with one
  * summary at the end counting both, so CI reads one `# tests / # pass / # fail`.
@@ -74,11 +76,11 @@ async function* phases(groups: Array<{ files: string[]; concurrency: number }>):
 }
 
 const files = testFiles(process.argv.slice(2));
-const isLoad = (file: string) => file.endsWith('.load.test.ts');
+const runsAlone = (file: string) => file.endsWith('.serial.test.ts') || file.endsWith('.browser.test.ts');
 const events = Readable.from(
   phases([
-    { files: files.filter((file) => !isLoad(file)), concurrency: PARALLEL_FILES },
-    { files: files.filter(isLoad), concurrency: 1 },
+    { files: files.filter((file) => !runsAlone(file)), concurrency: PARALLEL_FILES },
+    { files: files.filter(runsAlone), concurrency: 1 },
   ]),
 );
 const report = process.stdout.isTTY ? events.compose(new spec()) : events.compose(tap);

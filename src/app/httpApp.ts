@@ -247,6 +247,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
       streamEvents: core.streamEvents,
       outcomes: core.outcomes,
       callStates: core.callStates,
+      endStream: (callSid) => core.conference.endStream(callSid),
       restartPauseSeconds: core.restartable ? config.restartPauseSeconds : 0,
       onShutdownRejoin: deps.onShutdownRejoin,
     }),

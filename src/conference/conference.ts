@@ -261,6 +261,20 @@ export class Conference extends EventEmitter<ConferenceEvents> {
     return true;
   }
 
+  /**
+   * Lets go of a call whose stream has ended at Twilio (its <Connect action> is asking) before
+   * this process saw the socket close: it leaves as if the socket had closed (its state kept for
+   * the rejoin, its seat freed), and the socket is closed as replaced by the call's next stream.
+   * False when the call is not here.
+   */
+  endStream(callSid: string): boolean {
+    const p = this.calls.get(callSid);
+    if (!p) return false;
+    this.leave(p, 'socket-closed');
+    p.transport.end('replaced');
+    return true;
+  }
+
   /** A DTMF key from the caller's stream. */
   keypress(participant: Participant, digit: string): void {
     if (this.calls.get(participant.callSid) === participant) this.emit('keypress', participant, digit);

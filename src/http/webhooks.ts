@@ -59,6 +59,11 @@ export interface WebhookDeps {
   /** What each call had in its room, for its rejoin. */
   callStates?: CallStates;
   /**
+   * Ends a call's stream here, as if its socket had closed (true when it was open). A rejoin asks
+   * once the stream has ended at Twilio, which can be before this process sees the socket close.
+   */
+  endStream?: (callSid: string) => boolean;
+  /**
    * One process that calls survive: while it shuts down, a rejoin hears this many seconds of
    * silence and comes back to the next process. 0 (a cluster, or no database file): restarting.xml.
    */
@@ -94,6 +99,7 @@ export function voiceWebhooks({
   outcomes,
   tickets,
   callStates,
+  endStream,
   restartPauseSeconds = 0,
   onShutdownRejoin,
   streamEvents = new TwilioStreamEvents(),
@@ -401,6 +407,8 @@ export function voiceWebhooks({
     // The stream dropped: its node may have died a moment ago (heartbeat still fresh), so ask it.
     const epoch = await ownRoom(req, res, callSid, room, here, () => twiml.rejoinWait(rejoinUrl(callSid, room, count + 1), 1), true);
     if (epoch === null) return;
+    // Its old stream still open here: ended now, so its state is kept and its seat free for this rejoin.
+    if (endStream?.(callSid)) log.info({ callSid, room }, "webhook: the call's old stream was still open here; ended it for the rejoin");
     let kept: KeptCall | null = null;
     try {
       kept = (await callStates?.takeAnywhere(callSid, room)) ?? null;

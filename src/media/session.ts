@@ -128,7 +128,7 @@ export interface MediaSessionOptions {
 
 /**
  * Defaults of the inbound message budget: 3x Twilio's rate, and a 10 s backlog at once (the input
- * buffer keeps only 0.5 s of it anyway). Measured (test/integration/wsBadInput.test.ts): a flood
+ * buffer keeps only 0.5 s of it anyway). Measured (test/integration/wsBadInput.serial.test.ts): a flood
  * of 10,000 messages a second is closed after ~0.05 s, and the room beside it keeps mixing.
  */
 export const DEFAULT_MESSAGES_PER_SECOND = 150;

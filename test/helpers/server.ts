@@ -20,7 +20,7 @@ export interface TestServer {
  * beeps, no wait loop, silence on hold), so tests that measure what
  * callers hear measure only the callers. Tests of those sounds turn them on. No overload guard:
  * these servers share their event loop with their test's clients (a flood test keeps it busy on
- * purpose), so load is not the server's own; test/integration/overload.load.test.ts turns it on.
+ * purpose), so load is not the server's own; test/integration/overload.serial.test.ts turns it on.
  */
 export const TEST_ENV_DEFAULTS: Readonly<Record<string, string>> = Object.freeze({
   ROOMS_DB_PATH: ':memory:',

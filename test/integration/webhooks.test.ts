@@ -304,8 +304,8 @@ describe('rooms: PIN, locked, full and unknown numbers answer their twiml/ docum
 });
 
 /**
- * The rejoin answers (driven end to end by test/integration/restart.load.test.ts and, through nginx,
- * cluster.load.test.ts). Here each builder is held to its reviewed document.
+ * The rejoin answers (driven end to end by test/integration/restart.serial.test.ts and, through nginx,
+ * cluster.serial.test.ts). Here each builder is held to its reviewed document.
  */
 describe('rejoin answers match their twiml/ documents', () => {
   test('connect.xml on a rejoin (no seat announcement), redirect.xml, rejoin-wait.xml, left.xml, rejoin-failed.xml', () => {

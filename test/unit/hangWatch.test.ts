@@ -2,7 +2,7 @@
  * The launcher's watch for a frozen node (tools/cluster/hangWatch.ts, issue 16 item 5) on a
  * ManualClock: a node that answers is never killed, one that stops answering is killed once at
  * the threshold (to one probe interval), whatever its probes do (refused, or never answered).
- * test/integration/cluster.load.test.ts does it with a real node under kill -STOP.
+ * test/integration/cluster.serial.test.ts does it with a real node under kill -STOP.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -3,7 +3,7 @@
  * nodes from mixing one room, tested without Redis, processes or sleeps. The store is a fake that
  * keeps leases the way Redis does (each key runs out on its own, epochs only grow); the clock
  * drives both the store's expiry and the node's renewals, fence and waits.
- * test/integration/cluster.load.test.ts and clusterStore.test.ts do the same with real processes.
+ * test/integration/cluster.serial.test.ts and clusterStore.test.ts do the same with real processes.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -2,7 +2,7 @@
  * The proxy's watchdog (tools/cluster/watchdog.ts, issue 16 item 5) on a ManualClock, with fake
  * probes and a recorded cut: a silent node is cut at the threshold, cut again every interval while
  * it stays silent (new connections nginx made to it), watched as before once it answers; a node
- * that answers is never cut. test/integration/cluster.load.test.ts does it with real nginx and ss -K.
+ * that answers is never cut. test/integration/cluster.serial.test.ts does it with real nginx and ss -K.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -5,17 +5,18 @@
  * that has hung up gets no seat; a stream that keeps breaking is let go after REJOIN_ATTEMPTS. While
  * the server shuts down, a rejoin is told to wait for the next process (RESTART_PAUSE_SECONDS and a
  * database file) or hears restarting.xml. The restart itself, across two real processes, is
- * test/integration/restart.load.test.ts.
+ * test/integration/restart.serial.test.ts.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
+import { ERRORS } from '../../src/errors.js';
 import { PROMPTS } from '../../src/http/twiml.js';
 import { rejoinPass } from '../../src/security/joinTicket.js';
 import { dialIn } from '../../src/sim/twimlFollower.js';
-import { SimulatedStream } from '../../src/sim/simulatedStream.js';
+import { randomSid, SimulatedStream } from '../../src/sim/simulatedStream.js';
 import { sentToneDbfs, until } from '../helpers/calls.js';
 import { ClusterCall } from '../helpers/clusterCalls.js';
 import { documentOf, normalise } from '../helpers/twimlDocuments.js';
@@ -65,7 +66,7 @@ describe('one process: the <Connect action> after a stream ends', () => {
 
     // B's socket drops without a stop: Twilio asks the action, B is back.
     b.dropStream();
-    await until(() => b.streams.length === 2 && t.server.conference.participant(b.callSid) !== undefined, "B's new stream in the room", 5000);
+    await until(() => b.streams.length === 2 && t.server.conference.participant(b.callSid) !== undefined, "B's new stream in the room", 10_000);
     const p = t.server.conference.participant(b.callSid)!;
     assert.equal(p.info.seat, 2, 'B keeps seat 2 (the lowest free one is 1)');
     assert.equal(p.muted, true, 'still muted');
@@ -73,11 +74,14 @@ describe('one process: the <Connect action> after a stream ends', () => {
     assert.deepEqual(b.streams[1]!.said, [], 'no seat announcement');
     assert.equal(b.isOver, false);
 
-    // The audio, a second after: C does not hear the muted B; B hears C 3 dB down.
-    const from = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const to = performance.now();
-    const bInC = c.heardDbfs(660, from, to);
+    // The audio: from the rejoin on, C does not hear the muted B; for a second from when B's new
+    // stream carries the room, B hears C 3 dB down.
+    const back = performance.now();
+    await until(() => b.firstHeardAfter(880, back) !== null, "C in B's new stream", 5000);
+    const from = b.firstHeardAfter(880, back)!;
+    const to = from + 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, to - performance.now())));
+    const bInC = c.heardDbfs(660, back, to);
     const cInB = b.heardDbfs(880, from, to);
     assert.ok(bInC < NOT_HEARD_DBFS, `C does not hear the muted B (${bInC.toFixed(1)} dBFS)`);
     const expected = sentToneDbfs(880, -20) - 3;
@@ -104,18 +108,70 @@ describe('one process: the <Connect action> after a stream ends', () => {
       t.server.conference.once('participantMuted', (p, muted) => resolve(p.callSid === c.callSid && muted)),
     );
     a.dropStream();
-    await until(() => a.streams.length === 2 && t.server.conference.participant(a.callSid) !== undefined, "A's new stream in the room", 5000);
+    const dropAt = performance.now();
+    try {
+      await until(() => a.streams.length === 2 && t.server.conference.participant(a.callSid) !== undefined, "A's new stream in the room", 10_000);
+    } catch (e) {
+      console.log(
+        'DEBUG streams',
+        JSON.stringify(a.streams.map((s) => ({ ...s, openedAtMs: s.openedAtMs - dropAt, closedAtMs: s.closedAtMs && s.closedAtMs - dropAt }))),
+        'final',
+        a.finalSaid,
+        'over',
+        a.isOver,
+        'participant',
+        !!t.server.conference.participant(a.callSid),
+      );
+      for (const l of t.captured.lines.slice(-25)) console.log('DEBUG log', JSON.stringify(l));
+      throw e;
+    }
     assert.equal(await mutedMeanwhile, true, 'the coach was muted while A was away');
     const p = t.server.conference.participant(c.callSid)!;
     assert.equal(p.coaching, a.callSid, 'C coaches A again');
     assert.equal(p.muted, false, 'and is unmuted, as before A left');
-    const from = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const to = performance.now();
+    // Measured from when A's new stream carries its coach (the rejoin's set-up is not the point here).
+    const back = performance.now();
+    await until(() => a.firstHeardAfter(1480, back) !== null, "A's coach in A's new stream", 5000);
+    const from = a.firstHeardAfter(1480, back)!;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, from + 1000 - performance.now())));
+    const to = from + 1000;
     const heard = a.heardDbfs(1480, from, to);
     const byB = b.heardDbfs(1480, from, to);
     assert.ok(Math.abs(heard - sentToneDbfs(1480, -20)) <= 1, `A hears its coach at ${heard.toFixed(1)} dBFS`);
     assert.ok(byB - heard <= -40, `B does not hear the coach (${(byB - heard).toFixed(1)} dB relative)`);
+  });
+
+  test('the <Connect action> arrives before the server sees the old stream close: that stream is ended, the call back with its seat and mute in one try', async () => {
+    const callSid = randomSid('CA');
+    const first = await dialIn({ baseUrl: t.baseUrl, callSid, keypresses: ['504'] });
+    assert.equal(first.kind, 'stream');
+    if (first.kind !== 'stream') return;
+    const old = await SimulatedStream.open({ url: first.streamUrl, callSid, customParameters: first.parameters });
+    await until(() => t.server.conference.participant(callSid) !== undefined, 'the call in room 504');
+    const seat = t.server.conference.participant(callSid)!.info.seat;
+    assert.equal(t.server.conference.setMuted(callSid, true), true);
+    const warningsBefore = t.captured.warnings().length;
+    // Twilio's stream has ended on its side; its socket's close has not reached the server yet.
+    const again = await dialIn({ baseUrl: t.baseUrl, callSid, voicePath: first.action! });
+    assert.equal(again.kind, 'stream', 'the rejoin connects the call');
+    if (again.kind !== 'stream') return;
+    const closed = await Promise.race([old.closed, new Promise<null>((resolve) => setTimeout(() => resolve(null), 3000))]);
+    assert.equal(closed?.code, ERRORS.REPLACED.wsCode, 'the old stream closed by the server as replaced');
+    const next = await SimulatedStream.open({ url: again.streamUrl, callSid, customParameters: again.parameters });
+    await until(() => t.server.conference.participant(callSid)?.info.rejoined === true, 'the call back in room 504');
+    const p = t.server.conference.participant(callSid)!;
+    assert.equal(p.info.seat, seat, 'same seat');
+    assert.equal(p.muted, true, 'still muted');
+    assert.deepEqual(
+      t.captured
+        .warnings()
+        .slice(warningsBefore)
+        .map((l) => l.msg),
+      [],
+      'no refused ticket, no other warning',
+    );
+    next.terminate();
+    await until(() => t.server.conference.participant(callSid) === undefined, 'the call gone');
   });
 
   test('a call that hung up gets no seat; a bad pass hears the goodbye; REJOIN_ATTEMPTS drops are the last, a restart is not counted', async () => {

@@ -220,7 +220,14 @@ describe('a listener program, and tickets that are refused', () => {
   test('npm run bot -- --echo: a caller hears its own voice back through the program, correlated (>= 0.9) at 0 +/- 1 dB', async () => {
     assert.equal((await api(t, 'POST', '/api/rooms', { id: '4300' })).status, 201);
     const caller = await join(t.baseUrl, ['4300']);
-    const bot = await runBot(['--url', t.baseUrl, '--token', ADMIN, '--room', '4300', '--echo', '--seconds', '3'], 'connected');
+    const bot = await runBot(['--url', t.baseUrl, '--token', ADMIN, '--room', '4300', '--echo', '--seconds', '4'], 'connected');
+    // "connected" is said as the bot sends its start: the caller talks once the room has it.
+    for (let tries = 0; ; tries++) {
+      const shown = (await api(t, 'GET', '/api/rooms/4300')).body.participants as Array<{ program: unknown }>;
+      if (shown.some((p) => p.program !== null)) break;
+      assert.ok(tries < 100, 'the echo bot in the room within 2 s');
+      await sleep(20);
+    }
     const startAtMs = performance.now() + 300;
     // A voice-like signal (noise bursts and pauses), as the server will decode it.
     const sent = fromMulaw(toMulaw(speechLike(2000, -20, 7)));

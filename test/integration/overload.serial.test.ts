@@ -9,7 +9,7 @@
  *    projection, /metrics says so, and one warn line is logged.
  *
  * (A burst of 200 callers dialled 16 at a time, all admitted with default settings, and a budget
- * that binds mid-burst: test/integration/capacity.load.test.ts, with the benchmark's load generator.)
+ * that binds mid-burst: test/integration/capacity.serial.test.ts, with the benchmark's load generator.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
