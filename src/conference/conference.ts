@@ -254,11 +254,7 @@ export class Conference extends EventEmitter<ConferenceEvents> {
 
   /** Removes a caller from its room and ends its stream. False when the call is not here. */
   kick(callSid: string): boolean {
-    const p = this.calls.get(callSid);
-    if (!p) return false;
-    this.leave(p, 'kicked');
-    p.transport.end('kicked');
-    return true;
+    return this.remove(callSid, 'kicked', 'kicked');
   }
 
   /**
@@ -268,10 +264,15 @@ export class Conference extends EventEmitter<ConferenceEvents> {
    * False when the call is not here.
    */
   endStream(callSid: string): boolean {
+    return this.remove(callSid, 'socket-closed', 'replaced');
+  }
+
+  /** The call leaves its room for `left`, and its transport is ended for `ended`. */
+  private remove(callSid: string, left: LeaveReason, ended: LeaveReason): boolean {
     const p = this.calls.get(callSid);
     if (!p) return false;
-    this.leave(p, 'socket-closed');
-    p.transport.end('replaced');
+    this.leave(p, left);
+    p.transport.end(ended);
     return true;
   }
 
