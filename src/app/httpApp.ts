@@ -22,6 +22,7 @@ import { openApiContract, openApiDocument, openApiRouter } from '../http/openapi
 import { recordingsApi, recordingsContract } from '../http/recordings.js';
 import { ROOMS_FILE_IMPORT_PATH, roomsFileApi, roomsFileContract } from '../http/roomsFile.js';
 import { programsApi, programsContract } from '../http/programs.js';
+import type { RoomParamDeps } from '../http/roomParam.js';
 import { errorHandler, noRoute, sendError } from '../http/sendError.js';
 import { webhookTimer } from '../http/webhookTimer.js';
 import { voiceWebhooks } from '../http/webhooks.js';
@@ -148,6 +149,13 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
   if (cluster) {
     app.use('/api', forwardRoomRequests({ selfId: cluster.id, adminToken: config.adminToken, ownerOf: (room) => cluster.ownership.ownerOf(room), log }));
   }
+  /** How the routers that take a room in their path look it up (src/http/roomParam.ts). */
+  const roomParam: RoomParamDeps = {
+    directory,
+    seats,
+    isLive: (room) => conference.room(room) !== undefined,
+    roomNumberMaxDigits: config.roomNumberMaxDigits,
+  };
   // The contract needs no token: mounted before the admin API's authentication.
   app.use('/api', openApiRouter(openApiDocument(adminApiContract(cluster !== null))));
   app.use(
@@ -159,20 +167,14 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
         live.router(),
         invitesApi({
           invites: core.invites,
-          directory,
-          seats,
-          isLive: (room) => conference.room(room) !== undefined,
-          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          ...roomParam,
           publicUrl: config.publicUrl,
           log,
         }),
         dialOutApi({
           dialer: core.dialer,
           dialOuts: core.dialOuts,
-          directory,
-          seats,
-          isLive: (room) => conference.room(room) !== undefined,
-          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          ...roomParam,
           publicUrl: config.publicUrl,
           nodePublicPrefix: config.nodePublicPrefix,
           callerId: config.twilioCallerId,
@@ -191,10 +193,7 @@ export function mountHttpRoutes(app: express.Express, deps: HttpRoutesDeps): Htt
         }),
         programsApi({
           admission,
-          directory,
-          seats,
-          isLive: (room) => conference.room(room) !== undefined,
-          roomNumberMaxDigits: config.roomNumberMaxDigits,
+          ...roomParam,
           publicUrl: config.publicUrl,
           nodePublicPrefix: config.nodePublicPrefix,
           ownership: core.ownership,
